@@ -1,0 +1,27 @@
+# Registers every test/<area>/test_*.c as a ctest executable, and test/cli/*.sh as shell tests.
+# Tests named test_cuda_* need a GPU: they exit 77 without one and ctest reports them skipped.
+file(GLOB_RECURSE PLUMB_TEST_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/test/*/test_*.c)
+add_library(plumb_testutil STATIC ${CMAKE_SOURCE_DIR}/test/testutil.c)
+target_link_libraries(plumb_testutil PUBLIC plumb_lib)
+target_compile_definitions(plumb_testutil PUBLIC PLUMB_FIXTURES="${CMAKE_SOURCE_DIR}/test/fixtures"
+                           PLUMB_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
+foreach(src ${PLUMB_TEST_SOURCES})
+  get_filename_component(name ${src} NAME_WE)
+  add_executable(${name} ${src})
+  target_compile_options(${name} PRIVATE -Wall -Wextra -Werror)
+  target_link_libraries(${name} PRIVATE plumb_testutil)
+  if(PLUMB_HAVE_CUDA)
+    set_target_properties(${name} PROPERTIES LINKER_LANGUAGE CUDA)
+  endif()
+  add_test(NAME ${name} COMMAND ${name} WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
+  if(name MATCHES "^test_cuda_")
+    set_tests_properties(${name} PROPERTIES SKIP_RETURN_CODE 77 LABELS gpu)
+  endif()
+endforeach()
+file(GLOB PLUMB_SHELL_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/test/cli/test_*.sh)
+foreach(src ${PLUMB_SHELL_TESTS})
+  get_filename_component(name ${src} NAME_WE)
+  add_test(NAME ${name} COMMAND bash ${src} WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
+  set_tests_properties(${name} PROPERTIES
+    ENVIRONMENT "PLUMB=$<TARGET_FILE:plumb>;PLUMB_SRC=${CMAKE_SOURCE_DIR}" SKIP_RETURN_CODE 77)
+endforeach()

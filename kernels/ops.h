@@ -1,0 +1,202 @@
+/* ops.h: every compute op of plumb, on raw buffers.
+ *
+ * Each op is a pair: pb_<op>_<dir>_cpu in kernels/cpu/ (the reference) and
+ * pb_<op>_<dir>_cuda in kernels/cuda/ (the twin, same arguments plus a stream; issue 3).
+ * Conventions, for every op below unless its comment says otherwise:
+ *  - layout NCHW, dtype float32, contiguous; outputs come first in the argument list;
+ *  - ops never allocate and never touch globals: scratch is passed in (size from the
+ *    matching _scratch function), shapes in a small const params struct;
+ *  - parameter gradients ACCUMULATE (+=); activation gradients OVERWRITE (=);
+ *  - CPU ops parallelise with OpenMP over at most `nthreads` threads where they take it;
+ *    results are deterministic for a given thread count (reductions have a fixed order);
+ *  - ops do not validate user input: callers (layers) check shapes when the model is built,
+ *    and a violated precondition here is a bug.
+ */
+#ifndef PB_OPS_H
+#define PB_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Scratch memory for an op: `buf` holds at least the floats that the op's _scratch function
+ * asked for, for the same params and nthreads. */
+typedef struct pb_scratch {
+  float *buf;
+  size_t floats;
+  int nthreads; /* >= 1: the number of threads the op may use */
+} pb_scratch;
+
+/* ------------------------------------------------------------------ GEMM */
+
+/* Row-major C[m,n] = alpha * op(A)[m,k] op(B)[k,n] + beta * C. trans_a: A is stored [k,m];
+ * trans_b: B is stored [n,k]. Single-threaded (callers parallelise over blocks). OpenBLAS
+ * when built with it, else the built-in blocked kernel. */
+void pb_sgemm_cpu(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
+                  int lda, const float *b, int ldb, float beta, float *c, int ldc);
+
+/* ------------------------------------------------------------------ convolution */
+
+typedef struct pb_conv2d_params {
+  int n, c_in, h_in, w_in; /* input  x [n, c_in, h_in, w_in] */
+  int c_out, kh, kw;       /* weight w [c_out, c_in/groups, kh, kw]; bias [c_out] */
+  int stride_h, stride_w, pad_h, pad_w, dil_h, dil_w, groups;
+  int h_out, w_out; /* output y [n, c_out, h_out, w_out]; set by pb_conv2d_params_finish */
+} pb_conv2d_params;
+
+/* Computes h_out and w_out as PyTorch does (floor). Returns 0, or -1 when the output would be
+ * empty or groups does not divide c_in and c_out (the caller reports that as a config error). */
+int pb_conv2d_params_finish(pb_conv2d_params *p);
+
+/* Floats of scratch the conv ops need for these params and this many threads (im2col
+ * columns per thread, and per-thread weight-gradient partials for bwd_filter). */
+size_t pb_conv2d_scratch_cpu(const pb_conv2d_params *p, int nthreads);
+
+/* y = conv(x, w) + bias. bias may be NULL. y overwritten. */
+void pb_conv2d_fwd_cpu(float *y, const float *x, const float *w, const float *bias,
+                       const pb_conv2d_params *p, const pb_scratch *s);
+/* dx = conv_transpose(dy, w). dx overwritten. */
+void pb_conv2d_bwd_data_cpu(float *dx, const float *dy, const float *w, const pb_conv2d_params *p,
+                            const pb_scratch *s);
+/* dw += corr(x, dy); dbias += sum over n,h,w of dy (dbias may be NULL). */
+void pb_conv2d_bwd_filter_cpu(float *dw, float *dbias, const float *dy, const float *x,
+                              const pb_conv2d_params *p, const pb_scratch *s);
+
+/* ------------------------------------------------------------------ batch norm */
+
+typedef struct pb_bn_params {
+  int n, c, hw;   /* x [n, c, hw] (hw = H*W; 1 for BatchNorm1d) */
+  float eps;      /* PyTorch default 1e-5 */
+  float momentum; /* PyTorch default 0.1: running = (1-m)*running + m*batch_stat */
+} pb_bn_params;
+
+/* Training: normalises with the batch mean and biased variance; writes save_mean[c] and
+ * save_invstd[c] = 1/sqrt(var_biased + eps) for backward; updates running_mean and
+ * running_var[c] in place (running_var with the UNBIASED batch variance, as PyTorch).
+ * y overwritten. gamma/beta [c]. */
+void pb_bn_fwd_train_cpu(float *y, float *save_mean, float *save_invstd, float *running_mean,
+                         float *running_var, const float *x, const float *gamma, const float *beta,
+                         const pb_bn_params *p, int nthreads);
+/* Eval: normalises with running statistics. y overwritten. */
+void pb_bn_fwd_eval_cpu(float *y, const float *x, const float *gamma, const float *beta,
+                        const float *running_mean, const float *running_var,
+                        const pb_bn_params *p, int nthreads);
+/* Backward of the training forward. dx overwritten; dgamma, dbeta accumulate. */
+void pb_bn_bwd_cpu(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
+                   const float *gamma, const float *save_mean, const float *save_invstd,
+                   const pb_bn_params *p, int nthreads);
+
+/* ------------------------------------------------------------------ activations (elementwise, n elements) */
+
+void pb_relu_fwd_cpu(float *y, const float *x, size_t n);
+/* dx = dy * (y > 0); uses the forward OUTPUT y (so it can run in place). */
+void pb_relu_bwd_cpu(float *dx, const float *dy, const float *y, size_t n);
+void pb_sigmoid_fwd_cpu(float *y, const float *x, size_t n);
+/* dx = dy * y * (1 - y); y the forward output. */
+void pb_sigmoid_bwd_cpu(float *dx, const float *dy, const float *y, size_t n);
+
+/* ------------------------------------------------------------------ pooling */
+
+typedef struct pb_pool_params {
+  int n, c, h_in, w_in;
+  int kh, kw, stride_h, stride_w, pad_h, pad_w;
+  int count_include_pad; /* avg pool: PyTorch default 1 */
+  int h_out, w_out;      /* set by pb_pool_params_finish (floor mode) */
+} pb_pool_params;
+
+/* Computes h_out, w_out. Returns 0, or -1 when the output is empty or pad > kernel/2. */
+int pb_pool_params_finish(pb_pool_params *p);
+
+/* y [n,c,h_out,w_out] overwritten; argmax [n,c,h_out,w_out] = flat index h*w_in+w of the max
+ * within the input plane (first max on ties, as PyTorch's CPU kernel; padding is -inf). */
+void pb_maxpool_fwd_cpu(float *y, int32_t *argmax, const float *x, const pb_pool_params *p);
+/* dx overwritten (zeroed, then dy scattered to argmax). */
+void pb_maxpool_bwd_cpu(float *dx, const float *dy, const int32_t *argmax, const pb_pool_params *p);
+void pb_avgpool_fwd_cpu(float *y, const float *x, const pb_pool_params *p);
+void pb_avgpool_bwd_cpu(float *dx, const float *dy, const pb_pool_params *p);
+
+/* Global average pool: x [n,c,hw] -> y [n,c]. dx overwritten. */
+void pb_gap_fwd_cpu(float *y, const float *x, int n, int c, int hw);
+void pb_gap_bwd_cpu(float *dx, const float *dy, int n, int c, int hw);
+
+/* ------------------------------------------------------------------ linear */
+
+/* y[n,out] = x[n,in] * w[out,in]^T + b[out]  (PyTorch's nn.Linear layout). b may be NULL.
+ * y overwritten. */
+void pb_linear_fwd_cpu(float *y, const float *x, const float *w, const float *b, int n, int in,
+                       int out, int nthreads);
+/* dx[n,in] = dy * w (overwritten; dx may be NULL to skip); dw[out,in] += dy^T x;
+ * db[out] += sum_n dy (db may be NULL). */
+void pb_linear_bwd_cpu(float *dx, float *dw, float *db, const float *dy, const float *x,
+                       const float *w, int n, int in, int out, int nthreads);
+
+/* ------------------------------------------------------------------ elementwise and channel scale */
+
+/* y = a + b (n elements); y may alias a or b. Backward is the identity for both inputs. */
+void pb_add_fwd_cpu(float *y, const float *a, const float *b, size_t n);
+/* y += x. */
+void pb_accumulate_cpu(float *y, const float *x, size_t n);
+/* x *= s. */
+void pb_scale_cpu(float *x, float s, size_t n);
+
+/* SE scaling: y[n,c,hw] = x[n,c,hw] * s[n,c]. */
+void pb_chscale_fwd_cpu(float *y, const float *x, const float *s, int n, int c, int hw);
+/* dx = dy * s (overwritten); ds[n,c] = sum_hw dy * x (overwritten: s is an activation). */
+void pb_chscale_bwd_cpu(float *dx, float *ds, const float *dy, const float *x, const float *s,
+                        int n, int c, int hw);
+
+/* ------------------------------------------------------------------ dropout */
+
+/* Inverted dropout with counter-based randomness: element i is kept when
+ * pb_rng_uniform(seed, stream, i) >= p; kept elements are scaled by 1/(1-p).
+ * mask[i] = 1 when kept. y overwritten. p in [0, 1). */
+void pb_dropout_fwd_cpu(float *y, uint8_t *mask, const float *x, size_t n, float p, uint64_t seed,
+                        uint64_t stream);
+/* dx = dy * mask / (1-p), overwritten. */
+void pb_dropout_bwd_cpu(float *dx, const float *dy, const uint8_t *mask, size_t n, float p);
+
+/* ------------------------------------------------------------------ losses (fused forward + backward) */
+
+/* Softmax cross-entropy with label smoothing (PyTorch: target = (1-eps)*onehot + eps/k).
+ * logits [n,k], labels [n] in [0,k). loss_sum[0] = SUM over samples of the per-sample loss
+ * (overwritten); losses[n] per-sample loss if non-NULL; dlogits [n,k] = grad_scale *
+ * d(per-sample loss)/dlogits, overwritten, if non-NULL (pass grad_scale = 1/n for a mean). */
+void pb_softmax_xent_cpu(float *loss_sum, float *losses, float *dlogits, const float *logits,
+                         const int32_t *labels, int n, int k, float smoothing, float grad_scale);
+
+/* Binary cross-entropy with logits, multi-label: targets [n,k] in [0,1]. Stable form
+ * max(z,0) - z*t + log(1 + exp(-|z|)). loss_sum[0] = SUM over all n*k elements (overwritten);
+ * dlogits = grad_scale * (sigmoid(z) - t), overwritten, if non-NULL. */
+void pb_bce_logits_cpu(float *loss_sum, float *dlogits, const float *logits, const float *targets,
+                       int n, int k, float grad_scale);
+
+/* Row-wise softmax probabilities: p[n,k] from logits (for metrics and calibration). */
+void pb_softmax_fwd_cpu(float *p, const float *logits, int n, int k);
+
+/* ------------------------------------------------------------------ optimizers (flat parameter block) */
+
+typedef struct pb_sgd_params {
+  float lr, momentum, dampening, weight_decay;
+  int nesterov;
+} pb_sgd_params;
+
+/* PyTorch torch.optim.SGD semantics over n contiguous parameters. buf is the momentum
+ * buffer (unused when momentum == 0); first_step != 0 means buf is initialised to the
+ * (decayed) gradient instead of being updated, as PyTorch does on the first step.
+ * param updated in place; grad is read only. */
+void pb_sgd_step_cpu(float *param, float *buf, const float *grad, size_t n, const pb_sgd_params *p,
+                     int first_step);
+
+typedef struct pb_adam_params {
+  float lr, beta1, beta2, eps, weight_decay;
+  int decoupled; /* 0: Adam (L2 added to the gradient); 1: AdamW (param *= 1 - lr*wd) */
+  int64_t step;  /* the step being taken, >= 1 (for bias correction) */
+} pb_adam_params;
+
+/* PyTorch torch.optim.Adam / AdamW semantics (amsgrad off). m, v: first and second moments. */
+void pb_adam_step_cpu(float *param, float *m, float *v, const float *grad, size_t n,
+                      const pb_adam_params *p);
+
+/* Sum of squares in double precision (for gradient-norm clipping), deterministic. */
+double pb_sumsq_cpu(const float *x, size_t n);
+
+#endif
