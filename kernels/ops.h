@@ -28,6 +28,10 @@ typedef struct pb_scratch {
 
 /* ------------------------------------------------------------------ GEMM */
 
+/* Makes the BLAS library single-threaded (plumb's ops parallelise around their GEMM calls
+ * with OpenMP, so a threaded BLAS inside would oversubscribe). Called once by the context. */
+void pb_cpu_blas_init(void);
+
 /* Row-major C[m,n] = alpha * op(A)[m,k] op(B)[k,n] + beta * C. trans_a: A is stored [k,m];
  * trans_b: B is stored [n,k]. Single-threaded (callers parallelise over blocks). OpenBLAS
  * when built with it, else the built-in blocked kernel. */
