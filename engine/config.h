@@ -70,6 +70,10 @@ const char *pb_config_origin(const pb_config *c, const char *section, const char
 /* Writes the resolved config (every key, with its value) as INI, atomically (temp + rename). */
 int pb_config_write(const pb_config *c, const char *path, pb_err *err);
 
+/* Prints the resolved config as INI (every key with its value; a comment gives the origin of
+ * each non-default value). Built on the public getters: engine/config_dump.c. */
+void pb_config_dump(const pb_config *c, FILE *out);
+
 /* Prints the reference of every key: section, key, type, bounds or choices, default, doc. */
 void pb_config_print_reference(FILE *out);
 

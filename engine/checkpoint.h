@@ -1,0 +1,28 @@
+/* checkpoint.h: model and training-state checkpoints in the safetensors format.
+ *
+ * A checkpoint is two files written atomically (temp + rename), the state file first:
+ *   <base>.state.safetensors  optimizer state ("optimizer.<param>.<state>") and trainer
+ *                             metadata (step, epoch, cursor, RNG counters)
+ *   <base>.safetensors        the model alone, keyed like a PyTorch state_dict, so that
+ *                             model.load_state_dict(safetensors.torch.load_file(path)) works.
+ * The model file is written last: its presence marks a complete checkpoint. */
+#ifndef PB_CHECKPOINT_H
+#define PB_CHECKPOINT_H
+
+#include "engine/model.h"
+#include "engine/optim.h"
+#include "engine/safetensors.h"
+
+/* Writes <base>.state.safetensors (when opt is non-NULL) then <base>.safetensors. meta: nmeta
+ * key/value pairs stored in both files' metadata. */
+int pb_ckpt_save(const char *base, pb_model *m, const pb_optim *opt, const char *const *meta, int nmeta,
+                 pb_err *err);
+
+/* Loads model tensors from a model file (every tensor must be present with its shape;
+ * unexpected tensors are refused). Errors name the file and the tensor. */
+int pb_ckpt_load_model(const char *path, pb_model *m, pb_err *err);
+
+/* Loads the optimizer state file; its metadata stays readable in *state (pb_st_free it). */
+int pb_ckpt_load_state(const char *path, pb_optim *opt, pb_model *m, pb_st_file *state, pb_err *err);
+
+#endif

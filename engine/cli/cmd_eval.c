@@ -1,0 +1,43 @@
+/* cmd_eval.c: `plumb eval CONFIG --checkpoint FILE`: test loss, accuracy and bias figures. */
+#include <stdio.h>
+
+#include "engine/checkpoint.h"
+#include "engine/cli/cli.h"
+#include "engine/cli/run.h"
+
+int pb_cmd_eval(int argc, char **argv) {
+  pb_cli_opts o;
+  if (pb_cli_parse(argc, argv, 2, "checkpoint", &o)) return 2;
+  if (!o.config || !o.checkpoint) {
+    fprintf(stderr, "usage: plumb eval CONFIG --checkpoint CHECKPOINT.safetensors [--set section.key=value]...\n");
+    return 2;
+  }
+  pb_config *cfg = pb_cli_config(&o);
+  if (!cfg) return 2;
+  pb_err err = {{0}};
+  pb_run r;
+  if (pb_run_init(&r, cfg, &err)) {
+    fprintf(stderr, "plumb eval: error: %s\n", err.msg);
+    pb_config_free(cfg);
+    return 1;
+  }
+  int rc = 1;
+  if (pb_ckpt_load_model(o.checkpoint, r.model, &err)) {
+    fprintf(stderr, "plumb eval: error: %s\n", err.msg);
+    goto out;
+  }
+  pb_cls_counts c;
+  pb_run_evaluate(&r, &r.test, &c);
+  printf("checkpoint %s: %ld test images\n", o.checkpoint, c.n);
+  printf("test_loss=%.4f test_acc=%.4f", c.loss_sum / (double)(c.n ? c.n : 1), pb_ratio(c.correct, c.n));
+  if (c.n_aligned + c.n_conflicting > 0)
+    printf(" test_aligned_acc=%.4f test_conflicting_acc=%.4f (aligned %ld, conflicting %ld)",
+           pb_ratio(c.correct_aligned, c.n_aligned), pb_ratio(c.correct_conflicting, c.n_conflicting), c.n_aligned,
+           c.n_conflicting);
+  printf("\n");
+  rc = 0;
+out:
+  pb_run_free(&r);
+  pb_config_free(cfg);
+  return rc;
+}

@@ -1,0 +1,371 @@
+/* cmd_train.c: `plumb train CONFIG`: the run directory, the epoch loop, evaluation, progress
+ * lines, metrics CSV, checkpoints, exact resume and clean stop on Ctrl-C / SIGTERM. */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine/checkpoint.h"
+#include "engine/cli/cli.h"
+#include "engine/cli/run.h"
+#include "engine/log.h"
+
+static volatile sig_atomic_t g_stop;
+
+static void on_signal(int sig) {
+  g_stop = sig;
+  signal(sig, SIG_DFL); /* a second Ctrl-C kills at once */
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void fmt_duration(double s, char *buf, size_t len) {
+  if (!(s >= 0) || s > 1e8) {
+    snprintf(buf, len, "?");
+    return;
+  }
+  long t = (long)(s + 0.5);
+  if (t >= 3600)
+    snprintf(buf, len, "%ldh%02ldm", t / 3600, (t / 60) % 60);
+  else
+    snprintf(buf, len, "%ldm%02lds", t / 60, t % 60);
+}
+
+static int mkdir_p(const char *path, pb_err *err) {
+  char buf[4096];
+  snprintf(buf, sizeof buf, "%s", path);
+  for (char *p = buf + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = 0;
+    if (mkdir(buf, 0755) && errno != EEXIST) return pb_err_set(err, "cannot create %s: %s", buf, strerror(errno));
+    *p = '/';
+  }
+  if (mkdir(buf, 0755) && errno != EEXIST) return pb_err_set(err, "cannot create %s: %s", buf, strerror(errno));
+  return PB_OK;
+}
+
+/* Training-state metadata written into every checkpoint. */
+static int make_meta(pb_run *r, int64_t epoch, int64_t cursor, char store[][64], const char **meta) {
+  int n = 0;
+#define META(k, ...)                                        \
+  do {                                                      \
+    meta[2 * n] = k;                                        \
+    snprintf(store[n], 64, __VA_ARGS__);                    \
+    meta[2 * n + 1] = store[n];                             \
+    n++;                                                    \
+  } while (0)
+  META("plumb.format", "1");
+  META("arch", "%s", r->model->arch);
+  META("step", "%" PRId64, r->tr.opt.step);
+  META("epoch", "%" PRId64, epoch);
+  META("cursor", "%" PRId64, cursor);
+  META("seed", "%" PRIu64, r->seed);
+  META("epoch_loss_sum", "%.17g", r->ep_loss);
+  META("epoch_correct", "%ld", r->ep_correct);
+  META("epoch_seen", "%ld", r->ep_seen);
+  for (int i = 0; i < r->model->nlayers && n < 60; i++) {
+    pb_layer *l = r->model->layers[i];
+    if (strcmp(l->vt->kind, "dropout")) continue;
+    static char keys[16][96];
+    int d = n % 16;
+    snprintf(keys[d], sizeof keys[d], "rng.dropout.%s", l->name);
+    META(keys[d], "%" PRIu64, *pb_dropout_counter(l));
+  }
+#undef META
+  return n;
+}
+
+static int save_checkpoint(pb_run *r, int64_t epoch, int64_t cursor, char *saved_path, size_t len, pb_err *err) {
+  char store[64][64];
+  const char *meta[128];
+  int nmeta = make_meta(r, epoch, cursor, store, meta);
+  char base[4200];
+  snprintf(base, sizeof base, "%s/step-%010" PRId64, r->ckdir, r->tr.opt.step);
+  if (pb_ckpt_save(base, r->model, &r->tr.opt, meta, nmeta, err)) return PB_ERR;
+  snprintf(saved_path, len, "%s.safetensors", base);
+  pb_run_prune_checkpoints(r);
+  return PB_OK;
+}
+
+static int restore(pb_run *r, const char *model_path, pb_err *err) {
+  char state_path[4200];
+  size_t L = strlen(model_path);
+  const char *suf = ".safetensors";
+  if (L <= strlen(suf) || strcmp(model_path + L - strlen(suf), suf))
+    return pb_err_set(err, "--resume %s: expected a checkpoint's model file, NAME.safetensors", model_path);
+  snprintf(state_path, sizeof state_path, "%.*s.state.safetensors", (int)(L - strlen(suf)), model_path);
+  if (pb_ckpt_load_model(model_path, r->model, err)) return PB_ERR;
+  pb_st_file st;
+  if (pb_ckpt_load_state(state_path, &r->tr.opt, r->model, &st, err)) return PB_ERR;
+  int rc = PB_ERR;
+  const char *keys[] = {"step", "epoch", "cursor", "seed", "epoch_loss_sum", "epoch_correct", "epoch_seen"};
+  const char *vals[7];
+  for (int i = 0; i < 7; i++) {
+    vals[i] = pb_st_meta(&st, keys[i]);
+    if (!vals[i]) {
+      pb_err_set(err, "%s: metadata '%s' is missing: not a plumb training checkpoint", state_path, keys[i]);
+      goto out;
+    }
+  }
+  char *end;
+  r->tr.opt.step = strtoll(vals[0], &end, 10);
+  r->epoch = strtoll(vals[1], &end, 10);
+  r->cursor = strtoll(vals[2], &end, 10);
+  uint64_t seed = strtoull(vals[3], &end, 10);
+  r->ep_loss = strtod(vals[4], &end);
+  r->ep_correct = strtol(vals[5], &end, 10);
+  r->ep_seen = strtol(vals[6], &end, 10);
+  if (seed != r->seed) {
+    pb_err_set(err, "%s was written by a run with seed %" PRIu64 ", this config has [run] seed = %" PRIu64
+                    ": resuming would not continue the same run",
+               state_path, seed, r->seed);
+    goto out;
+  }
+  if (r->cursor < 0 || r->cursor > r->batches_per_epoch || r->epoch < 0) {
+    pb_err_set(err, "%s: cursor %" PRId64 " does not fit this config's %" PRId64
+                    " batches per epoch ([train] batch_size or [data] changed?)",
+               state_path, r->cursor, r->batches_per_epoch);
+    goto out;
+  }
+  for (int i = 0; i < r->model->nlayers; i++) {
+    pb_layer *l = r->model->layers[i];
+    if (strcmp(l->vt->kind, "dropout")) continue;
+    char k[128];
+    snprintf(k, sizeof k, "rng.dropout.%s", l->name);
+    const char *v = pb_st_meta(&st, k);
+    if (v) *pb_dropout_counter(l) = strtoull(v, &end, 10);
+  }
+  rc = PB_OK;
+out:
+  pb_st_free(&st);
+  return rc;
+}
+
+static void csv_row(pb_run *r, int64_t epoch, double secs, double ips, const pb_cls_counts *val,
+                    const pb_cls_counts *test) {
+  char path[4200];
+  snprintf(path, sizeof path, "%s/metrics.csv", r->dir);
+  int fresh = access(path, F_OK) != 0;
+  FILE *f = fopen(path, "a");
+  if (!f) {
+    pb_log("warning: cannot append to %s: %s", path, strerror(errno));
+    return;
+  }
+  if (fresh)
+    fprintf(f, "epoch,step,lr,train_loss,train_acc,val_loss,val_acc,test_loss,test_acc,test_aligned_acc,"
+               "test_conflicting_acc,epoch_seconds,images_per_second\n");
+  fprintf(f, "%" PRId64 ",%" PRId64 ",%.6g,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.2f,%.1f\n", epoch + 1,
+          r->tr.opt.step, r->tr.lr, r->ep_loss / (double)PB_MAX(r->ep_seen, 1),
+          pb_ratio(r->ep_correct, r->ep_seen), val->n ? val->loss_sum / val->n : NAN, pb_ratio(val->correct, val->n),
+          test->loss_sum / (double)PB_MAX(test->n, 1), pb_ratio(test->correct, test->n),
+          pb_ratio(test->correct_aligned, test->n_aligned), pb_ratio(test->correct_conflicting, test->n_conflicting),
+          secs, ips);
+  fclose(f);
+}
+
+static int train_loop(pb_run *r, pb_err *err) {
+  int batch = r->batch;
+  size_t per = (size_t)r->train.c * r->train.h * r->train.w;
+  float *x = pb_amalloc((size_t)batch * per * sizeof(float));
+  int32_t *y = pb_xmalloc((size_t)batch * sizeof(int32_t));
+  int32_t *pred = pb_xmalloc((size_t)batch * sizeof(int32_t));
+  int32_t *perm = pb_xmalloc((size_t)r->train.n * sizeof(int32_t));
+  int log_every = (int)pb_config_int(r->cfg, "run", "log_interval");
+  int ck_every = (int)pb_config_int(r->cfg, "run", "checkpoint_every");
+  int64_t max_steps = pb_config_int(r->cfg, "train", "max_steps");
+  int shuffle = pb_config_bool(r->cfg, "data", "shuffle");
+  int accum = r->tr.accum_steps;
+  double t_start = now_s();
+  int64_t step0 = r->tr.opt.step;
+  int64_t total = r->tr.total_steps;
+  if (max_steps > 0 && max_steps < total) total = max_steps;
+  int rc = PB_OK;
+  char path[4300];
+
+  for (int64_t epoch = r->epoch; epoch < r->epochs; epoch++) {
+    pb_data_order(perm, r->train.n, r->seed, epoch, shuffle);
+    double t_ep = now_s(), t_train = 0;
+    long imgs = 0;
+    for (int64_t b = r->cursor; b < r->batches_per_epoch; b++) {
+      double t0 = now_s();
+      int off = (int)(b * batch), n = PB_MIN(batch, r->train.n - off);
+      pb_data_batch(&r->train, perm + off, n, &r->norm, x, y);
+      int last = b == r->batches_per_epoch - 1;
+      int step_now = last || (b + 1) % accum == 0;
+      double loss = pb_trainer_micro(&r->tr, x, y, n, pred, step_now);
+      r->ep_loss += loss;
+      r->ep_seen += n;
+      for (int i = 0; i < n; i++) r->ep_correct += pred[i] == y[i];
+      imgs += n;
+      t_train += now_s() - t0;
+      if (r->tr.micro != 0) continue; /* inside an accumulation group */
+      int64_t step = r->tr.opt.step;
+      if (!isfinite(loss)) {
+        rc = pb_err_set(err, "the loss became %g at step %" PRId64 " (epoch %" PRId64
+                             "): lower [optim] lr or set [train] clip_grad_norm",
+                        loss, step, epoch + 1);
+        goto out;
+      }
+      if (step % log_every == 0) {
+        double el = now_s() - t_start;
+        char eta[32];
+        fmt_duration(el / (double)PB_MAX(step - step0, 1) * (double)(total - step), eta, sizeof eta);
+        pb_log("epoch %" PRId64 "/%d step %" PRId64 "/%" PRId64 " (total %" PRId64
+               ") loss %.4f acc %.4f lr %.4g %.0f img/s eta %s",
+               epoch + 1, r->epochs, b + 1, r->batches_per_epoch, step, r->ep_loss / (double)r->ep_seen,
+               pb_ratio(r->ep_correct, r->ep_seen), r->tr.lr, (double)imgs / PB_MAX(t_train, 1e-9), eta);
+      }
+      int stop = g_stop != 0, reached = max_steps > 0 && step >= max_steps;
+      if (stop || reached) {
+        if (save_checkpoint(r, last ? epoch + 1 : epoch, last ? 0 : b + 1, path, sizeof path, err)) {
+          rc = PB_ERR;
+          goto out;
+        }
+        if (last) r->ep_loss = 0, r->ep_correct = 0, r->ep_seen = 0;
+        if (stop) {
+          pb_log("interrupted (signal %d) at step %" PRId64 ": checkpoint saved to %s; run the same command to resume",
+                 (int)g_stop, step, path);
+          rc = 130;
+        } else {
+          pb_log("reached [train] max_steps = %" PRId64 ": checkpoint saved to %s", max_steps, path);
+          rc = 1000; /* finished early, not an error */
+        }
+        goto out;
+      }
+    }
+    r->cursor = 0;
+    double train_secs = now_s() - t_ep;
+    pb_cls_counts val = {0}, test = {0};
+    if (r->val.n) pb_run_evaluate(r, &r->val, &val);
+    pb_run_evaluate(r, &r->test, &test);
+    char valpart[128] = "";
+    if (r->val.n)
+      snprintf(valpart, sizeof valpart, " val_loss=%.4f val_acc=%.4f", val.loss_sum / val.n, pb_ratio(val.correct, val.n));
+    char biaspart[200] = "";
+    if (test.n_aligned + test.n_conflicting > 0)
+      snprintf(biaspart, sizeof biaspart, " test_aligned_acc=%.4f test_conflicting_acc=%.4f (aligned %ld, conflicting %ld)",
+               pb_ratio(test.correct_aligned, test.n_aligned), pb_ratio(test.correct_conflicting, test.n_conflicting),
+               test.n_aligned, test.n_conflicting);
+    double ips = (double)imgs / PB_MAX(t_train, 1e-9);
+    pb_log("epoch %" PRId64 "/%d done in %.1fs (%.0f img/s): train_loss=%.4f train_acc=%.4f%s test_loss=%.4f test_acc=%.4f%s",
+           epoch + 1, r->epochs, now_s() - t_ep, ips, r->ep_loss / (double)PB_MAX(r->ep_seen, 1),
+           pb_ratio(r->ep_correct, r->ep_seen), valpart, test.loss_sum / (double)PB_MAX(test.n, 1),
+           pb_ratio(test.correct, test.n), biaspart);
+    int final = epoch + 1 == r->epochs;
+    if (final || (ck_every > 0 && (epoch + 1) % ck_every == 0)) {
+      double keep_loss = r->ep_loss;
+      long keep_c = r->ep_correct, keep_s = r->ep_seen;
+      r->ep_loss = 0, r->ep_correct = 0, r->ep_seen = 0;
+      if (save_checkpoint(r, epoch + 1, 0, path, sizeof path, err)) {
+        rc = PB_ERR;
+        goto out;
+      }
+      r->ep_loss = keep_loss, r->ep_correct = keep_c, r->ep_seen = keep_s;
+      pb_log("checkpoint: %s", path);
+    }
+    csv_row(r, epoch, train_secs, ips, &val, &test);
+    r->ep_loss = 0, r->ep_correct = 0, r->ep_seen = 0;
+    if (g_stop) {
+      pb_log("interrupted (signal %d) after epoch %" PRId64 "; run the same command to resume", (int)g_stop, epoch + 1);
+      rc = 130;
+      goto out;
+    }
+  }
+out:
+  pb_afree(x);
+  free(y);
+  free(pred);
+  free(perm);
+  return rc;
+}
+
+int pb_cmd_train(int argc, char **argv) {
+  pb_cli_opts o;
+  if (pb_cli_parse(argc, argv, 2, "resume", &o)) return 2;
+  if (!o.config) {
+    fprintf(stderr, "usage: plumb train CONFIG [--set section.key=value]... [--resume CHECKPOINT]\n");
+    return 2;
+  }
+  pb_config *cfg = pb_cli_config(&o);
+  if (!cfg) return 2;
+  pb_err err = {{0}};
+  pb_run r;
+  int rc = 1;
+  if (pb_run_init(&r, cfg, &err)) goto fail_cfg;
+  snprintf(r.dir, sizeof r.dir, "%s/%s", pb_config_str(cfg, "run", "out_dir"), pb_config_str(cfg, "run", "name"));
+  snprintf(r.ckdir, sizeof r.ckdir, "%s/checkpoints", r.dir);
+  if (mkdir_p(r.ckdir, &err)) goto fail;
+  char latest[4300] = "";
+  int have = pb_run_latest_checkpoint(&r, latest, sizeof latest);
+  const char *resume_from = o.resume ? o.resume : NULL;
+  if (!resume_from && have) {
+    if (!pb_config_bool(cfg, "run", "resume")) {
+      pb_err_set(&err, "%s already holds checkpoints (latest %s) and [run] resume = false: choose another [run] name "
+                       "or remove the folder; nothing was changed",
+                 r.dir, latest);
+      goto fail;
+    }
+    resume_from = latest;
+  }
+  char logp[4200];
+  snprintf(logp, sizeof logp, "%s/log.txt", r.dir);
+  if (pb_log_open(logp, &err)) goto fail;
+  char cfgp[4300];
+  if (resume_from)
+    snprintf(cfgp, sizeof cfgp, "%s/config.resumed.ini", r.dir);
+  else
+    snprintf(cfgp, sizeof cfgp, "%s/config.ini", r.dir);
+  if (pb_config_write(cfg, cfgp, &err)) goto fail;
+  pb_log("plumb %s: run %s (%s)", PLUMB_VERSION, r.dir, r.ctx.why);
+  pb_log("data: train %d, val %d, test %d images of %dx%dx%d; model %s with %zu parameters; %" PRId64
+         " steps per epoch",
+         r.train.n, r.val.n, r.test.n, r.train.c, r.train.h, r.train.w, r.model->arch, pb_run_count_params(&r),
+         r.tr.steps_per_epoch);
+  if (resume_from) {
+    if (restore(&r, resume_from, &err)) goto fail;
+    pb_log("resumed from %s: epoch %" PRId64 ", batch %" PRId64 ", step %" PRId64, resume_from, r.epoch + 1,
+           r.cursor, r.tr.opt.step);
+  }
+  if (r.epoch >= r.epochs) {
+    pb_cls_counts test;
+    pb_run_evaluate(&r, &r.test, &test);
+    pb_log("run %s is already complete (%d epochs, step %" PRId64 "); raise [train] epochs to train on. "
+           "Its final model: test_loss=%.4f test_acc=%.4f",
+           r.dir, r.epochs, r.tr.opt.step, test.loss_sum / (double)PB_MAX(test.n, 1), pb_ratio(test.correct, test.n));
+    pb_run_free(&r);
+    pb_log_close();
+    pb_config_free(cfg);
+    return 0;
+  }
+  signal(SIGINT, on_signal);
+  signal(SIGTERM, on_signal);
+  rc = train_loop(&r, &err);
+  if (rc == PB_ERR) goto fail;
+  if (rc == 1000 || rc == PB_OK) {
+    if (rc == PB_OK) pb_log("done: %d epochs, %" PRId64 " steps; run folder %s", r.epochs, r.tr.opt.step, r.dir);
+    rc = 0;
+  }
+  pb_run_free(&r);
+  pb_log_close();
+  pb_config_free(cfg);
+  return rc;
+fail:
+  pb_log_err("plumb train: error: %s", err.msg);
+  pb_run_free(&r);
+  pb_log_close();
+  pb_config_free(cfg);
+  return 1;
+fail_cfg:
+  fprintf(stderr, "plumb train: error: %s\n", err.msg);
+  pb_config_free(cfg);
+  return rc;
+}

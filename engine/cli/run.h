@@ -1,0 +1,40 @@
+/* run.h: what `plumb train` and `plumb eval` build from a config: the context, the data,
+ * the model and its trainer; plus evaluation and the run folder's checkpoints. */
+#ifndef PB_RUN_H
+#define PB_RUN_H
+
+#include "engine/ctx.h"
+#include "engine/model.h"
+#include "engine/trainer.h"
+#include "loaders/dataset.h"
+#include "metrics/classification.h"
+
+typedef struct pb_run {
+  pb_config *cfg;
+  pb_ctx ctx;
+  uint64_t seed;
+  pb_dataset train, val, test;
+  pb_norm norm;
+  pb_model *model;
+  pb_trainer tr;
+  int batch, eval_batch, epochs;
+  int64_t batches_per_epoch;
+  char dir[4096], ckdir[4200];
+  /* progress, saved in checkpoints */
+  int64_t epoch, cursor;
+  double ep_loss;
+  long ep_correct, ep_seen;
+} pb_run;
+
+/* Context, data, model, trainer from cfg. On error everything is released. */
+int pb_run_init(pb_run *r, pb_config *cfg, pb_err *err);
+void pb_run_free(pb_run *r);
+/* Evaluation-mode pass over d (batches of eval_batch). */
+void pb_run_evaluate(pb_run *r, const pb_dataset *d, pb_cls_counts *out);
+size_t pb_run_count_params(const pb_run *r);
+/* Newest complete checkpoint in r->ckdir (its model file path); 0 when none. */
+int pb_run_latest_checkpoint(const pb_run *r, char *path, size_t len);
+/* Keeps the newest [run] keep_checkpoints complete checkpoints, removing older ones. */
+void pb_run_prune_checkpoints(const pb_run *r);
+
+#endif

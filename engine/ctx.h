@@ -1,0 +1,30 @@
+/* ctx.h: pb_ctx, the device context: which device runs the ops, the CPU thread count,
+ * and (with CUDA) the stream, library handles and workspace. Device choice happens here and
+ * nowhere else. */
+#ifndef PB_CTX_H
+#define PB_CTX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/tensor.h"
+#include "kernels/pb_common.h"
+
+typedef struct pb_ctx {
+  pb_device dev;
+  int nthreads;      /* CPU threads for ops (OpenMP), >= 1 */
+  int deterministic; /* restrict to deterministic algorithms (CUDA; the CPU always is) */
+  char why[256];     /* one line: which device was chosen and why (for the log) */
+  float *scratch;    /* host scratch shared by ops, grown at model build, never in a step */
+  size_t scratch_floats;
+} pb_ctx;
+
+/* device: "auto" | "cpu" | "cuda" | "cuda:N". threads: 0 = all cores.
+ * Errors (bad input): an unparsable device, "cuda" on a machine or build without a GPU
+ * (the message says which), an ordinal beyond the GPUs present. */
+int pb_ctx_init(pb_ctx *ctx, const char *device, int threads, int deterministic, pb_err *err);
+void pb_ctx_free(pb_ctx *ctx);
+/* Ensures the shared host scratch holds at least `floats`; call while building models only. */
+float *pb_ctx_reserve_scratch(pb_ctx *ctx, size_t floats);
+
+#endif

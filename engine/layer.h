@@ -1,0 +1,98 @@
+/* layer.h: the layer vtable and parameter descriptors.
+ *
+ * A layer is a const vtable over private state. Shapes are per sample (C, H, W; a vector is
+ * (D, 1, 1)); the batch size n is given to each call and is at most the max_n the model was
+ * planned for. Layers never allocate in forward/backward: the model assigns parameter,
+ * gradient, buffer and activation memory when it is built. */
+#ifndef PB_LAYER_H
+#define PB_LAYER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/ctx.h"
+
+typedef enum pb_param_kind {
+  PB_PARAM_TRAINABLE, /* in the parameter block; has a gradient; the optimizer steps it */
+  PB_PARAM_BUFFER,    /* float state saved in checkpoints (BN running stats) */
+  PB_PARAM_COUNTER,   /* one int64 saved in checkpoints (BN num_batches_tracked) */
+} pb_param_kind;
+
+typedef enum pb_init_kind {
+  PB_INIT_TORCH_DEFAULT, /* nn.Conv2d / nn.Linear weight: kaiming_uniform_(a=sqrt(5)) */
+  PB_INIT_TORCH_BIAS,    /* their bias: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) */
+  PB_INIT_KAIMING_NORMAL_FAN_OUT, /* kaiming_normal_(mode='fan_out', nonlinearity='relu') */
+  PB_INIT_CONST,         /* init_value everywhere */
+} pb_init_kind;
+
+typedef struct pb_param {
+  char name[96];                   /* PyTorch state_dict key: "extracter.1.running_mean" */
+  int ndim, shape[4];
+  size_t numel;
+  pb_param_kind kind;
+  pb_init_kind init;
+  float init_value;                /* PB_INIT_CONST */
+  int fan_in, fan_out;             /* for the Kaiming inits */
+  float *data;                     /* assigned by the model (TRAINABLE, BUFFER) */
+  float *grad;                     /* TRAINABLE only */
+  int64_t counter;                 /* COUNTER only */
+} pb_param;
+
+#define PB_LAYER_MAX_PARAMS 6
+
+typedef struct pb_layer pb_layer;
+
+typedef struct pb_layer_vt {
+  const char *kind;
+  /* y[n, out] = f(x[n, in]). train != 0: training mode (batch stats, dropout on). */
+  void (*forward)(pb_layer *l, pb_ctx *ctx, int n, const float *x, float *y, int train);
+  /* Given x, y of the last TRAINING forward and dy: parameter grads +=; dx = (overwrite)
+   * unless dx is NULL (the first layer needs no input gradient). */
+  void (*backward)(pb_layer *l, pb_ctx *ctx, int n, const float *x, const float *y, const float *dy,
+                   float *dx);
+  /* Host scratch floats needed for batch max_n (0 if none). */
+  size_t (*scratch)(const pb_layer *l, int max_n, int nthreads);
+  void (*free)(pb_layer *l);
+} pb_layer_vt;
+
+struct pb_layer {
+  const pb_layer_vt *vt;
+  char name[64];    /* module path, e.g. "extracter.0" or "conv1" */
+  int in[3], out[3];/* per-sample C, H, W */
+  int alias;        /* 1: output is the input's memory (flatten); forward/backward do nothing */
+  int nparams;
+  pb_param params[PB_LAYER_MAX_PARAMS];
+  size_t saved_per_sample; /* floats kept per sample for backward (masks, argmax) */
+  float *saved;            /* assigned by the model: max_n * saved_per_sample floats */
+  void *priv;
+};
+
+static inline size_t pb_layer_in_numel(const pb_layer *l) { return (size_t)l->in[0] * l->in[1] * l->in[2]; }
+static inline size_t pb_layer_out_numel(const pb_layer *l) { return (size_t)l->out[0] * l->out[1] * l->out[2]; }
+
+/* Adds a parameter descriptor to l (at build). Returns it for further settings. */
+pb_param *pb_layer_add_param(pb_layer *l, const char *suffix, pb_param_kind kind, int ndim, const int *shape,
+                             pb_init_kind init, int fan_in, int fan_out);
+/* Frees l (and its priv with free()). NULL-safe. */
+void pb_layer_free(pb_layer *l);
+/* A zeroed layer with name and vtable. */
+pb_layer *pb_layer_new(const pb_layer_vt *vt, const char *name, const int in[3]);
+
+/* Constructors. Each checks its shapes and returns NULL with err set when they are invalid
+ * (the message names the layer). */
+pb_layer *pb_conv2d_layer(const char *name, const int in[3], int c_out, int k, int stride, int pad, int dil,
+                          int groups, int bias, pb_init_kind winit, pb_err *err);
+pb_layer *pb_batchnorm_layer(const char *name, const int in[3], float eps, float momentum, pb_err *err);
+pb_layer *pb_relu_layer(const char *name, const int in[3]);
+pb_layer *pb_sigmoid_layer(const char *name, const int in[3]);
+pb_layer *pb_maxpool_layer(const char *name, const int in[3], int k, int stride, int pad, pb_err *err);
+pb_layer *pb_avgpool_layer(const char *name, const int in[3], int k, int stride, int pad, pb_err *err);
+pb_layer *pb_gap_layer(const char *name, const int in[3]);
+pb_layer *pb_flatten_layer(const char *name, const int in[3]);
+pb_layer *pb_linear_layer(const char *name, const int in[3], int out, int bias, pb_err *err);
+/* Dropout draws its mask from (seed, stream = PB_RNG_DROPOUT | layer index | call counter). */
+pb_layer *pb_dropout_layer(const char *name, const int in[3], float p, uint64_t seed, int index);
+/* Dropout's call counter (part of the RNG state saved in checkpoints). */
+uint64_t *pb_dropout_counter(pb_layer *l);
+
+#endif

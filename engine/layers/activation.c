@@ -1,0 +1,42 @@
+/* activation.c: ReLU, Sigmoid and Flatten layers (kernels/cpu/activation.c). */
+#include "engine/layer.h"
+#include "kernels/ops.h"
+
+static void relu_fwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, float *y, int train) {
+  (void)ctx, (void)train;
+  pb_relu_fwd_cpu(y, x, (size_t)n * pb_layer_out_numel(l));
+}
+static void relu_bwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, const float *y, const float *dy, float *dx) {
+  (void)ctx, (void)x;
+  if (dx) pb_relu_bwd_cpu(dx, dy, y, (size_t)n * pb_layer_out_numel(l));
+}
+static const pb_layer_vt relu_vt = {"relu", relu_fwd, relu_bwd, NULL, NULL};
+
+static void sig_fwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, float *y, int train) {
+  (void)ctx, (void)train;
+  pb_sigmoid_fwd_cpu(y, x, (size_t)n * pb_layer_out_numel(l));
+}
+static void sig_bwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, const float *y, const float *dy, float *dx) {
+  (void)ctx, (void)x;
+  if (dx) pb_sigmoid_bwd_cpu(dx, dy, y, (size_t)n * pb_layer_out_numel(l));
+}
+static const pb_layer_vt sig_vt = {"sigmoid", sig_fwd, sig_bwd, NULL, NULL};
+
+/* Flatten is a view: NCHW memory already is [N, C*H*W]. */
+static void flat_fwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, float *y, int train) {
+  (void)l, (void)ctx, (void)n, (void)x, (void)y, (void)train;
+}
+static void flat_bwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, const float *y, const float *dy, float *dx) {
+  (void)l, (void)ctx, (void)n, (void)x, (void)y, (void)dy, (void)dx;
+}
+static const pb_layer_vt flat_vt = {"flatten", flat_fwd, flat_bwd, NULL, NULL};
+
+pb_layer *pb_relu_layer(const char *name, const int in[3]) { return pb_layer_new(&relu_vt, name, in); }
+pb_layer *pb_sigmoid_layer(const char *name, const int in[3]) { return pb_layer_new(&sig_vt, name, in); }
+pb_layer *pb_flatten_layer(const char *name, const int in[3]) {
+  pb_layer *l = pb_layer_new(&flat_vt, name, in);
+  l->out[0] = in[0] * in[1] * in[2];
+  l->out[1] = l->out[2] = 1;
+  l->alias = 1;
+  return l;
+}

@@ -1,0 +1,69 @@
+/* batchnorm.c: BatchNorm2d (and BatchNorm1d on (D,1,1) inputs) over pb_bn_*_cpu
+ * (kernels/cpu/batchnorm.c). Parameters and buffers carry PyTorch's names. */
+#include <string.h>
+
+#include "engine/layer.h"
+#include "kernels/ops.h"
+
+typedef struct {
+  float eps, momentum;
+  float *save_mean, *save_invstd; /* [C], from the last training forward */
+} bn_priv;
+
+static pb_bn_params bn_params(const pb_layer *l, int n) {
+  const bn_priv *b = l->priv;
+  pb_bn_params p = {n, l->in[0], l->in[1] * l->in[2], b->eps, b->momentum};
+  return p;
+}
+
+static void bn_fwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, float *y, int train) {
+  bn_priv *b = l->priv;
+  pb_bn_params p = bn_params(l, n);
+  if (train) {
+    pb_bn_fwd_train_cpu(y, b->save_mean, b->save_invstd, l->params[2].data, l->params[3].data, x,
+                        l->params[0].data, l->params[1].data, &p, ctx->nthreads);
+    l->params[4].counter++;
+  } else {
+    pb_bn_fwd_eval_cpu(y, x, l->params[0].data, l->params[1].data, l->params[2].data, l->params[3].data, &p,
+                       ctx->nthreads);
+  }
+}
+
+static void bn_bwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, const float *y, const float *dy, float *dx) {
+  (void)y;
+  bn_priv *b = l->priv;
+  pb_bn_params p = bn_params(l, n);
+  /* The op always writes dx; the first layer of a model gets a scratch target. */
+  PB_ASSERT(dx != NULL);
+  pb_bn_bwd_cpu(dx, l->params[0].grad, l->params[1].grad, dy, x, l->params[0].data, b->save_mean,
+                b->save_invstd, &p, ctx->nthreads);
+}
+
+static void bn_free(pb_layer *l) {
+  bn_priv *b = l->priv;
+  if (!b) return;
+  pb_afree(b->save_mean);
+  pb_afree(b->save_invstd);
+}
+
+static const pb_layer_vt bn_vt = {"batchnorm", bn_fwd, bn_bwd, NULL, bn_free};
+
+pb_layer *pb_batchnorm_layer(const char *name, const int in[3], float eps, float momentum, pb_err *err) {
+  (void)err;
+  pb_layer *l = pb_layer_new(&bn_vt, name, in);
+  int c = in[0];
+  pb_param *w = pb_layer_add_param(l, "weight", PB_PARAM_TRAINABLE, 1, &c, PB_INIT_CONST, 0, 0);
+  w->init_value = 1.0f;
+  pb_layer_add_param(l, "bias", PB_PARAM_TRAINABLE, 1, &c, PB_INIT_CONST, 0, 0);
+  pb_layer_add_param(l, "running_mean", PB_PARAM_BUFFER, 1, &c, PB_INIT_CONST, 0, 0);
+  pb_param *rv = pb_layer_add_param(l, "running_var", PB_PARAM_BUFFER, 1, &c, PB_INIT_CONST, 0, 0);
+  rv->init_value = 1.0f;
+  pb_layer_add_param(l, "num_batches_tracked", PB_PARAM_COUNTER, 0, NULL, PB_INIT_CONST, 0, 0);
+  bn_priv *b = pb_xcalloc(1, sizeof *b);
+  b->eps = eps;
+  b->momentum = momentum;
+  b->save_mean = pb_amalloc((size_t)c * sizeof(float));
+  b->save_invstd = pb_amalloc((size_t)c * sizeof(float));
+  l->priv = b;
+  return l;
+}

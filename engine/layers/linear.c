@@ -1,0 +1,31 @@
+/* linear.c: the Linear layer (nn.Linear layout, weight [out, in]) over pb_linear_*_cpu.
+ * A (C,H,W) input is flattened implicitly: NCHW memory already is [N, C*H*W]. */
+#include "engine/layer.h"
+#include "kernels/ops.h"
+
+static void lin_fwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, float *y, int train) {
+  (void)train;
+  pb_linear_fwd_cpu(y, x, l->params[0].data, l->nparams > 1 ? l->params[1].data : NULL, n,
+                    (int)pb_layer_in_numel(l), l->out[0], ctx->nthreads);
+}
+static void lin_bwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, const float *y, const float *dy, float *dx) {
+  (void)y;
+  pb_linear_bwd_cpu(dx, l->params[0].grad, l->nparams > 1 ? l->params[1].grad : NULL, dy, x, l->params[0].data, n,
+                    (int)pb_layer_in_numel(l), l->out[0], ctx->nthreads);
+}
+static const pb_layer_vt lin_vt = {"linear", lin_fwd, lin_bwd, NULL, NULL};
+
+pb_layer *pb_linear_layer(const char *name, const int in[3], int out, int bias, pb_err *err) {
+  if (out < 1) {
+    pb_err_set(err, "layer %s: a linear layer needs at least 1 output, got %d", name, out);
+    return NULL;
+  }
+  pb_layer *l = pb_layer_new(&lin_vt, name, in);
+  int fan_in = (int)pb_layer_in_numel(l);
+  l->out[0] = out;
+  l->out[1] = l->out[2] = 1;
+  int ws[2] = {out, fan_in};
+  pb_layer_add_param(l, "weight", PB_PARAM_TRAINABLE, 2, ws, PB_INIT_TORCH_DEFAULT, fan_in, out);
+  if (bias) pb_layer_add_param(l, "bias", PB_PARAM_TRAINABLE, 1, &out, PB_INIT_TORCH_BIAS, fan_in, out);
+  return l;
+}

@@ -1,0 +1,78 @@
+/* pool.c: MaxPool2d, AvgPool2d and global average pooling layers (kernels/cpu/pool.c). */
+#include <string.h>
+
+#include "engine/layer.h"
+#include "kernels/ops.h"
+
+static pb_pool_params pool_params(const pb_layer *l, int n) {
+  pb_pool_params p;
+  memcpy(&p, l->priv, sizeof p);
+  p.n = n;
+  return p;
+}
+
+static void max_fwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, float *y, int train) {
+  (void)ctx, (void)train;
+  pb_pool_params p = pool_params(l, n);
+  pb_maxpool_fwd_cpu(y, (int32_t *)l->saved, x, &p);
+}
+static void max_bwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, const float *y, const float *dy, float *dx) {
+  (void)ctx, (void)x, (void)y;
+  pb_pool_params p = pool_params(l, n);
+  if (dx) pb_maxpool_bwd_cpu(dx, dy, (const int32_t *)l->saved, &p);
+}
+static void avg_fwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, float *y, int train) {
+  (void)ctx, (void)train;
+  pb_pool_params p = pool_params(l, n);
+  pb_avgpool_fwd_cpu(y, x, &p);
+}
+static void avg_bwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, const float *y, const float *dy, float *dx) {
+  (void)ctx, (void)x, (void)y;
+  pb_pool_params p = pool_params(l, n);
+  if (dx) pb_avgpool_bwd_cpu(dx, dy, &p);
+}
+static void gap_fwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, float *y, int train) {
+  (void)ctx, (void)train;
+  pb_gap_fwd_cpu(y, x, n, l->in[0], l->in[1] * l->in[2]);
+}
+static void gap_bwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, const float *y, const float *dy, float *dx) {
+  (void)ctx, (void)x, (void)y;
+  if (dx) pb_gap_bwd_cpu(dx, dy, n, l->in[0], l->in[1] * l->in[2]);
+}
+
+static const pb_layer_vt max_vt = {"maxpool", max_fwd, max_bwd, NULL, NULL};
+static const pb_layer_vt avg_vt = {"avgpool", avg_fwd, avg_bwd, NULL, NULL};
+static const pb_layer_vt gap_vt = {"gap", gap_fwd, gap_bwd, NULL, NULL};
+
+static pb_layer *pool_layer(const pb_layer_vt *vt, const char *name, const int in[3], int k, int stride, int pad,
+                            pb_err *err) {
+  pb_pool_params p = {.n = 1, .c = in[0], .h_in = in[1], .w_in = in[2], .kh = k, .kw = k, .stride_h = stride,
+                      .stride_w = stride, .pad_h = pad, .pad_w = pad, .count_include_pad = 1};
+  if (pb_pool_params_finish(&p)) {
+    pb_err_set(err, "layer %s: a %dx%d pool (stride %d, padding %d) does not fit an input of %dx%d", name, k, k,
+               stride, pad, in[1], in[2]);
+    return NULL;
+  }
+  pb_layer *l = pb_layer_new(vt, name, in);
+  l->out[1] = p.h_out;
+  l->out[2] = p.w_out;
+  l->priv = pb_xmalloc(sizeof p);
+  memcpy(l->priv, &p, sizeof p);
+  return l;
+}
+
+pb_layer *pb_maxpool_layer(const char *name, const int in[3], int k, int stride, int pad, pb_err *err) {
+  pb_layer *l = pool_layer(&max_vt, name, in, k, stride, pad, err);
+  if (l) l->saved_per_sample = pb_layer_out_numel(l); /* int32 argmax, one per output */
+  return l;
+}
+
+pb_layer *pb_avgpool_layer(const char *name, const int in[3], int k, int stride, int pad, pb_err *err) {
+  return pool_layer(&avg_vt, name, in, k, stride, pad, err);
+}
+
+pb_layer *pb_gap_layer(const char *name, const int in[3]) {
+  pb_layer *l = pb_layer_new(&gap_vt, name, in);
+  l->out[1] = l->out[2] = 1;
+  return l;
+}

@@ -1,0 +1,212 @@
+/* model.c: the sequential model: memory planning, initialisation, forward and backward
+ * (model.h). */
+#include "engine/model.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "kernels/pb_rng.h"
+
+pb_model *pb_model_new(pb_ctx *ctx, const int in[3], const char *arch) {
+  pb_model *m = pb_xcalloc(1, sizeof *m);
+  m->ctx = ctx;
+  memcpy(m->in, in, sizeof m->in);
+  snprintf(m->arch, sizeof m->arch, "%s", arch);
+  return m;
+}
+
+const int *pb_model_out(const pb_model *m) { return m->nlayers ? m->layers[m->nlayers - 1]->out : m->in; }
+
+void pb_model_add(pb_model *m, pb_layer *l) {
+  const int *cur = pb_model_out(m);
+  PB_ASSERT(l->in[0] * l->in[1] * l->in[2] == cur[0] * cur[1] * cur[2]);
+  if (m->nlayers == m->cap) {
+    m->cap = m->cap ? 2 * m->cap : 16;
+    m->layers = pb_xrealloc(m->layers, (size_t)m->cap * sizeof *m->layers);
+  }
+  m->layers[m->nlayers++] = l;
+}
+
+void pb_model_finalize(pb_model *m, int max_n) {
+  PB_ASSERT(m->nlayers > 0 && max_n > 0 && !m->params);
+  m->max_n = max_n;
+  size_t np = 0, nb = 0, acts = 0, saved = 0, maxact = pb_layer_in_numel(m->layers[0]), scratch = 0;
+  for (int i = 0; i < m->nlayers; i++) {
+    pb_layer *l = m->layers[i];
+    for (int j = 0; j < l->nparams; j++) {
+      if (l->params[j].kind == PB_PARAM_TRAINABLE) np += (l->params[j].numel + 15) / 16 * 16;
+      if (l->params[j].kind == PB_PARAM_BUFFER) nb += (l->params[j].numel + 15) / 16 * 16;
+    }
+    size_t o = (size_t)max_n * pb_layer_out_numel(l);
+    if (!l->alias) acts += (o + 15) / 16 * 16;
+    maxact = PB_MAX(maxact, o);
+    saved += ((size_t)max_n * l->saved_per_sample + 15) / 16 * 16;
+    if (l->vt->scratch) scratch = PB_MAX(scratch, l->vt->scratch(l, max_n, m->ctx->nthreads));
+  }
+  m->nparams = np;
+  m->nbuffers = nb;
+  m->params = pb_amalloc(PB_MAX(np, 1) * sizeof(float));
+  m->grads = pb_amalloc(PB_MAX(np, 1) * sizeof(float));
+  m->buffers = pb_amalloc(PB_MAX(nb, 1) * sizeof(float));
+  m->act_block = pb_amalloc(PB_MAX(acts, 1) * sizeof(float));
+  m->saved_block = pb_amalloc(PB_MAX(saved, 1) * sizeof(float));
+  m->dbuf[0] = pb_amalloc(maxact * sizeof(float));
+  m->dbuf[1] = pb_amalloc(maxact * sizeof(float));
+  m->act = pb_xcalloc((size_t)m->nlayers, sizeof *m->act);
+  size_t po = 0, bo = 0, ao = 0, so = 0;
+  for (int i = 0; i < m->nlayers; i++) {
+    pb_layer *l = m->layers[i];
+    for (int j = 0; j < l->nparams; j++) {
+      pb_param *p = &l->params[j];
+      if (p->kind == PB_PARAM_TRAINABLE) {
+        p->data = m->params + po;
+        p->grad = m->grads + po;
+        po += (p->numel + 15) / 16 * 16;
+      } else if (p->kind == PB_PARAM_BUFFER) {
+        p->data = m->buffers + bo;
+        bo += (p->numel + 15) / 16 * 16;
+      }
+    }
+    if (l->alias) {
+      m->act[i] = NULL; /* resolved per forward: the input of the layer */
+    } else {
+      m->act[i] = m->act_block + ao;
+      ao += ((size_t)max_n * pb_layer_out_numel(l) + 15) / 16 * 16;
+    }
+    l->saved = m->saved_block + so;
+    so += ((size_t)max_n * l->saved_per_sample + 15) / 16 * 16;
+  }
+  pb_ctx_reserve_scratch(m->ctx, scratch);
+}
+
+/* Standard normal from two uniforms (Box-Muller), counter-based. */
+static float normal01(uint64_t seed, uint64_t stream, uint64_t i) {
+  double u1 = pb_rng_uniform_f64(seed, stream, 2 * i), u2 = pb_rng_uniform_f64(seed, stream, 2 * i + 1);
+  if (u1 < 1e-300) u1 = 1e-300;
+  return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+}
+
+void pb_model_init(pb_model *m, uint64_t seed) {
+  int ordinal = 0;
+  for (int i = 0; i < m->nlayers; i++) {
+    pb_layer *l = m->layers[i];
+    for (int j = 0; j < l->nparams; j++, ordinal++) {
+      pb_param *p = &l->params[j];
+      uint64_t stream = PB_RNG_STREAM(PB_RNG_INIT, ordinal);
+      if (p->kind == PB_PARAM_COUNTER) {
+        p->counter = 0;
+        continue;
+      }
+      for (size_t k = 0; k < p->numel; k++) {
+        float v = 0;
+        switch (p->init) {
+          case PB_INIT_TORCH_DEFAULT:
+          case PB_INIT_TORCH_BIAS: {
+            /* kaiming_uniform_(a=sqrt(5)) has bound sqrt(6/((1+5) fan_in)) = 1/sqrt(fan_in), the
+             * same bound as the bias init. */
+            float bound = p->fan_in > 0 ? 1.0f / sqrtf((float)p->fan_in) : 0.0f;
+            v = bound * (2.0f * pb_rng_uniform(seed, stream, k) - 1.0f);
+            break;
+          }
+          case PB_INIT_KAIMING_NORMAL_FAN_OUT:
+            v = sqrtf(2.0f / (float)p->fan_out) * normal01(seed, stream, k);
+            break;
+          case PB_INIT_CONST:
+            v = p->init_value;
+            break;
+        }
+        p->data[k] = v;
+      }
+    }
+  }
+}
+
+float *pb_model_forward(pb_model *m, const float *x, int n, int train) {
+  PB_ASSERT(n >= 1 && n <= m->max_n);
+  m->input = x;
+  m->last_n = n;
+  const float *cur = x;
+  for (int i = 0; i < m->nlayers; i++) {
+    pb_layer *l = m->layers[i];
+    if (l->alias) {
+      m->act[i] = (float *)cur;
+      continue;
+    }
+    l->vt->forward(l, m->ctx, n, cur, m->act[i], train);
+    cur = m->act[i];
+  }
+  return (float *)cur;
+}
+
+void pb_model_backward(pb_model *m, const float *dout, int n) {
+  PB_ASSERT(n == m->last_n);
+  const float *dy = dout;
+  int which = 0;
+  for (int i = m->nlayers - 1; i >= 0; i--) {
+    pb_layer *l = m->layers[i];
+    if (l->alias) continue;
+    const float *x = i > 0 ? m->act[i - 1] : m->input;
+    /* Layer 0 needs no input gradient, except batch norm whose op always writes one. */
+    int need_dx = i > 0 || !strcmp(l->vt->kind, "batchnorm");
+    float *dx = need_dx ? m->dbuf[which] : NULL;
+    l->vt->backward(l, m->ctx, n, x, m->act[i], dy, dx);
+    dy = dx;
+    which ^= 1;
+  }
+}
+
+void pb_model_zero_grad(pb_model *m) { memset(m->grads, 0, PB_MAX(m->nparams, 1) * sizeof(float)); }
+
+void pb_model_free(pb_model *m) {
+  if (!m) return;
+  for (int i = 0; i < m->nlayers; i++) pb_layer_free(m->layers[i]);
+  free(m->layers);
+  free(m->act);
+  pb_afree(m->params);
+  pb_afree(m->grads);
+  pb_afree(m->buffers);
+  pb_afree(m->act_block);
+  pb_afree(m->saved_block);
+  pb_afree(m->dbuf[0]);
+  pb_afree(m->dbuf[1]);
+  free(m);
+}
+
+int pb_model_ntensors(const pb_model *m) {
+  int n = 0;
+  for (int i = 0; i < m->nlayers; i++) n += m->layers[i]->nparams;
+  return n;
+}
+
+pb_param *pb_model_tensor(pb_model *m, int k) {
+  for (int i = 0; i < m->nlayers; i++) {
+    if (k < m->layers[i]->nparams) return &m->layers[i]->params[k];
+    k -= m->layers[i]->nparams;
+  }
+  return NULL;
+}
+
+pb_param *pb_model_find(pb_model *m, const char *name) {
+  for (int i = 0; i < pb_model_ntensors(m); i++) {
+    pb_param *p = pb_model_tensor(m, i);
+    if (!strcmp(p->name, name)) return p;
+  }
+  return NULL;
+}
+
+void pb_model_summary(const pb_model *m, FILE *out) {
+  size_t total = 0;
+  fprintf(out, "model %s: input %dx%dx%d\n", m->arch, m->in[0], m->in[1], m->in[2]);
+  fprintf(out, "  %-24s %-10s %-16s %12s\n", "layer", "kind", "output", "params");
+  for (int i = 0; i < m->nlayers; i++) {
+    const pb_layer *l = m->layers[i];
+    size_t np = 0;
+    for (int j = 0; j < l->nparams; j++)
+      if (l->params[j].kind == PB_PARAM_TRAINABLE) np += l->params[j].numel;
+    total += np;
+    char shape[48];
+    snprintf(shape, sizeof shape, "%dx%dx%d", l->out[0], l->out[1], l->out[2]);
+    fprintf(out, "  %-24s %-10s %-16s %12zu\n", l->name, l->vt->kind, shape, np);
+  }
+  fprintf(out, "  total trainable parameters: %zu\n", total);
+}

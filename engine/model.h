@@ -1,0 +1,64 @@
+/* model.h: a model = an ordered stack of layers (a backbone ending in a classification head),
+ * with its parameters, gradients and buffers each in ONE contiguous block, and activation
+ * memory planned once for a maximum batch size (never allocated in forward/backward). */
+#ifndef PB_MODEL_H
+#define PB_MODEL_H
+
+#include <stdio.h>
+
+#include "engine/config.h"
+#include "engine/layer.h"
+
+typedef struct pb_model {
+  pb_ctx *ctx;
+  int in[3];         /* input per sample (C, H, W) */
+  int nlayers, cap;
+  pb_layer **layers; /* owned */
+  int max_n;         /* batch size the memory is planned for (set by pb_model_finalize) */
+  float *params;     /* all trainable parameters, contiguous */
+  float *grads;      /* their gradients, same layout */
+  size_t nparams;
+  float *buffers;    /* BN running statistics etc. */
+  size_t nbuffers;
+  float **act;       /* act[i]: output of layer i ([max_n, out numel]) */
+  float *act_block, *saved_block, *dbuf[2];
+  const float *input; /* input of the last forward */
+  int last_n;
+  char arch[32];
+} pb_model;
+
+/* An empty model for inputs of shape in. */
+pb_model *pb_model_new(pb_ctx *ctx, const int in[3], const char *arch);
+/* Appends l, taking ownership. Its input shape must equal the current output shape (a bug
+ * otherwise: builders compute shapes from the previous layer). */
+void pb_model_add(pb_model *m, pb_layer *l);
+/* Output shape of the last layer (or the input when empty). */
+const int *pb_model_out(const pb_model *m);
+/* Allocates the parameter, gradient, buffer and activation blocks for batches up to max_n,
+ * and reserves the ops' scratch in the context. Called once, after the last pb_model_add. */
+void pb_model_finalize(pb_model *m, int max_n);
+/* PyTorch-style initialisation from (seed, tensor ordinal): each tensor's values depend only
+ * on the seed and its position in the model. */
+void pb_model_init(pb_model *m, uint64_t seed);
+/* Forward of n <= max_n samples x [n, in]; returns the output [n, out] (model-owned, valid
+ * until the next forward). train != 0 keeps what backward needs and uses batch statistics. */
+float *pb_model_forward(pb_model *m, const float *x, int n, int train);
+/* Backward of the last training forward: parameter gradients ACCUMULATE. */
+void pb_model_backward(pb_model *m, const float *dout, int n);
+void pb_model_zero_grad(pb_model *m);
+void pb_model_free(pb_model *m);
+
+/* Every tensor a checkpoint holds (parameters, buffers, counters), in model order. */
+int pb_model_ntensors(const pb_model *m);
+pb_param *pb_model_tensor(pb_model *m, int i);
+pb_param *pb_model_find(pb_model *m, const char *name);
+
+/* Prints one line per layer (name, kind, output shape, parameters) and the totals. */
+void pb_model_summary(const pb_model *m, FILE *out);
+
+/* Builds the model named by [model] arch for inputs `in`, planned for max_n. Bad keys (such as
+ * a kernel that does not fit the input) are errors naming the key. */
+pb_model *pb_model_from_config(const pb_config *cfg, pb_ctx *ctx, const int in[3], int max_n, uint64_t seed,
+                               pb_err *err);
+
+#endif

@@ -1,0 +1,281 @@
+/* dataset.c: IDX-backed in-memory datasets with bias injection (dataset.h).
+ *
+ * Biases (REFERENCES.md):
+ *  - inversion (bias-amplification study): the 10 classes are split into two super-classes
+ *    of 5 (split number `class_assignment` in lexicographic order of 5-subsets); a sample is
+ *    colour-inverted (255 - x) with probability 0.5 + 0.01 eps in super-class 0 and
+ *    0.5 - 0.01 eps in super-class 1. Aligned = inverted in super-class 0, or not inverted
+ *    in super-class 1.
+ *  - colour (ReBias Biased MNIST): digits binarised to white, the background coloured; per
+ *    class the first round(n rho) shuffled samples take the class colour, the rest are spread
+ *    evenly over the other 9 colours. The test set uses rho = 0.1 (uniform colours: the
+ *    "unbiased" evaluation). Aligned = the class's own colour. */
+#include "loaders/dataset.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/pb_rng.h"
+#include "loaders/idx.h"
+
+static const uint8_t colour_table[10][3] = {{255, 0, 0},   {0, 255, 0},   {0, 0, 255},   {225, 225, 0},
+                                            {225, 0, 225}, {0, 255, 255}, {255, 128, 0}, {255, 0, 128},
+                                            {128, 0, 255}, {128, 128, 128}};
+
+void pb_dataset_free(pb_dataset *d) {
+  if (!d) return;
+  free(d->images);
+  free(d->labels);
+  free(d->groups);
+  free(d->aligned);
+  memset(d, 0, sizeof *d);
+}
+
+static void join(char *out, size_t len, const char *dir, const char *file) {
+  if (file[0] == '/' || !dir[0])
+    snprintf(out, len, "%s", file);
+  else
+    snprintf(out, len, "%s/%s", dir, file);
+}
+
+static int load_split(pb_dataset *d, const char *name, const char *dir, const char *img_file,
+                      const char *lab_file, long limit, int nclass, pb_err *err) {
+  char ip[4096], lp[4096];
+  join(ip, sizeof ip, dir, img_file);
+  join(lp, sizeof lp, dir, lab_file);
+  pb_idx im = {0}, lb = {0};
+  if (pb_idx_read(&im, ip, err)) return pb_err_prefix(err, "[data] %s images", name);
+  if (pb_idx_read(&lb, lp, err)) {
+    pb_idx_free(&im);
+    return pb_err_prefix(err, "[data] %s labels", name);
+  }
+  int rc = PB_ERR;
+  if (im.ndim != 3) {
+    pb_err_set(err, "%s: expected a 3-D IDX image file (N x H x W), found %d dimensions", ip, im.ndim);
+    goto out;
+  }
+  if (lb.ndim != 1) {
+    pb_err_set(err, "%s: expected a 1-D IDX label file, found %d dimensions", lp, lb.ndim);
+    goto out;
+  }
+  if (im.dims[0] != lb.dims[0]) {
+    pb_err_set(err, "%s has %d images but %s has %d labels", ip, im.dims[0], lp, lb.dims[0]);
+    goto out;
+  }
+  int n = im.dims[0];
+  if (limit > 0 && limit < n) n = (int)limit;
+  memset(d, 0, sizeof *d);
+  snprintf(d->name, sizeof d->name, "%s", name);
+  d->n = n;
+  d->c = 1;
+  d->h = im.dims[1];
+  d->w = im.dims[2];
+  d->num_classes = nclass;
+  size_t per = (size_t)d->h * d->w;
+  d->images = pb_xmalloc((size_t)n * per);
+  memcpy(d->images, im.data, (size_t)n * per);
+  d->labels = pb_xmalloc((size_t)n * sizeof(int32_t));
+  for (int i = 0; i < n; i++) {
+    if (lb.data[i] >= nclass) {
+      pb_err_set(err, "%s: label %d of item %d is not below [model] num_classes = %d", lp, lb.data[i], i, nclass);
+      pb_dataset_free(d);
+      goto out;
+    }
+    d->labels[i] = lb.data[i];
+  }
+  rc = PB_OK;
+out:
+  pb_idx_free(&im);
+  pb_idx_free(&lb);
+  return rc;
+}
+
+/* The k-th 5-subset of {0..9} in lexicographic order, as a membership mask. */
+static int superclass_mask(int k, uint8_t in0[10]) {
+  int count = 0, a[5];
+  for (a[0] = 0; a[0] < 10; a[0]++)
+    for (a[1] = a[0] + 1; a[1] < 10; a[1]++)
+      for (a[2] = a[1] + 1; a[2] < 10; a[2]++)
+        for (a[3] = a[2] + 1; a[3] < 10; a[3]++)
+          for (a[4] = a[3] + 1; a[4] < 10; a[4]++) {
+            if (count++ == k) {
+              memset(in0, 0, 10);
+              for (int j = 0; j < 5; j++) in0[a[j]] = 1;
+              return 0;
+            }
+          }
+  return -1;
+}
+
+static void inject_inversion(pb_dataset *d, const uint8_t in0[10], double eps, uint64_t seed, int split) {
+  size_t per = (size_t)d->c * d->h * d->w;
+  d->groups = pb_xmalloc((size_t)d->n * sizeof(int32_t));
+  d->aligned = pb_xmalloc((size_t)d->n);
+  for (int i = 0; i < d->n; i++) {
+    int s0 = in0[d->labels[i] % 10];
+    double p = s0 ? 0.5 + 0.01 * eps : 0.5 - 0.01 * eps;
+    int inv = pb_rng_uniform_f64(seed, PB_RNG_STREAM(PB_RNG_DATA, split), (uint64_t)i) < p;
+    d->groups[i] = inv;
+    d->aligned[i] = (uint8_t)(s0 ? inv : !inv);
+    if (inv) {
+      uint8_t *px = d->images + (size_t)i * per;
+      for (size_t j = 0; j < per; j++) px[j] = (uint8_t)(255 - px[j]);
+    }
+  }
+}
+
+static void inject_colour(pb_dataset *d, double rho, uint64_t seed, int split) {
+  size_t hw = (size_t)d->h * d->w;
+  uint8_t *rgb = pb_xmalloc((size_t)d->n * 3 * hw);
+  d->groups = pb_xmalloc((size_t)d->n * sizeof(int32_t));
+  d->aligned = pb_xmalloc((size_t)d->n);
+  int *members = pb_xmalloc((size_t)d->n * sizeof(int));
+  for (int cls = 0; cls < 10; cls++) {
+    int m = 0;
+    for (int i = 0; i < d->n; i++)
+      if (d->labels[i] % 10 == cls) members[m++] = i;
+    /* Seeded Fisher-Yates shuffle of the class's samples. */
+    for (int i = m - 1; i > 0; i--) {
+      int j = (int)pb_rng_below(seed, PB_RNG_STREAM(PB_RNG_DATA, 16 + split * 16 + cls), (uint64_t)i, (uint64_t)i + 1);
+      int t = members[i];
+      members[i] = members[j];
+      members[j] = t;
+    }
+    int biased = (int)lround(m * rho);
+    for (int r = 0; r < m; r++) {
+      int i = members[r];
+      int colour = r < biased ? cls : (cls + 1 + (r - biased) % 9) % 10;
+      d->groups[i] = colour;
+      d->aligned[i] = colour == cls;
+    }
+  }
+  free(members);
+  for (int i = 0; i < d->n; i++) {
+    const uint8_t *g = d->images + (size_t)i * hw;
+    uint8_t *o = rgb + (size_t)i * 3 * hw;
+    const uint8_t *col = colour_table[d->groups[i]];
+    for (int ch = 0; ch < 3; ch++)
+      for (size_t j = 0; j < hw; j++) o[ch * hw + j] = g[j] ? 255 : col[ch];
+  }
+  free(d->images);
+  d->images = rgb;
+  d->c = 3;
+}
+
+static void take(pb_dataset *dst, const pb_dataset *src, const int32_t *idx, int n, const char *name) {
+  size_t per = (size_t)src->c * src->h * src->w;
+  memset(dst, 0, sizeof *dst);
+  snprintf(dst->name, sizeof dst->name, "%s", name);
+  dst->n = n;
+  dst->c = src->c;
+  dst->h = src->h;
+  dst->w = src->w;
+  dst->num_classes = src->num_classes;
+  dst->images = pb_xmalloc((size_t)PB_MAX(n, 1) * per);
+  dst->labels = pb_xmalloc((size_t)PB_MAX(n, 1) * sizeof(int32_t));
+  if (src->groups) dst->groups = pb_xmalloc((size_t)PB_MAX(n, 1) * sizeof(int32_t));
+  if (src->aligned) dst->aligned = pb_xmalloc((size_t)PB_MAX(n, 1));
+  for (int i = 0; i < n; i++) {
+    memcpy(dst->images + (size_t)i * per, src->images + (size_t)idx[i] * per, per);
+    dst->labels[i] = src->labels[idx[i]];
+    if (src->groups) dst->groups[i] = src->groups[idx[i]];
+    if (src->aligned) dst->aligned[i] = src->aligned[idx[i]];
+  }
+}
+
+int pb_data_load(const pb_config *cfg, uint64_t seed, pb_dataset *train, pb_dataset *val, pb_dataset *test,
+                 pb_err *err) {
+  memset(val, 0, sizeof *val);
+  const char *dir = pb_config_str(cfg, "data", "dir");
+  int nclass = (int)pb_config_int(cfg, "model", "num_classes");
+  pb_dataset full;
+  if (load_split(&full, "train", dir, pb_config_str(cfg, "data", "train_images"),
+                 pb_config_str(cfg, "data", "train_labels"), pb_config_int(cfg, "data", "limit_train"), nclass, err))
+    return PB_ERR;
+  if (load_split(test, "test", dir, pb_config_str(cfg, "data", "test_images"), pb_config_str(cfg, "data", "test_labels"),
+                 pb_config_int(cfg, "data", "limit_test"), nclass, err)) {
+    pb_dataset_free(&full);
+    return PB_ERR;
+  }
+  if (full.h != test->h || full.w != test->w) {
+    pb_err_set(err, "[data] train images are %dx%d but test images are %dx%d", full.h, full.w, test->h, test->w);
+    goto fail;
+  }
+  const char *bias = pb_config_str(cfg, "data", "bias");
+  if (!strcmp(bias, "inversion")) {
+    uint8_t in0[10];
+    if (superclass_mask((int)pb_config_int(cfg, "data", "class_assignment"), in0)) {
+      pb_err_set(err, "[data] class_assignment must be below 252 (the number of 5/5 splits of 10 classes)");
+      goto fail;
+    }
+    double eps = pb_config_float(cfg, "data", "eps");
+    inject_inversion(&full, in0, eps, seed, 1);
+    inject_inversion(test, in0, eps, seed, 2);
+  } else if (!strcmp(bias, "colour")) {
+    inject_colour(&full, pb_config_float(cfg, "data", "rho"), seed, 1);
+    inject_colour(test, 0.1, seed, 2);
+  }
+  double vs = pb_config_float(cfg, "data", "val_split");
+  int nval = (int)floor(full.n * vs);
+  if (vs > 0 && (nval < 1 || nval >= full.n)) {
+    pb_err_set(err, "[data] val_split = %g leaves %d validation and %d training samples", vs, nval, full.n - nval);
+    goto fail;
+  }
+  if (nval > 0) {
+    int32_t *perm = pb_xmalloc((size_t)full.n * sizeof(int32_t));
+    pb_data_order(perm, full.n, seed ^ 0x5EEDull, -1, 1);
+    take(val, &full, perm + (full.n - nval), nval, "val");
+    take(train, &full, perm, full.n - nval, "train");
+    free(perm);
+    pb_dataset_free(&full);
+  } else {
+    *train = full;
+  }
+  return PB_OK;
+fail:
+  pb_dataset_free(&full);
+  pb_dataset_free(test);
+  return PB_ERR;
+}
+
+void pb_data_order(int32_t *perm, int n, uint64_t seed, int64_t epoch, int shuffle) {
+  for (int i = 0; i < n; i++) perm[i] = i;
+  if (!shuffle) return;
+  uint64_t stream = PB_RNG_STREAM(PB_RNG_ORDER, (uint64_t)epoch);
+  for (int i = n - 1; i > 0; i--) {
+    int j = (int)pb_rng_below(seed, stream, (uint64_t)i, (uint64_t)i + 1);
+    int32_t t = perm[i];
+    perm[i] = perm[j];
+    perm[j] = t;
+  }
+}
+
+int pb_data_norm(const pb_config *cfg, int channels, pb_norm *out, pb_err *err) {
+  double mean[PB_CFG_LIST_MAX], std[PB_CFG_LIST_MAX];
+  int nm = pb_config_floats(cfg, "data", "mean", mean, PB_CFG_LIST_MAX);
+  int ns = pb_config_floats(cfg, "data", "std", std, PB_CFG_LIST_MAX);
+  if ((nm != 1 && nm != channels) || (ns != 1 && ns != channels) || channels > 8)
+    return pb_err_set(err, "[data] mean and std need 1 or %d values (one per channel); got %d and %d", channels, nm,
+                      ns);
+  for (int c = 0; c < channels; c++) {
+    out->mean[c] = (float)mean[nm == 1 ? 0 : c];
+    out->std[c] = (float)std[ns == 1 ? 0 : c];
+  }
+  return PB_OK;
+}
+
+void pb_data_batch(const pb_dataset *d, const int32_t *idx, int n, const pb_norm *norm, float *x, int32_t *y) {
+  size_t hw = (size_t)d->h * d->w;
+  for (int c = 0; c < d->c; c++) {
+    /* (p/255 - mean)/std as one multiply-add per pixel, through a 256-entry table. */
+    float lut[256];
+    for (int v = 0; v < 256; v++) lut[v] = ((float)v / 255.0f - norm->mean[c]) / norm->std[c];
+    for (int i = 0; i < n; i++) {
+      const uint8_t *src = d->images + ((size_t)idx[i] * d->c + c) * hw;
+      float *dst = x + ((size_t)i * d->c + c) * hw;
+      for (size_t j = 0; j < hw; j++) dst[j] = lut[src[j]];
+    }
+  }
+  for (int i = 0; i < n; i++) y[i] = d->labels[idx[i]];
+}

@@ -1,0 +1,41 @@
+/* dataset.h: in-memory image datasets (uint8, N x C x H x W) with labels and, for the
+ * bias-injected variants, each sample's bias attribute and whether it is bias-aligned.
+ * Loaded from IDX files (MNIST / Fashion-MNIST); bias injection is generated from the run's
+ * seed, so the same config always gives the same data. */
+#ifndef PB_DATASET_H
+#define PB_DATASET_H
+
+#include <stdint.h>
+
+#include "engine/config.h"
+
+typedef struct pb_dataset {
+  char name[16];     /* "train", "val", "test" */
+  int n, c, h, w;
+  uint8_t *images;   /* n*c*h*w, owned */
+  int32_t *labels;   /* n, in [0, num_classes) */
+  int32_t *groups;   /* n bias attributes (inversion: 0/1; colour: colour index), or NULL */
+  uint8_t *aligned;  /* n: 1 when the attribute is the one correlated with the label; NULL without bias */
+  int num_classes;
+} pb_dataset;
+
+/* Loads [data]: train, optional validation split (val->n == 0 when val_split = 0) and test,
+ * with the configured bias injected. Errors name the file and what is wrong. */
+int pb_data_load(const pb_config *cfg, uint64_t seed, pb_dataset *train, pb_dataset *val, pb_dataset *test,
+                 pb_err *err);
+void pb_dataset_free(pb_dataset *d);
+
+/* Order of the samples for an epoch: a permutation of [0, n) that depends only on
+ * (seed, epoch) (identity when shuffle is 0). */
+void pb_data_order(int32_t *perm, int n, uint64_t seed, int64_t epoch, int shuffle);
+
+/* Per-channel normalisation from [data] mean/std (one value, or one per channel). */
+typedef struct pb_norm {
+  float mean[8], std[8];
+} pb_norm;
+int pb_data_norm(const pb_config *cfg, int channels, pb_norm *out, pb_err *err);
+
+/* Assembles samples idx[0..n) into x [n, c, h, w] = (pixel/255 - mean)/std and y [n]. */
+void pb_data_batch(const pb_dataset *d, const int32_t *idx, int n, const pb_norm *norm, float *x, int32_t *y);
+
+#endif

@@ -1,0 +1,23 @@
+/* classification.h: classification metrics as pure functions over host arrays. */
+#ifndef PB_METRICS_CLASSIFICATION_H
+#define PB_METRICS_CLASSIFICATION_H
+
+#include <stdint.h>
+
+/* Index of the largest of x[0..k) (first on ties). */
+int32_t pb_argmax(const float *x, int k);
+
+/* Running counts for one evaluation pass. */
+typedef struct pb_cls_counts {
+  long n, correct;
+  long n_aligned, correct_aligned;       /* bias-aligned samples */
+  long n_conflicting, correct_conflicting;
+  double loss_sum;
+} pb_cls_counts;
+
+/* Adds n predictions. aligned may be NULL (no bias attribute). */
+void pb_cls_counts_add(pb_cls_counts *c, const int32_t *pred, const int32_t *y, const uint8_t *aligned, int n);
+/* correct / n; NaN when n == 0 (reported as "nan", never as a made-up number). */
+double pb_ratio(long num, long den);
+
+#endif

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# setup.sh: installs what plumb needs on a Debian 12 machine (when missing) and builds it.
+#   bash scripts/setup.sh            build dependencies + Fashion-MNIST, then build/ (Release)
+#   bash scripts/setup.sh --torch    also Debian's python3-torch (fixture generators, benchmarks)
+# Env: BUILD_DIR (default build), CMAKE_ARGS (extra configure flags, e.g. -DPLUMB_CUDA=OFF).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pkgs=(build-essential cmake pkg-config libinih-dev libstb-dev zlib1g-dev libopenblas-dev
+      libturbojpeg0-dev dataset-fashion-mnist)
+[[ "${1:-}" == "--torch" ]] && pkgs+=(python3-torch python3-torchvision python3-numpy)
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+BUILD_DIR=${BUILD_DIR:-build}
+# shellcheck disable=SC2086
+cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release ${CMAKE_ARGS:-} >/dev/null
+cmake --build "$BUILD_DIR" -j"$(nproc)"
+echo "setup: built $BUILD_DIR/plumb"

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# test.sh: the whole test suite: set-up (scripts/setup.sh), then ctest. GPU tests skip
+# (exit 77) on machines without a GPU. Also checks that the CPU-only build configures and
+# builds when CUDA is present (the CUDA build is the default where nvcc exists).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+if command -v nvcc >/dev/null 2>&1 || [[ -x /usr/local/cuda/bin/nvcc ]]; then
+  BUILD_DIR=build-cpu CMAKE_ARGS="-DPLUMB_CUDA=OFF -DPLUMB_TESTS=OFF" bash scripts/setup.sh
+fi
+cd build
+ctest --output-on-failure -j"$(nproc)" --timeout 900
