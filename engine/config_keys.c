@@ -1,0 +1,84 @@
+/* config_keys.c: the one declaration of every configuration key (config.h). Nothing else in
+ * plumb names a key that is not here; config.c checks this table at first use (no duplicate
+ * section.key, defaults parse and lie within bounds, enum defaults among the choices).
+ * Bounds are inclusive; for lists they bound each element. `plumb config` prints it. */
+#include "engine/config.h"
+
+#define I PB_CFG_INT
+#define F PB_CFG_FLOAT
+#define B PB_CFG_BOOL
+#define S PB_CFG_STRING
+#define E PB_CFG_ENUM
+#define IL PB_CFG_INT_LIST
+#define FL PB_CFG_FLOAT_LIST
+
+/* clang-format off */
+const pb_cfg_key pb_cfg_keys[] = {
+  /* section, key, type, min, max, default, choices (enums), doc */
+  {"run", "name",             S, 0, 0, "run", NULL, "run directory name under out_dir"},
+  {"run", "out_dir",          S, 0, 0, "runs", NULL, "folder holding the run directories"},
+  {"run", "seed",             I, 0, 2147483647, "0", NULL, "random seed (initialisation, shuffling, dropout, bias)"},
+  {"run", "device",           S, 0, 0, "auto", NULL, "auto | cpu | cuda | cuda:N (auto = first GPU if any, else cpu)"},
+  {"run", "threads",          I, 0, 1024, "0", NULL, "CPU threads (0 = all cores)"},
+  {"run", "log_interval",     I, 1, 1000000, "50", NULL, "steps between progress lines"},
+  {"run", "checkpoint_every", I, 0, 100000, "1", NULL, "epochs between checkpoints (0 = only at the end)"},
+  {"run", "keep_checkpoints", I, 1, 1000, "2", NULL, "checkpoints kept in the run directory"},
+  {"run", "resume",           B, 0, 0, "true", NULL, "continue from the run directory's latest checkpoint when there is one"},
+  {"run", "deterministic",    B, 0, 0, "false", NULL, "reproducible kernels, even where slower"},
+
+  {"data", "dataset",          E, 0, 0, "fashion-mnist", "fashion-mnist|mnist", "which dataset the files hold"},
+  {"data", "dir",              S, 0, 0, "/usr/share/datasets/fashion-mnist", NULL, "folder holding the dataset files"},
+  {"data", "train_images",     S, 0, 0, "train-images-idx3-ubyte.gz", NULL, "training images (IDX, optionally gzipped), relative to dir"},
+  {"data", "train_labels",     S, 0, 0, "train-labels-idx1-ubyte.gz", NULL, "training labels (IDX, optionally gzipped), relative to dir"},
+  {"data", "test_images",      S, 0, 0, "t10k-images-idx3-ubyte.gz", NULL, "test images (IDX, optionally gzipped), relative to dir"},
+  {"data", "test_labels",      S, 0, 0, "t10k-labels-idx1-ubyte.gz", NULL, "test labels (IDX, optionally gzipped), relative to dir"},
+  {"data", "val_split",        F, 0, 0.9, "0", NULL, "fraction of the training set held out for validation"},
+  {"data", "limit_train",      I, 0, 100000000, "0", NULL, "use only the first N training samples (0 = all)"},
+  {"data", "limit_test",       I, 0, 100000000, "0", NULL, "use only the first N test samples (0 = all)"},
+  {"data", "bias",             E, 0, 0, "none", "none|inversion|colour", "bias injected into the training set"},
+  {"data", "eps",              F, 0, 50, "0", NULL, "inversion bias strength: inversion probability 0.5+-0.01*eps by super-class"},
+  {"data", "class_assignment", I, 0, 251, "0", NULL, "which balanced 5/5 split of the 10 classes into super-classes (0 = classes 0-4 vs 5-9)"},
+  {"data", "rho",              F, 0, 1, "0.99", NULL, "colour bias: fraction of samples with their class colour"},
+  {"data", "mean",             FL, 0, 1, "0.5", NULL, "per-channel normalisation mean"},
+  {"data", "std",              FL, 1e-6, 10, "0.5", NULL, "per-channel normalisation std"},
+  {"data", "shuffle",          B, 0, 0, "true", NULL, "shuffle the training set every epoch"},
+
+  {"model", "arch",        E, 0, 0, "simplecnn", "mlp|simplecnn|simpleconvnet", "model architecture"},
+  {"model", "num_classes", I, 1, 1000000, "10", NULL, "output classes"},
+  {"model", "in_channels", I, 0, 64, "0", NULL, "input channels (0 = from the data)"},
+  {"model", "kernel_size", I, 1, 15, "7", NULL, "convolution kernel size (simpleconvnet)"},
+  {"model", "hidden",      IL, 1, 1000000, "256", NULL, "hidden layer widths (mlp)"},
+  {"model", "channels",    IL, 1, 4096, "16,32", NULL, "convolution widths (simplecnn)"},
+  {"model", "dropout",     F, 0, 0.99, "0", NULL, "dropout probability (0 = off)"},
+  {"model", "init_from",   S, 0, 0, "", NULL, "safetensors file to initialise the weights from (empty = random init)"},
+
+  {"train", "epochs",          I, 1, 100000, "10", NULL, "passes over the training set"},
+  {"train", "batch_size",      I, 1, 65536, "128", NULL, "samples per micro-batch"},
+  {"train", "eval_batch_size", I, 0, 65536, "0", NULL, "samples per evaluation batch (0 = 2 x batch_size)"},
+  {"train", "accum_steps",     I, 1, 1024, "1", NULL, "micro-batches accumulated per optimizer step"},
+  {"train", "clip_grad_norm",  F, 0, 1e9, "0", NULL, "clip the global gradient norm to this value (0 = off)"},
+  {"train", "loss",            E, 0, 0, "ce", "ce|bce", "loss: softmax cross-entropy or per-class binary cross-entropy"},
+  {"train", "label_smoothing", F, 0, 0.99, "0", NULL, "label smoothing of the targets (0 = off)"},
+  {"train", "max_steps",       I, 0, 1e12, "0", NULL, "stop after this many optimizer steps (0 = no limit)"},
+
+  {"optim", "name",         E, 0, 0, "sgd", "sgd|adam|adamw", "optimizer"},
+  {"optim", "lr",           F, 0, 100, "0.01", NULL, "learning rate (the schedule's peak)"},
+  {"optim", "momentum",     F, 0, 1, "0.9", NULL, "sgd momentum (0 = plain sgd)"},
+  {"optim", "dampening",    F, 0, 1, "0", NULL, "sgd momentum dampening"},
+  {"optim", "nesterov",     B, 0, 0, "false", NULL, "sgd Nesterov momentum"},
+  {"optim", "weight_decay", F, 0, 10, "0", NULL, "L2 penalty (sgd, adam) or decoupled weight decay (adamw)"},
+  {"optim", "beta1",        F, 0, 0.999999, "0.9", NULL, "adam/adamw first-moment decay"},
+  {"optim", "beta2",        F, 0, 0.999999999, "0.999", NULL, "adam/adamw second-moment decay"},
+  {"optim", "eps",          F, 0, 1, "1e-8", NULL, "adam/adamw denominator epsilon"},
+
+  {"schedule", "name",         E, 0, 0, "constant", "constant|step|multistep|cosine", "learning-rate schedule"},
+  {"schedule", "unit",         E, 0, 0, "epoch", "epoch|step", "what step_size, milestones and the cosine period count"},
+  {"schedule", "step_size",    I, 1, 1e12, "30", NULL, "step: multiply lr by gamma every step_size units"},
+  {"schedule", "gamma",        F, 0, 1, "0.1", NULL, "step, multistep: lr decay factor"},
+  {"schedule", "milestones",   IL, 0, 1e12, "", NULL, "multistep: units at which lr is multiplied by gamma"},
+  {"schedule", "min_lr",       F, 0, 100, "0", NULL, "cosine: final learning rate"},
+  {"schedule", "warmup_steps", I, 0, 1e12, "0", NULL, "optimizer steps of linear warm-up from 0 (0 = none)"},
+};
+/* clang-format on */
+
+const int pb_cfg_nkeys = (int)(sizeof pb_cfg_keys / sizeof pb_cfg_keys[0]);

@@ -1,0 +1,29 @@
+# End to end: a tiny config trains, the loss goes down, the run folder holds the resolved
+# config, log, metrics CSV and checkpoints; plumb eval reproduces the final test accuracy.
+source "$(dirname "$0")/lib.sh"
+need_data
+tiny_config
+out=$("$PLUMB" train "$T/tiny.ini" 2>&1); rc=$?
+echo "$out" | grep -E "^(plumb|data|epoch [0-9]+/[0-9]+ done|checkpoint|done)" | sed 's/^/    /'
+check "train exits 0" test $rc -eq 0
+first=$(grep -m1 -oE "step 1/[0-9]+ \(total 1\) loss [0-9.]+" <<<"$out" | awk '{print $NF}')
+last=$(grep "epoch 2/2 done" <<<"$out" | grep -oE "train_loss=[0-9.]+" | cut -d= -f2)
+echo "    first-step loss $first, epoch-2 mean loss $last"
+check "loss goes down (epoch 2 mean < 0.7 x first step)" awk -v a="$first" -v b="$last" 'BEGIN{exit !(b < 0.7*a)}'
+check "epoch lines carry test_acc=" grep -q "test_acc=0\.[0-9]" <<<"$out"
+R=$T/runs/tiny
+check "resolved config written" test -s "$R/config.ini"
+check "log written" grep -q "epoch 2/2 done" "$R/log.txt"
+check "metrics.csv has header + 2 rows" test "$(wc -l < "$R/metrics.csv")" -eq 3
+ck=$(ls "$R"/checkpoints/step-*[0-9].safetensors | tail -1)
+check "checkpoint pair written" test -s "${ck%.safetensors}.state.safetensors"
+acc_train=$(grep "epoch 2/2 done" <<<"$out" | grep -oE "test_acc=[0-9.]+")
+acc_eval=$("$PLUMB" eval "$T/tiny.ini" --checkpoint "$ck" | grep -oE "test_acc=[0-9.]+")
+echo "    train: $acc_train  eval: $acc_eval"
+check "plumb eval reproduces the final test accuracy" test "$acc_train" = "$acc_eval"
+out2=$("$PLUMB" train "$T/tiny.ini" 2>&1)
+check "re-running a finished run says so and changes nothing" grep -q "already complete" <<<"$out2"
+expect_fail "resume = false refuses to overwrite a run" "already holds checkpoints" \
+  "$PLUMB" train "$T/tiny.ini" --set run.resume=false
+check "and the checkpoint is still there" test -s "$ck"
+finish
