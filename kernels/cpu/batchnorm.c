@@ -1,0 +1,117 @@
+/* batchnorm.c: CPU batch norm (training forward, eval forward, backward) with PyTorch
+ * BatchNorm1d/2d semantics. Its CUDA twin will be kernels/cuda/batchnorm.cu.
+ *
+ * x is [n, c, hw]; every op parallelises over channels, and each channel's sums are taken
+ * by one thread in a fixed order (in double), so results do not depend on nthreads. */
+#include <math.h>
+
+#include "kernels/ops.h"
+
+/* Mean and biased variance of channel ch, two-pass in double (one pass would lose digits
+ * when the mean is large against the spread). */
+static void pb_bn_channel_stats(double *mean_out, double *var_out, const float *x,
+                                const pb_bn_params *p, int ch) {
+  const size_t hw = (size_t)p->hw, cstride = (size_t)p->c * hw;
+  const double count = (double)p->n * (double)p->hw;
+  double sum = 0.0;
+  for (int in = 0; in < p->n; in++) {
+    const float *xp = x + (size_t)in * cstride + (size_t)ch * hw;
+    for (size_t i = 0; i < hw; i++) sum += xp[i];
+  }
+  const double mean = sum / count;
+  double ssd = 0.0;
+  for (int in = 0; in < p->n; in++) {
+    const float *xp = x + (size_t)in * cstride + (size_t)ch * hw;
+    for (size_t i = 0; i < hw; i++) {
+      const double d = (double)xp[i] - mean;
+      ssd += d * d;
+    }
+  }
+  *mean_out = mean;
+  *var_out = ssd / count;
+}
+
+/* y = (x - mean) * alpha + beta over channel ch. Not folded into x * alpha + shift: with
+ * a large invstd (near-constant channel) that form cancels and loses the digits of y. */
+static void pb_bn_channel_affine(float *y, const float *x, float mean, float alpha, float beta,
+                                 const pb_bn_params *p, int ch) {
+  const size_t hw = (size_t)p->hw, cstride = (size_t)p->c * hw;
+  for (int in = 0; in < p->n; in++) {
+    const size_t off = (size_t)in * cstride + (size_t)ch * hw;
+    const float *xp = x + off;
+    float *yp = y + off;
+    for (size_t i = 0; i < hw; i++) yp[i] = (xp[i] - mean) * alpha + beta;
+  }
+}
+
+/* Precondition (as PyTorch, which raises): n*hw > 1, else the unbiased variance is undefined;
+ * here n*hw == 1 stores the biased variance (0) instead of dividing by zero. */
+void pb_bn_fwd_train_cpu(float *y, float *save_mean, float *save_invstd, float *running_mean,
+                         float *running_var, const float *x, const float *gamma, const float *beta,
+                         const pb_bn_params *p, int nthreads) {
+  const double count = (double)p->n * (double)p->hw;
+  const double m = p->momentum;
+  int nt = nthreads < 1 ? 1 : nthreads;
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int ch = 0; ch < p->c; ch++) {
+    double mean, var;
+    pb_bn_channel_stats(&mean, &var, x, p, ch);
+    const double invstd = 1.0 / sqrt(var + (double)p->eps);
+    save_mean[ch] = (float)mean;
+    save_invstd[ch] = (float)invstd;
+    const double var_unbiased = count > 1.0 ? var * count / (count - 1.0) : var;
+    running_mean[ch] = (float)((1.0 - m) * running_mean[ch] + m * mean);
+    running_var[ch] = (float)((1.0 - m) * running_var[ch] + m * var_unbiased);
+    const double alpha = (double)gamma[ch] * invstd;
+    pb_bn_channel_affine(y, x, (float)mean, (float)alpha, beta[ch], p, ch);
+  }
+}
+
+void pb_bn_fwd_eval_cpu(float *y, const float *x, const float *gamma, const float *beta,
+                        const float *running_mean, const float *running_var,
+                        const pb_bn_params *p, int nthreads) {
+  int nt = nthreads < 1 ? 1 : nthreads;
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int ch = 0; ch < p->c; ch++) {
+    const double invstd = 1.0 / sqrt((double)running_var[ch] + (double)p->eps);
+    const double alpha = (double)gamma[ch] * invstd;
+    pb_bn_channel_affine(y, x, running_mean[ch], (float)alpha, beta[ch], p, ch);
+  }
+}
+
+/* With xhat = (x - mean) * invstd and M = n*hw elements per channel:
+ *   dbeta  += sum dy,   dgamma += sum dy * xhat,
+ *   dx = gamma * invstd / M * (M * dy - sum dy - xhat * sum(dy * xhat)). */
+void pb_bn_bwd_cpu(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
+                   const float *gamma, const float *save_mean, const float *save_invstd,
+                   const pb_bn_params *p, int nthreads) {
+  const size_t hw = (size_t)p->hw, cstride = (size_t)p->c * hw;
+  const double count = (double)p->n * (double)p->hw;
+  int nt = nthreads < 1 ? 1 : nthreads;
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int ch = 0; ch < p->c; ch++) {
+    const double mean = save_mean[ch], invstd = save_invstd[ch];
+    double sum_dy = 0.0, sum_dy_xhat = 0.0;
+    for (int in = 0; in < p->n; in++) {
+      const size_t off = (size_t)in * cstride + (size_t)ch * hw;
+      const float *xp = x + off, *dyp = dy + off;
+      for (size_t i = 0; i < hw; i++) {
+        sum_dy += dyp[i];
+        sum_dy_xhat += (double)dyp[i] * (((double)xp[i] - mean) * invstd);
+      }
+    }
+    dbeta[ch] += (float)sum_dy;
+    dgamma[ch] += (float)sum_dy_xhat;
+    const double k = (double)gamma[ch] * invstd;
+    const double mean_dy = sum_dy / count, mean_dy_xhat = sum_dy_xhat / count;
+    for (int in = 0; in < p->n; in++) {
+      const size_t off = (size_t)in * cstride + (size_t)ch * hw;
+      const float *xp = x + off, *dyp = dy + off;
+      float *dxp = dx + off;
+      for (size_t i = 0; i < hw; i++) {
+        const double xhat = ((double)xp[i] - mean) * invstd;
+        dxp[i] = (float)(k * ((double)dyp[i] - mean_dy - xhat * mean_dy_xhat));
+      }
+    }
+  }
+}
