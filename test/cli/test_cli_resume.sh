@@ -22,17 +22,21 @@ check "optimizer state bit-identical after resume" cmp "$A.state.safetensors" "$
 check "a run of 2N+1 steps differs (the comparison can fail)" \
   bash -c "! cmp -s $T/runs/longer/checkpoints/step-00000000$((M + 1)).safetensors $A.safetensors"
 
-# Ctrl-C: interrupt after the first progress lines, then resume to the same end.
-"$PLUMB" train "$T/tiny.ini" --set run.name=sigint --set train.max_steps=$M > "$T/c1.log" 2>&1 &
+# Ctrl-C: interrupt a longer run after its first progress lines, resume it to the end, and
+# compare with the same run done straight.
+E="--set train.epochs=40"
+"$PLUMB" train "$T/tiny.ini" --set run.name=straight40 $E > /dev/null 2>&1
+"$PLUMB" train "$T/tiny.ini" --set run.name=sigint $E > "$T/c1.log" 2>&1 &
 pid=$!
-for _ in $(seq 1 200); do grep -q "step 3/" "$T/c1.log" 2>/dev/null && break; sleep 0.05; done
+for _ in $(seq 1 1000); do grep -q "(total 3)" "$T/c1.log" 2>/dev/null && break; sleep 0.01; done
 kill -INT $pid
 wait $pid
 rc=$?
 check "Ctrl-C exits 130 after saving" test $rc -eq 130
 check "Ctrl-C names the checkpoint" grep -q "interrupted (signal 2).*checkpoint saved" "$T/c1.log"
-"$PLUMB" train "$T/tiny.ini" --set run.name=sigint --set train.max_steps=$M > "$T/c2.log" 2>&1
+grep "interrupted" "$T/c1.log" | sed 's/^/    /'
+"$PLUMB" train "$T/tiny.ini" --set run.name=sigint $E > "$T/c2.log" 2>&1
 check "resume after Ctrl-C exits 0" test $? -eq 0
 check "after Ctrl-C + resume: bit-identical to the straight run" \
-  cmp "$A.safetensors" "$T/runs/sigint/checkpoints/step-00000000$M.safetensors"
+  cmp "$T/runs/straight40/checkpoints/step-0000000320.safetensors" "$T/runs/sigint/checkpoints/step-0000000320.safetensors"
 finish
