@@ -24,9 +24,9 @@ const pb_cfg_key pb_cfg_keys[] = {
   {"run", "checkpoint_every", I, 0, 100000, "1", NULL, "epochs between checkpoints (0 = only at the end)"},
   {"run", "keep_checkpoints", I, 1, 1000, "2", NULL, "checkpoints kept in the run directory"},
   {"run", "resume",           B, 0, 0, "true", NULL, "continue from the run directory's latest checkpoint when there is one"},
-  {"run", "deterministic",    B, 0, 0, "false", NULL, "reproducible kernels, even where slower"},
+  {"run", "deterministic",    B, 0, 0, "false", NULL, "GPU: only deterministic algorithms, even where slower (the CPU ops always are)"},
 
-  {"data", "dataset",          E, 0, 0, "fashion-mnist", "fashion-mnist|mnist", "which dataset the files hold"},
+  {"data", "dataset",          E, 0, 0, "idx", "idx", "data source: idx = MNIST-style IDX files (dir + train/test images/labels)"},
   {"data", "dir",              S, 0, 0, "/usr/share/datasets/fashion-mnist", NULL, "folder holding the dataset files"},
   {"data", "train_images",     S, 0, 0, "train-images-idx3-ubyte.gz", NULL, "training images (IDX, optionally gzipped), relative to dir"},
   {"data", "train_labels",     S, 0, 0, "train-labels-idx1-ubyte.gz", NULL, "training labels (IDX, optionally gzipped), relative to dir"},

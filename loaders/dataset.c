@@ -187,6 +187,7 @@ static void take(pb_dataset *dst, const pb_dataset *src, const int32_t *idx, int
 int pb_data_load(const pb_config *cfg, uint64_t seed, pb_dataset *train, pb_dataset *val, pb_dataset *test,
                  pb_err *err) {
   memset(val, 0, sizeof *val);
+  if (strcmp(pb_config_str(cfg, "data", "dataset"), "idx")) PB_FATAL("[data] dataset has no loader");
   const char *dir = pb_config_str(cfg, "data", "dir");
   int nclass = (int)pb_config_int(cfg, "model", "num_classes");
   pb_dataset full;

@@ -1,6 +1,8 @@
 /* run.c: building a run from a config, evaluation, and checkpoint bookkeeping (run.h). */
 #include "engine/cli/run.h"
 
+#include "engine/checkpoint.h"
+
 #include <dirent.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -36,6 +38,11 @@ int pb_run_init(pb_run *r, pb_config *cfg, pb_err *err) {
   int in[3] = {r->train.c, r->train.h, r->train.w};
   r->model = pb_model_from_config(cfg, &r->ctx, in, PB_MAX(r->batch, r->eval_batch), r->seed, err);
   if (!r->model) goto fail;
+  const char *init_from = pb_config_str(cfg, "model", "init_from");
+  if (init_from[0] && pb_ckpt_load_model(init_from, r->model, err)) {
+    pb_err_prefix(err, "[model] init_from");
+    goto fail;
+  }
   if (pb_trainer_init(&r->tr, r->model, cfg, steps, r->epochs, err)) goto fail;
   return PB_OK;
 fail:

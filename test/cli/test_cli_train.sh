@@ -21,6 +21,12 @@ acc_train=$(grep "epoch 2/2 done" <<<"$out" | grep -oE "test_acc=[0-9.]+")
 acc_eval=$("$PLUMB" eval "$T/tiny.ini" --checkpoint "$ck" | grep -oE "test_acc=[0-9.]+")
 echo "    train: $acc_train  eval: $acc_eval"
 check "plumb eval reproduces the final test accuracy" test "$acc_train" = "$acc_eval"
+ft=$("$PLUMB" train "$T/tiny.ini" --set run.name=ft --set model.init_from="$ck" --set train.max_steps=1 2>&1)
+ftloss=$(grep -m1 -oE "\(total 1\) loss [0-9.]+" <<<"$ft" | awk '{print $NF}')
+echo "    first-step loss from scratch $first, from init_from $ftloss"
+check "init_from starts from the trained weights" awk -v a="$first" -v b="$ftloss" 'BEGIN{exit !(b < 0.6*a)}'
+expect_fail "init_from a missing file" "nothere.safetensors" \
+  "$PLUMB" train "$T/tiny.ini" --set run.name=ft2 --set model.init_from="$T/nothere.safetensors"
 out2=$("$PLUMB" train "$T/tiny.ini" 2>&1)
 check "re-running a finished run says so and changes nothing" grep -q "already complete" <<<"$out2"
 expect_fail "resume = false refuses to overwrite a run" "already holds checkpoints" \

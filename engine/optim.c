@@ -1,0 +1,88 @@
+/* optim.c: optimizers over the contiguous parameter block and gradient-norm clipping
+ * (engine/optim.h), on host memory. The per-element math is kernels/cpu/optim.c (its CUDA
+ * twin will be kernels/cuda/optim.cu); this file owns the state block and the step count. */
+#include "engine/optim.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "kernels/ops.h"
+#include "kernels/pb_common.h"
+
+/* Number of [n] state slices per kind, in PyTorch's state_dict order. SGD without momentum
+ * keeps no state (PyTorch stores momentum_buffer = None). */
+static int pb_optim_nstate(const pb_optim_cfg *cfg) {
+  switch (cfg->kind) {
+    case PB_OPT_SGD: return cfg->momentum != 0.0f ? 1 : 0;
+    case PB_OPT_ADAM:
+    case PB_OPT_ADAMW: return 2;
+  }
+  PB_FATAL("unknown optimizer kind %d", (int)cfg->kind);
+}
+
+void pb_optim_init(pb_optim *o, const pb_optim_cfg *cfg, size_t nparams) {
+  memset(o, 0, sizeof *o);
+  o->cfg = *cfg;
+  o->n = nparams;
+  o->nstate = pb_optim_nstate(cfg);
+  o->state = o->nstate > 0 && nparams > 0
+                 ? pb_amalloc((size_t)o->nstate * nparams * sizeof(float))
+                 : NULL;
+  o->step = 0;
+}
+
+void pb_optim_free(pb_optim *o) {
+  if (!o) return;
+  pb_afree(o->state);
+  o->state = NULL;
+  o->nstate = 0;
+  o->n = 0;
+}
+
+void pb_optim_step(pb_optim *o, float *params, const float *grads, float lr) {
+  const pb_optim_cfg *c = &o->cfg;
+  switch (c->kind) {
+    case PB_OPT_SGD: {
+      const pb_sgd_params p = {.lr = lr, .momentum = c->momentum, .dampening = c->dampening,
+                               .weight_decay = c->weight_decay, .nesterov = c->nesterov};
+      /* PyTorch initialises the buffer on the first step it sees, i.e. when step == 0 (a
+       * resumed run restores step together with the buffer). */
+      pb_sgd_step_cpu(params, o->state, grads, o->n, &p, o->step == 0);
+      break;
+    }
+    case PB_OPT_ADAM:
+    case PB_OPT_ADAMW: {
+      const pb_adam_params p = {.lr = lr, .beta1 = c->beta1, .beta2 = c->beta2, .eps = c->eps,
+                                .weight_decay = c->weight_decay,
+                                .decoupled = c->kind == PB_OPT_ADAMW, .step = o->step + 1};
+      pb_adam_step_cpu(params, pb_optim_state(o, 0), pb_optim_state(o, 1), grads, o->n, &p);
+      break;
+    }
+    default: PB_FATAL("unknown optimizer kind %d", (int)c->kind);
+  }
+  o->step++;
+}
+
+const char *pb_optim_state_name(const pb_optim *o, int i) {
+  PB_ASSERT(i >= 0 && i < o->nstate);
+  if (o->cfg.kind == PB_OPT_SGD) return "momentum_buffer";
+  return i == 0 ? "exp_avg" : "exp_avg_sq";
+}
+
+float *pb_optim_state(const pb_optim *o, int i) {
+  PB_ASSERT(i >= 0 && i < o->nstate);
+  return o->state ? o->state + (size_t)i * o->n : NULL;
+}
+
+double pb_clip_grad_norm(float *grads, size_t n, double max_norm) {
+  const double norm = sqrt(pb_sumsq_cpu(grads, n));
+  if (max_norm > 0.0) {
+    /* torch.nn.utils.clip_grad_norm_: coef = max_norm / (norm + 1e-6), clamped to 1. */
+    const double coef = max_norm / (norm + 1e-6);
+    if (coef < 1.0) {
+      const float s = (float)coef;
+      for (size_t i = 0; i < n; i++) grads[i] *= s;
+    }
+  }
+  return norm;
+}
