@@ -1,0 +1,151 @@
+/* ops_cuda.h: the CUDA twins of kernels/ops.h, and the device environment they run in.
+ *
+ * Every pb_<op>_<dir>_cuda takes the same arguments as its CPU twin, with DEVICE pointers,
+ * minus the CPU scratch / nthreads, plus the environment (stream, library handles,
+ * workspace). All work is enqueued on env->stream; no op synchronises the host. Scalars an op
+ * produces (loss sums, norms, counts) are written to device memory.
+ * Implemented in kernels/cuda/ (one .cu per op family); a CPU-only build links kernels/cuda/stubs.c, whose
+ * functions abort with a clear message (they are unreachable there: pb_ctx never selects a
+ * GPU in a build without CUDA). Library failures abort with file, line and the library's
+ * own message (tier 1); out-of-memory is reported to the caller (tier 2). */
+#ifndef PB_OPS_CUDA_H
+#define PB_OPS_CUDA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernels/ops.h"
+#include "kernels/pb_common.h"
+
+typedef struct pb_cuda_env {
+  int device;            /* CUDA ordinal */
+  void *stream;          /* cudaStream_t: compute stream, every op is enqueued here */
+  void *copy_stream;     /* cudaStream_t: host-to-device copies overlapping compute */
+  void *cudnn;           /* cudnnHandle_t bound to stream */
+  void *cublas;          /* cublasHandle_t bound to stream */
+  void *workspace;       /* device scratch for cuDNN and own kernels */
+  size_t workspace_bytes;
+  int deterministic;     /* only deterministic algorithms (cuDNN conv / BN / pool choices) */
+  int tf32;              /* allow TF32 tensor-core math in cuBLAS GEMMs and cuDNN convolutions */
+  void *conv_cache;      /* per-shape cuDNN algorithm choices (kernels/cuda/conv.cu) */
+} pb_cuda_env;
+
+/* ------------------------------------------------------------------ environment and memory (env.cu) */
+
+/* Selects GPU dev, creates the streams, handles and a workspace of workspace_bytes.
+ * Returns PB_ERR (message: the bytes asked and free) when the workspace does not fit. */
+int pb_cuda_env_init(pb_cuda_env *env, int dev, size_t workspace_bytes, int deterministic, int tf32, pb_err *err);
+void pb_cuda_env_free(pb_cuda_env *env);
+
+/* Device allocation. On out-of-memory returns NULL and sets err: what was being allocated,
+ * the bytes asked, the bytes free, and a suggestion (smaller batch, gradient accumulation). */
+void *pb_cuda_alloc(size_t bytes, const char *what, pb_err *err);
+void pb_cuda_free(void *p);
+/* Pinned host memory (page-locked, for asynchronous copies); NULL-safe free. */
+void *pb_cuda_host_alloc(size_t bytes, const char *what, pb_err *err);
+void pb_cuda_host_free(void *p);
+/* Copies enqueued on env->stream (async for pinned host memory). */
+void pb_cuda_h2d(void *dst, const void *src, size_t bytes, const pb_cuda_env *env);
+void pb_cuda_d2h(void *dst, const void *src, size_t bytes, const pb_cuda_env *env);
+void pb_cuda_memset0(void *dst, size_t bytes, const pb_cuda_env *env);
+/* Host-to-device on env->copy_stream, then an event that env->stream waits on before its
+ * next op: the copy overlaps the compute already enqueued. */
+void pb_cuda_h2d_overlap(void *dst, const void *pinned_src, size_t bytes, const pb_cuda_env *env);
+/* Waits for everything enqueued on env->stream. */
+void pb_cuda_sync(const pb_cuda_env *env);
+
+/* ------------------------------------------------------------------ convolution (conv.cu, cuDNN) */
+
+/* Algorithms are chosen by measurement (cudnnFind*) once per shape and cached in
+ * env->conv_cache; restricted to deterministic ones when env->deterministic. Workspace from
+ * env. Accumulation as the CPU twins: dw, dbias +=; y, dx =. */
+void pb_conv2d_fwd_cuda(float *y, const float *x, const float *w, const float *bias, const pb_conv2d_params *p,
+                        const pb_cuda_env *env);
+void pb_conv2d_bwd_data_cuda(float *dx, const float *dy, const float *w, const pb_conv2d_params *p,
+                             const pb_cuda_env *env);
+void pb_conv2d_bwd_filter_cuda(float *dw, float *dbias, const float *dy, const float *x, const pb_conv2d_params *p,
+                               const pb_cuda_env *env);
+
+/* ------------------------------------------------------------------ batch norm (batchnorm.cu, cuDNN) */
+
+void pb_bn_fwd_train_cuda(float *y, float *save_mean, float *save_invstd, float *running_mean, float *running_var,
+                          const float *x, const float *gamma, const float *beta, const pb_bn_params *p,
+                          const pb_cuda_env *env);
+void pb_bn_fwd_eval_cuda(float *y, const float *x, const float *gamma, const float *beta, const float *running_mean,
+                         const float *running_var, const pb_bn_params *p, const pb_cuda_env *env);
+void pb_bn_bwd_cuda(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *gamma,
+                    const float *save_mean, const float *save_invstd, const pb_bn_params *p, const pb_cuda_env *env);
+
+/* ------------------------------------------------------------------ activations (activation.cu) */
+
+void pb_relu_fwd_cuda(float *y, const float *x, size_t n, const pb_cuda_env *env);
+void pb_relu_bwd_cuda(float *dx, const float *dy, const float *y, size_t n, const pb_cuda_env *env);
+void pb_sigmoid_fwd_cuda(float *y, const float *x, size_t n, const pb_cuda_env *env);
+void pb_sigmoid_bwd_cuda(float *dx, const float *dy, const float *y, size_t n, const pb_cuda_env *env);
+
+/* ------------------------------------------------------------------ pooling (pool.cu) */
+
+void pb_maxpool_fwd_cuda(float *y, int32_t *argmax, const float *x, const pb_pool_params *p, const pb_cuda_env *env);
+void pb_maxpool_bwd_cuda(float *dx, const float *dy, const int32_t *argmax, const pb_pool_params *p,
+                         const pb_cuda_env *env);
+void pb_avgpool_fwd_cuda(float *y, const float *x, const pb_pool_params *p, const pb_cuda_env *env);
+void pb_avgpool_bwd_cuda(float *dx, const float *dy, const pb_pool_params *p, const pb_cuda_env *env);
+void pb_gap_fwd_cuda(float *y, const float *x, int n, int c, int hw, const pb_cuda_env *env);
+void pb_gap_bwd_cuda(float *dx, const float *dy, int n, int c, int hw, const pb_cuda_env *env);
+
+/* ------------------------------------------------------------------ linear (linear.cu, cuBLAS) */
+
+void pb_linear_fwd_cuda(float *y, const float *x, const float *w, const float *b, int n, int in, int out,
+                        const pb_cuda_env *env);
+void pb_linear_bwd_cuda(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w, int n,
+                        int in, int out, const pb_cuda_env *env);
+
+/* ------------------------------------------------------------------ elementwise (elementwise.cu) */
+
+void pb_add_fwd_cuda(float *y, const float *a, const float *b, size_t n, const pb_cuda_env *env);
+void pb_accumulate_cuda(float *y, const float *x, size_t n, const pb_cuda_env *env);
+void pb_scale_cuda(float *x, float s, size_t n, const pb_cuda_env *env);
+void pb_chscale_fwd_cuda(float *y, const float *x, const float *s, int n, int c, int hw, const pb_cuda_env *env);
+void pb_chscale_bwd_cuda(float *dx, float *ds, const float *dy, const float *x, const float *s, int n, int c, int hw,
+                         const pb_cuda_env *env);
+
+/* ------------------------------------------------------------------ dropout (dropout.cu) */
+
+/* Same counter-based mask as the CPU twin (kernels/pb_rng.h): bitwise-identical masks. */
+void pb_dropout_fwd_cuda(float *y, uint8_t *mask, const float *x, size_t n, float p, uint64_t seed, uint64_t stream,
+                         const pb_cuda_env *env);
+void pb_dropout_bwd_cuda(float *dx, const float *dy, const uint8_t *mask, size_t n, float p, const pb_cuda_env *env);
+
+/* ------------------------------------------------------------------ losses and metrics (loss.cu) */
+
+/* Fused softmax cross-entropy forward + backward; loss_sum is ONE device float (overwritten). */
+void pb_softmax_xent_cuda(float *loss_sum, float *losses, float *dlogits, const float *logits, const int32_t *labels,
+                          int n, int k, float smoothing, float grad_scale, const pb_cuda_env *env);
+void pb_bce_logits_cuda(float *loss_sum, float *dlogits, const float *logits, const float *targets, int n, int k,
+                        float grad_scale, const pb_cuda_env *env);
+void pb_softmax_fwd_cuda(float *p, const float *logits, int n, int k, const pb_cuda_env *env);
+/* pred[n] = argmax of each logits row (first on ties); correct[0] += count of pred == labels
+ * (one device int, accumulated: zero it at the start of an epoch). */
+void pb_argmax_count_cuda(int32_t *pred, int *correct, const float *logits, const int32_t *labels, int n, int k,
+                          const pb_cuda_env *env);
+
+/* ------------------------------------------------------------------ data (convert.cu) */
+
+/* x[n,c,hw] = (u8/255 - mean[c]) / std[c]; mean/std are HOST arrays of c (<= 8) values. */
+void pb_u8_to_f32_norm_cuda(float *x, const uint8_t *u8, int n, int c, int hw, const float *mean, const float *std,
+                            const pb_cuda_env *env);
+
+/* ------------------------------------------------------------------ optimizers (optim.cu) */
+
+/* One fused launch over the whole parameter block each, same semantics as the CPU twins. */
+void pb_sgd_step_cuda(float *param, float *buf, const float *grad, size_t n, const pb_sgd_params *p, int first_step,
+                      const pb_cuda_env *env);
+void pb_adam_step_cuda(float *param, float *m, float *v, const float *grad, size_t n, const pb_adam_params *p,
+                       const pb_cuda_env *env);
+/* sumsq[0] = sum of squares (ONE device double, overwritten), deterministic. */
+void pb_sumsq_cuda(double *sumsq, const float *x, size_t n, const pb_cuda_env *env);
+/* Gradient-norm clipping without a host round trip: reads sumsq[0], and when max_norm > 0 and
+ * sqrt(sumsq) > max_norm scales x by max_norm / (sqrt(sumsq) + 1e-6). */
+void pb_clip_scale_cuda(float *x, size_t n, const double *sumsq, double max_norm, const pb_cuda_env *env);
+
+#endif
