@@ -4,7 +4,42 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int fill_model_tensors(pb_model *m, pb_st_tensor *t) {
+/* Host copies of the model's blocks (the blocks themselves when the model is on the CPU). */
+typedef struct {
+  float *params, *buffers, *state;
+  int owned;
+} host_view;
+
+static host_view host_view_get(pb_model *m, const pb_optim *opt) {
+  host_view v = {m->params, m->buffers, opt ? opt->state : NULL, 0};
+  if (!m->ctx->cuda) return v;
+  v.owned = 1;
+  v.params = pb_xmalloc(PB_MAX(m->nparams, 1) * sizeof(float));
+  v.buffers = pb_xmalloc(PB_MAX(m->nbuffers, 1) * sizeof(float));
+  pb_ctx_download(m->ctx, v.params, m->params, m->nparams * sizeof(float));
+  pb_ctx_download(m->ctx, v.buffers, m->buffers, m->nbuffers * sizeof(float));
+  if (opt && opt->nstate) {
+    size_t n = (size_t)opt->nstate * opt->n;
+    v.state = pb_xmalloc(n * sizeof(float));
+    pb_ctx_download(m->ctx, v.state, opt->state, n * sizeof(float));
+  }
+  return v;
+}
+
+static void host_view_free(host_view *v) {
+  if (!v->owned) return;
+  free(v->params);
+  free(v->buffers);
+  free(v->state);
+}
+
+/* Host address of a parameter's values in the view. */
+static float *host_of(const pb_model *m, const host_view *v, const pb_param *p) {
+  if (p->kind == PB_PARAM_TRAINABLE) return v->params + (p->data - m->params);
+  return v->buffers + (p->data - m->buffers);
+}
+
+static int fill_model_tensors(pb_model *m, const host_view *v, pb_st_tensor *t) {
   int n = 0;
   for (int i = 0; i < pb_model_ntensors(m); i++) {
     pb_param *p = pb_model_tensor(m, i);
@@ -19,7 +54,7 @@ static int fill_model_tensors(pb_model *m, pb_st_tensor *t) {
       s->nbytes = sizeof p->counter;
     } else {
       s->dtype = PB_ST_F32;
-      s->data = p->data;
+      s->data = host_of(m, v, p);
       s->nbytes = p->numel * sizeof(float);
     }
   }
@@ -30,6 +65,7 @@ int pb_ckpt_save(const char *base, pb_model *m, const pb_optim *opt, const char 
                  pb_err *err) {
   char path[4096];
   int nt = pb_model_ntensors(m);
+  host_view hv = host_view_get(m, opt);
   if (opt && opt->nstate > 0) {
     pb_st_tensor *t = pb_xcalloc((size_t)nt * (size_t)opt->nstate, sizeof *t);
     char(*names)[160] = pb_xcalloc((size_t)nt * (size_t)opt->nstate, sizeof *names);
@@ -44,7 +80,7 @@ int pb_ckpt_save(const char *base, pb_model *m, const pb_optim *opt, const char 
         t[n].dtype = PB_ST_F32;
         t[n].ndim = p->ndim;
         for (int d = 0; d < p->ndim; d++) t[n].shape[d] = p->shape[d];
-        t[n].data = pb_optim_state(opt, s) + off;
+        t[n].data = hv.state + (size_t)s * opt->n + off;
         t[n].nbytes = p->numel * sizeof(float);
         n++;
       }
@@ -53,16 +89,23 @@ int pb_ckpt_save(const char *base, pb_model *m, const pb_optim *opt, const char 
     int rc = pb_st_write(path, t, n, meta, nmeta, err);
     free(t);
     free(names);
-    if (rc) return rc;
+    if (rc) {
+      host_view_free(&hv);
+      return rc;
+    }
   } else if (opt) {
     snprintf(path, sizeof path, "%s.state.safetensors", base);
-    if (pb_st_write(path, NULL, 0, meta, nmeta, err)) return PB_ERR;
+    if (pb_st_write(path, NULL, 0, meta, nmeta, err)) {
+      host_view_free(&hv);
+      return PB_ERR;
+    }
   }
   pb_st_tensor *t = pb_xcalloc((size_t)PB_MAX(nt, 1), sizeof *t);
-  int n = fill_model_tensors(m, t);
+  int n = fill_model_tensors(m, &hv, t);
   snprintf(path, sizeof path, "%s.safetensors", base);
   int rc = pb_st_write(path, t, n, meta, nmeta, err);
   free(t);
+  host_view_free(&hv);
   return rc;
 }
 
@@ -106,7 +149,7 @@ int pb_ckpt_load_model(const char *path, pb_model *m, pb_err *err) {
     if (p->kind == PB_PARAM_COUNTER)
       memcpy(&p->counter, s->data, sizeof p->counter);
     else
-      memcpy(p->data, s->data, p->numel * sizeof(float));
+      pb_ctx_upload(m->ctx, p->data, s->data, p->numel * sizeof(float));
   }
   rc = PB_OK;
 out:
@@ -131,7 +174,7 @@ int pb_ckpt_load_state(const char *path, pb_optim *opt, pb_model *m, pb_st_file 
         goto fail;
       }
       if (check_shape(path, t, p, PB_ST_F32, err)) goto fail;
-      memcpy(pb_optim_state(opt, s) + off, t->data, p->numel * sizeof(float));
+      pb_ctx_upload(m->ctx, pb_optim_state(opt, s) + off, t->data, p->numel * sizeof(float));
       expected++;
     }
   }

@@ -25,6 +25,7 @@ const pb_cfg_key pb_cfg_keys[] = {
   {"run", "keep_checkpoints", I, 1, 1000, "2", NULL, "checkpoints kept in the run directory"},
   {"run", "resume",           B, 0, 0, "true", NULL, "continue from the run directory's latest checkpoint when there is one"},
   {"run", "deterministic",    B, 0, 0, "false", NULL, "GPU: only deterministic algorithms, even where slower (the CPU ops always are)"},
+  {"run", "tf32",             B, 0, 0, "true", NULL, "GPU: allow TF32 tensor-core math in convolutions and linear layers"},
 
   {"data", "dataset",          E, 0, 0, "idx", "idx", "data source: idx = MNIST-style IDX files (dir + train/test images/labels)"},
   {"data", "dir",              S, 0, 0, "/usr/share/datasets/fashion-mnist", NULL, "folder holding the dataset files"},

@@ -29,7 +29,25 @@ static int parse_device(const char *s, int *is_cuda, int *index) {
   return -1;
 }
 
-int pb_ctx_init(pb_ctx *ctx, const char *device, int threads, int deterministic, pb_err *err) {
+/* cuDNN / own-kernel workspace of the GPU context. */
+#define PB_CUDA_WORKSPACE_BYTES ((size_t)256 << 20)
+
+static int use_gpu(pb_ctx *ctx, int index, int tf32, const char *how, pb_err *err) {
+  ctx->cuda = pb_xcalloc(1, sizeof *ctx->cuda);
+  if (pb_cuda_env_init(ctx->cuda, index, PB_CUDA_WORKSPACE_BYTES, ctx->deterministic, tf32, err)) {
+    free(ctx->cuda);
+    ctx->cuda = NULL;
+    return PB_ERR;
+  }
+  ctx->dev.kind = PB_DEV_CUDA;
+  ctx->dev.index = index;
+  char desc[256];
+  pb_cuda_describe(index, desc, sizeof desc);
+  snprintf(ctx->why, sizeof ctx->why, "device %s: %s%s", how, desc, tf32 ? "; TF32 allowed" : "");
+  return PB_OK;
+}
+
+int pb_ctx_init(pb_ctx *ctx, const char *device, int threads, int deterministic, int tf32, pb_err *err) {
   memset(ctx, 0, sizeof *ctx);
   ctx->deterministic = deterministic;
   ctx->nthreads = threads > 0 ? threads : omp_get_num_procs();
@@ -41,13 +59,8 @@ int pb_ctx_init(pb_ctx *ctx, const char *device, int threads, int deterministic,
   int ngpu = pb_cuda_device_count(why, sizeof why);
   if (!strcmp(device, "auto")) {
     ctx->dev.kind = PB_DEV_CPU;
-    if (ngpu > 0) {
-      /* The CUDA ops are the CUDA backend's work (issue 3); until they exist the GPU is not
-       * used, and the log says so rather than pretending. */
-      snprintf(ctx->why, sizeof ctx->why,
-               "device auto: %d GPU(s) present, but this build has no CUDA ops yet; using the CPU (%d threads)",
-               ngpu, ctx->nthreads);
-    } else {
+    if (ngpu > 0) return use_gpu(ctx, 0, tf32, "auto", err);
+    {
       snprintf(ctx->why, sizeof ctx->why, "device auto: no GPU (%s); using the CPU (%d threads)", why,
                ctx->nthreads);
     }
@@ -65,12 +78,16 @@ int pb_ctx_init(pb_ctx *ctx, const char *device, int threads, int deterministic,
   if (index >= ngpu)
     return pb_err_set(err, "[run] device = %s, but only %d GPU(s) are present (cuda:0..cuda:%d)", device,
                       ngpu, ngpu - 1);
-  return pb_err_set(err, "[run] device = %s: the CUDA training path is not implemented in this build yet "
-                         "(the CUDA backend issue); use device = cpu or auto", device);
+  return use_gpu(ctx, index, tf32, device, err);
 }
 
 void pb_ctx_free(pb_ctx *ctx) {
   if (!ctx) return;
+  if (ctx->cuda) {
+    pb_cuda_env_free(ctx->cuda);
+    free(ctx->cuda);
+    ctx->cuda = NULL;
+  }
   pb_afree(ctx->scratch);
   ctx->scratch = NULL;
   ctx->scratch_floats = 0;
@@ -83,4 +100,43 @@ float *pb_ctx_reserve_scratch(pb_ctx *ctx, size_t floats) {
     ctx->scratch_floats = floats;
   }
   return ctx->scratch;
+}
+
+void *pb_ctx_alloc(pb_ctx *ctx, size_t bytes, const char *what, pb_err *err) {
+  if (!ctx->cuda) return pb_amalloc(bytes);
+  void *p = pb_cuda_alloc(bytes ? bytes : 16, what, err);
+  if (p) pb_cuda_memset0(p, bytes ? bytes : 16, ctx->cuda);
+  return p;
+}
+
+void pb_ctx_free_mem(pb_ctx *ctx, void *p) {
+  if (!p) return;
+  if (ctx->cuda)
+    pb_cuda_free(p);
+  else
+    pb_afree(p);
+}
+
+void pb_ctx_upload(pb_ctx *ctx, void *dev_dst, const void *host_src, size_t bytes) {
+  if (!bytes) return;
+  if (ctx->cuda)
+    pb_cuda_h2d(dev_dst, host_src, bytes, ctx->cuda);
+  else
+    memcpy(dev_dst, host_src, bytes);
+}
+
+void pb_ctx_download(pb_ctx *ctx, void *host_dst, const void *dev_src, size_t bytes) {
+  if (!bytes) return;
+  if (ctx->cuda)
+    pb_cuda_d2h(host_dst, dev_src, bytes, ctx->cuda);
+  else
+    memcpy(host_dst, dev_src, bytes);
+}
+
+void pb_ctx_zero(pb_ctx *ctx, void *dev_dst, size_t bytes) {
+  if (!bytes) return;
+  if (ctx->cuda)
+    pb_cuda_memset0(dev_dst, bytes, ctx->cuda);
+  else
+    memset(dev_dst, 0, bytes);
 }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "engine/tensor.h"
+#include "kernels/ops_cuda.h"
 #include "kernels/pb_common.h"
 
 typedef struct pb_ctx {
@@ -17,14 +18,25 @@ typedef struct pb_ctx {
   char why[256];     /* one line: which device was chosen and why (for the log) */
   float *scratch;    /* host scratch shared by ops, grown at model build, never in a step */
   size_t scratch_floats;
+  pb_cuda_env *cuda; /* the GPU environment; NULL when running on the CPU */
 } pb_ctx;
 
 /* device: "auto" | "cpu" | "cuda" | "cuda:N". threads: 0 = all cores.
  * Errors (bad input): an unparsable device, "cuda" on a machine or build without a GPU
  * (the message says which), an ordinal beyond the GPUs present. */
-int pb_ctx_init(pb_ctx *ctx, const char *device, int threads, int deterministic, pb_err *err);
+int pb_ctx_init(pb_ctx *ctx, const char *device, int threads, int deterministic, int tf32, pb_err *err);
 void pb_ctx_free(pb_ctx *ctx);
 /* Ensures the shared host scratch holds at least `floats`; call while building models only. */
 float *pb_ctx_reserve_scratch(pb_ctx *ctx, size_t floats);
+
+/* Memory on the context's device (host: 64-byte aligned and zeroed; GPU: zeroed). On
+ * out-of-memory returns NULL with err naming `what`, the bytes asked and free. */
+void *pb_ctx_alloc(pb_ctx *ctx, size_t bytes, const char *what, pb_err *err);
+void pb_ctx_free_mem(pb_ctx *ctx, void *p);
+/* Copies between host memory and the context's device (memcpy on the CPU). Downloads wait
+ * for the copy to finish; uploads are ordered before later ops on the device. */
+void pb_ctx_upload(pb_ctx *ctx, void *dev_dst, const void *host_src, size_t bytes);
+void pb_ctx_download(pb_ctx *ctx, void *host_dst, const void *dev_src, size_t bytes);
+void pb_ctx_zero(pb_ctx *ctx, void *dev_dst, size_t bytes);
 
 #endif

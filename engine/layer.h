@@ -63,7 +63,9 @@ struct pb_layer {
   int nparams;
   pb_param params[PB_LAYER_MAX_PARAMS];
   size_t saved_per_sample; /* floats kept per sample for backward (masks, argmax) */
-  float *saved;            /* assigned by the model: max_n * saved_per_sample floats */
+  size_t saved_fixed;      /* floats kept regardless of the batch (BN's batch statistics) */
+  float *saved;            /* assigned by the model, on the model's device:
+                              max_n * saved_per_sample + saved_fixed floats */
   void *priv;
 };
 

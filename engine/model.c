@@ -27,7 +27,7 @@ void pb_model_add(pb_model *m, pb_layer *l) {
   m->layers[m->nlayers++] = l;
 }
 
-void pb_model_finalize(pb_model *m, int max_n) {
+int pb_model_finalize(pb_model *m, int max_n, pb_err *err) {
   PB_ASSERT(m->nlayers > 0 && max_n > 0 && !m->params);
   m->max_n = max_n;
   size_t np = 0, nb = 0, acts = 0, saved = 0, maxact = pb_layer_in_numel(m->layers[0]), scratch = 0;
@@ -40,18 +40,21 @@ void pb_model_finalize(pb_model *m, int max_n) {
     size_t o = (size_t)max_n * pb_layer_out_numel(l);
     if (!l->alias) acts += (o + 15) / 16 * 16;
     maxact = PB_MAX(maxact, o);
-    saved += ((size_t)max_n * l->saved_per_sample + 15) / 16 * 16;
-    if (l->vt->scratch) scratch = PB_MAX(scratch, l->vt->scratch(l, max_n, m->ctx->nthreads));
+    saved += ((size_t)max_n * l->saved_per_sample + l->saved_fixed + 15) / 16 * 16;
+    if (l->vt->scratch && !m->ctx->cuda) scratch = PB_MAX(scratch, l->vt->scratch(l, max_n, m->ctx->nthreads));
   }
   m->nparams = np;
   m->nbuffers = nb;
-  m->params = pb_amalloc(PB_MAX(np, 1) * sizeof(float));
-  m->grads = pb_amalloc(PB_MAX(np, 1) * sizeof(float));
-  m->buffers = pb_amalloc(PB_MAX(nb, 1) * sizeof(float));
-  m->act_block = pb_amalloc(PB_MAX(acts, 1) * sizeof(float));
-  m->saved_block = pb_amalloc(PB_MAX(saved, 1) * sizeof(float));
-  m->dbuf[0] = pb_amalloc(maxact * sizeof(float));
-  m->dbuf[1] = pb_amalloc(maxact * sizeof(float));
+  pb_ctx *c = m->ctx;
+  size_t f = sizeof(float);
+  if (!(m->params = pb_ctx_alloc(c, PB_MAX(np, 1) * f, "the parameters", err)) ||
+      !(m->grads = pb_ctx_alloc(c, PB_MAX(np, 1) * f, "the gradients", err)) ||
+      !(m->buffers = pb_ctx_alloc(c, PB_MAX(nb, 1) * f, "the batch-norm statistics", err)) ||
+      !(m->act_block = pb_ctx_alloc(c, PB_MAX(acts, 1) * f, "the activations", err)) ||
+      !(m->saved_block = pb_ctx_alloc(c, PB_MAX(saved, 1) * f, "the tensors saved for backward", err)) ||
+      !(m->dbuf[0] = pb_ctx_alloc(c, maxact * f, "the activation gradients", err)) ||
+      !(m->dbuf[1] = pb_ctx_alloc(c, maxact * f, "the activation gradients", err)))
+    return pb_err_prefix(err, "model %s for batches of %d", m->arch, max_n);
   m->act = pb_xcalloc((size_t)m->nlayers, sizeof *m->act);
   size_t po = 0, bo = 0, ao = 0, so = 0;
   for (int i = 0; i < m->nlayers; i++) {
@@ -74,9 +77,10 @@ void pb_model_finalize(pb_model *m, int max_n) {
       ao += ((size_t)max_n * pb_layer_out_numel(l) + 15) / 16 * 16;
     }
     l->saved = m->saved_block + so;
-    so += ((size_t)max_n * l->saved_per_sample + 15) / 16 * 16;
+    so += ((size_t)max_n * l->saved_per_sample + l->saved_fixed + 15) / 16 * 16;
   }
-  pb_ctx_reserve_scratch(m->ctx, scratch);
+  if (!c->cuda) pb_ctx_reserve_scratch(c, scratch);
+  return PB_OK;
 }
 
 /* Standard normal from two uniforms (Box-Muller), counter-based. */
@@ -88,6 +92,8 @@ static float normal01(uint64_t seed, uint64_t stream, uint64_t i) {
 
 void pb_model_init(pb_model *m, uint64_t seed) {
   int ordinal = 0;
+  float *host = NULL;
+  size_t host_cap = 0;
   for (int i = 0; i < m->nlayers; i++) {
     pb_layer *l = m->layers[i];
     for (int j = 0; j < l->nparams; j++, ordinal++) {
@@ -96,6 +102,10 @@ void pb_model_init(pb_model *m, uint64_t seed) {
       if (p->kind == PB_PARAM_COUNTER) {
         p->counter = 0;
         continue;
+      }
+      if (p->numel > host_cap) {
+        host_cap = p->numel;
+        host = pb_xrealloc(host, host_cap * sizeof(float));
       }
       for (size_t k = 0; k < p->numel; k++) {
         float v = 0;
@@ -115,10 +125,12 @@ void pb_model_init(pb_model *m, uint64_t seed) {
             v = p->init_value;
             break;
         }
-        p->data[k] = v;
+        host[k] = v;
       }
+      pb_ctx_upload(m->ctx, p->data, host, p->numel * sizeof(float));
     }
   }
+  free(host);
 }
 
 float *pb_model_forward(pb_model *m, const float *x, int n, int train) {
@@ -155,20 +167,20 @@ void pb_model_backward(pb_model *m, const float *dout, int n) {
   }
 }
 
-void pb_model_zero_grad(pb_model *m) { memset(m->grads, 0, PB_MAX(m->nparams, 1) * sizeof(float)); }
+void pb_model_zero_grad(pb_model *m) { pb_ctx_zero(m->ctx, m->grads, PB_MAX(m->nparams, 1) * sizeof(float)); }
 
 void pb_model_free(pb_model *m) {
   if (!m) return;
   for (int i = 0; i < m->nlayers; i++) pb_layer_free(m->layers[i]);
   free(m->layers);
   free(m->act);
-  pb_afree(m->params);
-  pb_afree(m->grads);
-  pb_afree(m->buffers);
-  pb_afree(m->act_block);
-  pb_afree(m->saved_block);
-  pb_afree(m->dbuf[0]);
-  pb_afree(m->dbuf[1]);
+  pb_ctx_free_mem(m->ctx, m->params);
+  pb_ctx_free_mem(m->ctx, m->grads);
+  pb_ctx_free_mem(m->ctx, m->buffers);
+  pb_ctx_free_mem(m->ctx, m->act_block);
+  pb_ctx_free_mem(m->ctx, m->saved_block);
+  pb_ctx_free_mem(m->ctx, m->dbuf[0]);
+  pb_ctx_free_mem(m->ctx, m->dbuf[1]);
   free(m);
 }
 

@@ -34,13 +34,14 @@ pb_model *pb_model_new(pb_ctx *ctx, const int in[3], const char *arch);
 void pb_model_add(pb_model *m, pb_layer *l);
 /* Output shape of the last layer (or the input when empty). */
 const int *pb_model_out(const pb_model *m);
-/* Allocates the parameter, gradient, buffer and activation blocks for batches up to max_n,
- * and reserves the ops' scratch in the context. Called once, after the last pb_model_add. */
-void pb_model_finalize(pb_model *m, int max_n);
+/* Allocates the parameter, gradient, buffer and activation blocks for batches up to max_n on
+ * the context's device, and reserves the ops' scratch. Called once, after the last
+ * pb_model_add. Fails (err names what did not fit) on out-of-memory. */
+int pb_model_finalize(pb_model *m, int max_n, pb_err *err);
 /* PyTorch-style initialisation from (seed, tensor ordinal): each tensor's values depend only
  * on the seed and its position in the model. */
 void pb_model_init(pb_model *m, uint64_t seed);
-/* Forward of n <= max_n samples x [n, in]; returns the output [n, out] (model-owned, valid
+/* Forward of n <= max_n samples x [n, in] (on the model's device); returns the output [n, out] (model-owned, valid
  * until the next forward). train != 0 keeps what backward needs and uses batch statistics. */
 float *pb_model_forward(pb_model *m, const float *x, int n, int train);
 /* Backward of the last training forward: parameter gradients ACCUMULATE. */

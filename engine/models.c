@@ -108,7 +108,10 @@ pb_model *pb_model_from_config(const pb_config *cfg, pb_ctx *ctx, const int in[3
     pb_model_free(m);
     return NULL;
   }
-  pb_model_finalize(m, max_n);
+  if (pb_model_finalize(m, max_n, err)) {
+    pb_model_free(m);
+    return NULL;
+  }
   pb_model_init(m, seed);
   return m;
 }

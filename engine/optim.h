@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels/ops_cuda.h"
+
 typedef enum pb_opt_kind { PB_OPT_SGD, PB_OPT_ADAM, PB_OPT_ADAMW } pb_opt_kind;
 
 typedef struct pb_optim_cfg {
@@ -22,11 +24,15 @@ typedef struct pb_optim {
   pb_optim_cfg cfg;
   size_t n;
   int nstate;
-  float *state; /* owned, pb_amalloc'd, zero at init */
+  float *state; /* owned, zero at init; host (pb_amalloc) or device memory */
   int64_t step; /* steps taken so far */
+  const pb_cuda_env *cuda; /* non-NULL: state, params and grads are on this GPU */
 } pb_optim;
 
 void pb_optim_init(pb_optim *o, const pb_optim_cfg *cfg, size_t nparams);
+/* The same with the state on a GPU (the step then runs there, one fused launch). Fails with
+ * an out-of-memory message naming the optimizer state. */
+int pb_optim_init_cuda(pb_optim *o, const pb_optim_cfg *cfg, size_t nparams, const pb_cuda_env *cuda, pb_err *err);
 void pb_optim_free(pb_optim *o);
 /* One step at learning rate lr: params[n] updated from grads[n] (grads read only); step++. */
 void pb_optim_step(pb_optim *o, float *params, const float *grads, float lr);

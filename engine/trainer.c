@@ -1,9 +1,12 @@
-/* trainer.c: micro-batch training step and evaluation forward (trainer.h). */
+/* trainer.c: micro-batch training step and evaluation forward (trainer.h), dispatching the
+ * loss, metric and clipping ops to the CPU or the GPU with the model. */
 #include "engine/trainer.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "kernels/ops.h"
+#include "kernels/ops_cuda.h"
 
 int pb_trainer_init(pb_trainer *t, pb_model *m, const pb_config *cfg, int64_t steps_per_epoch, int epochs,
                     pb_err *err) {
@@ -31,7 +34,6 @@ int pb_trainer_init(pb_trainer *t, pb_model *m, const pb_config *cfg, int64_t st
   oc.eps = (float)pb_config_float(cfg, "optim", "eps");
   if (oc.kind == PB_OPT_SGD && oc.nesterov && (oc.momentum <= 0 || oc.dampening != 0))
     return pb_err_set(err, "[optim] nesterov = true needs momentum > 0 and dampening = 0 (as torch.optim.SGD)");
-  pb_optim_init(&t->opt, &oc, m->nparams);
 
   pb_sched_cfg *s = &t->sched;
   memset(s, 0, sizeof *s);
@@ -57,71 +59,163 @@ int pb_trainer_init(pb_trainer *t, pb_model *m, const pb_config *cfg, int64_t st
   s->min_lr = pb_config_float(cfg, "schedule", "min_lr");
   s->warmup_steps = pb_config_int(cfg, "schedule", "warmup_steps");
 
+  pb_ctx *c = m->ctx;
+  if (c->cuda) {
+    if (pb_optim_init_cuda(&t->opt, &oc, m->nparams, c->cuda, err)) return PB_ERR;
+  } else {
+    pb_optim_init(&t->opt, &oc, m->nparams);
+  }
   const int *out = pb_model_out(m);
-  size_t k = (size_t)out[0] * out[1] * out[2];
-  t->dlogits = pb_amalloc((size_t)m->max_n * k * sizeof(float));
-  t->targets = pb_amalloc((size_t)m->max_n * k * sizeof(float));
+  t->k = out[0] * out[1] * out[2];
+  size_t nk = (size_t)m->max_n * t->k;
+  if (!(t->dlogits = pb_ctx_alloc(c, nk * sizeof(float), "the logit gradients", err)) ||
+      !(t->targets = pb_ctx_alloc(c, nk * sizeof(float), "the loss targets", err)) ||
+      !(t->pred = pb_ctx_alloc(c, (size_t)m->max_n * sizeof(int32_t), "the predictions", err)) ||
+      !(t->loss_tmp = pb_ctx_alloc(c, 16, "the loss", err)) || !(t->loss_acc = pb_ctx_alloc(c, 16, "the loss", err)) ||
+      !(t->correct_acc = pb_ctx_alloc(c, 16, "the accuracy count", err)) ||
+      !(t->eval_count = pb_ctx_alloc(c, 16, "the accuracy count", err)) ||
+      !(t->sumsq = pb_ctx_alloc(c, 16, "the gradient norm", err))) {
+    pb_trainer_free(t);
+    return PB_ERR;
+  }
+  t->targets_host = pb_amalloc(nk * sizeof(float));
+  t->pred_host = pb_amalloc((size_t)m->max_n * sizeof(int32_t));
   pb_model_zero_grad(m);
   return PB_OK;
 }
 
 void pb_trainer_free(pb_trainer *t) {
-  if (!t) return;
+  if (!t || !t->model) return;
+  pb_ctx *c = t->model->ctx;
   pb_optim_free(&t->opt);
-  pb_afree(t->dlogits);
-  pb_afree(t->targets);
-  t->dlogits = t->targets = NULL;
+  pb_ctx_free_mem(c, t->dlogits);
+  pb_ctx_free_mem(c, t->targets);
+  pb_ctx_free_mem(c, t->pred);
+  pb_ctx_free_mem(c, t->loss_tmp);
+  pb_ctx_free_mem(c, t->loss_acc);
+  pb_ctx_free_mem(c, t->correct_acc);
+  pb_ctx_free_mem(c, t->eval_count);
+  pb_ctx_free_mem(c, t->sumsq);
+  pb_afree(t->targets_host);
+  pb_afree(t->pred_host);
+  memset(t, 0, sizeof *t);
 }
 
-static double loss_and_grad(pb_trainer *t, const float *logits, const int32_t *y, int n, float scale, float *dlogits) {
-  const int *out = pb_model_out(t->model);
-  int k = out[0] * out[1] * out[2];
-  float loss = 0;
+/* Loss of n rows into t->loss_tmp (device or host float: the SUM over samples), gradients
+ * into dlogits when non-NULL. */
+static void loss_and_grad(pb_trainer *t, const float *logits, const int32_t *y, int n, float scale, float *dlogits) {
+  pb_cuda_env *g = t->model->ctx->cuda;
+  int k = t->k;
   if (t->bce) {
-    memset(t->targets, 0, (size_t)n * k * sizeof(float));
-    for (int i = 0; i < n; i++) t->targets[(size_t)i * k + y[i]] = 1.0f;
-    /* BCE averages over classes too, as nn.BCEWithLogitsLoss(reduction='mean'). */
-    pb_bce_logits_cpu(&loss, dlogits, logits, t->targets, n, k, scale / (float)k);
-    return (double)loss / k;
+    /* One-hot targets; BCE averages over classes too, as nn.BCEWithLogitsLoss(reduction='mean'). */
+    memset(t->targets_host, 0, (size_t)n * k * sizeof(float));
+    if (g) {
+      pb_ctx_download(t->model->ctx, t->pred_host, y, (size_t)n * sizeof(int32_t));
+      for (int i = 0; i < n; i++) t->targets_host[(size_t)i * k + t->pred_host[i]] = 1.0f;
+      pb_ctx_upload(t->model->ctx, t->targets, t->targets_host, (size_t)n * k * sizeof(float));
+      pb_bce_logits_cuda(t->loss_tmp, dlogits, logits, t->targets, n, k, scale / (float)k, g);
+      pb_scale_cuda(t->loss_tmp, 1.0f / (float)k, 1, g);
+    } else {
+      for (int i = 0; i < n; i++) t->targets_host[(size_t)i * k + y[i]] = 1.0f;
+      pb_bce_logits_cpu(t->loss_tmp, dlogits, logits, t->targets_host, n, k, scale / (float)k);
+      t->loss_tmp[0] /= (float)k;
+    }
+    return;
   }
-  pb_softmax_xent_cpu(&loss, NULL, dlogits, logits, y, n, k, t->smoothing, scale);
-  return loss;
+  if (g)
+    pb_softmax_xent_cuda(t->loss_tmp, NULL, dlogits, logits, y, n, k, t->smoothing, scale, g);
+  else
+    pb_softmax_xent_cpu(t->loss_tmp, NULL, dlogits, logits, y, n, k, t->smoothing, scale);
 }
 
-static void predict(const float *logits, int n, int k, int32_t *pred) {
+static void count_correct(pb_trainer *t, const float *logits, const int32_t *y, int n) {
+  pb_cuda_env *g = t->model->ctx->cuda;
+  if (g) {
+    pb_argmax_count_cuda(t->pred, t->correct_acc, logits, y, n, t->k, g);
+    return;
+  }
   for (int i = 0; i < n; i++) {
-    const float *r = logits + (size_t)i * k;
+    const float *r = logits + (size_t)i * t->k;
     int32_t b = 0;
-    for (int j = 1; j < k; j++)
+    for (int j = 1; j < t->k; j++)
       if (r[j] > r[b]) b = j;
-    pred[i] = b;
+    t->pred[i] = b;
+    t->host_correct += b == y[i];
   }
 }
 
-double pb_trainer_micro(pb_trainer *t, const float *x, const int32_t *y, int n, int32_t *pred, int step_now) {
+void pb_trainer_micro(pb_trainer *t, const float *x, const int32_t *y, int n, int step_now) {
   pb_model *m = t->model;
-  const int *out = pb_model_out(m);
-  int k = out[0] * out[1] * out[2];
+  pb_cuda_env *g = m->ctx->cuda;
   float *logits = pb_model_forward(m, x, n, 1);
-  if (pred) predict(logits, n, k, pred);
-  double loss = loss_and_grad(t, logits, y, n, 1.0f / ((float)n * (float)t->accum_steps), t->dlogits);
+  count_correct(t, logits, y, n);
+  loss_and_grad(t, logits, y, n, 1.0f / ((float)n * (float)t->accum_steps), t->dlogits);
+  if (g)
+    pb_accumulate_cuda(t->loss_acc, t->loss_tmp, 1, g);
+  else
+    t->host_loss += t->loss_tmp[0];
   pb_model_backward(m, t->dlogits, n);
   t->micro++;
   if (step_now || t->micro >= t->accum_steps) {
-    t->grad_norm = pb_clip_grad_norm(m->grads, m->nparams, t->clip);
+    if (g) {
+      pb_sumsq_cuda(t->sumsq, m->grads, m->nparams, g);
+      pb_clip_scale_cuda(m->grads, m->nparams, t->sumsq, t->clip, g);
+    } else {
+      pb_clip_grad_norm(m->grads, m->nparams, t->clip);
+    }
     t->lr = pb_sched_lr(&t->sched, t->opt.step, t->steps_per_epoch, t->total_steps);
     pb_optim_step(&t->opt, m->params, m->grads, (float)t->lr);
     pb_model_zero_grad(m);
     t->micro = 0;
   }
-  return loss;
 }
 
-double pb_trainer_eval(pb_trainer *t, const float *x, const int32_t *y, int n, int32_t *pred) {
+void pb_trainer_stats(pb_trainer *t, double *loss_sum, long *correct) {
+  pb_ctx *c = t->model->ctx;
+  if (!c->cuda) {
+    *loss_sum = t->host_loss;
+    *correct = t->host_correct;
+    return;
+  }
+  float l;
+  int k;
+  pb_ctx_download(c, &l, t->loss_acc, sizeof l);
+  pb_ctx_download(c, &k, t->correct_acc, sizeof k);
+  *loss_sum = l;
+  *correct = k;
+}
+
+void pb_trainer_set_stats(pb_trainer *t, double loss_sum, long correct) {
+  pb_ctx *c = t->model->ctx;
+  t->host_loss = loss_sum;
+  t->host_correct = correct;
+  if (c->cuda) {
+    float l = (float)loss_sum;
+    int k = (int)correct;
+    pb_ctx_upload(c, t->loss_acc, &l, sizeof l);
+    pb_ctx_upload(c, t->correct_acc, &k, sizeof k);
+  }
+}
+
+double pb_trainer_eval(pb_trainer *t, const float *x, const int32_t *y, int n, int32_t *pred_host) {
   pb_model *m = t->model;
-  const int *out = pb_model_out(m);
-  int k = out[0] * out[1] * out[2];
+  pb_ctx *c = m->ctx;
   float *logits = pb_model_forward(m, x, n, 0);
-  if (pred) predict(logits, n, k, pred);
-  return loss_and_grad(t, logits, y, n, 1.0f, NULL);
+  if (c->cuda) {
+    /* The predictions go back to the host, which counts with the bias flags. */
+    pb_argmax_count_cuda(t->pred, t->eval_count, logits, y, n, t->k, c->cuda);
+  } else {
+    for (int i = 0; i < n; i++) {
+      const float *r = logits + (size_t)i * t->k;
+      int32_t b = 0;
+      for (int j = 1; j < t->k; j++)
+        if (r[j] > r[b]) b = j;
+      t->pred[i] = b;
+    }
+  }
+  loss_and_grad(t, logits, y, n, 1.0f, NULL);
+  pb_ctx_download(c, pred_host, t->pred, (size_t)n * sizeof(int32_t));
+  float loss;
+  pb_ctx_download(c, &loss, t->loss_tmp, sizeof loss);
+  return loss;
 }

@@ -1,6 +1,8 @@
 /* trainer.h: the plain supervised trainer: forward, loss, backward over micro-batches,
- * gradient accumulation, clipping, the learning-rate schedule and the optimizer step.
- * It decides nothing about data or epochs: the caller feeds batches (engine/cli/train.c). */
+ * gradient accumulation, clipping, the learning-rate schedule and the optimizer step, on the
+ * model's device. It decides nothing about data or epochs: the caller feeds batches
+ * (engine/cli/train.c). Loss and accuracy are accumulated where the model runs (on the GPU
+ * without a host round trip) and read with pb_trainer_stats at log points. */
 #ifndef PB_TRAINER_H
 #define PB_TRAINER_H
 
@@ -18,8 +20,20 @@ typedef struct pb_trainer {
   float smoothing;      /* label smoothing (ce) */
   int bce;              /* 1: binary cross-entropy on one-hot targets; 0: softmax CE */
   int64_t steps_per_epoch, total_steps;
-  float *dlogits, *targets; /* [max_n, classes] */
-  double lr, grad_norm; /* of the last optimizer step */
+  int k;                /* classes */
+  /* on the model's device */
+  float *dlogits, *targets; /* [max_n, k] */
+  int32_t *pred;            /* [max_n] */
+  float *loss_tmp, *loss_acc;
+  int *correct_acc;
+  int *eval_count;          /* evaluation's count (the host counts with the bias flags) */
+  double *sumsq;
+  /* host */
+  float *targets_host;      /* [max_n, k] one-hot staging for bce on a GPU */
+  int32_t *pred_host;       /* [max_n] */
+  double host_loss;         /* CPU accumulators */
+  long host_correct;
+  double lr;                /* of the last optimizer step */
 } pb_trainer;
 
 /* Reads [train], [optim] and [schedule]. steps_per_epoch: optimizer steps per epoch. */
@@ -27,14 +41,18 @@ int pb_trainer_init(pb_trainer *t, pb_model *m, const pb_config *cfg, int64_t st
                     pb_err *err);
 void pb_trainer_free(pb_trainer *t);
 
-/* One micro-batch x [n, in], labels y [n]: forward (training mode), loss, backward with the
- * loss scaled by 1/(n * accum_steps). When step_now (the accumulation group is complete, or
- * the epoch ends), clips, sets the scheduled learning rate and steps the optimizer.
- * Returns the SUM of per-sample losses; pred [n] gets the predicted classes. */
-double pb_trainer_micro(pb_trainer *t, const float *x, const int32_t *y, int n, int32_t *pred, int step_now);
+/* One micro-batch x [n, in], labels y [n] (both on the model's device): forward (training
+ * mode), loss, backward with the loss scaled by 1/(n * accum_steps); loss sum and correct
+ * predictions added to the accumulators. When step_now (the accumulation group is complete,
+ * or the epoch ends), clips, sets the scheduled learning rate and steps the optimizer. */
+void pb_trainer_micro(pb_trainer *t, const float *x, const int32_t *y, int n, int step_now);
 
-/* Evaluation forward (running statistics, no dropout) of n samples: loss sum returned,
- * pred [n] filled; logits returned (model-owned). */
-double pb_trainer_eval(pb_trainer *t, const float *x, const int32_t *y, int n, int32_t *pred);
+/* The accumulated loss sum and correct count (waits for the device); set them (resume). */
+void pb_trainer_stats(pb_trainer *t, double *loss_sum, long *correct);
+void pb_trainer_set_stats(pb_trainer *t, double loss_sum, long correct);
+
+/* Evaluation forward (running statistics, no dropout) of n samples on the device: returns
+ * the loss sum; pred_host [n] gets the predicted classes (waits for the device). */
+double pb_trainer_eval(pb_trainer *t, const float *x, const int32_t *y, int n, int32_t *pred_host);
 
 #endif

@@ -51,6 +51,9 @@ void pb_cuda_memset0(void *dst, size_t bytes, const pb_cuda_env *env);
 /* Host-to-device on env->copy_stream, then an event that env->stream waits on before its
  * next op: the copy overlaps the compute already enqueued. */
 void pb_cuda_h2d_overlap(void *dst, const void *pinned_src, size_t bytes, const pb_cuda_env *env);
+/* Waits until every copy enqueued with pb_cuda_h2d_overlap has finished reading its pinned
+ * source, so the caller may refill it (kernels/cuda/staging.cu). */
+void pb_cuda_copy_wait(const pb_cuda_env *env);
 /* Waits for everything enqueued on env->stream. */
 void pb_cuda_sync(const pb_cuda_env *env);
 

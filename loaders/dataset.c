@@ -280,3 +280,11 @@ void pb_data_batch(const pb_dataset *d, const int32_t *idx, int n, const pb_norm
   }
   for (int i = 0; i < n; i++) y[i] = d->labels[idx[i]];
 }
+
+void pb_data_gather_u8(const pb_dataset *d, const int32_t *idx, int n, uint8_t *u8, int32_t *y) {
+  size_t per = (size_t)d->c * d->h * d->w;
+  for (int i = 0; i < n; i++) {
+    memcpy(u8 + (size_t)i * per, d->images + (size_t)idx[i] * per, per);
+    y[i] = d->labels[idx[i]];
+  }
+}

@@ -38,4 +38,8 @@ int pb_data_norm(const pb_config *cfg, int channels, pb_norm *out, pb_err *err);
 /* Assembles samples idx[0..n) into x [n, c, h, w] = (pixel/255 - mean)/std and y [n]. */
 void pb_data_batch(const pb_dataset *d, const int32_t *idx, int n, const pb_norm *norm, float *x, int32_t *y);
 
+/* Gathers the raw bytes of samples idx[0..n) into u8 [n, c, h, w] and their labels into y
+ * (the GPU path normalises on the device). */
+void pb_data_gather_u8(const pb_dataset *d, const int32_t *idx, int n, uint8_t *u8, int32_t *y);
+
 #endif

@@ -124,6 +124,7 @@ static int restore(pb_run *r, const char *model_path, pb_err *err) {
   r->ep_loss = strtod(vals[4], &end);
   r->ep_correct = strtol(vals[5], &end, 10);
   r->ep_seen = strtol(vals[6], &end, 10);
+  pb_trainer_set_stats(&r->tr, r->ep_loss, r->ep_correct);
   if (seed != r->seed) {
     pb_err_set(err, "%s was written by a run with seed %" PRIu64 ", this config has [run] seed = %" PRIu64
                     ": resuming would not continue the same run",
@@ -175,9 +176,7 @@ static void csv_row(pb_run *r, int64_t epoch, double secs, double ips, const pb_
 static int train_loop(pb_run *r, pb_err *err) {
   int batch = r->batch;
   size_t per = (size_t)r->train.c * r->train.h * r->train.w;
-  float *x = pb_amalloc((size_t)batch * per * sizeof(float));
-  int32_t *y = pb_xmalloc((size_t)batch * sizeof(int32_t));
-  int32_t *pred = pb_xmalloc((size_t)batch * sizeof(int32_t));
+  (void)per;
   int32_t *perm = pb_xmalloc((size_t)r->train.n * sizeof(int32_t));
   int log_every = (int)pb_config_int(r->cfg, "run", "log_interval");
   int ck_every = (int)pb_config_int(r->cfg, "run", "checkpoint_every");
@@ -198,24 +197,28 @@ static int train_loop(pb_run *r, pb_err *err) {
     for (int64_t b = r->cursor; b < r->batches_per_epoch; b++) {
       double t0 = now_s();
       int off = (int)(b * batch), n = PB_MIN(batch, r->train.n - off);
-      pb_data_batch(&r->train, perm + off, n, &r->norm, x, y);
+      float *x;
+      int32_t *y;
+      const int32_t *yh;
+      pb_run_batch(r, &r->train, perm + off, n, &x, &y, &yh);
       int last = b == r->batches_per_epoch - 1;
       int step_now = last || (b + 1) % accum == 0;
-      double loss = pb_trainer_micro(&r->tr, x, y, n, pred, step_now);
-      r->ep_loss += loss;
+      pb_trainer_micro(&r->tr, x, y, n, step_now);
       r->ep_seen += n;
-      for (int i = 0; i < n; i++) r->ep_correct += pred[i] == y[i];
       imgs += n;
       t_train += now_s() - t0;
       if (r->tr.micro != 0) continue; /* inside an accumulation group */
       int64_t step = r->tr.opt.step;
-      if (!isfinite(loss)) {
-        rc = pb_err_set(err, "the loss became %g at step %" PRId64 " (epoch %" PRId64
-                             "): lower [optim] lr or set [train] clip_grad_norm",
-                        loss, step, epoch + 1);
-        goto out;
-      }
       if (step % log_every == 0) {
+        /* A log point: the one place a step waits for the device. */
+        pb_trainer_stats(&r->tr, &r->ep_loss, &r->ep_correct);
+        t_train = PB_MAX(t_train, now_s() - t_ep); /* the device work enqueued is done now */
+        if (!isfinite(r->ep_loss)) {
+          rc = pb_err_set(err, "the loss became %g by step %" PRId64 " (epoch %" PRId64
+                               "): lower [optim] lr or set [train] clip_grad_norm",
+                          r->ep_loss, step, epoch + 1);
+          goto out;
+        }
         double el = now_s() - t_start;
         char eta[32];
         fmt_duration(el / (double)PB_MAX(step - step0, 1) * (double)(total - step), eta, sizeof eta);
@@ -226,6 +229,7 @@ static int train_loop(pb_run *r, pb_err *err) {
       }
       int stop = g_stop != 0, reached = max_steps > 0 && step >= max_steps;
       if (stop || reached) {
+        pb_trainer_stats(&r->tr, &r->ep_loss, &r->ep_correct);
         if (save_checkpoint(r, last ? epoch + 1 : epoch, last ? 0 : b + 1, path, sizeof path, err)) {
           rc = PB_ERR;
           goto out;
@@ -243,7 +247,14 @@ static int train_loop(pb_run *r, pb_err *err) {
       }
     }
     r->cursor = 0;
+    pb_trainer_stats(&r->tr, &r->ep_loss, &r->ep_correct);
     double train_secs = now_s() - t_ep;
+    t_train = PB_MAX(t_train, train_secs);
+    if (!isfinite(r->ep_loss)) {
+      rc = pb_err_set(err, "the loss became %g in epoch %" PRId64 ": lower [optim] lr or set [train] clip_grad_norm",
+                      r->ep_loss, epoch + 1);
+      goto out;
+    }
     pb_cls_counts val = {0}, test = {0};
     if (r->val.n) pb_run_evaluate(r, &r->val, &val);
     pb_run_evaluate(r, &r->test, &test);
@@ -274,6 +285,7 @@ static int train_loop(pb_run *r, pb_err *err) {
     }
     csv_row(r, epoch, train_secs, ips, &val, &test);
     r->ep_loss = 0, r->ep_correct = 0, r->ep_seen = 0;
+    pb_trainer_set_stats(&r->tr, 0, 0);
     if (g_stop) {
       pb_log("interrupted (signal %d) after epoch %" PRId64 "; run the same command to resume", (int)g_stop, epoch + 1);
       rc = 130;
@@ -281,9 +293,6 @@ static int train_loop(pb_run *r, pb_err *err) {
     }
   }
 out:
-  pb_afree(x);
-  free(y);
-  free(pred);
   free(perm);
   return rc;
 }

@@ -14,7 +14,7 @@ int pb_run_init(pb_run *r, pb_config *cfg, pb_err *err) {
   r->cfg = cfg;
   r->seed = (uint64_t)pb_config_int(cfg, "run", "seed");
   if (pb_ctx_init(&r->ctx, pb_config_str(cfg, "run", "device"), (int)pb_config_int(cfg, "run", "threads"),
-                  pb_config_bool(cfg, "run", "deterministic"), err))
+                  pb_config_bool(cfg, "run", "deterministic"), pb_config_bool(cfg, "run", "tf32"), err))
     return PB_ERR;
   if (pb_data_load(cfg, r->seed, &r->train, &r->val, &r->test, err)) goto fail;
   int want_c = (int)pb_config_int(cfg, "model", "in_channels");
@@ -44,6 +44,21 @@ int pb_run_init(pb_run *r, pb_config *cfg, pb_err *err) {
     goto fail;
   }
   if (pb_trainer_init(&r->tr, r->model, cfg, steps, r->epochs, err)) goto fail;
+  r->max_batch = PB_MAX(r->batch, r->eval_batch);
+  size_t per = (size_t)r->train.c * r->train.h * r->train.w, mb = (size_t)r->max_batch;
+  if (r->ctx.cuda) {
+    for (int s = 0; s < 2; s++)
+      if (!(r->pin_u8[s] = pb_cuda_host_alloc(mb * per, "the pinned image staging", err)) ||
+          !(r->pin_y[s] = pb_cuda_host_alloc(mb * sizeof(int32_t), "the pinned label staging", err)))
+        goto fail;
+    if (!(r->u8_dev = pb_ctx_alloc(&r->ctx, mb * per, "the input bytes", err)) ||
+        !(r->x_dev = pb_ctx_alloc(&r->ctx, mb * per * sizeof(float), "the input batch", err)) ||
+        !(r->y_dev = pb_ctx_alloc(&r->ctx, mb * sizeof(int32_t), "the labels", err)))
+      goto fail;
+  } else {
+    r->x_host = pb_amalloc(mb * per * sizeof(float));
+    r->y_host = pb_amalloc(mb * sizeof(int32_t));
+  }
   return PB_OK;
 fail:
   pb_run_free(r);
@@ -52,6 +67,19 @@ fail:
 
 void pb_run_free(pb_run *r) {
   pb_trainer_free(&r->tr);
+  if (r->ctx.cuda) {
+    for (int s = 0; s < 2; s++) {
+      pb_cuda_host_free(r->pin_u8[s]);
+      pb_cuda_host_free(r->pin_y[s]);
+    }
+    pb_ctx_free_mem(&r->ctx, r->u8_dev);
+    pb_ctx_free_mem(&r->ctx, r->x_dev);
+    pb_ctx_free_mem(&r->ctx, r->y_dev);
+  }
+  pb_afree(r->x_host);
+  pb_afree(r->y_host);
+  r->x_host = NULL;
+  r->y_host = NULL;
   pb_model_free(r->model);
   r->model = NULL;
   pb_dataset_free(&r->train);
@@ -60,22 +88,46 @@ void pb_run_free(pb_run *r) {
   pb_ctx_free(&r->ctx);
 }
 
+void pb_run_batch(pb_run *r, const pb_dataset *d, const int32_t *idx, int n, float **x, int32_t **y,
+                  const int32_t **y_host) {
+  PB_ASSERT(n <= r->max_batch);
+  if (!r->ctx.cuda) {
+    pb_data_batch(d, idx, n, &r->norm, r->x_host, r->y_host);
+    *x = r->x_host;
+    *y = r->y_host;
+    *y_host = r->y_host;
+    return;
+  }
+  pb_cuda_env *g = r->ctx.cuda;
+  int s = r->slot;
+  r->slot ^= 1;
+  /* The copy that last read this slot was enqueued two batches ago; wait for it before
+   * refilling the slot (the copies are short: this almost never waits). */
+  pb_cuda_copy_wait(g);
+  pb_data_gather_u8(d, idx, n, r->pin_u8[s], r->pin_y[s]);
+  int hw = d->h * d->w;
+  pb_cuda_h2d_overlap(r->u8_dev, r->pin_u8[s], (size_t)n * d->c * hw, g);
+  pb_cuda_h2d_overlap(r->y_dev, r->pin_y[s], (size_t)n * sizeof(int32_t), g);
+  pb_u8_to_f32_norm_cuda(r->x_dev, r->u8_dev, n, d->c, hw, r->norm.mean, r->norm.std, g);
+  *x = r->x_dev;
+  *y = r->y_dev;
+  *y_host = r->pin_y[s];
+}
+
 void pb_run_evaluate(pb_run *r, const pb_dataset *d, pb_cls_counts *out) {
   memset(out, 0, sizeof *out);
   int eb = r->eval_batch;
-  size_t per = (size_t)d->c * d->h * d->w;
-  float *x = pb_amalloc((size_t)eb * per * sizeof(float));
-  int32_t *y = pb_xmalloc((size_t)eb * sizeof(int32_t)), *pred = pb_xmalloc((size_t)eb * sizeof(int32_t));
-  int32_t *idx = pb_xmalloc((size_t)eb * sizeof(int32_t));
+  int32_t *pred = pb_xmalloc((size_t)eb * sizeof(int32_t)), *idx = pb_xmalloc((size_t)eb * sizeof(int32_t));
   for (int off = 0; off < d->n; off += eb) {
     int n = PB_MIN(eb, d->n - off);
     for (int i = 0; i < n; i++) idx[i] = off + i;
-    pb_data_batch(d, idx, n, &r->norm, x, y);
+    float *x;
+    int32_t *y;
+    const int32_t *yh;
+    pb_run_batch(r, d, idx, n, &x, &y, &yh);
     out->loss_sum += pb_trainer_eval(&r->tr, x, y, n, pred);
-    pb_cls_counts_add(out, pred, y, d->aligned ? d->aligned + off : NULL, n);
+    pb_cls_counts_add(out, pred, yh, d->aligned ? d->aligned + off : NULL, n);
   }
-  pb_afree(x);
-  free(y);
   free(pred);
   free(idx);
 }

@@ -20,7 +20,14 @@ typedef struct pb_run {
   int batch, eval_batch, epochs;
   int64_t batches_per_epoch;
   char dir[4096], ckdir[4200];
-  /* progress, saved in checkpoints */
+  /* batch staging: host tensors on the CPU; pinned slots + device tensors on a GPU */
+  int max_batch;
+  float *x_host, *x_dev;
+  int32_t *y_host, *y_dev;
+  uint8_t *u8_dev, *pin_u8[2];
+  int32_t *pin_y[2];
+  int slot;
+  /* progress, saved in checkpoints (host mirror of the trainer's accumulators) */
   int64_t epoch, cursor;
   double ep_loss;
   long ep_correct, ep_seen;
@@ -29,6 +36,12 @@ typedef struct pb_run {
 /* Context, data, model, trainer from cfg. On error everything is released. */
 int pb_run_init(pb_run *r, pb_config *cfg, pb_err *err);
 void pb_run_free(pb_run *r);
+/* Stages samples idx[0..n) of d for the model's device: *x [n, c, h, w] normalised and *y [n]
+ * on the device, *y_host [n] the labels on the host. On a GPU the bytes go through a pinned
+ * slot and an asynchronous copy that overlaps the compute already enqueued, and are
+ * normalised there. */
+void pb_run_batch(pb_run *r, const pb_dataset *d, const int32_t *idx, int n, float **x, int32_t **y,
+                  const int32_t **y_host);
 /* Evaluation-mode pass over d (batches of eval_batch). */
 void pb_run_evaluate(pb_run *r, const pb_dataset *d, pb_cls_counts *out);
 size_t pb_run_count_params(const pb_run *r);

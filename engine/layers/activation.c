@@ -1,24 +1,43 @@
 /* activation.c: ReLU, Sigmoid and Flatten layers (kernels/cpu/activation.c). */
 #include "engine/layer.h"
 #include "kernels/ops.h"
+#include "kernels/ops_cuda.h"
 
 static void relu_fwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, float *y, int train) {
-  (void)ctx, (void)train;
-  pb_relu_fwd_cpu(y, x, (size_t)n * pb_layer_out_numel(l));
+  (void)train;
+  size_t cnt = (size_t)n * pb_layer_out_numel(l);
+  if (ctx->cuda)
+    pb_relu_fwd_cuda(y, x, cnt, ctx->cuda);
+  else
+    pb_relu_fwd_cpu(y, x, cnt);
 }
 static void relu_bwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, const float *y, const float *dy, float *dx) {
-  (void)ctx, (void)x;
-  if (dx) pb_relu_bwd_cpu(dx, dy, y, (size_t)n * pb_layer_out_numel(l));
+  (void)x;
+  size_t cnt = (size_t)n * pb_layer_out_numel(l);
+  if (!dx) return;
+  if (ctx->cuda)
+    pb_relu_bwd_cuda(dx, dy, y, cnt, ctx->cuda);
+  else
+    pb_relu_bwd_cpu(dx, dy, y, cnt);
 }
 static const pb_layer_vt relu_vt = {"relu", relu_fwd, relu_bwd, NULL, NULL};
 
 static void sig_fwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, float *y, int train) {
-  (void)ctx, (void)train;
-  pb_sigmoid_fwd_cpu(y, x, (size_t)n * pb_layer_out_numel(l));
+  (void)train;
+  size_t cnt = (size_t)n * pb_layer_out_numel(l);
+  if (ctx->cuda)
+    pb_sigmoid_fwd_cuda(y, x, cnt, ctx->cuda);
+  else
+    pb_sigmoid_fwd_cpu(y, x, cnt);
 }
 static void sig_bwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, const float *y, const float *dy, float *dx) {
-  (void)ctx, (void)x;
-  if (dx) pb_sigmoid_bwd_cpu(dx, dy, y, (size_t)n * pb_layer_out_numel(l));
+  (void)x;
+  size_t cnt = (size_t)n * pb_layer_out_numel(l);
+  if (!dx) return;
+  if (ctx->cuda)
+    pb_sigmoid_bwd_cuda(dx, dy, y, cnt, ctx->cuda);
+  else
+    pb_sigmoid_bwd_cpu(dx, dy, y, cnt);
 }
 static const pb_layer_vt sig_vt = {"sigmoid", sig_fwd, sig_bwd, NULL, NULL};
 

@@ -1,13 +1,15 @@
 /* batchnorm.c: BatchNorm2d (and BatchNorm1d on (D,1,1) inputs) over pb_bn_*_cpu
- * (kernels/cpu/batchnorm.c). Parameters and buffers carry PyTorch's names. */
+ * (kernels/cpu/batchnorm.c) and pb_bn_*_cuda (kernels/cuda/batchnorm.cu). Parameters and
+ * buffers carry PyTorch's names. The batch statistics kept for backward live in the layer's
+ * saved memory (on the model's device). */
 #include <string.h>
 
 #include "engine/layer.h"
 #include "kernels/ops.h"
+#include "kernels/ops_cuda.h"
 
 typedef struct {
   float eps, momentum;
-  float *save_mean, *save_invstd; /* [C], from the last training forward */
 } bn_priv;
 
 static pb_bn_params bn_params(const pb_layer *l, int n) {
@@ -17,36 +19,38 @@ static pb_bn_params bn_params(const pb_layer *l, int n) {
 }
 
 static void bn_fwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, float *y, int train) {
-  bn_priv *b = l->priv;
   pb_bn_params p = bn_params(l, n);
+  float *save_mean = l->saved, *save_invstd = l->saved + l->in[0];
+  const float *g = l->params[0].data, *b = l->params[1].data;
+  float *rm = l->params[2].data, *rv = l->params[3].data;
   if (train) {
-    pb_bn_fwd_train_cpu(y, b->save_mean, b->save_invstd, l->params[2].data, l->params[3].data, x,
-                        l->params[0].data, l->params[1].data, &p, ctx->nthreads);
+    if (ctx->cuda)
+      pb_bn_fwd_train_cuda(y, save_mean, save_invstd, rm, rv, x, g, b, &p, ctx->cuda);
+    else
+      pb_bn_fwd_train_cpu(y, save_mean, save_invstd, rm, rv, x, g, b, &p, ctx->nthreads);
     l->params[4].counter++;
+  } else if (ctx->cuda) {
+    pb_bn_fwd_eval_cuda(y, x, g, b, rm, rv, &p, ctx->cuda);
   } else {
-    pb_bn_fwd_eval_cpu(y, x, l->params[0].data, l->params[1].data, l->params[2].data, l->params[3].data, &p,
-                       ctx->nthreads);
+    pb_bn_fwd_eval_cpu(y, x, g, b, rm, rv, &p, ctx->nthreads);
   }
 }
 
 static void bn_bwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, const float *y, const float *dy, float *dx) {
   (void)y;
-  bn_priv *b = l->priv;
   pb_bn_params p = bn_params(l, n);
   /* The op always writes dx; the first layer of a model gets a scratch target. */
   PB_ASSERT(dx != NULL);
-  pb_bn_bwd_cpu(dx, l->params[0].grad, l->params[1].grad, dy, x, l->params[0].data, b->save_mean,
-                b->save_invstd, &p, ctx->nthreads);
+  const float *save_mean = l->saved, *save_invstd = l->saved + l->in[0];
+  if (ctx->cuda)
+    pb_bn_bwd_cuda(dx, l->params[0].grad, l->params[1].grad, dy, x, l->params[0].data, save_mean, save_invstd, &p,
+                   ctx->cuda);
+  else
+    pb_bn_bwd_cpu(dx, l->params[0].grad, l->params[1].grad, dy, x, l->params[0].data, save_mean, save_invstd, &p,
+                  ctx->nthreads);
 }
 
-static void bn_free(pb_layer *l) {
-  bn_priv *b = l->priv;
-  if (!b) return;
-  pb_afree(b->save_mean);
-  pb_afree(b->save_invstd);
-}
-
-static const pb_layer_vt bn_vt = {"batchnorm", bn_fwd, bn_bwd, NULL, bn_free};
+static const pb_layer_vt bn_vt = {"batchnorm", bn_fwd, bn_bwd, NULL, NULL};
 
 pb_layer *pb_batchnorm_layer(const char *name, const int in[3], float eps, float momentum, pb_err *err) {
   (void)err;
@@ -62,8 +66,7 @@ pb_layer *pb_batchnorm_layer(const char *name, const int in[3], float eps, float
   bn_priv *b = pb_xcalloc(1, sizeof *b);
   b->eps = eps;
   b->momentum = momentum;
-  b->save_mean = pb_amalloc((size_t)c * sizeof(float));
-  b->save_invstd = pb_amalloc((size_t)c * sizeof(float));
   l->priv = b;
+  l->saved_fixed = 2 * (size_t)c; /* save_mean, save_invstd */
   return l;
 }

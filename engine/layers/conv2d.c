@@ -3,6 +3,7 @@
 
 #include "engine/layer.h"
 #include "kernels/ops.h"
+#include "kernels/ops_cuda.h"
 
 typedef struct {
   pb_conv2d_params p; /* n is set per call */
@@ -14,8 +15,13 @@ static void conv_fwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, float *y, 
   conv_priv *c = l->priv;
   pb_conv2d_params p = c->p;
   p.n = n;
+  const float *bias = c->has_bias ? l->params[1].data : NULL;
+  if (ctx->cuda) {
+    pb_conv2d_fwd_cuda(y, x, l->params[0].data, bias, &p, ctx->cuda);
+    return;
+  }
   pb_scratch s = {ctx->scratch, ctx->scratch_floats, ctx->nthreads};
-  pb_conv2d_fwd_cpu(y, x, l->params[0].data, c->has_bias ? l->params[1].data : NULL, &p, &s);
+  pb_conv2d_fwd_cpu(y, x, l->params[0].data, bias, &p, &s);
 }
 
 static void conv_bwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, const float *y, const float *dy,
@@ -24,8 +30,14 @@ static void conv_bwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, const floa
   conv_priv *c = l->priv;
   pb_conv2d_params p = c->p;
   p.n = n;
+  float *dbias = c->has_bias ? l->params[1].grad : NULL;
+  if (ctx->cuda) {
+    pb_conv2d_bwd_filter_cuda(l->params[0].grad, dbias, dy, x, &p, ctx->cuda);
+    if (dx) pb_conv2d_bwd_data_cuda(dx, dy, l->params[0].data, &p, ctx->cuda);
+    return;
+  }
   pb_scratch s = {ctx->scratch, ctx->scratch_floats, ctx->nthreads};
-  pb_conv2d_bwd_filter_cpu(l->params[0].grad, c->has_bias ? l->params[1].grad : NULL, dy, x, &p, &s);
+  pb_conv2d_bwd_filter_cpu(l->params[0].grad, dbias, dy, x, &p, &s);
   if (dx) pb_conv2d_bwd_data_cpu(dx, dy, l->params[0].data, &p, &s);
 }
 

@@ -2,16 +2,25 @@
  * A (C,H,W) input is flattened implicitly: NCHW memory already is [N, C*H*W]. */
 #include "engine/layer.h"
 #include "kernels/ops.h"
+#include "kernels/ops_cuda.h"
 
 static void lin_fwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, float *y, int train) {
   (void)train;
-  pb_linear_fwd_cpu(y, x, l->params[0].data, l->nparams > 1 ? l->params[1].data : NULL, n,
-                    (int)pb_layer_in_numel(l), l->out[0], ctx->nthreads);
+  const float *b = l->nparams > 1 ? l->params[1].data : NULL;
+  int in = (int)pb_layer_in_numel(l);
+  if (ctx->cuda)
+    pb_linear_fwd_cuda(y, x, l->params[0].data, b, n, in, l->out[0], ctx->cuda);
+  else
+    pb_linear_fwd_cpu(y, x, l->params[0].data, b, n, in, l->out[0], ctx->nthreads);
 }
 static void lin_bwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, const float *y, const float *dy, float *dx) {
   (void)y;
-  pb_linear_bwd_cpu(dx, l->params[0].grad, l->nparams > 1 ? l->params[1].grad : NULL, dy, x, l->params[0].data, n,
-                    (int)pb_layer_in_numel(l), l->out[0], ctx->nthreads);
+  float *db = l->nparams > 1 ? l->params[1].grad : NULL;
+  int in = (int)pb_layer_in_numel(l);
+  if (ctx->cuda)
+    pb_linear_bwd_cuda(dx, l->params[0].grad, db, dy, x, l->params[0].data, n, in, l->out[0], ctx->cuda);
+  else
+    pb_linear_bwd_cpu(dx, l->params[0].grad, db, dy, x, l->params[0].data, n, in, l->out[0], ctx->nthreads);
 }
 static const pb_layer_vt lin_vt = {"linear", lin_fwd, lin_bwd, NULL, NULL};
 

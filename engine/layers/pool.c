@@ -3,6 +3,7 @@
 
 #include "engine/layer.h"
 #include "kernels/ops.h"
+#include "kernels/ops_cuda.h"
 
 static pb_pool_params pool_params(const pb_layer *l, int n) {
   pb_pool_params p;
@@ -12,32 +13,53 @@ static pb_pool_params pool_params(const pb_layer *l, int n) {
 }
 
 static void max_fwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, float *y, int train) {
-  (void)ctx, (void)train;
+  (void)train;
   pb_pool_params p = pool_params(l, n);
-  pb_maxpool_fwd_cpu(y, (int32_t *)l->saved, x, &p);
+  if (ctx->cuda)
+    pb_maxpool_fwd_cuda(y, (int32_t *)l->saved, x, &p, ctx->cuda);
+  else
+    pb_maxpool_fwd_cpu(y, (int32_t *)l->saved, x, &p);
 }
 static void max_bwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, const float *y, const float *dy, float *dx) {
-  (void)ctx, (void)x, (void)y;
+  (void)x, (void)y;
   pb_pool_params p = pool_params(l, n);
-  if (dx) pb_maxpool_bwd_cpu(dx, dy, (const int32_t *)l->saved, &p);
+  if (!dx) return;
+  if (ctx->cuda)
+    pb_maxpool_bwd_cuda(dx, dy, (const int32_t *)l->saved, &p, ctx->cuda);
+  else
+    pb_maxpool_bwd_cpu(dx, dy, (const int32_t *)l->saved, &p);
 }
 static void avg_fwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, float *y, int train) {
-  (void)ctx, (void)train;
+  (void)train;
   pb_pool_params p = pool_params(l, n);
-  pb_avgpool_fwd_cpu(y, x, &p);
+  if (ctx->cuda)
+    pb_avgpool_fwd_cuda(y, x, &p, ctx->cuda);
+  else
+    pb_avgpool_fwd_cpu(y, x, &p);
 }
 static void avg_bwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, const float *y, const float *dy, float *dx) {
-  (void)ctx, (void)x, (void)y;
+  (void)x, (void)y;
   pb_pool_params p = pool_params(l, n);
-  if (dx) pb_avgpool_bwd_cpu(dx, dy, &p);
+  if (!dx) return;
+  if (ctx->cuda)
+    pb_avgpool_bwd_cuda(dx, dy, &p, ctx->cuda);
+  else
+    pb_avgpool_bwd_cpu(dx, dy, &p);
 }
 static void gap_fwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, float *y, int train) {
-  (void)ctx, (void)train;
-  pb_gap_fwd_cpu(y, x, n, l->in[0], l->in[1] * l->in[2]);
+  (void)train;
+  if (ctx->cuda)
+    pb_gap_fwd_cuda(y, x, n, l->in[0], l->in[1] * l->in[2], ctx->cuda);
+  else
+    pb_gap_fwd_cpu(y, x, n, l->in[0], l->in[1] * l->in[2]);
 }
 static void gap_bwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, const float *y, const float *dy, float *dx) {
-  (void)ctx, (void)x, (void)y;
-  if (dx) pb_gap_bwd_cpu(dx, dy, n, l->in[0], l->in[1] * l->in[2]);
+  (void)x, (void)y;
+  if (!dx) return;
+  if (ctx->cuda)
+    pb_gap_bwd_cuda(dx, dy, n, l->in[0], l->in[1] * l->in[2], ctx->cuda);
+  else
+    pb_gap_bwd_cpu(dx, dy, n, l->in[0], l->in[1] * l->in[2]);
 }
 
 static const pb_layer_vt max_vt = {"maxpool", max_fwd, max_bwd, NULL, NULL};

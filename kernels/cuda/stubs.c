@@ -205,3 +205,7 @@ void pb_sumsq_cuda(double *sumsq, const float *x, size_t n, const pb_cuda_env *e
 void pb_clip_scale_cuda(float *x, size_t n, const double *sumsq, double max_norm, const pb_cuda_env *env) {
   pb_cuda_absent(__func__);
 }
+
+void pb_cuda_copy_wait(const pb_cuda_env *env) {
+  pb_cuda_absent(__func__);
+}

@@ -25,7 +25,7 @@ int main(void) {
   PB_CHECK(pb_config_set(cfg, "model.arch=simpleconvnet", &err) == PB_OK);
   PB_CHECK(pb_config_set(cfg, "model.kernel_size=7", &err) == PB_OK);
   pb_ctx ctx;
-  PB_CHECK(pb_ctx_init(&ctx, "cpu", 2, 0, &err) == PB_OK);
+  PB_CHECK(pb_ctx_init(&ctx, "cpu", 2, 0, 0, &err) == PB_OK);
   const pb_st_tensor *in = pb_st_find(&f, "input"), *lab = pb_st_find(&f, "labels");
   PB_ASSERT(in && lab && in->ndim == 4);
   int n = (int)in->shape[0];
