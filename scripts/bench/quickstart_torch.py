@@ -36,29 +36,41 @@ def main():
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--channels", default="16,32")
     ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--epochs", type=int, default=1, help="timed: the last epoch (the first warms up on a GPU)")
     a = ap.parse_args()
+    dev = torch.device(a.device)
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     images = read_idx(f"{a.data}/train-images-idx3-ubyte.gz")
     labels = torch.from_numpy(read_idx(f"{a.data}/train-labels-idx1-ubyte.gz").astype(np.int64))
     images = torch.from_numpy(images.copy())  # uint8, as plumb keeps it
-    model = simplecnn([int(c) for c in a.channels.split(",")])
+    if dev.type == "cuda":
+        images, labels = images.pin_memory(), labels.pin_memory()
+    model = simplecnn([int(c) for c in a.channels.split(",")]).to(dev)
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4)
     loss_fn = nn.CrossEntropyLoss()
     model.train()
     n = images.shape[0]
-    perm = torch.randperm(n)
-    start = time.perf_counter()
-    for off in range(0, n, a.batch):
-        idx = perm[off:off + a.batch]
-        x = (images[idx].unsqueeze(1).float() / 255.0 - 0.5) / 0.5
-        y = labels[idx]
-        opt.zero_grad(set_to_none=True)
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        opt.step()
-    secs = time.perf_counter() - start
-    print(f"torch {torch.__version__} threads={torch.get_num_threads()} batch={a.batch}")
+    epochs = max(a.epochs, 2 if dev.type == "cuda" else 1)
+    for _ in range(epochs):
+        perm = torch.randperm(n)
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        for off in range(0, n, a.batch):
+            idx = perm[off:off + a.batch]
+            x = images[idx].to(dev, non_blocking=True).unsqueeze(1).float()
+            x = (x / 255.0 - 0.5) / 0.5
+            y = labels[idx].to(dev, non_blocking=True)
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            opt.step()
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        secs = time.perf_counter() - start
+    print(f"torch {torch.__version__} device={a.device} threads={torch.get_num_threads()} batch={a.batch}")
     print(f"torch_epoch_seconds={secs:.2f} torch_images_per_second={n / secs:.0f}")
 
 

@@ -6,16 +6,28 @@
  * Tolerances: float32 with other summation orders through 4 conv+BN layers (kernel 7, sums of
  * up to 7*7*64 = 3136 products): logits and loss atol 1e-4 rtol 1e-4; gradients atol 1e-4
  * rtol 2e-3 (BN backward subtracts means of products, which loses a few digits);
- * running stats atol 1e-5 rtol 1e-4. */
+ * running stats atol 1e-5 rtol 1e-4. The same test runs on the GPU as
+ * test_cuda_simpleconvnet_golden (PB_GOLDEN_DEVICE), with TF32 off. */
 #include <string.h>
+
+#include "kernels/cuda_device.h"
 
 #include "engine/model.h"
 #include "engine/safetensors.h"
 #include "kernels/ops.h"
 #include "test/testutil.h"
 
+#ifndef PB_GOLDEN_DEVICE
+#define PB_GOLDEN_DEVICE "cpu"
+#define PB_GOLDEN_NAME "test_simpleconvnet_golden"
+#endif
+
 int main(void) {
   pb_err err = {{0}};
+  if (strcmp(PB_GOLDEN_DEVICE, "cpu") && pb_cuda_device_count(NULL, 0) == 0) {
+    printf("skipped: no GPU\n");
+    return 77;
+  }
   pb_st_file f;
   if (pb_st_read(&f, pb_test_fixture("simpleconvnet_golden.safetensors"), &err)) {
     fprintf(stderr, "%s\n", err.msg);
@@ -25,7 +37,7 @@ int main(void) {
   PB_CHECK(pb_config_set(cfg, "model.arch=simpleconvnet", &err) == PB_OK);
   PB_CHECK(pb_config_set(cfg, "model.kernel_size=7", &err) == PB_OK);
   pb_ctx ctx;
-  PB_CHECK(pb_ctx_init(&ctx, "cpu", 2, 0, 0, &err) == PB_OK);
+  PB_CHECK(pb_ctx_init(&ctx, PB_GOLDEN_DEVICE, 2, 0, 0, &err) == PB_OK);
   const pb_st_tensor *in = pb_st_find(&f, "input"), *lab = pb_st_find(&f, "labels");
   PB_ASSERT(in && lab && in->ndim == 4);
   int n = (int)in->shape[0];
@@ -43,13 +55,17 @@ int main(void) {
       memcpy(&p->counter, t->data, 8);
     else {
       PB_CHECK_MSG(t->nbytes == p->numel * 4, "%s size", p->name);
-      memcpy(p->data, t->data, p->numel * 4);
+      pb_ctx_upload(&ctx, p->data, t->data, p->numel * 4);
     }
   }
   int32_t labels[64];
   for (int i = 0; i < n; i++) labels[i] = (int32_t)((const int64_t *)lab->data)[i];
 
-  float *logits = pb_model_forward(m, in->data, n, 1);
+  size_t in_bytes = in->nbytes;
+  float *xin = pb_ctx_alloc(&ctx, in_bytes, "input", &err);
+  pb_ctx_upload(&ctx, xin, in->data, in_bytes);
+  float logits[64 * 10];
+  pb_ctx_download(&ctx, logits, pb_model_forward(m, xin, n, 1), (size_t)n * 10 * sizeof(float));
   const pb_st_tensor *ref = pb_st_find(&f, "logits");
   PB_CHECK(pb_test_allclose("logits", logits, ref->data, (size_t)n * 10, 1e-4, 1e-4) == 0);
   printf("logits max |diff| %.3g\n", pb_test_max_abs_diff(logits, ref->data, (size_t)n * 10));
@@ -61,7 +77,10 @@ int main(void) {
   printf("loss plumb %.7f torch %.7f\n", loss, *(const float *)pb_st_find(&f, "loss")->data);
 
   pb_model_zero_grad(m);
-  pb_model_backward(m, dlogits, n);
+  float *dl = pb_ctx_alloc(&ctx, sizeof dlogits, "dlogits", &err);
+  pb_ctx_upload(&ctx, dl, dlogits, sizeof dlogits);
+  pb_model_backward(m, dl, n);
+  float *host = pb_xmalloc(PB_MAX(m->nparams, m->nbuffers) * sizeof(float) + 64);
   int ngrad = 0;
   for (int i = 0; i < pb_model_ntensors(m); i++) {
     pb_param *p = pb_model_tensor(m, i);
@@ -71,20 +90,25 @@ int main(void) {
       const pb_st_tensor *g = pb_st_find(&f, key);
       PB_CHECK_MSG(g != NULL, "fixture lacks %s", key);
       if (!g) continue;
-      PB_CHECK(pb_test_allclose(key, p->grad, g->data, p->numel, 1e-4, 2e-3) == 0);
-      printf("%-28s max |diff| %.3g\n", key, pb_test_max_abs_diff(p->grad, g->data, p->numel));
+      pb_ctx_download(&ctx, host, p->grad, p->numel * sizeof(float));
+      PB_CHECK(pb_test_allclose(key, host, g->data, p->numel, 1e-4, 2e-3) == 0);
+      printf("%-28s max |diff| %.3g\n", key, pb_test_max_abs_diff(host, g->data, p->numel));
       ngrad++;
     } else if (p->kind == PB_PARAM_BUFFER) {
       snprintf(key, sizeof key, "after.%s", p->name);
       const pb_st_tensor *b = pb_st_find(&f, key);
       PB_CHECK_MSG(b != NULL, "fixture lacks %s", key);
-      if (b) PB_CHECK(pb_test_allclose(key, p->data, b->data, p->numel, 1e-5, 1e-4) == 0);
+      pb_ctx_download(&ctx, host, p->data, p->numel * sizeof(float));
+      if (b) PB_CHECK(pb_test_allclose(key, host, b->data, p->numel, 1e-5, 1e-4) == 0);
     }
   }
   PB_CHECK(ngrad == 18); /* 4 x (conv w, conv b, bn w, bn b) + fc (w, b) */
+  free(host);
+  pb_ctx_free_mem(&ctx, xin);
+  pb_ctx_free_mem(&ctx, dl);
   pb_model_free(m);
   pb_ctx_free(&ctx);
   pb_config_free(cfg);
   pb_st_free(&f);
-  return pb_test_exit("test_simpleconvnet_golden");
+  return pb_test_exit(PB_GOLDEN_NAME);
 }

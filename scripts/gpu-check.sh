@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# gpu-check.sh: every GPU check of plumb in one command, for the GPU machine (../shared/GPU.md).
+#   bash scripts/gpu-check.sh [OUTDIR]        (default $OUT, else gpu-check-out/)
+# 1. probe (nvidia-smi, nvcc, cuDNN, PyTorch); 2. configure + build (ninja, sm_90) with the
+# dependencies unpacked from .gpu-deps/*.deb (scripts/gpu-deps.sh) when pkg-config lacks them;
+# 3. ctest, failing if any GPU test skipped; 4. compute-sanitizer memcheck over the GPU tests;
+# 5. benchmarks (quickstart epoch on GPU vs CPU vs PyTorch); 6. a summary table, printed last.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+LOG=${1:-${OUT:-$ROOT/gpu-check-out}}
+mkdir -p "$LOG"
+B=$ROOT/build-gpu
+declare -a SUMMARY
+note() { SUMMARY+=("$1"); echo "== $1"; }
+
+# ---------------------------------------------------------------- 1. probe
+{
+  date -u; nvidia-smi; nvcc --version
+  python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name(0))"
+} > "$LOG/probe.txt" 2>&1
+GPU=$(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null | head -1)
+CUDNN=$(python3 -c "import nvidia.cudnn, os; print(os.path.dirname(nvidia.cudnn.__file__))" 2>/dev/null || true)
+echo "cuDNN package: ${CUDNN:-none found}" >> "$LOG/probe.txt"
+note "GPU: ${GPU:-none}; commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'); cuDNN: ${CUDNN:-/usr/local/cuda}"
+
+# ---------------------------------------------------------------- 2. dependencies + build
+if ! pkg-config --exists inih stb zlib 2>/dev/null; then
+  D=$B/deps
+  mkdir -p "$D"
+  for f in "$ROOT"/.gpu-deps/*.deb; do [[ -e $f ]] && dpkg -x "$f" "$D"; done
+  for pc in "$D"/usr/lib/x86_64-linux-gnu/pkgconfig/*.pc "$D"/usr/share/pkgconfig/*.pc; do
+    [[ -e $pc ]] && sed -i "s|^prefix=.*|prefix=$D/usr|" "$pc"
+  done
+  export PKG_CONFIG_PATH=$D/usr/lib/x86_64-linux-gnu/pkgconfig:$D/usr/share/pkgconfig:${PKG_CONFIG_PATH:-}
+  export LD_LIBRARY_PATH=$D/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
+  # zlib1g-dev's libz.so points at zlib1g's library, which Debian keeps in /lib.
+  cp -n "$D"/lib/x86_64-linux-gnu/libz.so* "$D"/usr/lib/x86_64-linux-gnu/ 2>/dev/null || true
+  note "dependencies unpacked from .gpu-deps into $D"
+fi
+[[ -n $CUDNN ]] && export LD_LIBRARY_PATH=$CUDNN/lib:${LD_LIBRARY_PATH:-}
+GEN=""
+command -v ninja >/dev/null && GEN="-G Ninja"
+# shellcheck disable=SC2086
+if cmake -S . -B "$B" $GEN -DCMAKE_BUILD_TYPE=Release -DPLUMB_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
+     ${CUDNN:+-DCUDNN_ROOT=$CUDNN} > "$LOG/configure.txt" 2>&1 &&
+   cmake --build "$B" -j16 > "$LOG/build.txt" 2>&1; then
+  note "build: ok"
+else
+  note "build: FAILED (see configure.txt / build.txt)"
+  tail -30 "$LOG/build.txt" "$LOG/configure.txt" 2>/dev/null
+  printf '%s\n' "${SUMMARY[@]}"
+  exit 1
+fi
+"$B/plumb" info > "$LOG/info.txt" 2>&1; cat "$LOG/info.txt"
+
+# ---------------------------------------------------------------- 3. tests
+(cd "$B" && ctest --output-on-failure -j4 --timeout 600) > "$LOG/ctest.txt" 2>&1
+note "ctest: $(grep -E 'tests passed|tests failed' "$LOG/ctest.txt" | tail -1)"
+skipped=$(grep -E "test_cuda_\w+ .*Skipped|Not Run" "$LOG/ctest.txt" | awk '{print $4}' | tr '\n' ' ')
+[[ -n $skipped ]] && note "GPU tests SKIPPED on a GPU machine: $skipped"
+for t in "$B"/test_cuda_*; do
+  n=$(basename "$t")
+  "$t" > "$LOG/$n.txt" 2>&1
+  rc=$?
+  worst=$(grep -oE "max \|diff\| [0-9.e+-]+" "$LOG/$n.txt" | awk '{print $3}' | sort -g | tail -1)
+  note "$n: exit $rc; worst max|diff| ${worst:-n/a}"
+done
+
+# ---------------------------------------------------------------- 4. compute-sanitizer
+if command -v compute-sanitizer >/dev/null; then
+  for t in "$B"/test_cuda_*; do
+    n=$(basename "$t")
+    compute-sanitizer --tool memcheck --error-exitcode 99 "$t" > "$LOG/memcheck_$n.txt" 2>&1
+    rc=$?
+    errs=$(grep -oE "ERROR SUMMARY: [0-9]+ error" "$LOG/memcheck_$n.txt" | tail -1)
+    note "memcheck $n: exit $rc, ${errs:-no summary}"
+  done
+else
+  note "compute-sanitizer: not found"
+fi
+
+# ---------------------------------------------------------------- 5. benchmarks
+if [[ -r /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz || -d $ROOT/.gpu-data ]]; then
+  DATA=/usr/share/datasets/fashion-mnist
+  [[ -d $ROOT/.gpu-data ]] && DATA=$ROOT/.gpu-data
+  for dev in cuda cpu; do
+    "$B/plumb" train configs/quickstart.ini --set run.out_dir="$LOG/runs" --set run.name=bench-$dev \
+      --set run.device=$dev --set train.epochs=2 --set data.dir="$DATA" --set run.log_interval=100000 \
+      > "$LOG/bench_quickstart_$dev.txt" 2>&1
+    note "quickstart on $dev: $(grep -oE 'epoch 2/2 done in [0-9.]+s \([0-9]+ img/s\)|test_acc=[0-9.]+' "$LOG/bench_quickstart_$dev.txt" | tr '\n' ' ')"
+  done
+  python3 scripts/bench/quickstart_torch.py --device cuda --data "$DATA" > "$LOG/bench_quickstart_torch.txt" 2>&1
+  note "quickstart in PyTorch (cuda): $(tail -1 "$LOG/bench_quickstart_torch.txt")"
+else
+  note "benchmarks: Fashion-MNIST not found (copy the 4 .gz files to .gpu-data/ and carry it)"
+fi
+
+# ---------------------------------------------------------------- 6. summary
+{
+  echo "# plumb GPU check, $(date -u +%Y-%m-%d)"
+  printf -- '- %s\n' "${SUMMARY[@]}"
+} > "$LOG/results.md"
+echo
+echo "================ summary ================"
+printf '%s\n' "${SUMMARY[@]}"
