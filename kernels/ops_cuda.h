@@ -28,6 +28,7 @@ typedef struct pb_cuda_env {
   int deterministic;     /* only deterministic algorithms (cuDNN conv / BN / pool choices) */
   int tf32;              /* allow TF32 tensor-core math in cuBLAS GEMMs and cuDNN convolutions */
   void *conv_cache;      /* per-shape cuDNN algorithm choices (kernels/cuda/conv.cu) */
+  void *stage_events[2]; /* cudaEvent_t per staging slot (kernels/cuda/staging.cu), lazily made */
 } pb_cuda_env;
 
 /* ------------------------------------------------------------------ environment and memory (env.cu) */
@@ -54,6 +55,14 @@ void pb_cuda_h2d_overlap(void *dst, const void *pinned_src, size_t bytes, const 
 /* Waits until every copy enqueued with pb_cuda_h2d_overlap has finished reading its pinned
  * source, so the caller may refill it (kernels/cuda/staging.cu). */
 void pb_cuda_copy_wait(const pb_cuda_env *env);
+/* Double-buffered staging (staging.cu). Call before filling device staging slot `slot` (0/1)
+ * for batch i: marks the end of the compute enqueued so far (batch i-1, which used the other
+ * slot) and makes the copy stream wait for the mark of this slot (the end of batch i-2, the
+ * slot's previous user). Copies into the slot then overlap batch i-1's compute but never
+ * overwrite data batch i-2 may still read. */
+void pb_cuda_stage_begin(pb_cuda_env *env, int slot);
+/* Destroys the staging events (called by pb_cuda_env_free). */
+void pb_cuda_stage_free(pb_cuda_env *env);
 /* Waits for everything enqueued on env->stream. */
 void pb_cuda_sync(const pb_cuda_env *env);
 

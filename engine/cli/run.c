@@ -49,12 +49,11 @@ int pb_run_init(pb_run *r, pb_config *cfg, pb_err *err) {
   if (r->ctx.cuda) {
     for (int s = 0; s < 2; s++)
       if (!(r->pin_u8[s] = pb_cuda_host_alloc(mb * per, "the pinned image staging", err)) ||
-          !(r->pin_y[s] = pb_cuda_host_alloc(mb * sizeof(int32_t), "the pinned label staging", err)))
+          !(r->pin_y[s] = pb_cuda_host_alloc(mb * sizeof(int32_t), "the pinned label staging", err)) ||
+          !(r->u8_dev[s] = pb_ctx_alloc(&r->ctx, mb * per, "the input bytes", err)) ||
+          !(r->y_dev[s] = pb_ctx_alloc(&r->ctx, mb * sizeof(int32_t), "the labels", err)))
         goto fail;
-    if (!(r->u8_dev = pb_ctx_alloc(&r->ctx, mb * per, "the input bytes", err)) ||
-        !(r->x_dev = pb_ctx_alloc(&r->ctx, mb * per * sizeof(float), "the input batch", err)) ||
-        !(r->y_dev = pb_ctx_alloc(&r->ctx, mb * sizeof(int32_t), "the labels", err)))
-      goto fail;
+    if (!(r->x_dev = pb_ctx_alloc(&r->ctx, mb * per * sizeof(float), "the input batch", err))) goto fail;
   } else {
     r->x_host = pb_amalloc(mb * per * sizeof(float));
     r->y_host = pb_amalloc(mb * sizeof(int32_t));
@@ -71,10 +70,10 @@ void pb_run_free(pb_run *r) {
     for (int s = 0; s < 2; s++) {
       pb_cuda_host_free(r->pin_u8[s]);
       pb_cuda_host_free(r->pin_y[s]);
+      pb_ctx_free_mem(&r->ctx, r->u8_dev[s]);
+      pb_ctx_free_mem(&r->ctx, r->y_dev[s]);
     }
-    pb_ctx_free_mem(&r->ctx, r->u8_dev);
     pb_ctx_free_mem(&r->ctx, r->x_dev);
-    pb_ctx_free_mem(&r->ctx, r->y_dev);
   }
   pb_afree(r->x_host);
   pb_afree(r->y_host);
@@ -101,16 +100,18 @@ void pb_run_batch(pb_run *r, const pb_dataset *d, const int32_t *idx, int n, flo
   pb_cuda_env *g = r->ctx.cuda;
   int s = r->slot;
   r->slot ^= 1;
-  /* The copy that last read this slot was enqueued two batches ago; wait for it before
-   * refilling the slot (the copies are short: this almost never waits). */
+  /* The pinned slot was last read by the copy of two batches ago: wait for the copies before
+   * refilling it (they are short: this rarely waits long). */
   pb_cuda_copy_wait(g);
   pb_data_gather_u8(d, idx, n, r->pin_u8[s], r->pin_y[s]);
+  /* The device slot may still be read by batch i-2's step: the copy waits for its end. */
+  pb_cuda_stage_begin(g, s);
   int hw = d->h * d->w;
-  pb_cuda_h2d_overlap(r->u8_dev, r->pin_u8[s], (size_t)n * d->c * hw, g);
-  pb_cuda_h2d_overlap(r->y_dev, r->pin_y[s], (size_t)n * sizeof(int32_t), g);
-  pb_u8_to_f32_norm_cuda(r->x_dev, r->u8_dev, n, d->c, hw, r->norm.mean, r->norm.std, g);
+  pb_cuda_h2d_overlap(r->u8_dev[s], r->pin_u8[s], (size_t)n * d->c * hw, g);
+  pb_cuda_h2d_overlap(r->y_dev[s], r->pin_y[s], (size_t)n * sizeof(int32_t), g);
+  pb_u8_to_f32_norm_cuda(r->x_dev, r->u8_dev[s], n, d->c, hw, r->norm.mean, r->norm.std, g);
   *x = r->x_dev;
-  *y = r->y_dev;
+  *y = r->y_dev[s];
   *y_host = r->pin_y[s];
 }
 

@@ -23,8 +23,8 @@ typedef struct pb_run {
   /* batch staging: host tensors on the CPU; pinned slots + device tensors on a GPU */
   int max_batch;
   float *x_host, *x_dev;
-  int32_t *y_host, *y_dev;
-  uint8_t *u8_dev, *pin_u8[2];
+  int32_t *y_host, *y_dev[2];
+  uint8_t *u8_dev[2], *pin_u8[2];
   int32_t *pin_y[2];
   int slot;
   /* progress, saved in checkpoints (host mirror of the trainer's accumulators) */

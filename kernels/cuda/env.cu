@@ -170,6 +170,7 @@ extern "C" void pb_cuda_env_free(pb_cuda_env *env) {
   }
   if (env->copy_stream) PB_CUDA_CHECK(cudaStreamSynchronize(pb_cuda_stream_of(env->copy_stream)));
   pb_cuda_conv_cache_free(env->conv_cache);
+  pb_cuda_stage_free(env);
   pb_cuda_free(env->workspace);
   if (env->cublas) PB_CUBLAS_CHECK(cublasDestroy((cublasHandle_t)env->cublas));
   if (env->cudnn) PB_CUDNN_CHECK(cudnnDestroy((cudnnHandle_t)env->cudnn));

@@ -209,3 +209,11 @@ void pb_clip_scale_cuda(float *x, size_t n, const double *sumsq, double max_norm
 void pb_cuda_copy_wait(const pb_cuda_env *env) {
   pb_cuda_absent(__func__);
 }
+
+void pb_cuda_stage_begin(pb_cuda_env *env, int slot) {
+  pb_cuda_absent(__func__);
+}
+
+void pb_cuda_stage_free(pb_cuda_env *env) {
+  pb_cuda_absent(__func__);
+}

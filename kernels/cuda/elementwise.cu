@@ -1,0 +1,94 @@
+/* elementwise.cu: add, accumulate, scale and the SE channel scale (chscale) forward and
+ * backward: the CUDA twin of kernels/cpu/elementwise.c (contracts in ops.h / ops_cuda.h).
+ *
+ * Elementwise ops are grid-stride loops with explicitly rounded intrinsics (one IEEE operation
+ * each, as the CPU): bitwise equal to the CPU. y may alias a or b (add), x may alias y
+ * (chscale fwd) and dx may alias dy (chscale bwd): every element is read before it is written,
+ * by the same thread.
+ *
+ * chscale bwd: one block of PB_RED_THREADS per (n, c) plane. dx = dy * s (bitwise as the CPU);
+ * ds[plane] = sum over hw of dy * x, each product exact in double, summed in double: thread t
+ * takes elements t, t+T, ... in order, then a fixed shared-memory tree (pb_block_sum_d). No
+ * atomics, so ds is run-to-run reproducible; against the CPU's sequential double sum it
+ * differs only by double rounding, i.e. (after rounding to float) at most 1 ulp. */
+#include "kernels/cuda/reduce_det.cuh"
+
+#define PB_GRID_LOOP(i, n) \
+  for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (size_t)gridDim.x * blockDim.x)
+
+__global__ static void pb_add_fwd_kernel(float *y, const float *a, const float *b, size_t n) {
+  PB_GRID_LOOP(i, n) y[i] = __fadd_rn(a[i], b[i]);
+}
+
+__global__ static void pb_accumulate_kernel(float *y, const float *x, size_t n) {
+  PB_GRID_LOOP(i, n) y[i] = __fadd_rn(y[i], x[i]);
+}
+
+__global__ static void pb_scale_kernel(float *x, float s, size_t n) {
+  PB_GRID_LOOP(i, n) x[i] = __fmul_rn(x[i], s);
+}
+
+/* total = planes * hw elements; element i belongs to plane i / hw. */
+__global__ static void pb_chscale_fwd_kernel(float *y, const float *x, const float *s, size_t total, size_t hw) {
+  PB_GRID_LOOP(i, total) y[i] = __fmul_rn(x[i], s[i / hw]);
+}
+
+/* One block per plane (blockIdx.x); hw may be 0 (ds = 0, as the CPU). */
+__global__ static void __launch_bounds__(PB_RED_THREADS)
+    pb_chscale_bwd_kernel(float *dx, float *ds, const float *dy, const float *x, const float *s, size_t hw) {
+  __shared__ double sh[PB_RED_THREADS];
+  const size_t pl = blockIdx.x;
+  const float sv = s[pl];
+  const float *xp = x + pl * hw, *dyp = dy + pl * hw;
+  float *dxp = dx + pl * hw;
+  double acc = 0.0;
+  for (size_t j = threadIdx.x; j < hw; j += PB_RED_THREADS) {
+    const float g = dyp[j];
+    /* float * float is exact in double, so an FMA here would not change the sum */
+    acc += (double)g * (double)xp[j];
+    dxp[j] = __fmul_rn(g, sv);
+  }
+  const double tot = pb_block_sum_d(acc, sh);
+  if (threadIdx.x == 0) ds[pl] = (float)tot;
+}
+
+extern "C" void pb_add_fwd_cuda(float *y, const float *a, const float *b, size_t n, const pb_cuda_env *env) {
+  if (n == 0) return;
+  pb_add_fwd_kernel<<<pb_cuda_blocks(n, PB_CUDA_THREADS), PB_CUDA_THREADS, 0, pb_cuda_stream_of(env->stream)>>>(y, a,
+                                                                                                                b, n);
+  PB_CUDA_CHECK_LAUNCH("pb_add_fwd_kernel");
+}
+
+extern "C" void pb_accumulate_cuda(float *y, const float *x, size_t n, const pb_cuda_env *env) {
+  if (n == 0) return;
+  pb_accumulate_kernel<<<pb_cuda_blocks(n, PB_CUDA_THREADS), PB_CUDA_THREADS, 0, pb_cuda_stream_of(env->stream)>>>(
+      y, x, n);
+  PB_CUDA_CHECK_LAUNCH("pb_accumulate_kernel");
+}
+
+extern "C" void pb_scale_cuda(float *x, float s, size_t n, const pb_cuda_env *env) {
+  if (n == 0) return;
+  pb_scale_kernel<<<pb_cuda_blocks(n, PB_CUDA_THREADS), PB_CUDA_THREADS, 0, pb_cuda_stream_of(env->stream)>>>(x, s,
+                                                                                                              n);
+  PB_CUDA_CHECK_LAUNCH("pb_scale_kernel");
+}
+
+extern "C" void pb_chscale_fwd_cuda(float *y, const float *x, const float *s, int n, int c, int hw,
+                                    const pb_cuda_env *env) {
+  if (n <= 0 || c <= 0 || hw <= 0) return;
+  const size_t total = (size_t)n * (size_t)c * (size_t)hw;
+  pb_chscale_fwd_kernel<<<pb_cuda_blocks(total, PB_CUDA_THREADS), PB_CUDA_THREADS, 0,
+                          pb_cuda_stream_of(env->stream)>>>(y, x, s, total, (size_t)hw);
+  PB_CUDA_CHECK_LAUNCH("pb_chscale_fwd_kernel");
+}
+
+extern "C" void pb_chscale_bwd_cuda(float *dx, float *ds, const float *dy, const float *x, const float *s, int n,
+                                    int c, int hw, const pb_cuda_env *env) {
+  if (n <= 0 || c <= 0) return;
+  const size_t planes = (size_t)n * (size_t)c;
+  /* One block per plane: gridDim.x allows 2^31 - 1. */
+  PB_ASSERT(planes <= 0x7fffffffu);
+  pb_chscale_bwd_kernel<<<(unsigned int)planes, PB_RED_THREADS, 0, pb_cuda_stream_of(env->stream)>>>(
+      dx, ds, dy, x, s, hw < 0 ? 0 : (size_t)hw);
+  PB_CUDA_CHECK_LAUNCH("pb_chscale_bwd_kernel");
+}
