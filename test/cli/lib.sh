@@ -52,6 +52,7 @@ tiny_config() {
 name = tiny
 out_dir = $T/runs
 seed = 3
+device = cpu
 threads = 2
 log_interval = 1
 [data]
