@@ -8,11 +8,30 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-LOG=${1:-${OUT:-$ROOT/gpu-check-out}}
+DEST=${1:-${OUT:-$ROOT/gpu-check-out}}
+# Every log goes to $LOG; at the end they are packed into $DEST/gpu-logs.tar.gz beside
+# $DEST/results.md (the device tool brings back only a few files).
+LOG=$DEST/logs
 mkdir -p "$LOG"
+# The CLI tests and benchmarks read Fashion-MNIST from the carried copy when Debian's is absent.
+[[ -d $ROOT/.gpu-data && ! -r /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]] &&
+  export PLUMB_DATA=$ROOT/.gpu-data
 B=$ROOT/build-gpu
 declare -a SUMMARY
 note() { SUMMARY+=("$1"); echo "== $1"; }
+# worst_err FILE: the largest error a test printed, for fp32 and TF32 lines separately. Tests
+# print "max abs err: y 1.2e-06 dx ..." or "max |diff| 3e-07"; parenthesised magnitudes are not
+# errors. A line naming tf32 counts as TF32.
+worst_err() {
+  awk '/max abs err|max \|diff\|/ {
+         line = $0; gsub(/\([^)]*\)/, "", line)
+         k = (line ~ /tf32/) ? "tf32" : "fp32"
+         sub(/.*(max abs err:|max \|diff\|)/, "", line)
+         n = split(line, t, /[ ,\/]+/)
+         for (i = 1; i <= n; i++) if (t[i] ~ /^[0-9.]+(e[-+][0-9]+)?$/ && t[i] + 0 > w[k]) w[k] = t[i] + 0
+         seen[k] = 1 }
+       END { s = ""; for (k in seen) s = s sprintf("%sworst %s err %.3g", s ? ", " : "", k, w[k]); print (s ? s : "no error figures printed") }' "$1"
+}
 
 # ---------------------------------------------------------------- 1. probe
 {
@@ -57,14 +76,13 @@ fi
 # ---------------------------------------------------------------- 3. tests
 (cd "$B" && ctest --output-on-failure -j4 --timeout 600) > "$LOG/ctest.txt" 2>&1
 note "ctest: $(grep -E 'tests passed|tests failed' "$LOG/ctest.txt" | tail -1)"
-skipped=$(grep -E "test_cuda_\w+ .*Skipped|Not Run" "$LOG/ctest.txt" | awk '{print $4}' | tr '\n' ' ')
+skipped=$(grep -E "\(Skipped\)|Not Run" "$LOG/ctest.txt" | awk '{print $3}' | tr "\n" " ")
 [[ -n $skipped ]] && note "GPU tests SKIPPED on a GPU machine: $skipped"
 for t in "$B"/test_cuda_*; do
   n=$(basename "$t")
   "$t" > "$LOG/$n.txt" 2>&1
   rc=$?
-  worst=$(grep -oE "max \|diff\| [0-9.e+-]+" "$LOG/$n.txt" | awk '{print $3}' | sort -g | tail -1)
-  note "$n: exit $rc; worst max|diff| ${worst:-n/a}"
+  note "$n: exit $rc; $(worst_err "$LOG/$n.txt")"
 done
 
 # ---------------------------------------------------------------- 4. compute-sanitizer
@@ -84,8 +102,9 @@ fi
 if [[ -r /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz || -d $ROOT/.gpu-data ]]; then
   DATA=/usr/share/datasets/fashion-mnist
   [[ -d $ROOT/.gpu-data ]] && DATA=$ROOT/.gpu-data
+  rm -rf "$B/runs"
   for dev in cuda cpu; do
-    "$B/plumb" train configs/quickstart.ini --set run.out_dir="$LOG/runs" --set run.name=bench-$dev \
+    "$B/plumb" train configs/quickstart.ini --set run.out_dir="$B/runs" --set run.name=bench-$dev \
       --set run.device=$dev --set train.epochs=2 --set data.dir="$DATA" --set run.log_interval=100000 \
       > "$LOG/bench_quickstart_$dev.txt" 2>&1
     note "quickstart on $dev: $(grep -oE 'epoch 2/2 done in [0-9.]+s \([0-9]+ img/s\)|test_acc=[0-9.]+' "$LOG/bench_quickstart_$dev.txt" | tr '\n' ' ')"
@@ -100,7 +119,8 @@ fi
 {
   echo "# plumb GPU check, $(date -u +%Y-%m-%d)"
   printf -- '- %s\n' "${SUMMARY[@]}"
-} > "$LOG/results.md"
+} > "$DEST/results.md"
+tar -czf "$DEST/gpu-logs.tar.gz" -C "$DEST" logs && rm -rf "$LOG"
 echo
 echo "================ summary ================"
 printf '%s\n' "${SUMMARY[@]}"

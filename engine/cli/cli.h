@@ -25,5 +25,9 @@ int pb_cmd_train(int argc, char **argv);
 int pb_cmd_eval(int argc, char **argv);
 int pb_cmd_info(int argc, char **argv);
 int pb_cmd_config(int argc, char **argv);
+int pb_cmd_bench(int argc, char **argv);
+/* plumb bench --model (bench_model.c) and --loader (bench_loader.c). */
+int pb_cmd_bench_model(int argc, char **argv);
+int pb_cmd_bench_loader(int argc, char **argv);
 
 #endif

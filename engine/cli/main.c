@@ -15,6 +15,10 @@ static void usage(FILE *out) {
           "  plumb config [CONFIG] [--set ...]\n"
           "                             without CONFIG: every config key with its type, bounds,\n"
           "                             default and meaning; with CONFIG: the resolved config\n"
+          "  plumb bench --model NAME [--batch N] [--set ...]\n"
+          "                             training / inference throughput on synthetic data\n"
+          "  plumb bench --loader CONFIG [--set ...]\n"
+          "                             decode + augment throughput per worker count\n"
           "  plumb help\n",
           PLUMB_VERSION);
 }
@@ -29,6 +33,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "eval")) return pb_cmd_eval(argc, argv);
   if (!strcmp(cmd, "info")) return pb_cmd_info(argc, argv);
   if (!strcmp(cmd, "config")) return pb_cmd_config(argc, argv);
+  if (!strcmp(cmd, "bench")) return pb_cmd_bench(argc, argv);
   if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
     usage(stdout);
     return 0;

@@ -5,7 +5,9 @@ set -u
 FAILS=0
 T=$(mktemp -d "${TMPDIR:-/tmp}/plumb-cli.XXXXXX")
 trap 'rm -rf "$T"' EXIT
-DATA=/usr/share/datasets/fashion-mnist
+# PLUMB_DATA: another folder holding the four Fashion-MNIST .gz files (the GPU machine has no
+# Debian package; scripts/gpu-check.sh points this at the copy it carries).
+DATA=${PLUMB_DATA:-/usr/share/datasets/fashion-mnist}
 
 need_data() {
   if [[ ! -r $DATA/train-images-idx3-ubyte.gz ]]; then
@@ -56,6 +58,7 @@ device = cpu
 threads = 2
 log_interval = 1
 [data]
+dir = $DATA
 limit_train = 1024
 limit_test = 256
 [model]
