@@ -54,6 +54,17 @@ double pb_test_max_abs_diff(const float *a, const float *b, size_t n) {
   return m;
 }
 
+double pb_test_rel_l2(const float *got, const float *ref, size_t n) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < n; i++) {
+    double d = (double)got[i] - (double)ref[i];
+    num += d * d;
+    den += (double)ref[i] * ref[i];
+  }
+  if (isnan(num)) return NAN;
+  return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
 const char *pb_test_fixture(const char *name) {
   static char path[4096];
   snprintf(path, sizeof path, "%s/%s", PLUMB_FIXTURES, name);

@@ -41,6 +41,9 @@ size_t pb_test_allclose(const char *what, const float *got, const float *ref, si
 /* Max absolute difference. */
 double pb_test_max_abs_diff(const float *a, const float *b, size_t n);
 
+/* ||got - ref||_2 / ||ref||_2 (the absolute norm when ref is all zeros; NaN if any is NaN). */
+double pb_test_rel_l2(const float *got, const float *ref, size_t n);
+
 /* Path of a committed fixture: PLUMB_FIXTURES "/" name (static buffer). */
 const char *pb_test_fixture(const char *name);
 

@@ -7,7 +7,19 @@
  * up to 7*7*64 = 3136 products): logits and loss atol 1e-4 rtol 1e-4; gradients atol 1e-4
  * rtol 2e-3 (BN backward subtracts means of products, which loses a few digits);
  * running stats atol 1e-5 rtol 1e-4. The same test runs on the GPU as
- * test_cuda_simpleconvnet_golden (PB_GOLDEN_DEVICE), with TF32 off. */
+ * test_cuda_simpleconvnet_golden (PB_GOLDEN_DEVICE), with TF32 off.
+ *
+ * On the GPU, cuDNN's convolutions sum in other orders than PyTorch's CPU kernels, so a BN
+ * output within rounding of 0 can land on the other side of the ReLU's kink; each such flip
+ * moves the gradients below it by up to |dy| of that element (seen on an H100: 5 of 25,088
+ * elements of extracter.3.weight off by <= 1.5e-4, and extracter.4.bias, whose gradient is the
+ * plain sum of dy, by 3e-5, while extracter.4.weight, which weighs dy by x_hat ~ 0 there, agreed
+ * to 5e-9). So on the GPU a gradient passes when its relative L2 error (relative to
+ * max(||ref||, 1e-4 sqrt(numel)): the conv biases in front of a BN have a true gradient of 0) is <= 5e-3 and at most
+ * 0.1% of its elements (at least 1) fall outside the element-wise tolerance above; a wrong
+ * kernel moves far more elements than that. Logits, loss and running statistics keep the
+ * element-wise tolerances on both devices. */
+#include <math.h>
 #include <string.h>
 
 #include "kernels/cuda_device.h"
@@ -91,8 +103,22 @@ int main(void) {
       PB_CHECK_MSG(g != NULL, "fixture lacks %s", key);
       if (!g) continue;
       pb_ctx_download(&ctx, host, p->grad, p->numel * sizeof(float));
-      PB_CHECK(pb_test_allclose(key, host, g->data, p->numel, 1e-4, 2e-3) == 0);
-      printf("%-28s max |diff| %.3g\n", key, pb_test_max_abs_diff(host, g->data, p->numel));
+      size_t bad = pb_test_allclose(key, host, g->data, p->numel, 1e-4, 2e-3);
+      /* Relative to the gradient's norm, or to the atol scale for the conv biases in front of
+       * a BN, whose true gradient is 0 (the fixture holds rounding noise of ~1e-8). */
+      double rel = pb_test_rel_l2(host, g->data, p->numel), refn = 0;
+      const float *gd = (const float *)g->data;
+      for (size_t k = 0; k < p->numel; k++) refn += (double)gd[k] * gd[k];
+      double floor_n = 1e-4 * sqrt((double)p->numel);
+      if (sqrt(refn) < floor_n) rel *= sqrt(refn) / floor_n;
+      if (!strcmp(PB_GOLDEN_DEVICE, "cpu")) {
+        PB_CHECK(bad == 0);
+      } else {
+        size_t allowed = PB_MAX(p->numel / 1000, 1);
+        PB_CHECK_MSG(bad <= allowed && rel <= 5e-3, "%s: %zu elements out of tolerance (allowed %zu), rel L2 %.3g",
+                     key, bad, allowed, rel);
+      }
+      printf("%-28s max |diff| %.3g rel L2 %.3g\n", key, pb_test_max_abs_diff(host, g->data, p->numel), rel);
       ngrad++;
     } else if (p->kind == PB_PARAM_BUFFER) {
       snprintf(key, sizeof key, "after.%s", p->name);
