@@ -39,7 +39,8 @@ worst_err() {
   python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name(0))"
 } > "$LOG/probe.txt" 2>&1
 GPU=$(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null | head -1)
-CUDNN=$(python3 -c "import nvidia.cudnn, os; print(os.path.dirname(nvidia.cudnn.__file__))" 2>/dev/null || true)
+# nvidia.cudnn is a namespace package in recent wheels (no __file__): take its __path__.
+CUDNN=$(python3 -c "import nvidia.cudnn as c; print(list(c.__path__)[0])" 2>/dev/null || true)
 echo "cuDNN package: ${CUDNN:-none found}" >> "$LOG/probe.txt"
 note "GPU: ${GPU:-none}; commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'); cuDNN: ${CUDNN:-/usr/local/cuda}"
 
