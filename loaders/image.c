@@ -124,7 +124,8 @@ int pb_image_decode(pb_decoder *d, const uint8_t *buf, size_t len, int channels,
   if ((int64_t)w * h > ((int64_t)1 << 28)) return pb_err_set(err, "image of %dx%d is too large", w, h);
   if (!d->convert && stored != channels)
     return pb_err_set(err, "unexpected channel count: %d stored, %d wanted", stored, channels);
-  if (stbi_is_16_bit_from_memory(buf, (int)len)) {
+  /* The bit depth from the IHDR chunk (stbi_is_16_bit_from_memory misses some files). */
+  if (len > 25 && !memcmp(buf, "\x89PNG", 4) && buf[24] == 16) {
     /* stb would truncate (v >> 8); round to the nearest 8-bit level instead. */
     stbi_us *p = stbi_load_16_from_memory(buf, (int)len, &w, &h, &stored, channels);
     if (!p) return pb_err_set(err, "corrupt image data (%s)", stbi_failure_reason());
@@ -166,6 +167,14 @@ int pb_image_write_png(const char *path, const uint8_t *hwc, int w, int h, int c
   char tmp[4200];
   snprintf(tmp, sizeof tmp, "%s.tmp", path);
   if (!stbi_write_png(tmp, w, h, c, hwc, w * c)) return pb_err_set(err, "%s: cannot write the PNG", tmp);
+  if (rename(tmp, path)) return pb_err_set(err, "%s: cannot rename into place: %s", path, strerror(errno));
+  return PB_OK;
+}
+
+int pb_image_write_jpg(const char *path, const uint8_t *hwc, int w, int h, int c, int quality, pb_err *err) {
+  char tmp[4200];
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  if (!stbi_write_jpg(tmp, w, h, c, hwc, quality)) return pb_err_set(err, "%s: cannot write the JPEG", tmp);
   if (rename(tmp, path)) return pb_err_set(err, "%s: cannot rename into place: %s", path, strerror(errno));
   return PB_OK;
 }

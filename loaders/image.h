@@ -47,5 +47,7 @@ int pb_image_load(pb_decoder *d, const char *path, int channels, int min_w, int 
 
 /* Writes an 8-bit PNG (tests, sample grids); c in 1..4. */
 int pb_image_write_png(const char *path, const uint8_t *hwc, int w, int h, int c, pb_err *err);
+/* Writes a baseline JPEG of quality 1..100 (tests, benchmark corpora); c in 1..4. */
+int pb_image_write_jpg(const char *path, const uint8_t *hwc, int w, int h, int c, int quality, pb_err *err);
 
 #endif

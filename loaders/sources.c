@@ -176,8 +176,13 @@ static int csv_row(char **p, char **fields, int cap) {
       s++;
       continue;
     }
-    if (c == '\r') s++;
-    if (*s == '\n') s++;
+    /* c was read before the terminator was written over it. */
+    if (c == '\r') {
+      s++;
+      if (*s == '\n') s++;
+    } else if (c == '\n') {
+      s++;
+    }
     break;
   }
   *p = s;

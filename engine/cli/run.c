@@ -21,9 +21,12 @@ static void pin_free(void *p, void *ctx) {
   pb_cuda_host_free(p);
 }
 
-/* [augment] for the training and evaluation passes. In-memory data keeps its stored size. */
-static int build_augs(pb_run *r, pb_err *err) {
-  const pb_config *cfg = r->cfg;
+int pb_run_augs(const pb_config *cfg, const pb_dataset *train, pb_aug *aug_train, pb_aug *aug_test, pb_err *err) {
+  struct {
+    pb_dataset train;
+    pb_aug aug_train, aug_test;
+  } rr, *r = &rr;
+  r->train = *train;
   int size = (int)pb_config_int(cfg, "augment", "size");
   if (r->train.kind != PB_DATA_FILES && size && (size != r->train.h || size != r->train.w))
     return pb_err_set(err, "[augment] size = %d but the stored samples are %dx%d: in-memory data keeps its size "
@@ -53,6 +56,8 @@ static int build_augs(pb_run *r, pb_err *err) {
     pb_log("note: [augment] resampling in-memory %dx%d images back to %dx%d", r->train.h, r->train.w, a.out_h,
            a.out_w);
   r->aug_train = a;
+  *aug_train = r->aug_train;
+  *aug_test = r->aug_test;
   return PB_OK;
 }
 
@@ -71,7 +76,7 @@ int pb_run_init(pb_run *r, pb_config *cfg, pb_err *err) {
     goto fail;
   }
   if (pb_data_norm(cfg, r->train.c, &r->norm, err)) goto fail;
-  if (build_augs(r, err)) goto fail;
+  if (pb_run_augs(cfg, &r->train, &r->aug_train, &r->aug_test, err)) goto fail;
   r->batch = (int)pb_config_int(cfg, "train", "batch_size");
   r->eval_batch = (int)pb_config_int(cfg, "train", "eval_batch_size");
   if (r->eval_batch == 0) r->eval_batch = 2 * r->batch;

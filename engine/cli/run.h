@@ -43,6 +43,9 @@ typedef struct pb_run {
 /* Context, data, model, trainer from cfg. On error everything is released. */
 int pb_run_init(pb_run *r, pb_config *cfg, pb_err *err);
 void pb_run_free(pb_run *r);
+/* [augment] for training and evaluation on data shaped like train (in-memory data keeps
+ * its stored size). */
+int pb_run_augs(const pb_config *cfg, const pb_dataset *train, pb_aug *aug_train, pb_aug *aug_test, pb_err *err);
 /* Starts a loader pass over order[0..n) of d from batch first (waits for copies in flight
  * from the loader's memory first). train: the training augmentation, else evaluation's. */
 void pb_run_pass(pb_run *r, const pb_dataset *d, int train, const int32_t *order, int n, int batch, int64_t first,
