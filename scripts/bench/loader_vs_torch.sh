@@ -14,7 +14,8 @@ PLUMB=${PLUMB:-build/plumb}
 PY=${PYTHON:-python3}
 IMAGES=${IMAGES:-2000}
 BATCH=${BATCH:-64}
-[[ -d $CORPUS/train ]] || $PY scripts/bench/make_jpeg_corpus.py "$CORPUS" --classes 10 --per-class 50
+SRCARGS=(); [[ -d .gpu-data/images ]] && SRCARGS=(--src .gpu-data/images)  # carried photographs (scripts/gpu-deps.sh)
+[[ -d $CORPUS/train ]] || $PY scripts/bench/make_jpeg_corpus.py "$CORPUS" --classes 10 --per-class 50 "${SRCARGS[@]}"
 cat > "$CORPUS/bench.ini" <<INI
 [data]
 dataset = folder
