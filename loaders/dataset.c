@@ -18,6 +18,7 @@
 
 #include "kernels/pb_rng.h"
 #include "loaders/idx.h"
+#include "loaders/sources.h"
 
 static const uint8_t colour_table[10][3] = {{255, 0, 0},   {0, 255, 0},   {0, 0, 255},   {225, 225, 0},
                                             {225, 0, 225}, {0, 255, 255}, {255, 128, 0}, {255, 0, 128},
@@ -26,6 +27,15 @@ static const uint8_t colour_table[10][3] = {{255, 0, 0},   {0, 255, 0},   {0, 0,
 void pb_dataset_free(pb_dataset *d) {
   if (!d) return;
   free(d->images);
+  free(d->feats);
+  if (d->paths)
+    for (int i = 0; i < d->n; i++) free(d->paths[i]);
+  free(d->paths);
+  free(d->heads);
+  free(d->multi);
+  if (d->class_names)
+    for (int i = 0; i < d->num_classes; i++) free(d->class_names[i]);
+  free(d->class_names);
   free(d->labels);
   free(d->groups);
   free(d->aligned);
@@ -163,59 +173,137 @@ static void inject_colour(pb_dataset *d, double rho, uint64_t seed, int split) {
   d->c = 3;
 }
 
-static void take(pb_dataset *dst, const pb_dataset *src, const int32_t *idx, int n, const char *name) {
+void pb_dataset_take(pb_dataset *dst, const pb_dataset *src, const int32_t *idx, int n, const char *name) {
   size_t per = (size_t)src->c * src->h * src->w;
   memset(dst, 0, sizeof *dst);
   snprintf(dst->name, sizeof dst->name, "%s", name);
+  dst->kind = src->kind;
   dst->n = n;
   dst->c = src->c;
   dst->h = src->h;
   dst->w = src->w;
   dst->num_classes = src->num_classes;
-  dst->images = pb_xmalloc((size_t)PB_MAX(n, 1) * per);
-  dst->labels = pb_xmalloc((size_t)PB_MAX(n, 1) * sizeof(int32_t));
-  if (src->groups) dst->groups = pb_xmalloc((size_t)PB_MAX(n, 1) * sizeof(int32_t));
-  if (src->aligned) dst->aligned = pb_xmalloc((size_t)PB_MAX(n, 1));
-  for (int i = 0; i < n; i++) {
-    memcpy(dst->images + (size_t)i * per, src->images + (size_t)idx[i] * per, per);
-    dst->labels[i] = src->labels[idx[i]];
-    if (src->groups) dst->groups[i] = src->groups[idx[i]];
-    if (src->aligned) dst->aligned[i] = src->aligned[idx[i]];
+  dst->nheads = src->nheads;
+  dst->multi_k = src->multi_k;
+  size_t m = (size_t)PB_MAX(n, 1);
+  if (src->images) dst->images = pb_xmalloc(m * per);
+  if (src->feats) dst->feats = pb_xmalloc(m * per * sizeof(float));
+  if (src->paths) dst->paths = pb_xcalloc(m, sizeof(char *));
+  if (src->heads) dst->heads = pb_xmalloc(m * src->nheads * sizeof(int32_t));
+  if (src->multi) dst->multi = pb_xmalloc(m * src->multi_k);
+  dst->labels = pb_xmalloc(m * sizeof(int32_t));
+  if (src->groups) dst->groups = pb_xmalloc(m * sizeof(int32_t));
+  if (src->aligned) dst->aligned = pb_xmalloc(m);
+  if (src->class_names) {
+    dst->class_names = pb_xcalloc((size_t)src->num_classes, sizeof(char *));
+    for (int k = 0; k < src->num_classes; k++) dst->class_names[k] = pb_xstrdup(src->class_names[k]);
   }
+  for (int i = 0; i < n; i++) {
+    size_t j = (size_t)idx[i];
+    if (src->images) memcpy(dst->images + (size_t)i * per, src->images + j * per, per);
+    if (src->feats) memcpy(dst->feats + (size_t)i * per, src->feats + j * per, per * sizeof(float));
+    if (src->paths) dst->paths[i] = pb_xstrdup(src->paths[j]);
+    if (src->heads) memcpy(dst->heads + (size_t)i * src->nheads, src->heads + j * src->nheads, src->nheads * sizeof(int32_t));
+    if (src->multi) memcpy(dst->multi + (size_t)i * src->multi_k, src->multi + j * src->multi_k, src->multi_k);
+    dst->labels[i] = src->labels[j];
+    if (src->groups) dst->groups[i] = src->groups[j];
+    if (src->aligned) dst->aligned[i] = src->aligned[j];
+  }
+}
+
+/* Image folders, CSV manifests, .npy arrays: train into full, test into test. */
+static int load_other(const pb_config *cfg, const char *kind, const char *dir, pb_dataset *full, pb_dataset *test,
+                      pb_err *err) {
+  char tp[4096], sp[4096];
+  join(tp, sizeof tp, dir, pb_config_str(cfg, "data", "train_path"));
+  join(sp, sizeof sp, dir, pb_config_str(cfg, "data", "test_path"));
+  int nclass = (int)pb_config_int(cfg, "model", "num_classes");
+  if (!strcmp(kind, "npy")) {
+    char tl[4096], sl[4096];
+    join(tl, sizeof tl, dir, pb_config_str(cfg, "data", "train_targets"));
+    join(sl, sizeof sl, dir, pb_config_str(cfg, "data", "test_targets"));
+    const char *col = pb_config_str(cfg, "data", "label_columns");
+    if (pb_data_npy(full, "train", tp, tl, col, nclass, err)) return PB_ERR;
+    if (pb_data_npy(test, "test", sp, sl, col, nclass, err)) return pb_dataset_free(full), PB_ERR;
+    if (full->c != test->c || full->h != test->h || full->w != test->w) {
+      pb_err_set(err, "[data] train features are %dx%dx%d per sample but test features %dx%dx%d", full->c, full->h,
+                 full->w, test->c, test->h, test->w);
+      return pb_dataset_free(full), pb_dataset_free(test), PB_ERR;
+    }
+    return PB_OK;
+  }
+  int size = (int)pb_config_int(cfg, "augment", "size");
+  if (size <= 0) return pb_err_set(err, "[augment] size must be set (the output height and width) for image files");
+  if (!strcmp(kind, "folder")) {
+    if (pb_data_folder(full, "train", tp, NULL, err)) return PB_ERR;
+    if (pb_data_folder(test, "test", sp, full, err)) return pb_dataset_free(full), PB_ERR;
+    if (full->num_classes > nclass) {
+      pb_err_set(err, "[data] %s has %d class folders but [model] num_classes = %d", tp, full->num_classes, nclass);
+      return pb_dataset_free(full), pb_dataset_free(test), PB_ERR;
+    }
+  } else {
+    char root[4096];
+    join(root, sizeof root, dir, pb_config_str(cfg, "data", "image_root"));
+    pb_csv_opts o = {pb_config_str(cfg, "data", "path_column"), pb_config_str(cfg, "data", "label_columns"),
+                     pb_config_str(cfg, "data", "group_column"), pb_config_bool(cfg, "data", "multilabel"),
+                     pb_config_str(cfg, "data", "path_suffix"), nclass};
+    pb_vocab v = {0};
+    int rc = pb_data_csv(full, "train", tp, root, &o, &v, err);
+    if (!rc && (rc = pb_data_csv(test, "test", sp, root, &o, &v, err))) pb_dataset_free(full);
+    pb_vocab_free(&v);
+    if (rc) return PB_ERR;
+  }
+  pb_dataset *ds[2] = {full, test};
+  for (int k = 0; k < 2; k++) {
+    ds[k]->c = (int)pb_config_int(cfg, "data", "channels");
+    ds[k]->h = ds[k]->w = size;
+  }
+  return PB_OK;
 }
 
 int pb_data_load(const pb_config *cfg, uint64_t seed, pb_dataset *train, pb_dataset *val, pb_dataset *test,
                  pb_err *err) {
   memset(val, 0, sizeof *val);
-  if (strcmp(pb_config_str(cfg, "data", "dataset"), "idx")) PB_FATAL("[data] dataset has no loader");
+  memset(train, 0, sizeof *train);
+  memset(test, 0, sizeof *test);
+  const char *kind = pb_config_str(cfg, "data", "dataset");
   const char *dir = pb_config_str(cfg, "data", "dir");
   int nclass = (int)pb_config_int(cfg, "model", "num_classes");
+  const char *tb = pb_config_str(cfg, "data", "test_bias");
   pb_dataset full;
-  if (load_split(&full, "train", dir, pb_config_str(cfg, "data", "train_images"),
-                 pb_config_str(cfg, "data", "train_labels"), pb_config_int(cfg, "data", "limit_train"), nclass, err))
-    return PB_ERR;
-  if (load_split(test, "test", dir, pb_config_str(cfg, "data", "test_images"), pb_config_str(cfg, "data", "test_labels"),
-                 pb_config_int(cfg, "data", "limit_test"), nclass, err)) {
-    pb_dataset_free(&full);
-    return PB_ERR;
-  }
-  if (full.h != test->h || full.w != test->w) {
-    pb_err_set(err, "[data] train images are %dx%d but test images are %dx%d", full.h, full.w, test->h, test->w);
-    goto fail;
-  }
-  const char *bias = pb_config_str(cfg, "data", "bias");
-  if (!strcmp(bias, "inversion")) {
-    uint8_t in0[10];
-    if (superclass_mask((int)pb_config_int(cfg, "data", "class_assignment"), in0)) {
-      pb_err_set(err, "[data] class_assignment must be below 252 (the number of 5/5 splits of 10 classes)");
+  if (strcmp(kind, "idx")) {
+    if (load_other(cfg, kind, dir, &full, test, err)) return PB_ERR;
+    if (strcmp(pb_config_str(cfg, "data", "bias"), "none")) {
+      pb_err_set(err, "[data] bias = %s needs dataset = idx (MNIST / Fashion-MNIST)", pb_config_str(cfg, "data", "bias"));
       goto fail;
     }
-    double eps = pb_config_float(cfg, "data", "eps");
-    inject_inversion(&full, in0, eps, seed, 1);
-    inject_inversion(test, in0, eps, seed, 2);
-  } else if (!strcmp(bias, "colour")) {
-    inject_colour(&full, pb_config_float(cfg, "data", "rho"), seed, 1);
-    inject_colour(test, 0.1, seed, 2);
+  } else {
+    if (load_split(&full, "train", dir, pb_config_str(cfg, "data", "train_images"),
+                   pb_config_str(cfg, "data", "train_labels"), pb_config_int(cfg, "data", "limit_train"), nclass, err))
+      return PB_ERR;
+    if (load_split(test, "test", dir, pb_config_str(cfg, "data", "test_images"),
+                   pb_config_str(cfg, "data", "test_labels"), pb_config_int(cfg, "data", "limit_test"), nclass, err)) {
+      pb_dataset_free(&full);
+      return PB_ERR;
+    }
+    if (full.h != test->h || full.w != test->w) {
+      pb_err_set(err, "[data] train images are %dx%d but test images are %dx%d", full.h, full.w, test->h, test->w);
+      goto fail;
+    }
+    const char *bias = pb_config_str(cfg, "data", "bias");
+    if (!strcmp(bias, "inversion")) {
+      uint8_t in0[10];
+      if (superclass_mask((int)pb_config_int(cfg, "data", "class_assignment"), in0)) {
+        pb_err_set(err, "[data] class_assignment must be below 252 (the number of 5/5 splits of 10 classes)");
+        goto fail;
+      }
+      double eps = pb_config_float(cfg, "data", "eps");
+      inject_inversion(&full, in0, eps, seed, 1);
+      inject_inversion(test, in0, !strcmp(tb, "unbiased") ? 0 : !strcmp(tb, "biased") ? 50 : eps, seed, 2);
+    } else if (!strcmp(bias, "colour")) {
+      inject_colour(&full, pb_config_float(cfg, "data", "rho"), seed, 1);
+      inject_colour(test, !strcmp(tb, "biased") ? 1.0 : 0.1, seed, 2);
+    }
   }
   double vs = pb_config_float(cfg, "data", "val_split");
   int nval = (int)floor(full.n * vs);
@@ -226,8 +314,8 @@ int pb_data_load(const pb_config *cfg, uint64_t seed, pb_dataset *train, pb_data
   if (nval > 0) {
     int32_t *perm = pb_xmalloc((size_t)full.n * sizeof(int32_t));
     pb_data_order(perm, full.n, seed ^ 0x5EEDull, -1, 1);
-    take(val, &full, perm + (full.n - nval), nval, "val");
-    take(train, &full, perm, full.n - nval, "train");
+    pb_dataset_take(val, &full, perm + (full.n - nval), nval, "val");
+    pb_dataset_take(train, &full, perm, full.n - nval, "train");
     free(perm);
     pb_dataset_free(&full);
   } else {
@@ -264,6 +352,18 @@ int pb_data_norm(const pb_config *cfg, int channels, pb_norm *out, pb_err *err) 
     out->std[c] = (float)std[ns == 1 ? 0 : c];
   }
   return PB_OK;
+}
+
+void pb_data_normalise_u8(const uint8_t *u8, int n, int c, int hw, const pb_norm *norm, float *x) {
+  for (int ch = 0; ch < c; ch++) {
+    float lut[256];
+    for (int v = 0; v < 256; v++) lut[v] = ((float)v / 255.0f - norm->mean[ch]) / norm->std[ch];
+    for (int i = 0; i < n; i++) {
+      const uint8_t *src = u8 + ((size_t)i * c + ch) * hw;
+      float *dst = x + ((size_t)i * c + ch) * hw;
+      for (int j = 0; j < hw; j++) dst[j] = lut[src[j]];
+    }
+  }
 }
 
 void pb_data_batch(const pb_dataset *d, const int32_t *idx, int n, const pb_norm *norm, float *x, int32_t *y) {

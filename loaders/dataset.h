@@ -9,10 +9,29 @@
 
 #include "engine/config.h"
 
+/* Where a sample's data is: kind of pb_dataset. */
+enum {
+  PB_DATA_U8 = 0, /* images in memory: images [n, c, h, w] (IDX, bias-injected) */
+  PB_DATA_FILES,  /* image files decoded per sample: paths [n]; c, h, w = the augmented output */
+  PB_DATA_F32,    /* float32 features in memory: feats [n, c, h, w] ([N,D]: c = D, h = w = 1;
+                     [N,T,D]: c = 1, h = T, w = D) */
+};
+
+/* The one dataset interface every source (IDX, image folders, CSV manifests, .npy) fills:
+ * a sample is fetched (copied or decoded) and augmented into a fixed-size output by the
+ * worker pool (loaders/pool.h). */
 typedef struct pb_dataset {
   char name[16];     /* "train", "val", "test" */
+  int kind;          /* PB_DATA_* */
   int n, c, h, w;
-  uint8_t *images;   /* n*c*h*w, owned */
+  uint8_t *images;   /* U8: n*c*h*w, owned */
+  float *feats;      /* F32: n*c*h*w, owned */
+  char **paths;      /* FILES: n file paths, owned */
+  int nheads;        /* label columns (CSV manifests); labels = column 0 */
+  int32_t *heads;    /* n*nheads, or NULL when nheads <= 1 */
+  int multi_k;       /* multi-label: classes of the multi-hot rows, else 0 */
+  uint8_t *multi;    /* n*multi_k multi-hot, or NULL */
+  char **class_names; /* num_classes names (folders, CSV names), or NULL */
   int32_t *labels;   /* n, in [0, num_classes) */
   int32_t *groups;   /* n bias attributes (inversion: 0/1; colour: colour index), or NULL */
   uint8_t *aligned;  /* n: 1 when the attribute is the one correlated with the label; NULL without bias */
@@ -24,6 +43,8 @@ typedef struct pb_dataset {
 int pb_data_load(const pb_config *cfg, uint64_t seed, pb_dataset *train, pb_dataset *val, pb_dataset *test,
                  pb_err *err);
 void pb_dataset_free(pb_dataset *d);
+/* Copies samples idx[0..n) of src into dst (any kind). */
+void pb_dataset_take(pb_dataset *dst, const pb_dataset *src, const int32_t *idx, int n, const char *name);
 
 /* Order of the samples for an epoch: a permutation of [0, n) that depends only on
  * (seed, epoch) (identity when shuffle is 0). */
@@ -34,6 +55,9 @@ typedef struct pb_norm {
   float mean[8], std[8];
 } pb_norm;
 int pb_data_norm(const pb_config *cfg, int channels, pb_norm *out, pb_err *err);
+
+/* u8 [n, c, hw] into x = (u8/255 - mean)/std, through a 256-entry table per channel. */
+void pb_data_normalise_u8(const uint8_t *u8, int n, int c, int hw, const pb_norm *norm, float *x);
 
 /* Assembles samples idx[0..n) into x [n, c, h, w] = (pixel/255 - mean)/std and y [n]. */
 void pb_data_batch(const pb_dataset *d, const int32_t *idx, int n, const pb_norm *norm, float *x, int32_t *y);

@@ -11,3 +11,6 @@ apt-get download libinih-dev libinih1 libstb-dev libstb0 zlib1g-dev zlib1g libtu
 ls -1 *.deb
 # The Fashion-MNIST files for the GPU benchmarks (30 MB).
 mkdir -p ../.gpu-data && cp /usr/share/datasets/fashion-mnist/*.gz ../.gpu-data/ 2>/dev/null || true
+# Source photographs for the loader benchmark's JPEG corpus (scripts/bench/make_jpeg_corpus.py --src).
+mkdir -p ../.gpu-data/images && cp /usr/share/darknet/data/*.jpg /usr/lib/python3/dist-packages/skimage/data/{rocket,retina,hubble_deep_field}.jpg \
+  /usr/lib/python3/dist-packages/skimage/data/{astronaut,chelsea,coffee,motorcycle_left}.png ../.gpu-data/images/ 2>/dev/null || true

@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(build-essential cmake pkg-config libinih-dev libstb-dev zlib1g-dev libopenblas-dev
-      libturbojpeg0-dev dataset-fashion-mnist)
+      libturbojpeg0-dev dataset-fashion-mnist
+      darknet python3-skimage valgrind)  # real JPEG/PNG test images; the pool leak test
 [[ "${1:-}" == "--torch" ]] && pkgs+=(python3-torch python3-torchvision python3-numpy)
 
 missing=()

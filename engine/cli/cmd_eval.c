@@ -27,7 +27,10 @@ int pb_cmd_eval(int argc, char **argv) {
     goto out;
   }
   pb_cls_counts c;
-  pb_run_evaluate(&r, &r.test, &c);
+  if (pb_run_evaluate(&r, &r.test, &c, &err)) {
+    fprintf(stderr, "plumb eval: error: %s\n", err.msg);
+    goto out;
+  }
   printf("checkpoint %s: %ld test images\n", o.checkpoint, c.n);
   printf("test_loss=%.4f test_acc=%.4f", c.loss_sum / (double)(c.n ? c.n : 1), pb_ratio(c.correct, c.n));
   if (c.n_aligned + c.n_conflicting > 0)

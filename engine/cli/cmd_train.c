@@ -175,8 +175,6 @@ static void csv_row(pb_run *r, int64_t epoch, double secs, double ips, const pb_
 
 static int train_loop(pb_run *r, pb_err *err) {
   int batch = r->batch;
-  size_t per = (size_t)r->train.c * r->train.h * r->train.w;
-  (void)per;
   int32_t *perm = pb_xmalloc((size_t)r->train.n * sizeof(int32_t));
   int log_every = (int)pb_config_int(r->cfg, "run", "log_interval");
   int ck_every = (int)pb_config_int(r->cfg, "run", "checkpoint_every");
@@ -192,18 +190,28 @@ static int train_loop(pb_run *r, pb_err *err) {
 
   for (int64_t epoch = r->epoch; epoch < r->epochs; epoch++) {
     pb_data_order(perm, r->train.n, r->seed, epoch, shuffle);
+    pb_run_pass(r, &r->train, 1, perm, r->train.n, batch, r->cursor, epoch);
     double t_ep = now_s(), t_train = 0;
     long imgs = 0;
+    r->ep_bad = 0;
     for (int64_t b = r->cursor; b < r->batches_per_epoch; b++) {
       double t0 = now_s();
-      int off = (int)(b * batch), n = PB_MIN(batch, r->train.n - off);
       float *x;
       int32_t *y;
       const int32_t *yh;
-      pb_run_batch(r, &r->train, perm + off, n, &x, &y, &yh);
+      pb_batch *bt = pb_loader_next(r->loader);
+      PB_ASSERT(bt && bt->index == b);
+      if (pb_run_batch(r, &r->train, bt, &x, &y, &yh, err)) {
+        rc = PB_ERR;
+        goto out;
+      }
+      int n = bt->n;
+      r->ep_bad += bt->nbad;
       int last = b == r->batches_per_epoch - 1;
       int step_now = last || (b + 1) % accum == 0;
-      pb_trainer_micro(&r->tr, x, y, n, step_now);
+      /* A batch whose every sample was bad: nothing to learn from (a pending accumulation
+       * group steps with the next non-empty batch). */
+      if (n > 0) pb_trainer_micro(&r->tr, x, y, n, step_now);
       r->ep_seen += n;
       imgs += n;
       t_train += now_s() - t0;
@@ -256,8 +264,10 @@ static int train_loop(pb_run *r, pb_err *err) {
       goto out;
     }
     pb_cls_counts val = {0}, test = {0};
-    if (r->val.n) pb_run_evaluate(r, &r->val, &val);
-    pb_run_evaluate(r, &r->test, &test);
+    if ((r->val.n && pb_run_evaluate(r, &r->val, &val, err)) || pb_run_evaluate(r, &r->test, &test, err)) {
+      rc = PB_ERR;
+      goto out;
+    }
     char valpart[128] = "";
     if (r->val.n)
       snprintf(valpart, sizeof valpart, " val_loss=%.4f val_acc=%.4f", val.loss_sum / val.n, pb_ratio(val.correct, val.n));
@@ -267,10 +277,12 @@ static int train_loop(pb_run *r, pb_err *err) {
                pb_ratio(test.correct_aligned, test.n_aligned), pb_ratio(test.correct_conflicting, test.n_conflicting),
                test.n_aligned, test.n_conflicting);
     double ips = (double)imgs / PB_MAX(t_train, 1e-9);
-    pb_log("epoch %" PRId64 "/%d done in %.1fs (%.0f img/s): train_loss=%.4f train_acc=%.4f%s test_loss=%.4f test_acc=%.4f%s",
+    char badpart[64] = "";
+    if (r->ep_bad) snprintf(badpart, sizeof badpart, " bad_images_skipped=%ld", r->ep_bad);
+    pb_log("epoch %" PRId64 "/%d done in %.1fs (%.0f img/s): train_loss=%.4f train_acc=%.4f%s test_loss=%.4f test_acc=%.4f%s%s",
            epoch + 1, r->epochs, now_s() - t_ep, ips, r->ep_loss / (double)PB_MAX(r->ep_seen, 1),
            pb_ratio(r->ep_correct, r->ep_seen), valpart, test.loss_sum / (double)PB_MAX(test.n, 1),
-           pb_ratio(test.correct, test.n), biaspart);
+           pb_ratio(test.correct, test.n), biaspart, badpart);
     int final = epoch + 1 == r->epochs;
     if (final || (ck_every > 0 && (epoch + 1) % ck_every == 0)) {
       double keep_loss = r->ep_loss;
@@ -293,6 +305,10 @@ static int train_loop(pb_run *r, pb_err *err) {
     }
   }
 out:
+  /* Abandon the pass (Ctrl-C, max_steps, an error): the workers stop between samples. */
+  if (r->ctx.cuda) pb_cuda_copy_wait(r->ctx.cuda);
+  r->held = NULL;
+  pb_loader_stop(r->loader);
   free(perm);
   return rc;
 }
@@ -346,7 +362,7 @@ int pb_cmd_train(int argc, char **argv) {
   }
   if (r.epoch >= r.epochs) {
     pb_cls_counts test;
-    pb_run_evaluate(&r, &r.test, &test);
+    if (pb_run_evaluate(&r, &r.test, &test, &err)) goto fail;
     pb_log("run %s is already complete (%d epochs, step %" PRId64 "); raise [train] epochs to train on. "
            "Its final model: test_loss=%.4f test_acc=%.4f",
            r.dir, r.epochs, r.tr.opt.step, test.loss_sum / (double)PB_MAX(test.n, 1), pb_ratio(test.correct, test.n));

@@ -2,12 +2,64 @@
 #include "engine/cli/run.h"
 
 #include "engine/checkpoint.h"
+#include "engine/log.h"
 
 #include <dirent.h>
+#include <math.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+static void *pin_alloc(size_t bytes, void *ctx) {
+  (void)ctx;
+  pb_err e;
+  return pb_cuda_host_alloc(bytes, "the loader's pinned batches", &e);
+}
+static void pin_free(void *p, void *ctx) {
+  (void)ctx;
+  pb_cuda_host_free(p);
+}
+
+int pb_run_augs(const pb_config *cfg, const pb_dataset *train, pb_aug *aug_train, pb_aug *aug_test, pb_err *err) {
+  struct {
+    pb_dataset train;
+    pb_aug aug_train, aug_test;
+  } rr, *r = &rr;
+  r->train = *train;
+  int size = (int)pb_config_int(cfg, "augment", "size");
+  if (r->train.kind != PB_DATA_FILES && size && (size != r->train.h || size != r->train.w))
+    return pb_err_set(err, "[augment] size = %d but the stored samples are %dx%d: in-memory data keeps its size "
+                           "(set 0)",
+                      size, r->train.h, r->train.w);
+  double sc[PB_CFG_LIST_MAX], ra[PB_CFG_LIST_MAX];
+  if (pb_config_floats(cfg, "augment", "scale", sc, PB_CFG_LIST_MAX) != 2 || sc[0] > sc[1] || sc[0] <= 0)
+    return pb_err_set(err, "[augment] scale needs two values 0 < lo <= hi <= 1");
+  if (pb_config_floats(cfg, "augment", "ratio", ra, PB_CFG_LIST_MAX) != 2 || ra[0] > ra[1])
+    return pb_err_set(err, "[augment] ratio needs two values lo <= hi");
+  pb_aug a = {.out_c = r->train.c, .out_h = r->train.h, .out_w = r->train.w};
+  a.scale[0] = (float)sc[0], a.scale[1] = (float)sc[1], a.ratio[0] = (float)ra[0], a.ratio[1] = (float)ra[1];
+  a.resize = (int)pb_config_int(cfg, "augment", "resize");
+  if (!a.resize) a.resize = (int)lround(PB_MAX(a.out_h, a.out_w) / 0.875);
+  a.pad = (int)pb_config_int(cfg, "augment", "pad");
+  r->aug_test = a;
+  const char *tg = pb_config_str(cfg, "augment", "test");
+  r->aug_test.geom = !strcmp(tg, "resize_crop") ? PB_AUG_RESIZE_CROP : PB_AUG_NONE;
+  const char *g = pb_config_str(cfg, "augment", "train");
+  a.geom = !strcmp(g, "rrc")           ? PB_AUG_RRC
+           : !strcmp(g, "resize_crop") ? PB_AUG_RESIZE_CROP
+           : !strcmp(g, "pad_crop")    ? PB_AUG_PAD_CROP
+                                       : PB_AUG_NONE;
+  a.flip = (float)pb_config_float(cfg, "augment", "flip");
+  a.invert = (float)pb_config_float(cfg, "augment", "invert");
+  if (r->train.kind == PB_DATA_U8 && (a.geom == PB_AUG_RRC || a.geom == PB_AUG_RESIZE_CROP || r->aug_test.geom))
+    pb_log("note: [augment] resampling in-memory %dx%d images back to %dx%d", r->train.h, r->train.w, a.out_h,
+           a.out_w);
+  r->aug_train = a;
+  *aug_train = r->aug_train;
+  *aug_test = r->aug_test;
+  return PB_OK;
+}
 
 int pb_run_init(pb_run *r, pb_config *cfg, pb_err *err) {
   memset(r, 0, sizeof *r);
@@ -24,6 +76,7 @@ int pb_run_init(pb_run *r, pb_config *cfg, pb_err *err) {
     goto fail;
   }
   if (pb_data_norm(cfg, r->train.c, &r->norm, err)) goto fail;
+  if (pb_run_augs(cfg, &r->train, &r->aug_train, &r->aug_test, err)) goto fail;
   r->batch = (int)pb_config_int(cfg, "train", "batch_size");
   r->eval_batch = (int)pb_config_int(cfg, "train", "eval_batch_size");
   if (r->eval_batch == 0) r->eval_batch = 2 * r->batch;
@@ -45,12 +98,14 @@ int pb_run_init(pb_run *r, pb_config *cfg, pb_err *err) {
   }
   if (pb_trainer_init(&r->tr, r->model, cfg, steps, r->epochs, err)) goto fail;
   r->max_batch = PB_MAX(r->batch, r->eval_batch);
+  const pb_dataset *ds[3] = {&r->train, &r->val, &r->test};
+  for (int k = 0; k < 3; k++)
+    r->max_sample = PB_MAX(r->max_sample, (size_t)ds[k]->c * ds[k]->h * ds[k]->w *
+                                              (ds[k]->kind == PB_DATA_F32 ? sizeof(float) : 1));
   size_t per = (size_t)r->train.c * r->train.h * r->train.w, mb = (size_t)r->max_batch;
   if (r->ctx.cuda) {
     for (int s = 0; s < 2; s++)
-      if (!(r->pin_u8[s] = pb_cuda_host_alloc(mb * per, "the pinned image staging", err)) ||
-          !(r->pin_y[s] = pb_cuda_host_alloc(mb * sizeof(int32_t), "the pinned label staging", err)) ||
-          !(r->u8_dev[s] = pb_ctx_alloc(&r->ctx, mb * per, "the input bytes", err)) ||
+      if (!(r->u8_dev[s] = pb_ctx_alloc(&r->ctx, mb * r->max_sample, "the input bytes", err)) ||
           !(r->y_dev[s] = pb_ctx_alloc(&r->ctx, mb * sizeof(int32_t), "the labels", err)))
         goto fail;
     if (!(r->x_dev = pb_ctx_alloc(&r->ctx, mb * per * sizeof(float), "the input batch", err))) goto fail;
@@ -58,6 +113,20 @@ int pb_run_init(pb_run *r, pb_config *cfg, pb_err *err) {
     r->x_host = pb_amalloc(mb * per * sizeof(float));
     r->y_host = pb_amalloc(mb * sizeof(int32_t));
   }
+  long workers = pb_config_int(cfg, "loader", "workers");
+  if (workers == 0) workers = PB_MAX(1, sysconf(_SC_NPROCESSORS_ONLN));
+  long depth = pb_config_int(cfg, "loader", "queue_depth");
+  if (depth == 0) depth = workers + 2;
+  pb_loader_opts lo = {.workers = (int)workers,
+                       .depth = (int)PB_MAX(depth, 3),
+                       .max_batch = r->max_batch,
+                       .max_sample_bytes = r->max_sample,
+                       .turbojpeg = pb_config_bool(cfg, "loader", "turbojpeg"),
+                       .convert_channels = pb_config_bool(cfg, "data", "convert_channels"),
+                       .fail_on_bad = !strcmp(pb_config_str(cfg, "loader", "on_bad_image"), "fail"),
+                       .seed = r->seed};
+  if (r->ctx.cuda) lo.alloc = pin_alloc, lo.dealloc = pin_free;
+  if (!(r->loader = pb_loader_new(&lo, err))) goto fail;
   return PB_OK;
 fail:
   pb_run_free(r);
@@ -65,11 +134,12 @@ fail:
 }
 
 void pb_run_free(pb_run *r) {
+  if (r->ctx.cuda && r->loader) pb_cuda_copy_wait(r->ctx.cuda);
+  pb_loader_free(r->loader);
+  r->loader = NULL;
   pb_trainer_free(&r->tr);
   if (r->ctx.cuda) {
     for (int s = 0; s < 2; s++) {
-      pb_cuda_host_free(r->pin_u8[s]);
-      pb_cuda_host_free(r->pin_y[s]);
       pb_ctx_free_mem(&r->ctx, r->u8_dev[s]);
       pb_ctx_free_mem(&r->ctx, r->y_dev[s]);
     }
@@ -87,50 +157,83 @@ void pb_run_free(pb_run *r) {
   pb_ctx_free(&r->ctx);
 }
 
-void pb_run_batch(pb_run *r, const pb_dataset *d, const int32_t *idx, int n, float **x, int32_t **y,
-                  const int32_t **y_host) {
+void pb_run_pass(pb_run *r, const pb_dataset *d, int train, const int32_t *order, int n, int batch, int64_t first,
+                 int64_t epoch) {
+  /* The loader reuses its batches: no copy may still read one. */
+  if (r->ctx.cuda) pb_cuda_copy_wait(r->ctx.cuda);
+  r->held = NULL;
+  pb_loader_start(r->loader, d, train ? &r->aug_train : &r->aug_test, order, n, batch, first, epoch);
+}
+
+int pb_run_batch(pb_run *r, const pb_dataset *d, pb_batch *b, float **x, int32_t **y, const int32_t **y_host,
+                 pb_err *err) {
+  int n = b->n;
   PB_ASSERT(n <= r->max_batch);
+  for (int i = 0; i < b->nmsg; i++) pb_log("%s image skipped: %s", d->name, b->msg[i]);
+  if (b->nbad > b->nmsg) pb_log("%s: %d more bad images skipped in batch %" PRId64, d->name, b->nbad - b->nmsg, b->index);
+  if (b->failed) {
+    pb_err_set(err, "%s ([loader] on_bad_image = fail; set skip to leave bad images out)", b->msg[0]);
+    pb_loader_release(r->loader, b);
+    return PB_ERR;
+  }
+  int hw = d->h * d->w;
+  int f32 = d->kind == PB_DATA_F32;
   if (!r->ctx.cuda) {
-    pb_data_batch(d, idx, n, &r->norm, r->x_host, r->y_host);
+    if (f32)
+      memcpy(r->x_host, b->f32, (size_t)n * d->c * hw * sizeof(float));
+    else
+      pb_data_normalise_u8(b->u8, n, d->c, hw, &r->norm, r->x_host);
+    memcpy(r->y_host, b->y, (size_t)n * sizeof(int32_t));
+    /* Kept until the next batch: the caller reads its groups and bias flags. */
+    pb_loader_release(r->loader, r->held);
+    r->held = b;
     *x = r->x_host;
     *y = r->y_host;
     *y_host = r->y_host;
-    return;
+    return PB_OK;
   }
   pb_cuda_env *g = r->ctx.cuda;
   int s = r->slot;
   r->slot ^= 1;
-  /* The pinned slot was last read by the copy of two batches ago: wait for the copies before
-   * refilling it (they are short: this rarely waits long). */
+  /* The previous batch's pinned memory goes back to the loader once its copy is done. */
   pb_cuda_copy_wait(g);
-  pb_data_gather_u8(d, idx, n, r->pin_u8[s], r->pin_y[s]);
+  pb_loader_release(r->loader, r->held);
+  r->held = b;
   /* The device slot may still be read by batch i-2's step: the copy waits for its end. */
   pb_cuda_stage_begin(g, s);
-  int hw = d->h * d->w;
-  pb_cuda_h2d_overlap(r->u8_dev[s], r->pin_u8[s], (size_t)n * d->c * hw, g);
-  pb_cuda_h2d_overlap(r->y_dev[s], r->pin_y[s], (size_t)n * sizeof(int32_t), g);
-  pb_u8_to_f32_norm_cuda(r->x_dev, r->u8_dev[s], n, d->c, hw, r->norm.mean, r->norm.std, g);
-  *x = r->x_dev;
+  size_t bytes = (size_t)n * d->c * hw * (f32 ? sizeof(float) : 1);
+  pb_cuda_h2d_overlap(r->u8_dev[s], b->u8, bytes, g);
+  pb_cuda_h2d_overlap(r->y_dev[s], b->y, (size_t)n * sizeof(int32_t), g);
+  if (f32)
+    *x = (float *)r->u8_dev[s];
+  else {
+    pb_u8_to_f32_norm_cuda(r->x_dev, r->u8_dev[s], n, d->c, hw, r->norm.mean, r->norm.std, g);
+    *x = r->x_dev;
+  }
   *y = r->y_dev[s];
-  *y_host = r->pin_y[s];
+  *y_host = b->y;
+  return PB_OK;
 }
 
-void pb_run_evaluate(pb_run *r, const pb_dataset *d, pb_cls_counts *out) {
+int pb_run_evaluate(pb_run *r, const pb_dataset *d, pb_cls_counts *out, pb_err *err) {
   memset(out, 0, sizeof *out);
   int eb = r->eval_batch;
-  int32_t *pred = pb_xmalloc((size_t)eb * sizeof(int32_t)), *idx = pb_xmalloc((size_t)eb * sizeof(int32_t));
-  for (int off = 0; off < d->n; off += eb) {
-    int n = PB_MIN(eb, d->n - off);
-    for (int i = 0; i < n; i++) idx[i] = off + i;
+  int32_t *pred = pb_xmalloc((size_t)eb * sizeof(int32_t)), *idx = pb_xmalloc((size_t)PB_MAX(d->n, 1) * sizeof(int32_t));
+  for (int i = 0; i < d->n; i++) idx[i] = i;
+  pb_run_pass(r, d, 0, idx, d->n, eb, 0, 0);
+  int rc = PB_OK;
+  for (pb_batch *b; (b = pb_loader_next(r->loader));) {
     float *x;
     int32_t *y;
     const int32_t *yh;
-    pb_run_batch(r, d, idx, n, &x, &y, &yh);
-    out->loss_sum += pb_trainer_eval(&r->tr, x, y, n, pred);
-    pb_cls_counts_add(out, pred, yh, d->aligned ? d->aligned + off : NULL, n);
+    if ((rc = pb_run_batch(r, d, b, &x, &y, &yh, err))) break;
+    if (!b->n) continue;
+    out->loss_sum += pb_trainer_eval(&r->tr, x, y, b->n, pred);
+    pb_cls_counts_add(out, pred, yh, d->aligned ? b->aligned : NULL, b->n);
   }
   free(pred);
   free(idx);
+  return rc;
 }
 
 size_t pb_run_count_params(const pb_run *r) {

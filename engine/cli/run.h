@@ -7,6 +7,7 @@
 #include "engine/model.h"
 #include "engine/trainer.h"
 #include "loaders/dataset.h"
+#include "loaders/pool.h"
 #include "metrics/classification.h"
 
 typedef struct pb_run {
@@ -20,12 +21,18 @@ typedef struct pb_run {
   int batch, eval_batch, epochs;
   int64_t batches_per_epoch;
   char dir[4096], ckdir[4200];
-  /* batch staging: host tensors on the CPU; pinned slots + device tensors on a GPU */
+  /* the loader: worker pool producing batches (pinned on a GPU), and the per-sample
+   * augmentation of training and evaluation */
+  pb_loader *loader;
+  pb_aug aug_train, aug_test;
+  pb_batch *held;        /* GPU: the batch whose copy may still be in flight */
+  long ep_bad;           /* bad samples skipped in this epoch (training) */
+  /* batch staging: host tensors on the CPU; device slots + tensors on a GPU */
   int max_batch;
+  size_t max_sample;     /* bytes of the largest sample (u8 or f32) */
   float *x_host, *x_dev;
   int32_t *y_host, *y_dev[2];
-  uint8_t *u8_dev[2], *pin_u8[2];
-  int32_t *pin_y[2];
+  uint8_t *u8_dev[2];
   int slot;
   /* progress, saved in checkpoints (host mirror of the trainer's accumulators) */
   int64_t epoch, cursor;
@@ -36,14 +43,22 @@ typedef struct pb_run {
 /* Context, data, model, trainer from cfg. On error everything is released. */
 int pb_run_init(pb_run *r, pb_config *cfg, pb_err *err);
 void pb_run_free(pb_run *r);
-/* Stages samples idx[0..n) of d for the model's device: *x [n, c, h, w] normalised and *y [n]
- * on the device, *y_host [n] the labels on the host. On a GPU the bytes go through a pinned
- * slot and an asynchronous copy that overlaps the compute already enqueued, and are
- * normalised there. */
-void pb_run_batch(pb_run *r, const pb_dataset *d, const int32_t *idx, int n, float **x, int32_t **y,
-                  const int32_t **y_host);
+/* [augment] for training and evaluation on data shaped like train (in-memory data keeps
+ * its stored size). */
+int pb_run_augs(const pb_config *cfg, const pb_dataset *train, pb_aug *aug_train, pb_aug *aug_test, pb_err *err);
+/* Starts a loader pass over order[0..n) of d from batch first (waits for copies in flight
+ * from the loader's memory first). train: the training augmentation, else evaluation's. */
+void pb_run_pass(pb_run *r, const pb_dataset *d, int train, const int32_t *order, int n, int batch, int64_t first,
+                 int64_t epoch);
+/* Stages a loader batch of d for the model's device: *x [n, c, h, w] normalised (u8 data) or
+ * as stored (f32 data) and *y [n] on the device, *y_host [n] the labels on the host. On a GPU
+ * the bytes go from the batch's pinned memory by an asynchronous copy that overlaps the
+ * compute already enqueued, and are normalised there. Bad samples the batch left out are
+ * logged; with [loader] on_bad_image = fail the first one is returned as the error. */
+int pb_run_batch(pb_run *r, const pb_dataset *d, pb_batch *b, float **x, int32_t **y, const int32_t **y_host,
+                 pb_err *err);
 /* Evaluation-mode pass over d (batches of eval_batch). */
-void pb_run_evaluate(pb_run *r, const pb_dataset *d, pb_cls_counts *out);
+int pb_run_evaluate(pb_run *r, const pb_dataset *d, pb_cls_counts *out, pb_err *err);
 size_t pb_run_count_params(const pb_run *r);
 /* Newest complete checkpoint in r->ckdir (its model file path); 0 when none. */
 int pb_run_latest_checkpoint(const pb_run *r, char *path, size_t len);

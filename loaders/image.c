@@ -1,0 +1,180 @@
+/* image.c: image decoding (image.h): stb_image (compiled here, static, JPEG/PNG/BMP only) and
+ * the TurboJPEG fast path for JPEG. */
+#include "loaders/image.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* The unused static stb functions are only reported at the end of the file. */
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#pragma GCC diagnostic ignored "-Wmisleading-indentation"
+#define STB_IMAGE_STATIC
+#define STB_IMAGE_IMPLEMENTATION
+#define STBI_ONLY_JPEG
+#define STBI_ONLY_PNG
+#define STBI_ONLY_BMP
+#define STBI_NO_STDIO
+#define STBI_NO_HDR
+#define STBI_NO_LINEAR
+#include <stb_image.h>
+#define STB_IMAGE_WRITE_STATIC
+#define STB_IMAGE_WRITE_IMPLEMENTATION
+#include <stb_image_write.h>
+#pragma GCC diagnostic pop
+
+#if PLUMB_HAVE_TURBOJPEG
+#include <turbojpeg.h>
+#endif
+
+void pb_image_free(pb_image *im) {
+  if (!im) return;
+  free(im->data);
+  memset(im, 0, sizeof *im);
+}
+
+static uint8_t *image_reserve(pb_image *im, int w, int h, int c) {
+  size_t need = (size_t)w * h * c;
+  if (need > im->cap) {
+    im->data = pb_xrealloc(im->data, need);
+    im->cap = need;
+  }
+  im->w = w, im->h = h, im->c = c;
+  return im->data;
+}
+
+int pb_decoder_has_turbojpeg(void) { return PLUMB_HAVE_TURBOJPEG; }
+
+void pb_decoder_init(pb_decoder *d, int use_turbojpeg, int convert_channels) {
+  memset(d, 0, sizeof *d);
+  d->convert = convert_channels;
+#if PLUMB_HAVE_TURBOJPEG
+  if (use_turbojpeg) d->tj = tjInitDecompress();
+#else
+  (void)use_turbojpeg;
+#endif
+}
+
+void pb_decoder_free(pb_decoder *d) {
+  if (!d) return;
+#if PLUMB_HAVE_TURBOJPEG
+  if (d->tj) tjDestroy(d->tj);
+#endif
+  free(d->file);
+  memset(d, 0, sizeof *d);
+}
+
+static int is_jpeg(const uint8_t *b, size_t n) { return n >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF; }
+
+/* stb_image decodes a JPEG cut short without complaint (it pads the missing scans), so a
+ * JPEG must end with its EOI marker (FF D9), allowing some trailing bytes after it. */
+static int jpeg_has_eoi(const uint8_t *b, size_t n) {
+  size_t lo = n > 65536 ? n - 65536 : 2;
+  for (size_t i = n - 1; i > lo; i--)
+    if (b[i - 1] == 0xFF && b[i] == 0xD9) return 1;
+  return 0;
+}
+
+#if PLUMB_HAVE_TURBOJPEG
+static int decode_tj(pb_decoder *d, const uint8_t *buf, size_t len, int channels, int min_w, int min_h,
+                     pb_image *out, pb_err *err) {
+  int w, h, subsamp, cs;
+  if (tjDecompressHeader3(d->tj, buf, (unsigned long)len, &w, &h, &subsamp, &cs))
+    return pb_err_set(err, "corrupt JPEG header (%s)", tjGetErrorStr2(d->tj));
+  if (cs == TJCS_CMYK || cs == TJCS_YCCK) return 1; /* stb_image converts these; TurboJPEG cannot */
+  int stored = cs == TJCS_GRAY ? 1 : 3;
+  if (!d->convert && stored != channels)
+    return pb_err_set(err, "unexpected channel count: %d stored, %d wanted", stored, channels);
+  /* Smallest power-of-two reduction that still covers min_w x min_h. */
+  int denom = 1;
+  while (denom < 8 && min_w > 0 && min_h > 0 && (w + 2 * denom - 1) / (2 * denom) >= min_w &&
+         (h + 2 * denom - 1) / (2 * denom) >= min_h)
+    denom *= 2;
+  int sw = (w + denom - 1) / denom, sh = (h + denom - 1) / denom;
+  uint8_t *dst = image_reserve(out, sw, sh, channels);
+  if (tjDecompress2(d->tj, buf, (unsigned long)len, dst, sw, 0, sh, channels == 1 ? TJPF_GRAY : TJPF_RGB, 0)) {
+    /* A warning (truncated or corrupt entropy data) leaves a partly grey image: refuse it. */
+    return pb_err_set(err, "corrupt JPEG data (%s)", tjGetErrorStr2(d->tj));
+  }
+  return PB_OK;
+}
+#endif
+
+int pb_image_decode(pb_decoder *d, const uint8_t *buf, size_t len, int channels, int min_w, int min_h,
+                    pb_image *out, pb_err *err) {
+  PB_ASSERT(channels == 1 || channels == 3);
+  if (len == 0) return pb_err_set(err, "empty file");
+  if (len > 0x7FFFFFFF) return pb_err_set(err, "file over 2 GiB");
+  if (is_jpeg(buf, len)) {
+#if PLUMB_HAVE_TURBOJPEG
+    if (d->tj) {
+      int rc = decode_tj(d, buf, len, channels, min_w, min_h, out, err);
+      if (rc <= 0) return rc;
+    }
+#endif
+    if (!jpeg_has_eoi(buf, len)) return pb_err_set(err, "truncated JPEG (no end-of-image marker)");
+  }
+  int w, h, stored;
+  if (!stbi_info_from_memory(buf, (int)len, &w, &h, &stored))
+    return pb_err_set(err, "not a decodable JPEG, PNG or BMP image (%s)", stbi_failure_reason());
+  if ((int64_t)w * h > ((int64_t)1 << 28)) return pb_err_set(err, "image of %dx%d is too large", w, h);
+  if (!d->convert && stored != channels)
+    return pb_err_set(err, "unexpected channel count: %d stored, %d wanted", stored, channels);
+  /* The bit depth from the IHDR chunk (stbi_is_16_bit_from_memory misses some files). */
+  if (len > 25 && !memcmp(buf, "\x89PNG", 4) && buf[24] == 16) {
+    /* stb would truncate (v >> 8); round to the nearest 8-bit level instead. */
+    stbi_us *p = stbi_load_16_from_memory(buf, (int)len, &w, &h, &stored, channels);
+    if (!p) return pb_err_set(err, "corrupt image data (%s)", stbi_failure_reason());
+    uint8_t *dst = image_reserve(out, w, h, channels);
+    size_t n = (size_t)w * h * channels;
+    for (size_t i = 0; i < n; i++) dst[i] = (uint8_t)(((uint32_t)p[i] * 255u + 32767u) / 65535u);
+    stbi_image_free(p);
+    return PB_OK;
+  }
+  uint8_t *p = stbi_load_from_memory(buf, (int)len, &w, &h, &stored, channels);
+  if (!p) return pb_err_set(err, "corrupt image data (%s)", stbi_failure_reason());
+  memcpy(image_reserve(out, w, h, channels), p, (size_t)w * h * channels);
+  stbi_image_free(p);
+  return PB_OK;
+}
+
+int pb_image_load(pb_decoder *d, const char *path, int channels, int min_w, int min_h, pb_image *out, pb_err *err) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return pb_err_set(err, "%s: cannot open: %s", path, strerror(errno));
+  d->file_len = 0;
+  for (;;) {
+    if (d->file_cap - d->file_len < 65536) {
+      d->file_cap = d->file_cap ? 2 * d->file_cap : 1 << 20;
+      d->file = pb_xrealloc(d->file, d->file_cap);
+    }
+    size_t got = fread(d->file + d->file_len, 1, d->file_cap - d->file_len, f);
+    d->file_len += got;
+    if (got == 0) break;
+    if (d->file_len > ((size_t)1 << 31)) break;
+  }
+  int bad = ferror(f);
+  fclose(f);
+  if (bad) return pb_err_set(err, "%s: read error", path);
+  if (pb_image_decode(d, d->file, d->file_len, channels, min_w, min_h, out, err)) return pb_err_prefix(err, "%s", path);
+  return PB_OK;
+}
+
+int pb_image_write_png(const char *path, const uint8_t *hwc, int w, int h, int c, pb_err *err) {
+  char tmp[4200];
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  if (!stbi_write_png(tmp, w, h, c, hwc, w * c)) return pb_err_set(err, "%s: cannot write the PNG", tmp);
+  if (rename(tmp, path)) return pb_err_set(err, "%s: cannot rename into place: %s", path, strerror(errno));
+  return PB_OK;
+}
+
+int pb_image_write_jpg(const char *path, const uint8_t *hwc, int w, int h, int c, int quality, pb_err *err) {
+  char tmp[4200];
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  if (!stbi_write_jpg(tmp, w, h, c, hwc, quality)) return pb_err_set(err, "%s: cannot write the JPEG", tmp);
+  if (rename(tmp, path)) return pb_err_set(err, "%s: cannot rename into place: %s", path, strerror(errno));
+  return PB_OK;
+}

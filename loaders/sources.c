@@ -1,0 +1,601 @@
+/* sources.c: image folders, CSV manifests and .npy arrays as pb_datasets (sources.h). */
+#include "loaders/sources.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* ------------------------------------------------------------------ string lists */
+
+typedef struct strlist {
+  char **s;
+  int n, cap;
+} strlist;
+
+static void sl_push(strlist *l, const char *s) {
+  if (l->n == l->cap) {
+    l->cap = l->cap ? 2 * l->cap : 64;
+    l->s = pb_xrealloc(l->s, (size_t)l->cap * sizeof(char *));
+  }
+  l->s[l->n++] = pb_xstrdup(s);
+}
+static void sl_free(strlist *l) {
+  for (int i = 0; i < l->n; i++) free(l->s[i]);
+  free(l->s);
+  memset(l, 0, sizeof *l);
+}
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static void sl_sort_unique(strlist *l) {
+  if (!l->n) return;
+  qsort(l->s, (size_t)l->n, sizeof(char *), cmp_str);
+  int m = 1;
+  for (int i = 1; i < l->n; i++) {
+    if (strcmp(l->s[i], l->s[m - 1]))
+      l->s[m++] = l->s[i];
+    else
+      free(l->s[i]);
+  }
+  l->n = m;
+}
+static int find_name(char **names, int n, const char *s) {
+  char **hit = bsearch(&s, names, (size_t)n, sizeof(char *), cmp_str);
+  return hit ? (int)(hit - names) : -1;
+}
+
+static int join_path(char *out, size_t len, const char *root, const char *rel) {
+  int k = root[0] ? snprintf(out, len, "%s/%s", root, rel) : snprintf(out, len, "%s", rel);
+  return k >= 0 && (size_t)k < len;
+}
+
+/* ------------------------------------------------------------------ image folders */
+
+static int list_dir(const char *path, int want_dirs, strlist *out, pb_err *err) {
+  DIR *d = opendir(path);
+  if (!d) return pb_err_set(err, "%s: cannot open the folder: %s", path, strerror(errno));
+  struct dirent *e;
+  char p[8192];
+  while ((e = readdir(d))) {
+    if (e->d_name[0] == '.') continue;
+    snprintf(p, sizeof p, "%s/%s", path, e->d_name);
+    struct stat st;
+    if (stat(p, &st)) continue;
+    if (want_dirs ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode)) sl_push(out, e->d_name);
+  }
+  closedir(d);
+  qsort(out->s, (size_t)out->n, sizeof(char *), cmp_str);
+  return PB_OK;
+}
+
+int pb_data_folder(pb_dataset *d, const char *name, const char *root, const pb_dataset *classes, pb_err *err) {
+  memset(d, 0, sizeof *d);
+  strlist cls = {0}, paths = {0};
+  int32_t *labels = NULL;
+  int nl = 0, cap = 0, rc = PB_ERR;
+  if (list_dir(root, 1, &cls, err)) return pb_err_prefix(err, "[data] %s image folder", name);
+  if (!cls.n) {
+    pb_err_set(err, "[data] %s image folder %s has no class sub-folders", name, root);
+    goto out;
+  }
+  for (int k = 0; k < cls.n; k++) {
+    int id = k;
+    if (classes) {
+      id = find_name(classes->class_names, classes->num_classes, cls.s[k]);
+      if (id < 0) {
+        pb_err_set(err, "[data] %s: class folder %s/%s is not one of the %d training classes", name, root, cls.s[k],
+                   classes->num_classes);
+        goto out;
+      }
+    }
+    char sub[8192];
+    snprintf(sub, sizeof sub, "%s/%s", root, cls.s[k]);
+    strlist files = {0};
+    if (list_dir(sub, 0, &files, err)) goto out;
+    for (int i = 0; i < files.n; i++) {
+      char p[8192];
+      snprintf(p, sizeof p, "%s/%s", sub, files.s[i]);
+      sl_push(&paths, p);
+      if (nl == cap) cap = cap ? 2 * cap : 256, labels = pb_xrealloc(labels, (size_t)cap * sizeof(int32_t));
+      labels[nl++] = id;
+    }
+    sl_free(&files);
+  }
+  if (!paths.n) {
+    pb_err_set(err, "[data] %s image folder %s has no files in its class folders", name, root);
+    goto out;
+  }
+  snprintf(d->name, sizeof d->name, "%s", name);
+  d->kind = PB_DATA_FILES;
+  d->n = paths.n;
+  d->paths = paths.s;
+  paths.s = NULL;
+  d->labels = labels;
+  labels = NULL;
+  if (classes) {
+    d->num_classes = classes->num_classes;
+    d->class_names = pb_xcalloc((size_t)d->num_classes, sizeof(char *));
+    for (int k = 0; k < d->num_classes; k++) d->class_names[k] = pb_xstrdup(classes->class_names[k]);
+  } else {
+    d->num_classes = cls.n;
+    d->class_names = cls.s;
+    cls.s = NULL, cls.n = 0;
+  }
+  rc = PB_OK;
+out:
+  sl_free(&cls);
+  paths.n = paths.s ? paths.n : 0;
+  sl_free(&paths);
+  free(labels);
+  return rc;
+}
+
+/* ------------------------------------------------------------------ CSV */
+
+static char *read_text(const char *path, pb_err *err) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return pb_err_set(err, "%s: cannot open: %s", path, strerror(errno)), NULL;
+  size_t cap = 1 << 16, n = 0;
+  char *b = pb_xmalloc(cap);
+  size_t got;
+  while ((got = fread(b + n, 1, cap - n - 1, f)) > 0) {
+    n += got;
+    if (cap - n < 2) cap *= 2, b = pb_xrealloc(b, cap);
+  }
+  fclose(f);
+  b[n] = 0;
+  return b;
+}
+
+/* Splits the next line at *p into fields (in place; quotes "..." with "" escapes). Returns
+ * the number of fields, 0 at the end of the text, -1 for an unterminated quote. */
+static int csv_row(char **p, char **fields, int cap) {
+  char *s = *p;
+  if (!*s) return 0;
+  int n = 0;
+  for (;;) {
+    char *out = s, *start = s;
+    if (*s == '"') {
+      s++;
+      for (;;) {
+        if (!*s) return -1;
+        if (*s == '"' && s[1] == '"') *out++ = '"', s += 2;
+        else if (*s == '"') { s++; break; }
+        else *out++ = *s++;
+      }
+      while (*s && *s != ',' && *s != '\n' && *s != '\r') s++;
+    } else {
+      while (*s && *s != ',' && *s != '\n' && *s != '\r') s++;
+      out = s;
+    }
+    char c = *s;
+    *out = 0;
+    if (n < cap) fields[n] = start;
+    n++;
+    if (c == ',') {
+      s++;
+      continue;
+    }
+    /* c was read before the terminator was written over it. */
+    if (c == '\r') {
+      s++;
+      if (*s == '\n') s++;
+    } else if (c == '\n') {
+      s++;
+    }
+    break;
+  }
+  *p = s;
+  return n;
+}
+
+static int col_index(char **hdr, int nh, const char *name) {
+  for (int i = 0; i < nh; i++)
+    if (!strcmp(hdr[i], name)) return i;
+  return -1;
+}
+
+static int parse_id(const char *s, long *v) {
+  char *end;
+  if (!*s) return 0;
+  errno = 0;
+  *v = strtol(s, &end, 10);
+  return !*end && !errno && *v >= 0 && *v < 0x7FFFFFFF;
+}
+
+void pb_vocab_free(pb_vocab *v) {
+  for (int c = 0; c < v->ncols; c++) {
+    for (int i = 0; i < v->count[c]; i++) free(v->names[c][i]);
+    free(v->names[c]);
+  }
+  memset(v, 0, sizeof *v);
+}
+
+#define MAXF 256
+
+int pb_data_csv(pb_dataset *d, const char *name, const char *csv, const char *root, const pb_csv_opts *o,
+                pb_vocab *vocab, pb_err *err) {
+  memset(d, 0, sizeof *d);
+  char *text = read_text(csv, err);
+  if (!text) return pb_err_prefix(err, "[data] %s manifest", name);
+  char *fields[MAXF], *hdr[MAXF];
+  int cols[18], ncol = 0, rc = PB_ERR; /* path, labels..., group */
+  /* csv_row splits in place: each pass over the rows restores them from orig first. */
+  size_t tlen = strlen(text);
+  char *orig = pb_xstrdup(text);
+  char *p = text;
+  int nh = csv_row(&p, fields, MAXF);
+  size_t body = (size_t)(p - text);
+#define RESTART() (memcpy(text + body, orig + body, tlen - body + 1), p = text + body)
+  strlist paths = {0};
+  int32_t *ids = NULL; /* rows x (nlab + 1) */
+  char *heads_multi = NULL;
+  int fresh = vocab->ncols == 0;
+  if (nh <= 0) {
+    pb_err_set(err, "%s:1: empty manifest: a header row naming the columns is needed", csv);
+    goto out;
+  }
+  if (nh > MAXF) {
+    pb_err_set(err, "%s:1: %d columns; at most %d are supported", csv, nh, MAXF);
+    goto out;
+  }
+  memcpy(hdr, fields, sizeof(char *) * (size_t)nh);
+  /* Columns: path, label columns, then the group column (or -1). */
+  cols[0] = o->path_column[0] ? col_index(hdr, nh, o->path_column) : 0;
+  if (cols[0] < 0) {
+    pb_err_set(err, "%s:1: no column named '%s' ([data] path_column)", csv, o->path_column);
+    goto out;
+  }
+  ncol = 1;
+  if (!o->label_columns[0]) {
+    if (nh < 2) {
+      pb_err_set(err, "%s:1: only one column: a label column is needed", csv);
+      goto out;
+    }
+    cols[ncol++] = 1;
+  } else {
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", o->label_columns);
+    for (char *save, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+      while (*t == ' ') t++;
+      int c = col_index(hdr, nh, t);
+      if (c < 0 || ncol > 15) {
+        pb_err_set(err, "%s:1: no column named '%s' ([data] label_columns)", csv, t);
+        goto out;
+      }
+      cols[ncol++] = c;
+    }
+  }
+  int nlab = ncol - 1;
+  cols[ncol++] = o->group_column[0] ? col_index(hdr, nh, o->group_column) : -1;
+  if (o->group_column[0] && cols[ncol - 1] < 0) {
+    pb_err_set(err, "%s:1: no column named '%s' ([data] group_column)", csv, o->group_column);
+    goto out;
+  }
+  int ngrp = cols[ncol - 1] >= 0;
+  int nv = nlab + ngrp; /* vocabulary columns */
+  if (!fresh && vocab->ncols != nv) {
+    pb_err_set(err, "%s: has %d label/group columns, the training manifest %d", csv, nv, vocab->ncols);
+    goto out;
+  }
+  /* Pass 1: rows, paths and the raw values (kept as pointers into text). */
+  int rows = 0, line = 1;
+  for (int nf; (nf = csv_row(&p, fields, MAXF)) != 0;) {
+    line++;
+    if (nf == 1 && !fields[0][0]) continue; /* blank line */
+    if (nf != nh) {
+      pb_err_set(err, "%s:%d: %d columns, the header has %d", csv, line, nf < 0 ? 0 : nf, nh);
+      goto out;
+    }
+    rows++;
+  }
+  if (!rows) {
+    pb_err_set(err, "%s: no rows after the header", csv);
+    goto out;
+  }
+  /* Vocabularies from this file's values (training manifest). */
+  if (fresh) {
+    vocab->ncols = nv;
+    for (int v = 0; v < nv; v++) {
+      strlist vals = {0};
+      int numeric = 1;
+      RESTART();
+      for (int nf; (nf = csv_row(&p, fields, MAXF)) != 0;) {
+        if (nf == 1 && !fields[0][0]) continue;
+        char *val = fields[cols[1 + v]];
+        if (v == 0 && o->multilabel) {
+          char tmp[4096];
+          snprintf(tmp, sizeof tmp, "%s", val);
+          for (char *save, *t = strtok_r(tmp, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+            long id;
+            numeric &= parse_id(t, &id);
+            sl_push(&vals, t);
+          }
+        } else {
+          long id;
+          numeric &= parse_id(val, &id);
+          sl_push(&vals, val);
+        }
+      }
+      sl_sort_unique(&vals);
+      vocab->numeric[v] = numeric;
+      if (numeric) {
+        sl_free(&vals);
+      } else {
+        vocab->names[v] = vals.s;
+        vocab->count[v] = vals.n;
+      }
+    }
+  }
+  int k0 = vocab->numeric[0] ? o->num_classes : vocab->count[0];
+  if (!vocab->numeric[0] && vocab->count[0] > o->num_classes) {
+    pb_err_set(err, "%s: %d distinct labels in column '%s' but [model] num_classes = %d", csv, vocab->count[0],
+               hdr[cols[1]], o->num_classes);
+    goto out;
+  }
+  ids = pb_xmalloc((size_t)rows * (nv + 1) * sizeof(int32_t));
+  if (o->multilabel) heads_multi = pb_xcalloc((size_t)rows * k0, 1);
+  RESTART();
+  line = 1;
+  int r = 0;
+  for (int nf; (nf = csv_row(&p, fields, MAXF)) != 0;) {
+    line++;
+    if (nf == 1 && !fields[0][0]) continue;
+    const char *rel = fields[cols[0]];
+    if (!rel[0] || rel[0] == '/' || !strcmp(rel, "..") || !strncmp(rel, "../", 3) || strstr(rel, "/../") ||
+        (strlen(rel) >= 3 && !strcmp(rel + strlen(rel) - 3, "/.."))) {
+      pb_err_set(err, "%s:%d: path '%s' is empty, absolute or leaves the image root %s", csv, line, rel, root);
+      goto out;
+    }
+    char full[8192], withsuf[4096];
+    snprintf(withsuf, sizeof withsuf, "%s%s", rel, o->path_suffix);
+    if (!join_path(full, sizeof full, root, withsuf)) {
+      pb_err_set(err, "%s:%d: path too long", csv, line);
+      goto out;
+    }
+    sl_push(&paths, full);
+    for (int v = 0; v < nv; v++) {
+      char *val = fields[cols[1 + v]];
+      int bound = v == 0 ? o->num_classes : 0x7FFFFFFF;
+      int32_t first = -1;
+      char tmp[4096];
+      snprintf(tmp, sizeof tmp, "%s", val);
+      int multi = v == 0 && o->multilabel;
+      char *save = NULL, *t = multi ? strtok_r(tmp, " ", &save) : tmp;
+      for (; t; t = multi ? strtok_r(NULL, " ", &save) : NULL) {
+        long id = -1;
+        if (vocab->numeric[v]) {
+          if (!parse_id(t, &id) || id >= bound) id = -1;
+        } else {
+          id = find_name(vocab->names[v], vocab->count[v], t);
+        }
+        if (id < 0) {
+          pb_err_set(err, "%s:%d: unknown label '%s' in column '%s'%s", csv, line, t, hdr[cols[1 + v]],
+                     vocab->numeric[v] ? " (integer ids below [model] num_classes expected)"
+                                       : " (not among the training manifest's labels)");
+          goto out;
+        }
+        if (first < 0) first = (int32_t)id;
+        if (multi) heads_multi[(size_t)r * k0 + id] = 1;
+      }
+      if (first < 0 && !multi) {
+        pb_err_set(err, "%s:%d: empty label in column '%s'", csv, line, hdr[cols[1 + v]]);
+        goto out;
+      }
+      ids[(size_t)r * (nv + 1) + v] = first < 0 ? 0 : first;
+    }
+    r++;
+  }
+  snprintf(d->name, sizeof d->name, "%s", name);
+  d->kind = PB_DATA_FILES;
+  d->n = rows;
+  d->paths = paths.s;
+  paths.s = NULL, paths.n = 0;
+  d->num_classes = k0;
+  d->labels = pb_xmalloc((size_t)rows * sizeof(int32_t));
+  d->nheads = nlab;
+  if (nlab > 1) d->heads = pb_xmalloc((size_t)rows * nlab * sizeof(int32_t));
+  if (ngrp) d->groups = pb_xmalloc((size_t)rows * sizeof(int32_t));
+  for (int i = 0; i < rows; i++) {
+    d->labels[i] = ids[(size_t)i * (nv + 1)];
+    for (int h = 0; h < nlab && nlab > 1; h++) d->heads[(size_t)i * nlab + h] = ids[(size_t)i * (nv + 1) + h];
+    if (ngrp) d->groups[i] = ids[(size_t)i * (nv + 1) + nlab];
+  }
+  if (o->multilabel) {
+    d->multi_k = k0;
+    d->multi = (uint8_t *)heads_multi;
+    heads_multi = NULL;
+  }
+  if (!vocab->numeric[0]) {
+    d->class_names = pb_xcalloc((size_t)k0, sizeof(char *));
+    for (int k = 0; k < k0; k++) d->class_names[k] = pb_xstrdup(vocab->names[0][k]);
+  }
+  rc = PB_OK;
+out:
+#undef RESTART
+  free(text);
+  free(orig);
+  sl_free(&paths);
+  free(ids);
+  free(heads_multi);
+  return rc;
+}
+
+/* ------------------------------------------------------------------ .npy */
+
+void pb_npy_free(pb_npy *x) {
+  if (!x) return;
+  free(x->f32);
+  free(x->i32);
+  memset(x, 0, sizeof *x);
+}
+
+int pb_npy_read(pb_npy *out, const char *path, pb_err *err) {
+  memset(out, 0, sizeof *out);
+  FILE *f = fopen(path, "rb");
+  if (!f) return pb_err_set(err, "%s: cannot open: %s", path, strerror(errno));
+  unsigned char pre[10];
+  int rc = PB_ERR;
+  char *hdr = NULL;
+  void *raw = NULL;
+  if (fread(pre, 1, 10, f) != 10 || memcmp(pre, "\x93NUMPY", 6)) {
+    pb_err_set(err, "%s: not a .npy file (no \\x93NUMPY magic)", path);
+    goto out;
+  }
+  size_t hl;
+  if (pre[6] == 1) {
+    hl = pre[8] | (size_t)pre[9] << 8;
+  } else {
+    unsigned char b[2];
+    if (fread(b, 1, 2, f) != 2) goto trunc;
+    hl = pre[8] | (size_t)pre[9] << 8 | (size_t)b[0] << 16 | (size_t)b[1] << 24;
+  }
+  if (hl > (1 << 20)) goto trunc;
+  hdr = pb_xmalloc(hl + 1);
+  if (fread(hdr, 1, hl, f) != hl) goto trunc;
+  hdr[hl] = 0;
+  char *descr = strstr(hdr, "'descr'"), *fo = strstr(hdr, "'fortran_order'"), *sh = strstr(hdr, "'shape'");
+  if (!descr || !fo || !sh) {
+    pb_err_set(err, "%s: malformed .npy header", path);
+    goto out;
+  }
+  if (strstr(fo, "True")) {
+    pb_err_set(err, "%s: Fortran-order arrays are not supported (save with np.ascontiguousarray)", path);
+    goto out;
+  }
+  char dt[16] = "";
+  if (sscanf(descr, "'descr' : '%15[^']'", dt) != 1 && sscanf(descr, "'descr': '%15[^']'", dt) != 1) {
+    pb_err_set(err, "%s: malformed .npy descr", path);
+    goto out;
+  }
+  int isz;
+  if (!strcmp(dt, "<f4")) isz = 4;
+  else if (!strcmp(dt, "|u1") || !strcmp(dt, "|i1")) isz = 1;
+  else if (!strcmp(dt, "<i4")) isz = 4;
+  else if (!strcmp(dt, "<i8")) isz = 8;
+  else {
+    pb_err_set(err, "%s: dtype %s is not supported (float32, int8/uint8, int32, int64)", path, dt);
+    goto out;
+  }
+  char *q = strchr(sh, '(');
+  size_t total = 1;
+  for (q = q ? q + 1 : NULL; q && *q && *q != ')';) {
+    while (*q == ' ' || *q == ',') q++;
+    if (*q == ')') break;
+    char *end;
+    long v = strtol(q, &end, 10);
+    if (end == q || v < 0 || out->ndim == 4) {
+      pb_err_set(err, "%s: unsupported shape in the .npy header (at most 4 dimensions)", path);
+      goto out;
+    }
+    out->dims[out->ndim++] = v;
+    total *= (size_t)v;
+    q = end;
+  }
+  if (!out->ndim) {
+    pb_err_set(err, "%s: a 0-dimensional .npy array", path);
+    goto out;
+  }
+  raw = pb_xmalloc(PB_MAX(total * isz, 1));
+  if (fread(raw, (size_t)isz, total, f) != total) goto trunc;
+  if (!strcmp(dt, "<f4")) {
+    out->f32 = raw;
+    raw = NULL;
+  } else {
+    out->i32 = pb_xmalloc(PB_MAX(total, 1) * sizeof(int32_t));
+    for (size_t i = 0; i < total; i++) {
+      if (isz == 1) out->i32[i] = dt[1] == 'u' ? ((uint8_t *)raw)[i] : ((int8_t *)raw)[i];
+      else if (isz == 4) out->i32[i] = ((int32_t *)raw)[i];
+      else out->i32[i] = (int32_t)((int64_t *)raw)[i];
+    }
+  }
+  rc = PB_OK;
+  goto out;
+trunc:
+  pb_err_set(err, "%s: truncated .npy file", path);
+out:
+  free(hdr);
+  free(raw);
+  fclose(f);
+  if (rc) pb_npy_free(out);
+  return rc;
+}
+
+int pb_data_npy(pb_dataset *d, const char *name, const char *feats, const char *labels, const char *label_column,
+                int num_classes, pb_err *err) {
+  memset(d, 0, sizeof *d);
+  pb_npy x, y = {0};
+  if (pb_npy_read(&x, feats, err)) return pb_err_prefix(err, "[data] %s features", name);
+  int rc = PB_ERR;
+  if (!x.f32 || (x.ndim != 2 && x.ndim != 3)) {
+    pb_err_set(err, "%s: features must be float32 [N, D] or [N, T, D]", feats);
+    goto out;
+  }
+  int n = (int)x.dims[0];
+  int32_t *lab = NULL;
+  size_t ln = strlen(labels);
+  if (ln > 4 && !strcmp(labels + ln - 4, ".csv")) {
+    /* Integer labels from a CSV column (header row). */
+    pb_csv_opts o = {"", label_column, "", 0, "", num_classes};
+    pb_vocab v = {0};
+    pb_dataset t;
+    char *text = read_text(labels, err);
+    if (!text) goto out;
+    char *fields[MAXF], *p = text;
+    int nh = csv_row(&p, fields, MAXF);
+    char lc[256];
+    snprintf(lc, sizeof lc, "%s", label_column[0] ? label_column : (nh > 0 ? fields[nh - 1] : ""));
+    free(text);
+    o.label_columns = lc;
+    o.path_column = lc; /* the path column is unused: any non-empty value passes */
+    if (pb_data_csv(&t, name, labels, "", &o, &v, err)) {
+      pb_vocab_free(&v);
+      goto out;
+    }
+    int numeric = v.numeric[0];
+    pb_vocab_free(&v);
+    if (!numeric) {
+      pb_dataset_free(&t);
+      pb_err_set(err, "%s: column '%s' must hold integer labels", labels, lc);
+      goto out;
+    }
+    if (t.n != n) {
+      pb_err_set(err, "%s has %d labels but %s has %d rows", labels, t.n, feats, n);
+      pb_dataset_free(&t);
+      goto out;
+    }
+    lab = t.labels;
+    t.labels = NULL;
+    pb_dataset_free(&t);
+  } else {
+    if (pb_npy_read(&y, labels, err)) goto out;
+    if (!y.i32 || y.ndim != 1 || y.dims[0] != n) {
+      pb_err_set(err, "%s: labels must be integers [N] with N = %d (the features' rows)", labels, n);
+      goto out;
+    }
+    for (int i = 0; i < n; i++)
+      if (y.i32[i] < 0 || y.i32[i] >= num_classes) {
+        pb_err_set(err, "%s: label %d of row %d is not in [0, [model] num_classes = %d)", labels, y.i32[i], i,
+                   num_classes);
+        goto out;
+      }
+    lab = y.i32;
+    y.i32 = NULL;
+  }
+  snprintf(d->name, sizeof d->name, "%s", name);
+  d->kind = PB_DATA_F32;
+  d->n = n;
+  if (x.ndim == 2)
+    d->c = (int)x.dims[1], d->h = 1, d->w = 1;
+  else
+    d->c = 1, d->h = (int)x.dims[1], d->w = (int)x.dims[2];
+  d->feats = x.f32;
+  x.f32 = NULL;
+  d->labels = lab;
+  d->num_classes = num_classes;
+  rc = PB_OK;
+out:
+  pb_npy_free(&x);
+  pb_npy_free(&y);
+  return rc;
+}

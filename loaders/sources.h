@@ -1,0 +1,57 @@
+/* sources.h: datasets of image files and feature arrays, filling the pb_dataset interface:
+ * image folders (ImageNet style), CSV manifests, and .npy arrays. Errors in the listings
+ * themselves (a CSV row with the wrong number of columns, an unknown label, a path that
+ * leaves the image root) name the file and line; bad image files are found later, when a
+ * worker decodes them (loaders/pool.h), and are skipped and counted there. */
+#ifndef PB_SOURCES_H
+#define PB_SOURCES_H
+
+#include "loaders/dataset.h"
+
+/* Label vocabularies of a training manifest, reused for its test manifest so that ids agree.
+ * One per label column, plus the group column. */
+typedef struct pb_vocab {
+  int ncols;
+  int numeric[16];   /* 1: the column holds integer ids; 0: names, ids from sorted names */
+  int count[16];
+  char **names[16];  /* sorted names (when not numeric) */
+} pb_vocab;
+void pb_vocab_free(pb_vocab *v);
+
+/* root/<class>/<file>: one sub-folder per class, class ids from the sorted folder names,
+ * files sorted by name (hidden entries skipped; every other regular file is a sample, so a
+ * non-image file is found and counted when decoded). classes: the training set's class
+ * names to map a test folder onto (NULL for the training set). */
+int pb_data_folder(pb_dataset *d, const char *name, const char *root, const pb_dataset *classes, pb_err *err);
+
+typedef struct pb_csv_opts {
+  const char *path_column;   /* "" = the first column */
+  const char *label_columns; /* comma-separated header names; "" = the second column */
+  const char *group_column;  /* "" = none */
+  int multilabel;            /* label column 1 holds space-separated labels (names or ids) */
+  const char *path_suffix;   /* appended to every path (Kaggle ids without extension) */
+  int num_classes;           /* [model] num_classes: bound of integer labels */
+} pb_csv_opts;
+
+/* A CSV manifest with a header row; image paths relative to root (never absolute, never
+ * through ".."). vocab: filled from this file when vocab->ncols == 0 (the training set),
+ * else used to map this file's labels (test set; a label it lacks is an error). */
+int pb_data_csv(pb_dataset *d, const char *name, const char *csv, const char *root, const pb_csv_opts *o,
+                pb_vocab *vocab, pb_err *err);
+
+/* feats: a float32 .npy of [N, D] or [N, T, D]; labels: a .npy of integers [N] or a CSV with
+ * a header whose column `label_column` ("" = the last) holds integer labels. */
+int pb_data_npy(pb_dataset *d, const char *name, const char *feats, const char *labels, const char *label_column,
+                int num_classes, pb_err *err);
+
+/* Reads a .npy array (little-endian f4, i1/u1, i4, i8; C order) as float32 or int32 values. */
+typedef struct pb_npy {
+  int ndim;
+  long dims[4];
+  float *f32;   /* for float files */
+  int32_t *i32; /* for integer files */
+} pb_npy;
+int pb_npy_read(pb_npy *out, const char *path, pb_err *err);
+void pb_npy_free(pb_npy *x);
+
+#endif
