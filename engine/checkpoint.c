@@ -1,6 +1,7 @@
 /* checkpoint.c: checkpoints over safetensors (checkpoint.h). */
 #include "engine/checkpoint.h"
 
+#include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -151,6 +152,101 @@ int pb_ckpt_load_model(const char *path, pb_model *m, pb_err *err) {
     else
       pb_ctx_upload(m->ctx, p->data, s->data, p->numel * sizeof(float));
   }
+  rc = PB_OK;
+out:
+  pb_st_free(&f);
+  return rc;
+}
+
+static int excluded(const char *exclude, const char *name) {
+  char pat[256];
+  for (const char *p = exclude; p && *p;) {
+    const char *e = strchr(p, ',');
+    size_t len = e ? (size_t)(e - p) : strlen(p);
+    while (len && *p == ' ') p++, len--;
+    while (len && p[len - 1] == ' ') len--;
+    if (len && len < sizeof pat) {
+      memcpy(pat, p, len);
+      pat[len] = 0;
+      if (!fnmatch(pat, name, 0)) return 1;
+    }
+    p = e ? e + 1 : NULL;
+  }
+  return 0;
+}
+
+/* Appends "name" (and "shape") to a problem list, up to a length; counts every entry. */
+static void list_add(char *buf, size_t len, int *count, const char *item) {
+  size_t o = strlen(buf);
+  if (*count < 12 && o + strlen(item) + 4 < len) snprintf(buf + o, len - o, "%s%s", *count ? ", " : "", item);
+  (*count)++;
+}
+
+static void shape_str(char *out, size_t len, int ndim, const int64_t *shape) {
+  size_t o = (size_t)snprintf(out, len, "[");
+  for (int d = 0; d < ndim && o < len; d++) o += (size_t)snprintf(out + o, len - o, d ? ", %lld" : "%lld", (long long)shape[d]);
+  if (o < len) snprintf(out + o, len - o, "]");
+}
+
+int pb_ckpt_init_from(const char *path, const char *exclude, pb_model *m, char *summary, size_t summary_len,
+                      pb_err *err) {
+  pb_st_file f;
+  if (pb_st_read(&f, path, err)) return PB_ERR;
+  char missing[512] = "", unexpected[512] = "", misshaped[768] = "", item[320];
+  int nmiss = 0, nunexp = 0, nshape = 0, nexcl = 0, nload = 0;
+  for (int i = 0; i < pb_model_ntensors(m); i++) {
+    pb_param *p = pb_model_tensor(m, i);
+    if (excluded(exclude, p->name)) {
+      nexcl++;
+      continue;
+    }
+    const pb_st_tensor *s = pb_st_find(&f, p->name);
+    if (!s) {
+      list_add(missing, sizeof missing, &nmiss, p->name);
+      continue;
+    }
+    pb_st_dtype want = p->kind == PB_PARAM_COUNTER ? PB_ST_I64 : PB_ST_F32;
+    int same = s->dtype == want && s->ndim == p->ndim;
+    for (int d = 0; same && d < p->ndim; d++) same = s->shape[d] == p->shape[d];
+    if (!same) {
+      int64_t ps[4];
+      for (int d = 0; d < p->ndim; d++) ps[d] = p->shape[d];
+      char got[96], exp[96];
+      shape_str(got, sizeof got, s->ndim, s->shape);
+      shape_str(exp, sizeof exp, p->ndim, ps);
+      snprintf(item, sizeof item, "%s (file %s %s, model %s %s)", p->name, pb_st_dtype_name(s->dtype), got,
+               pb_st_dtype_name(want), exp);
+      list_add(misshaped, sizeof misshaped, &nshape, item);
+    }
+  }
+  for (int j = 0; j < f.n; j++) {
+    const char *name = f.tensors[j].name;
+    if (!pb_model_find(m, name) && !excluded(exclude, name)) list_add(unexpected, sizeof unexpected, &nunexp, name);
+  }
+  int rc = PB_ERR;
+  if (nmiss || nunexp || nshape) {
+    pb_err_set(err,
+               "%s does not fit the model %s: %d missing tensor(s)%s%s%s; %d unexpected tensor(s)%s%s%s; %d "
+               "mis-shaped tensor(s)%s%s%s. Set [model] init_exclude (e.g. init_exclude = fc.*) to leave tensors at "
+               "their random initialisation",
+               path, m->arch, nmiss, nmiss ? " (" : "", missing, nmiss > 12 ? ", ...)" : nmiss ? ")" : "", nunexp,
+               nunexp ? " (" : "", unexpected, nunexp > 12 ? ", ...)" : nunexp ? ")" : "", nshape,
+               nshape ? " (" : "", misshaped, nshape > 12 ? ", ...)" : nshape ? ")" : "");
+    goto out;
+  }
+  for (int i = 0; i < pb_model_ntensors(m); i++) {
+    pb_param *p = pb_model_tensor(m, i);
+    if (excluded(exclude, p->name)) continue;
+    const pb_st_tensor *s = pb_st_find(&f, p->name);
+    if (p->kind == PB_PARAM_COUNTER)
+      memcpy(&p->counter, s->data, sizeof p->counter);
+    else
+      pb_ctx_upload(m->ctx, p->data, s->data, p->numel * sizeof(float));
+    nload++;
+  }
+  if (summary)
+    snprintf(summary, summary_len, "init_from %s: loaded %d tensors, %d left at their initialisation (init_exclude = %s)",
+             path, nload, nexcl, exclude && *exclude ? exclude : "none");
   rc = PB_OK;
 out:
   pb_st_free(&f);

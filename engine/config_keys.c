@@ -72,7 +72,7 @@ const pb_cfg_key pb_cfg_keys[] = {
   {"augment", "flip",   F, 0, 1, "0", NULL, "training: probability of a horizontal flip"},
   {"augment", "invert", F, 0, 1, "0", NULL, "training: probability of colour inversion (255 - x)"},
 
-  {"model", "arch",        E, 0, 0, "simplecnn", "mlp|simplecnn|simpleconvnet", "model architecture"},
+  {"model", "arch",        E, 0, 0, "simplecnn", "mlp|simplecnn|simpleconvnet|resnet18|resnet34|resnet50|resnet101|resnet152|seresnet50|seresnet101|seresnet152|cifar_resnet|bagnet18", "model architecture (resnets: torchvision layout; seresnets: timm's)"},
   {"model", "num_classes", I, 1, 1000000, "10", NULL, "output classes"},
   {"model", "in_channels", I, 0, 64, "0", NULL, "input channels (0 = from the data)"},
   {"model", "kernel_size", I, 1, 15, "7", NULL, "convolution kernel size (simpleconvnet)"},
@@ -80,6 +80,13 @@ const pb_cfg_key pb_cfg_keys[] = {
   {"model", "channels",    IL, 1, 4096, "16,32", NULL, "convolution widths (simplecnn)"},
   {"model", "dropout",     F, 0, 0.99, "0", NULL, "dropout probability (0 = off)"},
   {"model", "init_from",   S, 0, 0, "", NULL, "safetensors file to initialise the weights from (empty = random init)"},
+  {"model", "init_exclude", S, 0, 0, "", NULL, "init_from: comma-separated tensor-name patterns (* wildcard) left at their random init, e.g. fc.*"},
+  {"model", "depth",       I, 8, 1000, "20", NULL, "cifar_resnet depth, 6n+2 ([n,n,n] basic blocks)"},
+  {"model", "width",       F, 0.0625, 16, "1", NULL, "resnets: width multiplier of every stage's planes"},
+  {"model", "se_reduction", I, 1, 1024, "16", NULL, "seresnets: squeeze-excitation channel reduction"},
+  {"model", "zero_init_residual", B, 0, 0, "false", NULL, "resnets: start each block's last batch-norm weight at 0"},
+  {"model", "stem",        E, 0, 0, "auto", "auto|imagenet|small", "resnets: imagenet = 7x7/2 conv + max pool; small = 3x3/1 conv, no pool (28x28, 32x32); auto = small under 64 pixels"},
+  {"model", "input_size",  I, 1, 4096, "224", NULL, "input side for plumb info --model and plumb bench (training takes it from the data)"},
 
   {"train", "epochs",          I, 1, 100000, "10", NULL, "passes over the training set"},
   {"train", "batch_size",      I, 1, 65536, "128", NULL, "samples per micro-batch"},

@@ -38,6 +38,9 @@ typedef struct pb_param {
   int64_t counter;                 /* COUNTER only */
 } pb_param;
 
+/* Parameters a LEAF layer owns directly (batch norm has 5). Composite layers (residual
+ * blocks, heads) own child layers instead, to any depth; the model enumerates the tensors of
+ * a layer and then those of its children, recursively (pb_model_tensor). */
 #define PB_LAYER_MAX_PARAMS 6
 
 typedef struct pb_layer pb_layer;
@@ -50,7 +53,8 @@ typedef struct pb_layer_vt {
    * unless dx is NULL (the first layer needs no input gradient). */
   void (*backward)(pb_layer *l, pb_ctx *ctx, int n, const float *x, const float *y, const float *dy,
                    float *dx);
-  /* Host scratch floats needed for batch max_n (0 if none). */
+  /* Host scratch floats needed for batch max_n (0 if none); a composite returns the max over
+   * its children. */
   size_t (*scratch)(const pb_layer *l, int max_n, int nthreads);
   void (*free)(pb_layer *l);
 } pb_layer_vt;
@@ -60,12 +64,24 @@ struct pb_layer {
   char name[64];    /* module path, e.g. "extracter.0" or "conv1" */
   int in[3], out[3];/* per-sample C, H, W */
   int alias;        /* 1: output is the input's memory (flatten); forward/backward do nothing */
+  int inplace;      /* 1: forward may write its output over its input (ReLU after batch norm):
+                       the model gives it the input's memory; set only where the previous
+                       layer's backward does not read that layer's output */
   int nparams;
   pb_param params[PB_LAYER_MAX_PARAMS];
   size_t saved_per_sample; /* floats kept per sample for backward (masks, argmax) */
   size_t saved_fixed;      /* floats kept regardless of the batch (BN's batch statistics) */
   float *saved;            /* assigned by the model, on the model's device:
-                              max_n * saved_per_sample + saved_fixed floats */
+                              max_n * saved_per_sample + saved_fixed floats; NULL in a model
+                              planned for inference only (train = 0 forwards never use it) */
+  size_t work_per_sample;  /* floats of temporaries per sample during ONE forward or backward
+                              call (intermediates of a block in evaluation, gradient temporaries) */
+  size_t work_fixed;
+  float *work;             /* assigned by the model: ONE region shared by every layer (calls do
+                              not overlap), max over layers of max_n * work_per_sample + work_fixed */
+  int max_n;               /* the batch bound the model planned for (set at finalize, children too) */
+  int nchildren;
+  pb_layer **children;     /* owned; their saved memory is assigned by the model too */
   void *priv;
 };
 
@@ -79,6 +95,10 @@ pb_param *pb_layer_add_param(pb_layer *l, const char *suffix, pb_param_kind kind
 void pb_layer_free(pb_layer *l);
 /* A zeroed layer with name and vtable. */
 pb_layer *pb_layer_new(const pb_layer_vt *vt, const char *name, const int in[3]);
+/* Makes child (may be NULL: returns NULL, for error chaining) a child of l, which owns it. */
+pb_layer *pb_layer_add_child(pb_layer *l, pb_layer *child);
+/* Trainable parameters of l and its children (count of floats). */
+size_t pb_layer_count_params(const pb_layer *l);
 
 /* Constructors. Each checks its shapes and returns NULL with err set when they are invalid
  * (the message names the layer). */
@@ -91,10 +111,25 @@ pb_layer *pb_maxpool_layer(const char *name, const int in[3], int k, int stride,
 pb_layer *pb_avgpool_layer(const char *name, const int in[3], int k, int stride, int pad, pb_err *err);
 pb_layer *pb_gap_layer(const char *name, const int in[3]);
 pb_layer *pb_flatten_layer(const char *name, const int in[3]);
+/* ReLU that overwrites its input (see pb_layer.inplace). */
+pb_layer *pb_relu_inplace_layer(const char *name, const int in[3]);
 pb_layer *pb_linear_layer(const char *name, const int in[3], int out, int bias, pb_err *err);
 /* Dropout draws its mask from (seed, stream = PB_RNG_DROPOUT | layer index | call counter). */
 pb_layer *pb_dropout_layer(const char *name, const int in[3], float p, uint64_t seed, int index);
 /* Dropout's call counter (part of the RNG state saved in checkpoints). */
 uint64_t *pb_dropout_counter(pb_layer *l);
+
+/* Residual blocks (resblock.c): composite layers over child conv / batch-norm layers, named
+ * as torchvision's BasicBlock and Bottleneck (conv1, bn1, ..., downsample.0, downsample.1) and
+ * timm's SE module (se.fc1, se.fc2: 1x1 convolutions with bias). planes: the block's width;
+ * the output has planes (basic) or 4*planes (bottleneck) channels; stride on the 3x3 conv
+ * (torchvision "v1.5"); a 1x1 conv + BN downsample when the shape changes. k: the kernel of
+ * the spatial convolutions (3; 1 for BagNet-style blocks). se_reduction > 0 adds a
+ * squeeze-excitation (global average pool, fc1 -> ReLU -> fc2 -> sigmoid, channel scale)
+ * after the last BN, before the residual add. zero_init: the last BN's weight starts at 0. */
+pb_layer *pb_basic_block(const char *name, const int in[3], int planes, int stride, int k, int se_reduction,
+                         int zero_init, pb_err *err);
+pb_layer *pb_bottleneck_block(const char *name, const int in[3], int planes, int stride, int se_reduction,
+                              int zero_init, pb_err *err);
 
 #endif

@@ -1,6 +1,13 @@
 /* model.h: a model = an ordered stack of layers (a backbone ending in a classification head),
- * with its parameters, gradients and buffers each in ONE contiguous block, and activation
- * memory planned once for a maximum batch size (never allocated in forward/backward). */
+ * some of them composite (residual blocks owning child layers), with its parameters,
+ * gradients and buffers each in ONE contiguous block, and activation memory planned once for
+ * a maximum batch size (never allocated in forward/backward).
+ *
+ * Two plans. TRAIN: every layer output is kept for backward, plus what each layer saves
+ * (saved_per_sample: block intermediates, masks, BN batch statistics), two activation-gradient
+ * buffers, and one work region shared by all layers. INFER (pb_model_finalize_infer): no
+ * gradients, nothing saved; layer outputs alternate between two buffers; a training forward
+ * is a bug. ReLUs after batch norm run in place in both plans. */
 #ifndef PB_MODEL_H
 #define PB_MODEL_H
 
@@ -21,7 +28,12 @@ typedef struct pb_model {
   float *buffers;    /* BN running statistics etc. */
   size_t nbuffers;
   float **act;       /* act[i]: output of layer i ([max_n, out numel]) */
-  float *act_block, *saved_block, *dbuf[2];
+  float *act_block, *saved_block, *dbuf[2], *work_block;
+  int infer_only;     /* planned with pb_model_finalize_infer */
+  /* bytes planned on the device, by purpose (pb_model_print_memory) */
+  size_t mem_params, mem_grads, mem_buffers, mem_act, mem_saved, mem_dgrad, mem_work;
+  int ntensors, tensors_cap;
+  pb_param **tensors; /* every tensor of every layer and child, in model order */
   const float *input; /* input of the last forward */
   int last_n;
   char arch[32];
@@ -38,6 +50,11 @@ const int *pb_model_out(const pb_model *m);
  * the context's device, and reserves the ops' scratch. Called once, after the last
  * pb_model_add. Fails (err names what did not fit) on out-of-memory. */
 int pb_model_finalize(pb_model *m, int max_n, pb_err *err);
+/* The same for evaluation only: parameters, buffers, two ping-pong activation buffers and the
+ * shared work region; no gradients and no memory saved for backward. */
+int pb_model_finalize_infer(pb_model *m, int max_n, pb_err *err);
+/* Prints the planned device memory by purpose (one line). */
+void pb_model_print_memory(const pb_model *m, FILE *out);
 /* PyTorch-style initialisation from (seed, tensor ordinal): each tensor's values depend only
  * on the seed and its position in the model. */
 void pb_model_init(pb_model *m, uint64_t seed);
@@ -61,5 +78,16 @@ void pb_model_summary(const pb_model *m, FILE *out);
  * a kernel that does not fit the input) are errors naming the key. */
 pb_model *pb_model_from_config(const pb_config *cfg, pb_ctx *ctx, const int in[3], int max_n, uint64_t seed,
                                pb_err *err);
+/* The same with the choice of plan: infer != 0 plans for evaluation only. */
+pb_model *pb_model_build(const pb_config *cfg, pb_ctx *ctx, const int in[3], int max_n, uint64_t seed, int infer,
+                         pb_err *err);
+/* Input shape of [model] arch for `plumb info --model` and `plumb bench`: in_channels (3 when
+ * 0) x input_size x input_size. */
+void pb_model_config_input(const pb_config *cfg, int in[3]);
+
+/* The ResNet family (models_resnet.c): builds [model] arch (resnet*, seresnet*, cifar_resnet,
+ * bagnet18) into m. Returns PB_ERR with err naming the key when a key does not fit. */
+int pb_build_resnet(pb_model *m, const pb_config *cfg, int nclass, pb_err *err);
+int pb_arch_is_resnet(const char *arch);
 
 #endif

@@ -1,5 +1,5 @@
 /* models.c: the model zoo of the Foundation: mlp, simplecnn and ReBias's SimpleConvNet,
- * built from the [model] section. Layer names follow the PyTorch modules a researcher would
+ * built from the [model] section; the ResNet family is in models_resnet.c. Layer names follow the PyTorch modules a researcher would
  * write, so checkpoint keys read like a state_dict. */
 #include <string.h>
 
@@ -89,8 +89,19 @@ fail:
   return pb_err_prefix(err, "[model] arch = simpleconvnet, kernel_size = %d", k);
 }
 
+void pb_model_config_input(const pb_config *cfg, int in[3]) {
+  int c = (int)pb_config_int(cfg, "model", "in_channels"), side = (int)pb_config_int(cfg, "model", "input_size");
+  in[0] = c ? c : 3;
+  in[1] = in[2] = side;
+}
+
 pb_model *pb_model_from_config(const pb_config *cfg, pb_ctx *ctx, const int in[3], int max_n, uint64_t seed,
                                pb_err *err) {
+  return pb_model_build(cfg, ctx, in, max_n, seed, 0, err);
+}
+
+pb_model *pb_model_build(const pb_config *cfg, pb_ctx *ctx, const int in[3], int max_n, uint64_t seed, int infer,
+                         pb_err *err) {
   const char *arch = pb_config_str(cfg, "model", "arch");
   int nclass = (int)pb_config_int(cfg, "model", "num_classes");
   pb_model *m = pb_model_new(ctx, in, arch);
@@ -101,6 +112,8 @@ pb_model *pb_model_from_config(const pb_config *cfg, pb_ctx *ctx, const int in[3
     rc = build_simplecnn(m, cfg, nclass, seed, err);
   } else if (!strcmp(arch, "simpleconvnet")) {
     rc = build_simpleconvnet(m, cfg, nclass, err);
+  } else if (pb_arch_is_resnet(arch)) {
+    rc = pb_build_resnet(m, cfg, nclass, err);
   } else {
     PB_FATAL("arch '%s' is in the config table but has no builder", arch);
   }
@@ -108,7 +121,7 @@ pb_model *pb_model_from_config(const pb_config *cfg, pb_ctx *ctx, const int in[3
     pb_model_free(m);
     return NULL;
   }
-  if (pb_model_finalize(m, max_n, err)) {
+  if (infer ? pb_model_finalize_infer(m, max_n, err) : pb_model_finalize(m, max_n, err)) {
     pb_model_free(m);
     return NULL;
   }

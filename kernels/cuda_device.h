@@ -15,4 +15,8 @@ void pb_cuda_describe(int dev, char *buf, size_t len);
 /* Versions of the CUDA runtime, cuDNN and cuBLAS this binary was built against and runs with. */
 void pb_cuda_build_info(char *buf, size_t len);
 
+/* Bytes in use on the current GPU (total - free, cudaMemGetInfo: the whole device, this
+ * process's context included); 0 without CUDA. */
+size_t pb_cuda_mem_used(void);
+
 #endif

@@ -1,9 +1,11 @@
-"""torch_check_checkpoint.py: loads a plumb `simplecnn` checkpoint into the same model written
+"""torch_check_checkpoint.py: loads a plumb `simplecnn` checkpoint (or, with --arch, a ResNet-family
+checkpoint into torchvision's model: scripts/fixtures/resnet_torch.py) into the same model written
 in PyTorch with model.load_state_dict (strict: every key, shape and buffer must match) and
 prints its accuracy on the plain Fashion-MNIST test set, to compare with
 `plumb eval CONFIG --checkpoint FILE --set data.bias=none`.
 
     /usr/bin/python3 scripts/torch_check_checkpoint.py runs/quickstart/checkpoints/step-*.safetensors
+    /usr/bin/python3 scripts/torch_check_checkpoint.py CKPT --arch resnet18 --small-stem --limit 256
 """
 import argparse
 import os
@@ -40,14 +42,23 @@ def main():
     ap.add_argument("checkpoint")
     ap.add_argument("--channels", default="16,32")
     ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
+    ap.add_argument("--arch", default="simplecnn")
+    ap.add_argument("--small-stem", action="store_true")
+    ap.add_argument("--limit", type=int, default=0, help="first N test images (plumb's [data] limit_test)")
     a = ap.parse_args()
     tensors, meta = stwrite.load(a.checkpoint)
-    model = SimpleCNN([int(c) for c in a.channels.split(",")])
+    if a.arch == "simplecnn":
+        model = SimpleCNN([int(c) for c in a.channels.split(",")])
+    else:
+        import resnet_torch
+        model = resnet_torch.build(a.arch, num_classes=10, in_ch=1, small_stem=a.small_stem)
     model.load_state_dict({k: torch.from_numpy(v) for k, v in tensors.items()}, strict=True)
     model.eval()
     x = torch.from_numpy(read_idx(f"{a.data}/t10k-images-idx3-ubyte.gz").copy()).unsqueeze(1).float()
     x = (x / 255.0 - 0.5) / 0.5
     y = torch.from_numpy(read_idx(f"{a.data}/t10k-labels-idx1-ubyte.gz").astype(np.int64))
+    if a.limit:
+        x, y = x[:a.limit], y[:a.limit]
     with torch.no_grad():
         logits = model(x)
     loss = nn.functional.cross_entropy(logits, y).item()

@@ -1,10 +1,157 @@
-/* bench_model.c: `plumb bench --model NAME` (issue 4; not written yet). */
+/* bench_model.c: `plumb bench --model NAME [--batch N] [--steps S] [--mode train|infer|both]
+ * [--set section.key=value]...`: training and inference throughput of [model] arch = NAME on
+ * synthetic data already on the device (no loader), and the device memory it takes.
+ * Training = forward + softmax cross-entropy + backward + optimizer step ([optim], default SGD
+ * with momentum), in a model planned for training; inference = evaluation forwards in a model
+ * planned for inference only (no gradients, nothing saved for backward). Input 3 x input_size^2
+ * ([model] input_size, 224). On a GPU the memory is cudaMemGetInfo's use of the whole device
+ * after the run (plumb allocates everything up front, so that is the peak); on the CPU, the
+ * planned bytes and the process's peak RSS. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
 
 #include "engine/cli/cli.h"
+#include "engine/model.h"
+#include "engine/trainer.h"
+#include "kernels/cuda_device.h"
+#include "kernels/pb_rng.h"
+
+static double now_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static void sync_ctx(pb_ctx *c) {
+  if (c->cuda) pb_cuda_sync(c->cuda);
+}
+
+static void report_mem(pb_ctx *c, const pb_model *m) {
+  pb_model_print_memory(m, stdout);
+  if (c->cuda) {
+    printf("  device memory in use after the run: %.1f MiB (cudaMemGetInfo, whole GPU)\n",
+           (double)pb_cuda_mem_used() / 1048576.0);
+  } else {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("  peak RSS so far: %.1f MiB\n", (double)ru.ru_maxrss / 1024.0);
+  }
+}
+
+/* Synthetic batch on the device: x uniform in [-1, 1), labels uniform. */
+static int synth(pb_ctx *c, const int in[3], int n, int k, float **x, int32_t **y, pb_err *err) {
+  size_t cnt = (size_t)n * in[0] * in[1] * in[2];
+  float *hx = pb_xmalloc(cnt * sizeof(float));
+  int32_t *hy = pb_xmalloc((size_t)n * sizeof(int32_t));
+  for (size_t i = 0; i < cnt; i++) hx[i] = 2.0f * pb_rng_uniform(7, PB_RNG_STREAM(PB_RNG_DATA, 99), i) - 1.0f;
+  for (int i = 0; i < n; i++) hy[i] = (int32_t)(pb_rng_uniform(7, PB_RNG_STREAM(PB_RNG_DATA, 98), (uint64_t)i) * k) % k;
+  int rc = PB_ERR;
+  if ((*x = pb_ctx_alloc(c, cnt * sizeof(float), "the synthetic batch", err)) &&
+      (*y = pb_ctx_alloc(c, (size_t)n * sizeof(int32_t), "the synthetic labels", err))) {
+    pb_ctx_upload(c, *x, hx, cnt * sizeof(float));
+    pb_ctx_upload(c, *y, hy, (size_t)n * sizeof(int32_t));
+    rc = PB_OK;
+  }
+  free(hx);
+  free(hy);
+  return rc;
+}
 
 int pb_cmd_bench_model(int argc, char **argv) {
-  (void)argc, (void)argv;
-  fprintf(stderr, "plumb bench --model: not available in this build yet\n");
-  return 2;
+  pb_cli_opts o;
+  memset(&o, 0, sizeof o);
+  int batch = 64, steps = 20, warmup = 5;
+  const char *mode = "both";
+  for (int i = 2; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!v) {
+      fprintf(stderr, "plumb bench: option %s needs a value\n", a);
+      return 2;
+    }
+    if (!strcmp(a, "--model"))
+      o.model = v;
+    else if (!strcmp(a, "--batch"))
+      batch = atoi(v);
+    else if (!strcmp(a, "--steps"))
+      steps = atoi(v);
+    else if (!strcmp(a, "--warmup"))
+      warmup = atoi(v);
+    else if (!strcmp(a, "--mode"))
+      mode = v;
+    else if (!strcmp(a, "--set") && o.nset < (int)(sizeof o.set / sizeof o.set[0]))
+      o.set[o.nset++] = v;
+    else {
+      fprintf(stderr, "plumb bench: unknown option '%s'\n", a);
+      return 2;
+    }
+    i++;
+  }
+  if (batch < 1 || steps < 1 || warmup < 0 ||
+      (strcmp(mode, "train") && strcmp(mode, "infer") && strcmp(mode, "both"))) {
+    fprintf(stderr, "plumb bench: --batch and --steps must be >= 1, --mode train|infer|both\n");
+    return 2;
+  }
+  pb_config *cfg = pb_cli_model_config(&o);
+  if (!cfg) return 2;
+  pb_err err = {{0}};
+  pb_ctx ctx;
+  if (pb_ctx_init(&ctx, pb_config_str(cfg, "run", "device"), (int)pb_config_int(cfg, "run", "threads"),
+                  pb_config_bool(cfg, "run", "deterministic"), pb_config_bool(cfg, "run", "tf32"), &err)) {
+    fprintf(stderr, "plumb bench: error: %s\n", err.msg);
+    pb_config_free(cfg);
+    return 1;
+  }
+  printf("%s\n", ctx.why);
+  int in[3], rc = 1;
+  pb_model_config_input(cfg, in);
+  int k = (int)pb_config_int(cfg, "model", "num_classes");
+  float *x = NULL;
+  int32_t *y = NULL;
+  if (synth(&ctx, in, batch, k, &x, &y, &err)) goto fail;
+  printf("model %s, batch %d, input %dx%dx%d, float32 NCHW, tf32 %s, %d timed steps after %d warm-up\n", o.model,
+         batch, in[0], in[1], in[2], ctx.cuda ? (pb_config_bool(cfg, "run", "tf32") ? "on" : "off") : "n/a", steps,
+         warmup);
+  if (strcmp(mode, "infer")) {
+    pb_model *m = pb_model_build(cfg, &ctx, in, batch, 1, 0, &err);
+    if (!m) goto fail;
+    pb_trainer t;
+    if (pb_trainer_init(&t, m, cfg, 1000000, 1, &err)) {
+      pb_model_free(m);
+      goto fail;
+    }
+    for (int s = 0; s < warmup; s++) pb_trainer_micro(&t, x, y, batch, 1);
+    sync_ctx(&ctx);
+    double t0 = now_s();
+    for (int s = 0; s < steps; s++) pb_trainer_micro(&t, x, y, batch, 1);
+    sync_ctx(&ctx);
+    double dt = now_s() - t0;
+    printf("train: %.1f images/s (%.2f ms per step)\n", (double)batch * steps / dt, 1e3 * dt / steps);
+    report_mem(&ctx, m);
+    pb_trainer_free(&t);
+    pb_model_free(m);
+  }
+  if (strcmp(mode, "train")) {
+    pb_model *m = pb_model_build(cfg, &ctx, in, batch, 1, 1, &err);
+    if (!m) goto fail;
+    for (int s = 0; s < warmup; s++) pb_model_forward(m, x, batch, 0);
+    sync_ctx(&ctx);
+    double t0 = now_s();
+    for (int s = 0; s < steps; s++) pb_model_forward(m, x, batch, 0);
+    sync_ctx(&ctx);
+    double dt = now_s() - t0;
+    printf("infer: %.1f images/s (%.2f ms per batch)\n", (double)batch * steps / dt, 1e3 * dt / steps);
+    report_mem(&ctx, m);
+    pb_model_free(m);
+  }
+  rc = 0;
+fail:
+  if (rc) fprintf(stderr, "plumb bench: error: %s\n", err.msg);
+  pb_ctx_free_mem(&ctx, x);
+  pb_ctx_free_mem(&ctx, y);
+  pb_ctx_free(&ctx);
+  pb_config_free(cfg);
+  return rc;
 }

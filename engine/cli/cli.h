@@ -21,6 +21,10 @@ int pb_cli_parse(int argc, char **argv, int first, const char *allowed, pb_cli_o
 /* Loads o->config and applies --set; prints the error and returns NULL on failure. */
 pb_config *pb_cli_config(const pb_cli_opts *o);
 
+/* A config for `--model NAME`: [model] arch = NAME (num_classes 1000 for the ImageNet
+ * families, as torchvision), then --set; prints the error and returns NULL on failure. */
+pb_config *pb_cli_model_config(const pb_cli_opts *o);
+
 int pb_cmd_train(int argc, char **argv);
 int pb_cmd_eval(int argc, char **argv);
 int pb_cmd_info(int argc, char **argv);

@@ -1,15 +1,79 @@
 /* cmd_info.c: `plumb info`: the build, the libraries and the GPUs this binary sees;
+ * `plumb info --model NAME [--set ...]`: an architecture summary and its parameter count;
  * and `plumb config`: the key reference or a resolved config. */
 #include <omp.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "engine/cli/cli.h"
+#include "engine/model.h"
 #include "kernels/cuda_device.h"
+
+pb_config *pb_cli_model_config(const pb_cli_opts *o) {
+  pb_config *cfg = pb_config_new();
+  pb_err err = {{0}};
+  char set[256];
+  snprintf(set, sizeof set, "model.arch=%s", o->model);
+  if (pb_config_set(cfg, set, &err)) {
+    fprintf(stderr, "plumb: --model %s: %s\n", o->model, err.msg);
+    pb_config_free(cfg);
+    return NULL;
+  }
+  if (!strncmp(o->model, "resnet", 6) || !strncmp(o->model, "seresnet", 8) || !strcmp(o->model, "bagnet18"))
+    pb_config_set(cfg, "model.num_classes=1000", &err); /* torchvision's default head */
+  for (int i = 0; i < o->nset; i++) {
+    if (pb_config_set(cfg, o->set[i], &err)) {
+      fprintf(stderr, "plumb: config error: %s\n", err.msg);
+      pb_config_free(cfg);
+      return NULL;
+    }
+  }
+  return cfg;
+}
+
+/* The summary of [model] as `--model NAME` and --set make it (built on the CPU for one
+ * sample, for evaluation only: parameters but no training memory). */
+static int info_model(const pb_cli_opts *o) {
+  pb_config *cfg = pb_cli_model_config(o);
+  if (!cfg) return 2;
+  pb_err err = {{0}};
+  pb_ctx ctx;
+  int rc = 1;
+  if (pb_ctx_init(&ctx, "cpu", 1, 0, 0, &err)) {
+    fprintf(stderr, "plumb info: %s\n", err.msg);
+    pb_config_free(cfg);
+    return 1;
+  }
+  int in[3];
+  pb_model_config_input(cfg, in);
+  pb_model *m = pb_model_build(cfg, &ctx, in, 1, 0, 1, &err);
+  if (!m) {
+    fprintf(stderr, "plumb info: error: %s\n", err.msg);
+  } else {
+    pb_model_summary(m, stdout);
+    size_t np = 0, nb = 0;
+    for (int i = 0; i < pb_model_ntensors(m); i++) {
+      const pb_param *p = pb_model_tensor(m, i);
+      if (p->kind == PB_PARAM_TRAINABLE)
+        np += p->numel;
+      else if (p->kind == PB_PARAM_BUFFER)
+        nb += p->numel;
+    }
+    printf("parameters: %zu trainable; %d tensors in a checkpoint (%zu buffer values)\n", np,
+           pb_model_ntensors(m), nb);
+    rc = 0;
+  }
+  pb_model_free(m);
+  pb_ctx_free(&ctx);
+  pb_config_free(cfg);
+  return rc;
+}
 
 int pb_cmd_info(int argc, char **argv) {
   pb_cli_opts o;
-  if (pb_cli_parse(argc, argv, 2, "", &o)) return 2;
+  if (pb_cli_parse(argc, argv, 2, "model", &o)) return 2;
+  if (o.model) return info_model(&o);
   printf("plumb %s\n", PLUMB_VERSION);
   printf("compiler: %s, C11%s\n", PLUMB_C_COMPILER, pb_cuda_built() ? " + CUDA" : "");
   printf("CPU GEMM: %s\n", PLUMB_HAVE_OPENBLAS ? "OpenBLAS" : "built-in blocked kernel");

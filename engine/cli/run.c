@@ -92,9 +92,14 @@ int pb_run_init(pb_run *r, pb_config *cfg, pb_err *err) {
   r->model = pb_model_from_config(cfg, &r->ctx, in, PB_MAX(r->batch, r->eval_batch), r->seed, err);
   if (!r->model) goto fail;
   const char *init_from = pb_config_str(cfg, "model", "init_from");
-  if (init_from[0] && pb_ckpt_load_model(init_from, r->model, err)) {
-    pb_err_prefix(err, "[model] init_from");
-    goto fail;
+  char init_summary[1200];
+  if (init_from[0]) {
+    if (pb_ckpt_init_from(init_from, pb_config_str(cfg, "model", "init_exclude"), r->model, init_summary,
+                          sizeof init_summary, err)) {
+      pb_err_prefix(err, "[model] init_from");
+      goto fail;
+    }
+    printf("%s\n", init_summary);
   }
   if (pb_trainer_init(&r->tr, r->model, cfg, steps, r->epochs, err)) goto fail;
   r->max_batch = PB_MAX(r->batch, r->eval_batch);

@@ -51,6 +51,11 @@ static void flat_bwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, const floa
 static const pb_layer_vt flat_vt = {"flatten", flat_fwd, flat_bwd, NULL, NULL};
 
 pb_layer *pb_relu_layer(const char *name, const int in[3]) { return pb_layer_new(&relu_vt, name, in); }
+pb_layer *pb_relu_inplace_layer(const char *name, const int in[3]) {
+  pb_layer *l = pb_layer_new(&relu_vt, name, in);
+  l->inplace = 1;
+  return l;
+}
 pb_layer *pb_sigmoid_layer(const char *name, const int in[3]) { return pb_layer_new(&sig_vt, name, in); }
 pb_layer *pb_flatten_layer(const char *name, const int in[3]) {
   pb_layer *l = pb_layer_new(&flat_vt, name, in);

@@ -32,9 +32,26 @@ pb_param *pb_layer_add_param(pb_layer *l, const char *suffix, pb_param_kind kind
   return p;
 }
 
+pb_layer *pb_layer_add_child(pb_layer *l, pb_layer *child) {
+  if (!child) return NULL;
+  l->children = pb_xrealloc(l->children, (size_t)(l->nchildren + 1) * sizeof *l->children);
+  l->children[l->nchildren++] = child;
+  return child;
+}
+
+size_t pb_layer_count_params(const pb_layer *l) {
+  size_t n = 0;
+  for (int j = 0; j < l->nparams; j++)
+    if (l->params[j].kind == PB_PARAM_TRAINABLE) n += l->params[j].numel;
+  for (int c = 0; c < l->nchildren; c++) n += pb_layer_count_params(l->children[c]);
+  return n;
+}
+
 void pb_layer_free(pb_layer *l) {
   if (!l) return;
   if (l->vt && l->vt->free) l->vt->free(l);
+  for (int c = 0; c < l->nchildren; c++) pb_layer_free(l->children[c]);
+  free(l->children);
   free(l->priv);
   free(l);
 }

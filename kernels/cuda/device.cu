@@ -42,6 +42,12 @@ extern "C" void pb_cuda_describe(int dev, char *buf, size_t len) {
            p.multiProcessorCount, driver / 1000, (driver % 1000) / 10);
 }
 
+extern "C" size_t pb_cuda_mem_used(void) {
+  size_t free_b = 0, total_b = 0;
+  if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) return 0;
+  return total_b - free_b;
+}
+
 extern "C" void pb_cuda_build_info(char *buf, size_t len) {
   int rt = 0;
   cudaRuntimeGetVersion(&rt);

@@ -21,6 +21,8 @@ void pb_cuda_describe(int dev, char *buf, size_t len) {
 
 void pb_cuda_build_info(char *buf, size_t len) { snprintf(buf, len, "CUDA: not built"); }
 
+size_t pb_cuda_mem_used(void) { return 0; }
+
 static void pb_cuda_absent(const char *fn) __attribute__((noreturn));
 static void pb_cuda_absent(const char *fn) {
   PB_FATAL("%s called in a build without CUDA (a device was selected that this build cannot drive)", fn);

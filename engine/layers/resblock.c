@@ -1,0 +1,279 @@
+/* resblock.c: torchvision's BasicBlock and Bottleneck (stride on the 3x3 convolution, "v1.5")
+ * and timm's squeeze-excitation module, as composite layers over child conv2d / batchnorm
+ * layers (engine/layers/conv2d.c, batchnorm.c) and the elementwise ops of kernels/ops.h; every
+ * op dispatches to its CPU reference or its CUDA twin with ctx->cuda, so the block has no twin
+ * of its own.
+ *
+ *   x -> conv1 -> a1 -> bn1 -> r1 (ReLU in place) -> conv2 -> a2 -> bn2 [-> r2 -> conv3 -> a3 -> bn3]
+ *     -> b [-> SE: s = sigmoid(fc2(relu(fc1(gap(b))))); b * s] -> + shortcut(x) -> ReLU -> y
+ *   shortcut(x) = x, or bn_d(conv_d(x)) (1x1, stride) when the shape changes ("downsample").
+ *
+ * Memory. A training forward keeps what backward reads in the block's saved memory (planned by
+ * the model): a_i (batch-norm inputs), r_i (ReLU outputs = next conv inputs), the downsample's
+ * conv output, and with SE the pre-scale b, the pooled vector, fc1's ReLU output and the gate.
+ * The last BN writes straight into y when there is no SE (the residual add and the ReLU then
+ * run in place on y; ReLU's backward reads y). Evaluation puts every intermediate in the
+ * model's shared work memory instead and saves nothing. Backward uses three work regions of
+ * R floats per sample (R = the largest per-sample tensor of the block) for gradients. */
+#include <string.h>
+
+#include "engine/layer.h"
+#include "kernels/ops.h"
+#include "kernels/ops_cuda.h"
+
+enum { MAXC = 3 };
+
+typedef struct {
+  int nconv;                       /* 2 (basic) or 3 (bottleneck) */
+  pb_layer *conv[MAXC], *bn[MAXC]; /* children (owned by the layer) */
+  pb_layer *dconv, *dbn;           /* downsample, or NULL */
+  pb_layer *fc1, *fc2;             /* SE, or NULL */
+  size_t m[MAXC];                  /* per-sample numel of conv i's output */
+  size_t in_sz, out_sz, R;         /* per-sample numel of input, output; the largest */
+  int se_c, se_r, hw_out;          /* SE channels, reduced channels; output plane */
+  /* per-sample offsets into the saved memory (times max_n) */
+  size_t off_a[MAXC], off_r[MAXC], off_ad, off_b, off_s0, off_s1, off_s3;
+} block_priv;
+
+/* ------------------------------------------------------------------ op dispatch */
+
+static void relu_(pb_ctx *c, float *y, const float *x, size_t n) {
+  if (c->cuda)
+    pb_relu_fwd_cuda(y, x, n, c->cuda);
+  else
+    pb_relu_fwd_cpu(y, x, n);
+}
+static void relu_bwd_(pb_ctx *c, float *dx, const float *dy, const float *y, size_t n) {
+  if (c->cuda)
+    pb_relu_bwd_cuda(dx, dy, y, n, c->cuda);
+  else
+    pb_relu_bwd_cpu(dx, dy, y, n);
+}
+static void acc_(pb_ctx *c, float *y, const float *x, size_t n) {
+  if (c->cuda)
+    pb_accumulate_cuda(y, x, n, c->cuda);
+  else
+    pb_accumulate_cpu(y, x, n);
+}
+
+static void fwd_(pb_layer *l, pb_ctx *c, int n, const float *x, float *y, int train) {
+  l->vt->forward(l, c, n, x, y, train);
+}
+static void bwd_(pb_layer *l, pb_ctx *c, int n, const float *x, const float *dy, float *dx) {
+  l->vt->backward(l, c, n, x, NULL, dy, dx);
+}
+
+/* ------------------------------------------------------------------ squeeze-excitation */
+
+/* y = b * gate(b). s0 [n,C], s1 [n,Cr], s3 [n,C]: the pooled vector, fc1's ReLU output and the
+ * gate, kept for backward in training. */
+static void se_fwd(block_priv *p, pb_ctx *c, int n, const float *b, float *y, float *s0, float *s1, float *s3,
+                   int train) {
+  int C = p->se_c, hw = p->hw_out;
+  if (c->cuda)
+    pb_gap_fwd_cuda(s0, b, n, C, hw, c->cuda);
+  else
+    pb_gap_fwd_cpu(s0, b, n, C, hw);
+  fwd_(p->fc1, c, n, s0, s1, train);
+  relu_(c, s1, s1, (size_t)n * p->se_r);
+  fwd_(p->fc2, c, n, s1, s3, train);
+  if (c->cuda) {
+    pb_sigmoid_fwd_cuda(s3, s3, (size_t)n * C, c->cuda);
+    pb_chscale_fwd_cuda(y, b, s3, n, C, hw, c->cuda);
+  } else {
+    pb_sigmoid_fwd_cpu(s3, s3, (size_t)n * C);
+    pb_chscale_fwd_cpu(y, b, s3, n, C, hw);
+  }
+}
+
+/* db = d(b * gate(b)) / db given dy; v: 3 work vectors of [n, C]; tmp: [n, out] work. */
+static void se_bwd(block_priv *p, pb_ctx *c, int n, float *db, const float *dy, const float *b, const float *s0,
+                   const float *s1, const float *s3, float *v, float *tmp) {
+  int C = p->se_c, hw = p->hw_out;
+  float *ds = v, *ds1 = v + (size_t)n * C, *ds0 = v + 2 * (size_t)n * C;
+  if (c->cuda) {
+    pb_chscale_bwd_cuda(db, ds, dy, b, s3, n, C, hw, c->cuda);
+    pb_sigmoid_bwd_cuda(ds, ds, s3, (size_t)n * C, c->cuda);
+  } else {
+    pb_chscale_bwd_cpu(db, ds, dy, b, s3, n, C, hw);
+    pb_sigmoid_bwd_cpu(ds, ds, s3, (size_t)n * C);
+  }
+  bwd_(p->fc2, c, n, s1, ds, ds1);
+  relu_bwd_(c, ds1, ds1, s1, (size_t)n * p->se_r);
+  bwd_(p->fc1, c, n, s0, ds1, ds0);
+  if (c->cuda)
+    pb_gap_bwd_cuda(tmp, ds0, n, C, hw, c->cuda);
+  else
+    pb_gap_bwd_cpu(tmp, ds0, n, C, hw);
+  acc_(c, db, tmp, (size_t)n * p->out_sz);
+}
+
+/* ------------------------------------------------------------------ the block */
+
+static float *sv(const pb_layer *l, size_t off) {
+  return l->saved + (size_t)l->max_n * off;
+}
+
+static void block_fwd(pb_layer *l, pb_ctx *c, int n, const float *x, float *y, int train) {
+  block_priv *p = l->priv;
+  size_t R = (size_t)n * p->R;
+  float *W0 = l->work, *W1 = W0 + R, *W2 = W1 + R, *V = W2 + R; /* V: SE vectors */
+  int last = p->nconv - 1;
+  const float *cur = x;
+  for (int i = 0; i <= last; i++) {
+    float *a = train ? sv(l, p->off_a[i]) : W0;
+    fwd_(p->conv[i], c, n, cur, a, train);
+    float *out;
+    if (i < last)
+      out = train ? sv(l, p->off_r[i]) : W1;
+    else
+      out = p->fc1 ? (train ? sv(l, p->off_b) : W1) : y;
+    fwd_(p->bn[i], c, n, a, out, train);
+    if (i < last) relu_(c, out, out, (size_t)n * p->m[i]);
+    cur = out;
+  }
+  if (p->fc1) {
+    size_t nc = (size_t)n * p->se_c;
+    float *s0 = train ? sv(l, p->off_s0) : V, *s1 = train ? sv(l, p->off_s1) : V + nc;
+    float *s3 = train ? sv(l, p->off_s3) : V + 2 * nc;
+    se_fwd(p, c, n, cur, y, s0, s1, s3, train);
+  }
+  size_t no = (size_t)n * p->out_sz;
+  if (p->dconv) {
+    float *ad = train ? sv(l, p->off_ad) : W0;
+    fwd_(p->dconv, c, n, x, ad, train);
+    fwd_(p->dbn, c, n, ad, W2, train);
+    acc_(c, y, W2, no);
+  } else {
+    acc_(c, y, x, no);
+  }
+  relu_(c, y, y, no);
+}
+
+static void block_bwd(pb_layer *l, pb_ctx *c, int n, const float *x, const float *y, const float *dy, float *dx) {
+  block_priv *p = l->priv;
+  size_t R = (size_t)n * p->R, no = (size_t)n * p->out_sz;
+  float *G0 = l->work, *G1 = G0 + R, *G2 = G1 + R, *V = G2 + R;
+  int last = p->nconv - 1;
+  relu_bwd_(c, G0, dy, y, no); /* dz: the gradient of both branches */
+  const float *g = G0;
+  if (p->fc1) {
+    se_bwd(p, c, n, G1, G0, sv(l, p->off_b), sv(l, p->off_s0), sv(l, p->off_s1), sv(l, p->off_s3), V, G2);
+    g = G1;
+  }
+  for (int i = last; i >= 0; i--) {
+    bwd_(p->bn[i], c, n, sv(l, p->off_a[i]), g, G2);
+    const float *xin = i ? sv(l, p->off_r[i - 1]) : x;
+    bwd_(p->conv[i], c, n, xin, G2, i ? G1 : dx);
+    if (i) {
+      relu_bwd_(c, G1, G1, sv(l, p->off_r[i - 1]), (size_t)n * p->m[i - 1]);
+      g = G1;
+    }
+  }
+  if (p->dconv) {
+    bwd_(p->dbn, c, n, sv(l, p->off_ad), G0, G1);
+    bwd_(p->dconv, c, n, x, G1, dx ? G2 : NULL);
+    if (dx) acc_(c, dx, G2, (size_t)n * p->in_sz);
+  } else if (dx) {
+    acc_(c, dx, G0, no);
+  }
+}
+
+static const pb_layer_vt block_vt = {"resblock", block_fwd, block_bwd, NULL, NULL};
+
+static pb_layer *conv_child(pb_layer *l, const char *sfx, const int in[3], int cout, int k, int stride, int bias,
+                            pb_err *err) {
+  char name[96];
+  snprintf(name, sizeof name, "%s.%s", l->name, sfx);
+  return pb_layer_add_child(l, pb_conv2d_layer(name, in, cout, k, stride, k / 2, 1, 1, bias,
+                                               PB_INIT_KAIMING_NORMAL_FAN_OUT, err));
+}
+static pb_layer *bn_child(pb_layer *l, const char *sfx, const int in[3], pb_err *err) {
+  char name[96];
+  snprintf(name, sizeof name, "%s.%s", l->name, sfx);
+  return pb_layer_add_child(l, pb_batchnorm_layer(name, in, 1e-5f, 0.1f, err));
+}
+
+/* timm's make_divisible(C / r, 8, round_limit = 0): the SE bottleneck width. */
+static int se_width(int c, int r) {
+  int v = (int)((double)c / r + 4.0) / 8 * 8;
+  return v < 8 ? 8 : v;
+}
+
+static pb_layer *make_block(const char *name, const int in[3], int nconv, const int *couts, const int *ks,
+                            const int *strides, int se_reduction, int zero_init, pb_err *err) {
+  pb_layer *l = pb_layer_new(&block_vt, name, in);
+  block_priv *p = pb_xcalloc(1, sizeof *p);
+  l->priv = p;
+  p->nconv = nconv;
+  const int *cur = in;
+  char sfx[16];
+  for (int i = 0; i < nconv; i++) {
+    snprintf(sfx, sizeof sfx, "conv%d", i + 1);
+    if (!(p->conv[i] = conv_child(l, sfx, cur, couts[i], ks[i], strides[i], 0, err))) goto fail;
+    cur = p->conv[i]->out;
+    snprintf(sfx, sizeof sfx, "bn%d", i + 1);
+    if (!(p->bn[i] = bn_child(l, sfx, cur, err))) goto fail;
+    p->m[i] = pb_layer_out_numel(p->conv[i]);
+  }
+  memcpy(l->out, cur, sizeof l->out);
+  if (zero_init) p->bn[nconv - 1]->params[0].init_value = 0.0f;
+  p->in_sz = pb_layer_in_numel(l);
+  p->out_sz = pb_layer_out_numel(l);
+  p->hw_out = l->out[1] * l->out[2];
+  if (se_reduction > 0) {
+    p->se_c = l->out[0];
+    p->se_r = se_width(p->se_c, se_reduction);
+    int v[3] = {p->se_c, 1, 1};
+    if (!(p->fc1 = conv_child(l, "se.fc1", v, p->se_r, 1, 1, 1, err))) goto fail;
+    if (!(p->fc2 = conv_child(l, "se.fc2", p->fc1->out, p->se_c, 1, 1, 1, err))) goto fail;
+  }
+  int stride = 1;
+  for (int i = 0; i < nconv; i++) stride *= strides[i];
+  if (stride != 1 || in[0] != l->out[0]) {
+    if (!(p->dconv = conv_child(l, "downsample.0", in, l->out[0], 1, stride, 0, err))) goto fail;
+    if (p->dconv->out[1] != l->out[1] || p->dconv->out[2] != l->out[2]) {
+      pb_err_set(err, "layer %s: the shortcut's output %dx%d differs from the block's %dx%d", name,
+                 p->dconv->out[1], p->dconv->out[2], l->out[1], l->out[2]);
+      goto fail;
+    }
+    if (!(p->dbn = bn_child(l, "downsample.1", p->dconv->out, err))) goto fail;
+  }
+  /* saved layout, per sample */
+  size_t o = 0;
+  for (int i = 0; i < nconv; i++) {
+    p->off_a[i] = o;
+    o += p->m[i];
+    if (i < nconv - 1) {
+      p->off_r[i] = o;
+      o += p->m[i];
+    }
+  }
+  if (p->dconv) p->off_ad = o, o += p->out_sz;
+  if (p->fc1) {
+    p->off_b = o, o += p->out_sz;
+    p->off_s0 = o, o += (size_t)p->se_c;
+    p->off_s1 = o, o += (size_t)p->se_r;
+    p->off_s3 = o, o += (size_t)p->se_c;
+  }
+  l->saved_per_sample = o;
+  p->R = PB_MAX(p->in_sz, p->out_sz);
+  for (int i = 0; i < nconv; i++) p->R = PB_MAX(p->R, p->m[i]);
+  l->work_per_sample = 3 * p->R + (p->fc1 ? 3 * (size_t)p->se_c : 0);
+  return l;
+fail:
+  pb_layer_free(l);
+  return NULL;
+}
+
+pb_layer *pb_basic_block(const char *name, const int in[3], int planes, int stride, int k, int se_reduction,
+                         int zero_init, pb_err *err) {
+  int couts[2] = {planes, planes}, ks[2] = {k, k}, strides[2] = {stride, 1};
+  return make_block(name, in, 2, couts, ks, strides, se_reduction, zero_init, err);
+}
+
+pb_layer *pb_bottleneck_block(const char *name, const int in[3], int planes, int stride, int se_reduction,
+                              int zero_init, pb_err *err) {
+  int couts[3] = {planes, planes, 4 * planes}, ks[3] = {1, 3, 1}, strides[3] = {1, stride, 1};
+  return make_block(name, in, 3, couts, ks, strides, se_reduction, zero_init, err);
+}

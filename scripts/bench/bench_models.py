@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""bench_models.py: plumb vs PyTorch, training and inference throughput of the ResNet family on
+synthetic data already on the device, same batch, same precision (float32 NCHW, TF32 on for
+convolutions and matmuls on a GPU, as plumb's default [run] tf32 = true), in the same run;
+prints both and the ratio.
+
+    python3 scripts/bench/bench_models.py [--device cuda|cpu] [--models resnet50,seresnet50,resnet18]
+        [--batch 256] [--size 224] [--steps 20] [--threads N] [--plumb build/plumb]
+
+PyTorch side: torchvision's resnets; seresnet50 is timm's when timm is importable, else the
+SE-ResNet of scripts/fixtures/resnet_torch.py (same modules and parameter count). Training step:
+forward, CrossEntropyLoss, backward, SGD(momentum 0.9) step; inference: model.eval() forwards
+under torch.inference_mode(). Peak memory: torch.cuda.max_memory_allocated (PyTorch's own
+allocations; plumb reports cudaMemGetInfo of the whole GPU, which includes the CUDA context).
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "fixtures"))
+import resnet_torch as R  # noqa: E402
+
+
+def torch_model(name):
+    if name.startswith("seresnet"):
+        try:
+            import timm
+            return timm.create_model(name, pretrained=False, num_classes=1000)
+        except Exception:
+            pass
+    return R.build(name, num_classes=1000)
+
+
+def bench_torch(name, mode, batch, size, steps, warmup, dev):
+    m = torch_model(name).to(dev)
+    x = torch.rand(batch, 3, size, size, device=dev) * 2 - 1
+    y = torch.randint(0, 1000, (batch,), device=dev)
+    sync = torch.cuda.synchronize if dev == "cuda" else (lambda: None)
+    if dev == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    if mode == "train":
+        m.train()
+        opt = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9)
+        lossf = torch.nn.CrossEntropyLoss()
+
+        def step():
+            opt.zero_grad(set_to_none=True)
+            lossf(m(x), y).backward()
+            opt.step()
+    else:
+        m.eval()
+
+        def step():
+            with torch.inference_mode():
+                m(x)
+    for _ in range(warmup):
+        step()
+    sync()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    sync()
+    dt = time.perf_counter() - t0
+    mem = torch.cuda.max_memory_allocated() / 2 ** 20 if dev == "cuda" else float("nan")
+    del m, x, y
+    if dev == "cuda":
+        torch.cuda.empty_cache()
+    return batch * steps / dt, mem
+
+
+def bench_plumb(plumb, name, mode, batch, size, steps, warmup, dev, threads):
+    cmd = [plumb, "bench", "--model", name, "--batch", str(batch), "--steps", str(steps), "--warmup", str(warmup),
+           "--mode", mode, "--set", f"model.input_size={size}", "--set", f"run.device={dev}"]
+    if threads:
+        cmd += ["--set", f"run.threads={threads}"]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    ips = float(re.search(rf"{mode}: ([0-9.]+) images/s", out).group(1))
+    mem = re.search(r"in use after the run: ([0-9.]+) MiB", out) or re.search(r"planned memory \(\w+, batch \d+\): ([0-9.]+) MiB", out)
+    return ips, float(mem.group(1)), out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--models", default="resnet50,seresnet50,resnet18")
+    ap.add_argument("--modes", default="train,infer")
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--size", type=int, default=224)
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--plumb", default=os.path.join(HERE, "..", "..", "build", "plumb"))
+    a = ap.parse_args()
+    dev = a.device
+    if dev == "cuda":
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        print(f"GPU: {torch.cuda.get_device_name(0)}; torch {torch.__version__}; TF32 on both sides; float32 NCHW")
+    else:
+        torch.set_num_threads(a.threads or os.cpu_count())
+        print(f"CPU: {torch.get_num_threads()} threads both sides; torch {torch.__version__}; float32 NCHW")
+    print(f"{'model':<11} {'mode':<6} {'batch':>5} {'size':>4} {'plumb img/s':>12} {'torch img/s':>12} "
+          f"{'plumb/torch':>11} {'plumb MiB':>10} {'torch MiB':>10}")
+    for name in a.models.split(","):
+        for mode in a.modes.split(","):
+            pi, pm, _ = bench_plumb(a.plumb, name, mode, a.batch, a.size, a.steps, a.warmup, dev,
+                                    a.threads or (0 if dev == "cuda" else torch.get_num_threads()))
+            ti, tm = bench_torch(name, mode, a.batch, a.size, a.steps, a.warmup, dev)
+            print(f"{name:<11} {mode:<6} {a.batch:>5} {a.size:>4} {pi:>12.1f} {ti:>12.1f} {pi / ti:>11.2f} "
+                  f"{pm:>10.0f} {tm:>10.0f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
