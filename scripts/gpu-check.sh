@@ -4,7 +4,8 @@
 # 1. probe (nvidia-smi, nvcc, cuDNN, PyTorch); 2. configure + build (ninja, sm_90) with the
 # dependencies unpacked from .gpu-deps/*.deb (scripts/gpu-deps.sh) when pkg-config lacks them;
 # 3. ctest, failing if any GPU test skipped; 4. compute-sanitizer memcheck over the GPU tests;
-# 5. benchmarks (quickstart epoch on GPU vs CPU vs PyTorch); 6. a summary table, printed last.
+# 5. benchmarks (quickstart epoch on GPU vs CPU vs PyTorch; ResNets vs PyTorch; loader vs
+# torchvision); 6. a summary table, printed last.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -93,7 +94,7 @@ if command -v compute-sanitizer >/dev/null; then
     # API errors are not reported: plumb checks every CUDA call itself (and aborts on failure),
     # and test_cuda_linear_pool asks for more memory than the card has on purpose, to check
     # the out-of-memory message; memcheck would count that refused cudaMalloc as an error.
-    compute-sanitizer --tool memcheck --report-api-errors no --leak-check full --error-exitcode 99 "$t" > "$LOG/memcheck_$n.txt" 2>&1
+    timeout "${MEMCHECK_TIMEOUT:-240}" compute-sanitizer --tool memcheck --report-api-errors no --leak-check full --error-exitcode 99 "$t" > "$LOG/memcheck_$n.txt" 2>&1
     rc=$?
     errs=$(grep -oE "ERROR SUMMARY: [0-9]+ error" "$LOG/memcheck_$n.txt" | tail -1)
     note "memcheck $n: exit $rc, ${errs:-no summary}"
@@ -118,6 +119,28 @@ if [[ -r /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz || -d $ROO
 else
   note "benchmarks: Fashion-MNIST not found (copy the 4 .gz files to .gpu-data/ and carry it)"
 fi
+
+# Models (issue 4): plumb vs PyTorch (torchvision / timm), train and infer, batch 256 at 224,
+# TF32 on both sides; then timm's parameter counts beside plumb's.
+timeout 300 python3 scripts/bench/bench_models.py --device cuda --batch "${BENCH_BATCH:-256}" --plumb "$B/plumb" \
+  > "$LOG/bench_models.txt" 2>&1
+while read -r line; do note "bench: $line"; done < <(grep -E "^(model|resnet|seresnet)" "$LOG/bench_models.txt")
+python3 - > "$LOG/param_counts.txt" 2>&1 <<'PY'
+import timm, torchvision
+for n in ["resnet18", "resnet50", "resnet101", "resnet152"]:
+    print(n, sum(p.numel() for p in getattr(torchvision.models, n)().parameters()))
+for n in ["seresnet50", "seresnet101", "seresnet152"]:
+    print(n, sum(p.numel() for p in timm.create_model(n, pretrained=False).parameters()))
+PY
+while read -r name count; do
+  mine=$("$B/plumb" info --model "$name" 2>/dev/null | grep -oE "total trainable parameters: [0-9]+" | grep -oE "[0-9]+$")
+  note "params $name: reference $count, plumb ${mine:-?} $([[ $count == "$mine" ]] && echo equal || echo DIFFERENT)"
+done < <(grep -E "^(se)?resnet[0-9]+ [0-9]+$" "$LOG/param_counts.txt")
+
+# Loader (issue 5): decode + RandomResizedCrop + flip, plumb vs torchvision's DataLoader.
+PLUMB=$B/plumb IMAGES=${LOADER_IMAGES:-4000} BATCH=64 timeout 240 bash scripts/bench/loader_vs_torch.sh /tmp/plumb-corpus \
+  > "$LOG/bench_loader.txt" 2>&1
+while read -r line; do note "loader $line"; done < <(grep -E "^workers .*ratio" "$LOG/bench_loader.txt")
 
 # ---------------------------------------------------------------- 6. summary
 {
