@@ -51,7 +51,8 @@ if ! pkg-config --exists inih stb zlib 2>/dev/null; then
   mkdir -p "$D"
   for f in "$ROOT"/.gpu-deps/*.deb; do [[ -e $f ]] && dpkg -x "$f" "$D"; done
   for pc in "$D"/usr/lib/x86_64-linux-gnu/pkgconfig/*.pc "$D"/usr/share/pkgconfig/*.pc; do
-    [[ -e $pc ]] && sed -i "s|^prefix=.*|prefix=$D/usr|" "$pc"
+    # Some .pc files (libturbojpeg's) spell libdir and includedir out instead of via ${prefix}.
+    [[ -e $pc ]] && sed -i -E "s#^(prefix|exec_prefix|libdir|includedir)=/usr#\1=$D/usr#" "$pc"
   done
   export PKG_CONFIG_PATH=$D/usr/lib/x86_64-linux-gnu/pkgconfig:$D/usr/share/pkgconfig:${PKG_CONFIG_PATH:-}
   export LD_LIBRARY_PATH=$D/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
