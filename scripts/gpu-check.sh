@@ -61,6 +61,7 @@ if ! pkg-config --exists inih stb zlib 2>/dev/null; then
   note "dependencies unpacked from .gpu-deps into $D"
 fi
 [[ -n $CUDNN ]] && export LD_LIBRARY_PATH=$CUDNN/lib:${LD_LIBRARY_PATH:-}
+rm -f "$B/CMakeCache.txt" # a warm machine's cache would keep dependency paths of an earlier run
 GEN=""
 command -v ninja >/dev/null && GEN="-G Ninja"
 # shellcheck disable=SC2086
