@@ -17,6 +17,8 @@ mkdir -p "$LOG"
 # The CLI tests and benchmarks read Fashion-MNIST from the carried copy when Debian's is absent.
 [[ -d $ROOT/.gpu-data && ! -r /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]] &&
   export PLUMB_DATA=$ROOT/.gpu-data
+# The round-trip test's PyTorch: the machine's python3 (PyTorch 2.11), not Debian's /usr/bin/python3.
+export PYTHON=${PYTHON:-python3}
 B=$ROOT/build-gpu
 declare -a SUMMARY
 note() { SUMMARY+=("$1"); echo "== $1"; }
