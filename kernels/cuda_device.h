@@ -19,4 +19,10 @@ void pb_cuda_build_info(char *buf, size_t len);
  * process's context included); 0 without CUDA. */
 size_t pb_cuda_mem_used(void);
 
+/* plumb's own device allocations (pb_cuda_alloc minus pb_cuda_free): bytes now and the peak since
+ * the start or the last reset; both 0 without CUDA. Comparable to PyTorch's memory_allocated /
+ * max_memory_allocated (neither counts the CUDA context or library-internal memory). */
+void pb_cuda_alloc_stats(size_t *current, size_t *peak);
+void pb_cuda_alloc_reset_peak(void);
+
 #endif

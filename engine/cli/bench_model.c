@@ -32,6 +32,11 @@ static void sync_ctx(pb_ctx *c) {
 static void report_mem(pb_ctx *c, const pb_model *m) {
   pb_model_print_memory(m, stdout);
   if (c->cuda) {
+    size_t cur = 0, peak = 0;
+    pb_cuda_alloc_stats(&cur, &peak);
+    printf("  plumb's device allocations: peak %.1f MiB during this mode (now %.1f MiB; as PyTorch's "
+           "max_memory_allocated: no CUDA context or library memory)\n",
+           (double)peak / 1048576.0, (double)cur / 1048576.0);
     printf("  device memory in use after the run: %.1f MiB (cudaMemGetInfo, whole GPU)\n",
            (double)pb_cuda_mem_used() / 1048576.0);
   } else {
@@ -115,6 +120,7 @@ int pb_cmd_bench_model(int argc, char **argv) {
          batch, in[0], in[1], in[2], ctx.cuda ? (pb_config_bool(cfg, "run", "tf32") ? "on" : "off") : "n/a", steps,
          warmup);
   if (strcmp(mode, "infer")) {
+    pb_cuda_alloc_reset_peak();
     pb_model *m = pb_model_build(cfg, &ctx, in, batch, 1, 0, &err);
     if (!m) goto fail;
     pb_trainer t;
@@ -134,6 +140,7 @@ int pb_cmd_bench_model(int argc, char **argv) {
     pb_model_free(m);
   }
   if (strcmp(mode, "train")) {
+    pb_cuda_alloc_reset_peak();
     pb_model *m = pb_model_build(cfg, &ctx, in, batch, 1, 1, &err);
     if (!m) goto fail;
     for (int s = 0; s < warmup; s++) pb_model_forward(m, x, batch, 0);

@@ -5,6 +5,7 @@
  * Errors: a failed library call is a bug or a device failure and aborts (tier 1, via the
  * checks in cuda_check.cuh). Running out of device or pinned memory, and a GPU ordinal that
  * does not exist, depend on the user's config, so they are returned with a message (tier 2). */
+#include <pthread.h>
 #include <string.h>
 
 #include "kernels/cuda/cuda_check.cuh"
@@ -16,12 +17,63 @@ extern "C" {
 
 #define PB_GIB (1024.0 * 1024.0 * 1024.0)
 
+/* Accounting of plumb's own device allocations (what PyTorch's memory_allocated counts: no
+ * CUDA context, no library-internal memory). A model holds tens of blocks, so a flat table
+ * with a linear search on free is enough; a mutex because loader threads may allocate too. */
+typedef struct pb_alloc_rec {
+  void *p;
+  size_t bytes;
+} pb_alloc_rec;
+static pthread_mutex_t pb_alloc_mu = PTHREAD_MUTEX_INITIALIZER;
+static pb_alloc_rec *pb_alloc_tab;
+static size_t pb_alloc_n, pb_alloc_cap, pb_alloc_cur, pb_alloc_peak;
+
+static void pb_alloc_note(void *p, size_t bytes) {
+  pthread_mutex_lock(&pb_alloc_mu);
+  if (pb_alloc_n == pb_alloc_cap) {
+    pb_alloc_cap = pb_alloc_cap ? 2 * pb_alloc_cap : 64;
+    pb_alloc_tab = (pb_alloc_rec *)pb_xrealloc(pb_alloc_tab, pb_alloc_cap * sizeof *pb_alloc_tab);
+  }
+  pb_alloc_tab[pb_alloc_n].p = p;
+  pb_alloc_tab[pb_alloc_n++].bytes = bytes;
+  pb_alloc_cur += bytes;
+  if (pb_alloc_cur > pb_alloc_peak) pb_alloc_peak = pb_alloc_cur;
+  pthread_mutex_unlock(&pb_alloc_mu);
+}
+
+static void pb_alloc_forget(void *p) {
+  pthread_mutex_lock(&pb_alloc_mu);
+  for (size_t i = pb_alloc_n; i-- > 0;)
+    if (pb_alloc_tab[i].p == p) {
+      pb_alloc_cur -= pb_alloc_tab[i].bytes;
+      pb_alloc_tab[i] = pb_alloc_tab[--pb_alloc_n];
+      break;
+    }
+  pthread_mutex_unlock(&pb_alloc_mu);
+}
+
+extern "C" void pb_cuda_alloc_stats(size_t *current, size_t *peak) {
+  pthread_mutex_lock(&pb_alloc_mu);
+  if (current) *current = pb_alloc_cur;
+  if (peak) *peak = pb_alloc_peak;
+  pthread_mutex_unlock(&pb_alloc_mu);
+}
+
+extern "C" void pb_cuda_alloc_reset_peak(void) {
+  pthread_mutex_lock(&pb_alloc_mu);
+  pb_alloc_peak = pb_alloc_cur;
+  pthread_mutex_unlock(&pb_alloc_mu);
+}
+
 extern "C" void *pb_cuda_alloc(size_t bytes, const char *what, pb_err *err) {
   /* A zero-byte request still gets a real, unique allocation, so NULL always means failure. */
   const size_t ask = bytes ? bytes : 1;
   void *p = NULL;
   cudaError_t e = cudaMalloc(&p, ask);
-  if (e == cudaSuccess) return p;
+  if (e == cudaSuccess) {
+    pb_alloc_note(p, ask);
+    return p;
+  }
   if (e != cudaErrorMemoryAllocation)
     PB_FATAL("CUDA: cudaMalloc(%zu bytes) for %s failed: %s (%s)", ask, what ? what : "?", cudaGetErrorString(e),
              cudaGetErrorName(e));
@@ -38,6 +90,7 @@ extern "C" void *pb_cuda_alloc(size_t bytes, const char *what, pb_err *err) {
 
 extern "C" void pb_cuda_free(void *p) {
   if (!p) return;
+  pb_alloc_forget(p);
   cudaError_t e = cudaFree(p);
   /* At process exit the runtime may already be torn down; the memory is gone with it. */
   if (e == cudaErrorCudartUnloading) {

@@ -23,6 +23,13 @@ void pb_cuda_build_info(char *buf, size_t len) { snprintf(buf, len, "CUDA: not b
 
 size_t pb_cuda_mem_used(void) { return 0; }
 
+void pb_cuda_alloc_stats(size_t *current, size_t *peak) {
+  if (current) *current = 0;
+  if (peak) *peak = 0;
+}
+
+void pb_cuda_alloc_reset_peak(void) {}
+
 static void pb_cuda_absent(const char *fn) __attribute__((noreturn));
 static void pb_cuda_absent(const char *fn) {
   PB_FATAL("%s called in a build without CUDA (a device was selected that this build cannot drive)", fn);

@@ -11,7 +11,8 @@ PyTorch side: torchvision's resnets; seresnet50 is timm's when timm is importabl
 SE-ResNet of scripts/fixtures/resnet_torch.py (same modules and parameter count). Training step:
 forward, CrossEntropyLoss, backward, SGD(momentum 0.9) step; inference: model.eval() forwards
 under torch.inference_mode(). Peak memory: torch.cuda.max_memory_allocated (PyTorch's own
-allocations; plumb reports cudaMemGetInfo of the whole GPU, which includes the CUDA context).
+allocations) against plumb's peak of its own device allocations (same meaning: neither counts the
+CUDA context or cuDNN / cuBLAS internal memory; plumb's includes its 256 MB cuDNN workspace).
 """
 import argparse
 import os
@@ -81,7 +82,8 @@ def bench_plumb(plumb, name, mode, batch, size, steps, warmup, dev, threads):
         cmd += ["--set", f"run.threads={threads}"]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     ips = float(re.search(rf"{mode}: ([0-9.]+) images/s", out).group(1))
-    mem = re.search(r"in use after the run: ([0-9.]+) MiB", out) or re.search(r"planned memory \(\w+, batch \d+\): ([0-9.]+) MiB", out)
+    mem = (re.search(r"device allocations: peak ([0-9.]+) MiB", out) or
+           re.search(r"planned memory \(\w+, batch \d+\): ([0-9.]+) MiB", out))
     return ips, float(mem.group(1)), out
 
 
