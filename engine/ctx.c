@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/config.h"
 #include "kernels/cuda_device.h"
 #include "kernels/ops.h"
 
@@ -29,12 +30,12 @@ static int parse_device(const char *s, int *is_cuda, int *index) {
   return -1;
 }
 
-/* cuDNN / own-kernel workspace of the GPU context. */
+/* cuDNN / own-kernel workspace of the GPU context when no config says ([run] cudnn_workspace_mb). */
 #define PB_CUDA_WORKSPACE_BYTES ((size_t)256 << 20)
 
 static int use_gpu(pb_ctx *ctx, int index, int tf32, const char *how, pb_err *err) {
   ctx->cuda = pb_xcalloc(1, sizeof *ctx->cuda);
-  if (pb_cuda_env_init(ctx->cuda, index, PB_CUDA_WORKSPACE_BYTES, ctx->deterministic, tf32, err)) {
+  if (pb_cuda_env_init(ctx->cuda, index, ctx->workspace_bytes, ctx->deterministic, tf32, err)) {
     free(ctx->cuda);
     ctx->cuda = NULL;
     return PB_ERR;
@@ -48,8 +49,20 @@ static int use_gpu(pb_ctx *ctx, int index, int tf32, const char *how, pb_err *er
 }
 
 int pb_ctx_init(pb_ctx *ctx, const char *device, int threads, int deterministic, int tf32, pb_err *err) {
+  return pb_ctx_init_ws(ctx, device, threads, deterministic, tf32, PB_CUDA_WORKSPACE_BYTES, err);
+}
+
+int pb_ctx_init_cfg(pb_ctx *ctx, const pb_config *cfg, pb_err *err) {
+  return pb_ctx_init_ws(ctx, pb_config_str(cfg, "run", "device"), (int)pb_config_int(cfg, "run", "threads"),
+                        pb_config_bool(cfg, "run", "deterministic"), pb_config_bool(cfg, "run", "tf32"),
+                        (size_t)pb_config_int(cfg, "run", "cudnn_workspace_mb") << 20, err);
+}
+
+int pb_ctx_init_ws(pb_ctx *ctx, const char *device, int threads, int deterministic, int tf32,
+                   size_t workspace_bytes, pb_err *err) {
   memset(ctx, 0, sizeof *ctx);
   ctx->deterministic = deterministic;
+  ctx->workspace_bytes = workspace_bytes;
   ctx->nthreads = threads > 0 ? threads : omp_get_num_procs();
   if (ctx->nthreads < 1) ctx->nthreads = 1;
   omp_set_num_threads(ctx->nthreads);

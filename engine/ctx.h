@@ -19,12 +19,19 @@ typedef struct pb_ctx {
   float *scratch;    /* host scratch shared by ops, grown at model build, never in a step */
   size_t scratch_floats;
   pb_cuda_env *cuda; /* the GPU environment; NULL when running on the CPU */
+  size_t workspace_bytes; /* cuDNN workspace asked for on a GPU */
 } pb_ctx;
 
 /* device: "auto" | "cpu" | "cuda" | "cuda:N". threads: 0 = all cores.
  * Errors (bad input): an unparsable device, "cuda" on a machine or build without a GPU
  * (the message says which), an ordinal beyond the GPUs present. */
 int pb_ctx_init(pb_ctx *ctx, const char *device, int threads, int deterministic, int tf32, pb_err *err);
+/* The same with the cuDNN workspace size (pb_ctx_init: 256 MiB). */
+int pb_ctx_init_ws(pb_ctx *ctx, const char *device, int threads, int deterministic, int tf32,
+                   size_t workspace_bytes, pb_err *err);
+/* From [run] device, threads, deterministic, tf32 and cudnn_workspace_mb. */
+struct pb_config;
+int pb_ctx_init_cfg(pb_ctx *ctx, const struct pb_config *cfg, pb_err *err);
 void pb_ctx_free(pb_ctx *ctx);
 /* Ensures the shared host scratch holds at least `floats`; call while building models only. */
 float *pb_ctx_reserve_scratch(pb_ctx *ctx, size_t floats);

@@ -129,6 +129,12 @@ fi
 timeout 300 python3 scripts/bench/bench_models.py --device cuda --batch "${BENCH_BATCH:-256}" --plumb "$B/plumb" \
   > "$LOG/bench_models.txt" 2>&1
 while read -r line; do note "bench: $line"; done < <(grep -E "^(model|resnet|seresnet)" "$LOG/bench_models.txt")
+# Does a larger cuDNN workspace let cuDNN pick faster algorithms? (default 256 MiB)
+for ws in 1024 4096; do
+  r=$("$B/plumb" bench --model resnet50 --batch "${BENCH_BATCH:-256}" --mode train --set run.cudnn_workspace_mb=$ws \
+      2>&1 | tee -a "$LOG/bench_workspace.txt" | grep -oE "train: [0-9.]+ images/s")
+  note "bench: resnet50 train with a $ws MiB cuDNN workspace: ${r:-failed}"
+done
 python3 - > "$LOG/param_counts.txt" 2>&1 <<'PY'
 import timm, torchvision
 for n in ["resnet18", "resnet50", "resnet101", "resnet152"]:

@@ -103,8 +103,7 @@ int pb_cmd_bench_model(int argc, char **argv) {
   if (!cfg) return 2;
   pb_err err = {{0}};
   pb_ctx ctx;
-  if (pb_ctx_init(&ctx, pb_config_str(cfg, "run", "device"), (int)pb_config_int(cfg, "run", "threads"),
-                  pb_config_bool(cfg, "run", "deterministic"), pb_config_bool(cfg, "run", "tf32"), &err)) {
+  if (pb_ctx_init_cfg(&ctx, cfg, &err)) {
     fprintf(stderr, "plumb bench: error: %s\n", err.msg);
     pb_config_free(cfg);
     return 1;

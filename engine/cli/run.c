@@ -65,8 +65,7 @@ int pb_run_init(pb_run *r, pb_config *cfg, pb_err *err) {
   memset(r, 0, sizeof *r);
   r->cfg = cfg;
   r->seed = (uint64_t)pb_config_int(cfg, "run", "seed");
-  if (pb_ctx_init(&r->ctx, pb_config_str(cfg, "run", "device"), (int)pb_config_int(cfg, "run", "threads"),
-                  pb_config_bool(cfg, "run", "deterministic"), pb_config_bool(cfg, "run", "tf32"), err))
+  if (pb_ctx_init_cfg(&r->ctx, cfg, err))
     return PB_ERR;
   if (pb_data_load(cfg, r->seed, &r->train, &r->val, &r->test, err)) goto fail;
   int want_c = (int)pb_config_int(cfg, "model", "in_channels");

@@ -75,11 +75,13 @@ def bench_torch(name, mode, batch, size, steps, warmup, dev):
     return batch * steps / dt, mem
 
 
-def bench_plumb(plumb, name, mode, batch, size, steps, warmup, dev, threads):
+def bench_plumb(plumb, name, mode, batch, size, steps, warmup, dev, threads, extra=()):
     cmd = [plumb, "bench", "--model", name, "--batch", str(batch), "--steps", str(steps), "--warmup", str(warmup),
            "--mode", mode, "--set", f"model.input_size={size}", "--set", f"run.device={dev}"]
     if threads:
         cmd += ["--set", f"run.threads={threads}"]
+    for kv in extra:
+        cmd += ["--set", kv]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     ips = float(re.search(rf"{mode}: ([0-9.]+) images/s", out).group(1))
     mem = (re.search(r"device allocations: peak ([0-9.]+) MiB", out) or
@@ -97,6 +99,8 @@ def main():
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--plumb-set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                    help="extra --set for plumb (e.g. run.cudnn_workspace_mb=2048)")
     ap.add_argument("--plumb", default=os.path.join(HERE, "..", "..", "build", "plumb"))
     a = ap.parse_args()
     dev = a.device
@@ -113,7 +117,7 @@ def main():
     for name in a.models.split(","):
         for mode in a.modes.split(","):
             pi, pm, _ = bench_plumb(a.plumb, name, mode, a.batch, a.size, a.steps, a.warmup, dev,
-                                    a.threads or (0 if dev == "cuda" else torch.get_num_threads()))
+                                    a.threads or (0 if dev == "cuda" else torch.get_num_threads()), a.plumb_set)
             ti, tm = bench_torch(name, mode, a.batch, a.size, a.steps, a.warmup, dev)
             print(f"{name:<11} {mode:<6} {a.batch:>5} {a.size:>4} {pi:>12.1f} {ti:>12.1f} {pi / ti:>11.2f} "
                   f"{pm:>10.0f} {tm:>10.0f}", flush=True)
