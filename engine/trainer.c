@@ -144,7 +144,32 @@ static void count_correct(pb_trainer *t, const float *logits, const int32_t *y, 
   }
 }
 
-void pb_trainer_micro(pb_trainer *t, const float *x, const int32_t *y, int n, int step_now) {
+/* Clip, schedule, step and zero the gradients of the pending accumulation group. */
+static void step(pb_trainer *t) {
+  pb_model *m = t->model;
+  pb_cuda_env *g = m->ctx->cuda;
+  if (g) {
+    pb_sumsq_cuda(t->sumsq, m->grads, m->nparams, g);
+    pb_clip_scale_cuda(m->grads, m->nparams, t->sumsq, t->clip, g);
+  } else {
+    pb_clip_grad_norm(m->grads, m->nparams, t->clip);
+  }
+  t->lr = pb_sched_lr(&t->sched, t->opt.step, t->steps_per_epoch, t->total_steps);
+  pb_optim_step(&t->opt, m->params, m->grads, (float)t->lr);
+  pb_model_zero_grad(m);
+  t->micro = 0;
+}
+
+int pb_trainer_micro(pb_trainer *t, const float *x, const int32_t *y, int n, int step_now) {
+  if (n == 0) {
+    /* Every sample of the batch was bad: nothing to learn from, but a group that ends here
+     * (the epoch's last batch, say) still takes its step. */
+    if (step_now && t->micro > 0) {
+      step(t);
+      return 1;
+    }
+    return 0;
+  }
   pb_model *m = t->model;
   pb_cuda_env *g = m->ctx->cuda;
   float *logits = pb_model_forward(m, x, n, 1);
@@ -157,17 +182,10 @@ void pb_trainer_micro(pb_trainer *t, const float *x, const int32_t *y, int n, in
   pb_model_backward(m, t->dlogits, n);
   t->micro++;
   if (step_now || t->micro >= t->accum_steps) {
-    if (g) {
-      pb_sumsq_cuda(t->sumsq, m->grads, m->nparams, g);
-      pb_clip_scale_cuda(m->grads, m->nparams, t->sumsq, t->clip, g);
-    } else {
-      pb_clip_grad_norm(m->grads, m->nparams, t->clip);
-    }
-    t->lr = pb_sched_lr(&t->sched, t->opt.step, t->steps_per_epoch, t->total_steps);
-    pb_optim_step(&t->opt, m->params, m->grads, (float)t->lr);
-    pb_model_zero_grad(m);
-    t->micro = 0;
+    step(t);
+    return 1;
   }
+  return 0;
 }
 
 void pb_trainer_stats(pb_trainer *t, double *loss_sum, long *correct) {

@@ -44,8 +44,11 @@ void pb_trainer_free(pb_trainer *t);
 /* One micro-batch x [n, in], labels y [n] (both on the model's device): forward (training
  * mode), loss, backward with the loss scaled by 1/(n * accum_steps); loss sum and correct
  * predictions added to the accumulators. When step_now (the accumulation group is complete,
- * or the epoch ends), clips, sets the scheduled learning rate and steps the optimizer. */
-void pb_trainer_micro(pb_trainer *t, const float *x, const int32_t *y, int n, int step_now);
+ * or the epoch ends) or accum_steps micro-batches are accumulated, clips, sets the scheduled
+ * learning rate and steps the optimizer. n may be 0 (a batch whose every sample was bad):
+ * nothing is computed, but with step_now a pending group still steps. Returns 1 when the
+ * optimizer stepped. */
+int pb_trainer_micro(pb_trainer *t, const float *x, const int32_t *y, int n, int step_now);
 
 /* The accumulated loss sum and correct count (waits for the device); set them (resume). */
 void pb_trainer_stats(pb_trainer *t, double *loss_sum, long *correct);

@@ -209,13 +209,13 @@ static int train_loop(pb_run *r, pb_err *err) {
       r->ep_bad += bt->nbad;
       int last = b == r->batches_per_epoch - 1;
       int step_now = last || (b + 1) % accum == 0;
-      /* A batch whose every sample was bad: nothing to learn from (a pending accumulation
-       * group steps with the next non-empty batch). */
-      if (n > 0) pb_trainer_micro(&r->tr, x, y, n, step_now);
+      /* A batch whose every sample was bad computes nothing, but the accumulation group it
+       * ends (the epoch's last, say) still steps. */
+      int stepped = pb_trainer_micro(&r->tr, x, y, n, step_now);
       r->ep_seen += n;
       imgs += n;
       t_train += now_s() - t0;
-      if (r->tr.micro != 0) continue; /* inside an accumulation group */
+      if (!stepped) continue; /* inside an accumulation group, or an empty batch */
       int64_t step = r->tr.opt.step;
       if (step % log_every == 0) {
         /* A log point: the one place a step waits for the device. */
