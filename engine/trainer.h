@@ -58,4 +58,13 @@ void pb_trainer_set_stats(pb_trainer *t, double loss_sum, long correct);
  * the loss sum; pred_host [n] gets the predicted classes (waits for the device). */
 double pb_trainer_eval(pb_trainer *t, const float *x, const int32_t *y, int n, int32_t *pred_host);
 
+/* Test-time augmentation: x [n * views, in] on the device holds `views` views of each of n
+ * samples (sample i at rows i*views ..), n * views <= max_n. The probabilities (softmax for
+ * ce, sigmoid for bce) are averaged over each sample's views, in double on the host;
+ * pred_host [n] = their argmax; returns the loss sum over the n samples of the averaged
+ * probabilities (ce: -(1-s) log p_y - s/k sum_j log p_j with label smoothing s; bce: the
+ * mean over classes of the binary cross-entropy), y_host [n] the labels on the host. */
+double pb_trainer_eval_views(pb_trainer *t, const float *x, const int32_t *y_host, int n, int views,
+                             int32_t *pred_host);
+
 #endif
