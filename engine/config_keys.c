@@ -72,6 +72,7 @@ const pb_cfg_key pb_cfg_keys[] = {
   {"augment", "pad",    I, 0, 1024, "4", NULL, "pad_crop: zero padding on each side"},
   {"augment", "flip",   F, 0, 1, "0", NULL, "training: probability of a horizontal flip"},
   {"augment", "invert", F, 0, 1, "0", NULL, "training: probability of colour inversion (255 - x)"},
+  {"augment", "tta",    E, 0, 0, "none", "none|flip|tencrop", "evaluation (plumb eval, each epoch's val/test): softmax probabilities averaged over test-time views per image: none; flip = the test view + its mirror; tencrop = shorter side to resize, 5 crops of size + their mirrors"},
 
   {"model", "arch",        E, 0, 0, "simplecnn", "mlp|simplecnn|simpleconvnet|resnet18|resnet34|resnet50|resnet101|resnet152|seresnet50|seresnet101|seresnet152|cifar_resnet|bagnet18", "model architecture (resnets: torchvision layout; seresnets: timm's)"},
   {"model", "num_classes", I, 1, 1000000, "10", NULL, "output classes"},

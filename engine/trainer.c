@@ -3,6 +3,7 @@
 #include "engine/trainer.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernels/ops.h"
@@ -144,7 +145,32 @@ static void count_correct(pb_trainer *t, const float *logits, const int32_t *y, 
   }
 }
 
-void pb_trainer_micro(pb_trainer *t, const float *x, const int32_t *y, int n, int step_now) {
+/* Clip, schedule, step and zero the gradients of the pending accumulation group. */
+static void step(pb_trainer *t) {
+  pb_model *m = t->model;
+  pb_cuda_env *g = m->ctx->cuda;
+  if (g) {
+    pb_sumsq_cuda(t->sumsq, m->grads, m->nparams, g);
+    pb_clip_scale_cuda(m->grads, m->nparams, t->sumsq, t->clip, g);
+  } else {
+    pb_clip_grad_norm(m->grads, m->nparams, t->clip);
+  }
+  t->lr = pb_sched_lr(&t->sched, t->opt.step, t->steps_per_epoch, t->total_steps);
+  pb_optim_step(&t->opt, m->params, m->grads, (float)t->lr);
+  pb_model_zero_grad(m);
+  t->micro = 0;
+}
+
+int pb_trainer_micro(pb_trainer *t, const float *x, const int32_t *y, int n, int step_now) {
+  if (n == 0) {
+    /* Every sample of the batch was bad: nothing to learn from, but a group that ends here
+     * (the epoch's last batch, say) still takes its step. */
+    if (step_now && t->micro > 0) {
+      step(t);
+      return 1;
+    }
+    return 0;
+  }
   pb_model *m = t->model;
   pb_cuda_env *g = m->ctx->cuda;
   float *logits = pb_model_forward(m, x, n, 1);
@@ -157,17 +183,10 @@ void pb_trainer_micro(pb_trainer *t, const float *x, const int32_t *y, int n, in
   pb_model_backward(m, t->dlogits, n);
   t->micro++;
   if (step_now || t->micro >= t->accum_steps) {
-    if (g) {
-      pb_sumsq_cuda(t->sumsq, m->grads, m->nparams, g);
-      pb_clip_scale_cuda(m->grads, m->nparams, t->sumsq, t->clip, g);
-    } else {
-      pb_clip_grad_norm(m->grads, m->nparams, t->clip);
-    }
-    t->lr = pb_sched_lr(&t->sched, t->opt.step, t->steps_per_epoch, t->total_steps);
-    pb_optim_step(&t->opt, m->params, m->grads, (float)t->lr);
-    pb_model_zero_grad(m);
-    t->micro = 0;
+    step(t);
+    return 1;
   }
+  return 0;
 }
 
 void pb_trainer_stats(pb_trainer *t, double *loss_sum, long *correct) {
@@ -217,5 +236,51 @@ double pb_trainer_eval(pb_trainer *t, const float *x, const int32_t *y, int n, i
   pb_ctx_download(c, pred_host, t->pred, (size_t)n * sizeof(int32_t));
   float loss;
   pb_ctx_download(c, &loss, t->loss_tmp, sizeof loss);
+  return loss;
+}
+
+double pb_trainer_eval_views(pb_trainer *t, const float *x, const int32_t *y_host, int n, int views,
+                             int32_t *pred_host) {
+  pb_model *m = t->model;
+  pb_ctx *c = m->ctx;
+  int k = t->k;
+  PB_ASSERT(views >= 1 && (int64_t)n * views <= m->max_n);
+  const float *logits = pb_model_forward(m, x, n * views, 0);
+  if (c->cuda) {
+    pb_ctx_download(c, t->targets_host, logits, (size_t)n * views * k * sizeof(float));
+    logits = t->targets_host;
+  }
+  double *p = pb_xmalloc((size_t)k * sizeof(double)), loss = 0;
+  const double tiny = 1e-300; /* log of a probability that underflowed */
+  for (int i = 0; i < n; i++) {
+    for (int j = 0; j < k; j++) p[j] = 0;
+    for (int v = 0; v < views; v++) {
+      const float *r = logits + ((size_t)i * views + v) * k;
+      if (t->bce) {
+        for (int j = 0; j < k; j++) p[j] += 1.0 / (1.0 + exp(-(double)r[j])) / views;
+        continue;
+      }
+      double mx = r[0], s = 0;
+      for (int j = 1; j < k; j++) mx = r[j] > mx ? r[j] : mx;
+      for (int j = 0; j < k; j++) s += exp((double)r[j] - mx);
+      for (int j = 0; j < k; j++) p[j] += exp((double)r[j] - mx) / s / views;
+    }
+    int32_t b = 0;
+    for (int j = 1; j < k; j++)
+      if (p[j] > p[b]) b = j;
+    pred_host[i] = b;
+    int y = y_host[i];
+    if (t->bce) {
+      double l = 0;
+      for (int j = 0; j < k; j++) l -= j == y ? log(PB_MAX(p[j], tiny)) : log(PB_MAX(1 - p[j], tiny));
+      loss += l / k;
+    } else {
+      double sm = 0;
+      if (t->smoothing > 0)
+        for (int j = 0; j < k; j++) sm -= log(PB_MAX(p[j], tiny));
+      loss += -(1 - t->smoothing) * log(PB_MAX(p[y], tiny)) + t->smoothing / k * sm;
+    }
+  }
+  free(p);
   return loss;
 }

@@ -44,8 +44,11 @@ void pb_trainer_free(pb_trainer *t);
 /* One micro-batch x [n, in], labels y [n] (both on the model's device): forward (training
  * mode), loss, backward with the loss scaled by 1/(n * accum_steps); loss sum and correct
  * predictions added to the accumulators. When step_now (the accumulation group is complete,
- * or the epoch ends), clips, sets the scheduled learning rate and steps the optimizer. */
-void pb_trainer_micro(pb_trainer *t, const float *x, const int32_t *y, int n, int step_now);
+ * or the epoch ends) or accum_steps micro-batches are accumulated, clips, sets the scheduled
+ * learning rate and steps the optimizer. n may be 0 (a batch whose every sample was bad):
+ * nothing is computed, but with step_now a pending group still steps. Returns 1 when the
+ * optimizer stepped. */
+int pb_trainer_micro(pb_trainer *t, const float *x, const int32_t *y, int n, int step_now);
 
 /* The accumulated loss sum and correct count (waits for the device); set them (resume). */
 void pb_trainer_stats(pb_trainer *t, double *loss_sum, long *correct);
@@ -54,5 +57,14 @@ void pb_trainer_set_stats(pb_trainer *t, double loss_sum, long correct);
 /* Evaluation forward (running statistics, no dropout) of n samples on the device: returns
  * the loss sum; pred_host [n] gets the predicted classes (waits for the device). */
 double pb_trainer_eval(pb_trainer *t, const float *x, const int32_t *y, int n, int32_t *pred_host);
+
+/* Test-time augmentation: x [n * views, in] on the device holds `views` views of each of n
+ * samples (sample i at rows i*views ..), n * views <= max_n. The probabilities (softmax for
+ * ce, sigmoid for bce) are averaged over each sample's views, in double on the host;
+ * pred_host [n] = their argmax; returns the loss sum over the n samples of the averaged
+ * probabilities (ce: -(1-s) log p_y - s/k sum_j log p_j with label smoothing s; bce: the
+ * mean over classes of the binary cross-entropy), y_host [n] the labels on the host. */
+double pb_trainer_eval_views(pb_trainer *t, const float *x, const int32_t *y_host, int n, int views,
+                             int32_t *pred_host);
 
 #endif

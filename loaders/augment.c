@@ -14,6 +14,10 @@ static double draw(uint64_t seed, int64_t epoch, int64_t index, int k) {
 }
 
 void pb_aug_min_size(const pb_aug *a, int *min_w, int *min_h) {
+  if (a->views == 10) { /* pb_aug_view resizes the shorter side to resize */
+    *min_w = *min_h = a->resize ? a->resize : PB_MAX(a->out_h, a->out_w);
+    return;
+  }
   switch (a->geom) {
   case PB_AUG_RESIZE_CROP:
     *min_w = *min_h = a->resize ? a->resize : PB_MAX(a->out_h, a->out_w);
@@ -162,4 +166,19 @@ void pb_aug_view(const pb_aug *a, const pb_image *in, int view, uint8_t *out) {
   float ys[5] = {((float)in->h - ch) * 0.5f, 0, 0, (float)in->h - ch, (float)in->h - ch};
   int v = view % 5;
   pb_aug_resample(in, xs[v], ys[v], cw, ch, view >= 5, out, oh, ow);
+}
+
+void pb_aug_views(const pb_aug *a, const pb_image *in, uint8_t *out) {
+  size_t plane = (size_t)a->out_h * a->out_w, per = (size_t)a->out_c * plane;
+  if (a->views == 10) {
+    for (int v = 0; v < 10; v++) pb_aug_view(a, in, v, out + v * per);
+    return;
+  }
+  PB_ASSERT(a->views == 2);
+  pb_aug one = *a;
+  one.flip = 0, one.invert = 0, one.views = 0;
+  pb_aug_apply(&one, in, 0, 0, 0, out);
+  uint8_t *m = out + per;
+  for (size_t r = 0; r < (size_t)a->out_c * a->out_h; r++)
+    for (int x = 0; x < a->out_w; x++) m[r * a->out_w + x] = out[r * a->out_w + (a->out_w - 1 - x)];
 }

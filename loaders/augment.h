@@ -28,6 +28,7 @@ typedef struct pb_aug {
   int resize;                  /* RESIZE_CROP: shorter side before the centre crop */
   int pad;                     /* PAD_CROP: zero padding on each side */
   float flip, invert;          /* probabilities */
+  int views;                   /* test-time views per sample (pb_aug_views): 0 or 1 = one */
 } pb_aug;
 
 /* The smallest decoded size this augmentation can use without losing detail it keeps (a
@@ -43,6 +44,12 @@ void pb_aug_apply(const pb_aug *a, const pb_image *in, uint64_t seed, int64_t ep
  * centre last; views here put the centre first so that 1 view = centre, 2 = centre + flip
  * when v is mapped as {0, 5}). */
 void pb_aug_view(const pb_aug *a, const pb_image *in, int view, uint8_t *out);
+
+/* The a->views (2 or 10) test-time views of in, one after the other in out
+ * [views, out_c, out_h, out_w]: 2 = the evaluation view (pb_aug_apply without random flip or
+ * inversion) and its mirror image; 10 = pb_aug_view 0..9 (five crops, then the same mirrored).
+ * Deterministic: no draws. */
+void pb_aug_views(const pb_aug *a, const pb_image *in, uint8_t *out);
 
 /* Bilinear resampling of the source rectangle (x0, y0, w, h) in pixels of in into
  * out [c, oh, ow], mirrored horizontally when flip; exposed for tests. */

@@ -48,7 +48,8 @@ static int64_t div_up(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 /* An identity pass over in-memory bytes: copy the stored sample as it is. */
 static int u8_identity(const pb_dataset *d, const pb_aug *a, int has_aug) {
-  return !has_aug || (a->geom == PB_AUG_NONE && a->out_h == d->h && a->out_w == d->w && a->flip <= 0 && a->invert <= 0);
+  return !has_aug || (a->geom == PB_AUG_NONE && a->out_h == d->h && a->out_w == d->w && a->flip <= 0 && a->invert <= 0 &&
+                      a->views <= 1);
 }
 
 static void bad_sample(pb_batch *b, const char *msg) {
@@ -63,13 +64,14 @@ static int fill(worker *w, pb_batch *b, const pb_dataset *d, const pb_aug *aug, 
   int off = (int)(bi * batch), cnt = PB_MIN(batch, n - off), out = 0;
   size_t per = (size_t)d->c * d->h * d->w;
   int ident = d->kind == PB_DATA_U8 && u8_identity(d, aug, has_aug);
+  int views = has_aug && aug->views > 1 ? aug->views : 1;
   int minw = 0, minh = 0;
   if (has_aug) pb_aug_min_size(aug, &minw, &minh);
-  b->n = 0, b->nbad = 0, b->nmsg = 0, b->failed = 0;
+  b->n = 0, b->nbad = 0, b->nmsg = 0, b->failed = 0, b->views = views;
   for (int k = 0; k < cnt; k++) {
     if (atomic_load_explicit(&L->gen, memory_order_relaxed) != gen) return 0;
     int i = order[off + k];
-    uint8_t *dst = b->u8 + (size_t)out * per;
+    uint8_t *dst = b->u8 + (size_t)out * views * per;
     if (d->kind == PB_DATA_F32) {
       memcpy(b->f32 + (size_t)out * per, d->feats + (size_t)i * per, per * sizeof(float));
     } else if (ident) {
@@ -95,7 +97,9 @@ static int fill(worker *w, pb_batch *b, const pb_dataset *d, const pb_aug *aug, 
           continue;
         }
       }
-      if (has_aug) {
+      if (views > 1) {
+        pb_aug_views(aug, im, dst);
+      } else if (has_aug) {
         pb_aug_apply(aug, im, L->o.seed, epoch, i, dst);
       } else {
         pb_aug plain = {.geom = PB_AUG_NONE, .out_c = d->c, .out_h = d->h, .out_w = d->w};
@@ -160,7 +164,8 @@ pb_loader *pb_loader_new(const pb_loader_opts *o, pb_err *err) {
   pthread_cond_init(&L->cv_ready, NULL);
   atomic_init(&L->gen, 0);
   L->slots = pb_xcalloc((size_t)o->depth, sizeof(slot));
-  size_t data = ((size_t)o->max_batch * PB_MAX(o->max_sample_bytes, 1) + 63) & ~(size_t)63;
+  size_t data =
+      ((size_t)o->max_batch * PB_MAX(o->max_views, 1) * PB_MAX(o->max_sample_bytes, 1) + 63) & ~(size_t)63;
   for (int i = 0; i < o->depth; i++) {
     slot *s = &L->slots[i];
     s->mem = L->o.alloc(data + (size_t)o->max_batch * sizeof(int32_t), L->o.alloc_ctx);
@@ -222,6 +227,8 @@ void pb_loader_start(pb_loader *L, const pb_dataset *d, const pb_aug *aug, const
   PB_ASSERT(batch >= 1 && batch <= L->o.max_batch);
   size_t per = (size_t)d->c * d->h * d->w * (d->kind == PB_DATA_F32 ? sizeof(float) : 1);
   PB_ASSERT(per <= L->o.max_sample_bytes);
+  PB_ASSERT(!aug || aug->views <= PB_MAX(L->o.max_views, 1));
+  PB_ASSERT(!aug || aug->views <= 1 || d->kind != PB_DATA_F32);
   pb_loader_stop(L);
   pthread_mutex_lock(&L->mu);
   if (n > L->order_cap) {

@@ -22,7 +22,9 @@
 typedef struct pb_batch {
   int64_t index;      /* batch number in the epoch */
   int n;              /* samples delivered (bad ones left out) */
-  uint8_t *u8;        /* U8 / FILES datasets: [n, c, h, w] */
+  int views;          /* images per sample in u8: 1, or the test-time views (pb_aug views) */
+  uint8_t *u8;        /* U8 / FILES datasets: [n * views, c, h, w], sample i's views at rows
+                         i*views .. i*views + views - 1 */
   float *f32;         /* F32 datasets: [n, c, h, w] (the same memory as u8) */
   int32_t *y;         /* [n] labels (in the same allocation as u8: pinned with it) */
   int32_t *groups;    /* [n] group / attribute ids (dataset groups, else -1) */
@@ -38,6 +40,7 @@ typedef struct pb_loader_opts {
   int workers;               /* threads, >= 1 */
   int depth;                 /* batches the queue holds, >= 3 */
   int max_batch;             /* largest batch to be requested */
+  int max_views;             /* largest pb_aug views to be requested (0 = 1) */
   size_t max_sample_bytes;   /* largest c*h*w (u8) or c*h*w*4 (f32) of the datasets used */
   int turbojpeg;             /* use TurboJPEG for JPEGs when built with it */
   int convert_channels;      /* convert stored grey/RGB/RGBA to the wanted channels */
@@ -55,8 +58,9 @@ typedef struct pb_loader pb_loader;
 pb_loader *pb_loader_new(const pb_loader_opts *o, pb_err *err);
 /* Abandons any epoch in progress, then starts batches first_batch.. of one pass over
  * order[0..n) (copied) of d in batches of `batch`, each sample augmented with aug (a copy is
- * kept; NULL = no augmentation) with draws from (seed, epoch, sample index). d must outlive
- * the pass. */
+ * kept; NULL = no augmentation) with draws from (seed, epoch, sample index), or, when
+ * aug->views > 1 (at most max_views; image data only), made into its test-time views
+ * (pb_aug_views). d must outlive the pass. */
 void pb_loader_start(pb_loader *L, const pb_dataset *d, const pb_aug *aug, const int32_t *order, int n, int batch,
                      int64_t first_batch, int64_t epoch);
 /* The next batch in order, waiting for it if needed; NULL when the pass is complete. The

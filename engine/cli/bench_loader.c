@@ -2,8 +2,12 @@
  * (the config's training set and [augment] train) with 1, 2, 4, ... up to N workers, N the
  * number of cores unless --workers lists the counts. Each count makes one pass over up to
  * --images samples after a warm-up pass (page cache); batches are released at once, so this
- * measures what the pool can supply, not training. scripts/bench/loader_vs_torch.sh runs the
- * torchvision DataLoader equivalent in the same run and prints the ratio. */
+ * measures what the pool can supply, not training. Two figures per count: "workers" = the
+ * uint8 batches (what a GPU run copies, to normalise on the device) and "workers-f32" = the
+ * same plus each batch made into the normalised float batch on the consuming thread, as the
+ * CPU trainer does (pb_data_normalise_u8): the like of torchvision's ToTensor + Normalize.
+ * scripts/bench/loader_vs_torch.sh runs the torchvision DataLoader equivalent in the same run
+ * and prints both ratios. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,15 +23,17 @@ static double now_s(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* One pass over order[0..n): returns images delivered per second. */
+/* One pass over order[0..n): returns images delivered per second. With x (f32 mode), each
+ * batch is also normalised into x [batch, c, h, w] before it is released. */
 static double pass(pb_loader *L, const pb_dataset *d, const pb_aug *a, const int32_t *order, int n, int batch,
-                   long *bad) {
+                   long *bad, float *x, const pb_norm *norm) {
   double t0 = now_s();
   long got = 0;
   pb_loader_start(L, d, a, order, n, batch, 0, 0);
   for (pb_batch *b; (b = pb_loader_next(L));) {
     got += b->n;
     *bad += b->nbad;
+    if (x && d->kind != PB_DATA_F32) pb_data_normalise_u8(b->u8, b->n, d->c, d->h * d->w, norm, x);
     pb_loader_release(L, b);
   }
   return (double)got / (now_s() - t0);
@@ -57,8 +63,9 @@ int pb_cmd_bench_loader(int argc, char **argv) {
   pb_err err = {{0}};
   pb_dataset tr, va, te;
   pb_aug at, ae;
+  pb_norm norm;
   if (pb_data_load(cfg, (uint64_t)pb_config_int(cfg, "run", "seed"), &tr, &va, &te, &err) ||
-      pb_run_augs(cfg, &tr, &at, &ae, &err)) {
+      pb_run_augs(cfg, &tr, &at, &ae, &err) || pb_data_norm(cfg, tr.c, &norm, &err)) {
     fprintf(stderr, "plumb bench --loader: error: %s\n", err.msg);
     pb_config_free(cfg);
     return 1;
@@ -66,6 +73,7 @@ int pb_cmd_bench_loader(int argc, char **argv) {
   int batch = (int)pb_config_int(cfg, "train", "batch_size");
   int n = (int)PB_MIN((long)tr.n, images);
   int32_t *order = pb_xmalloc((size_t)tr.n * sizeof(int32_t));
+  float *x = pb_amalloc((size_t)batch * tr.c * tr.h * tr.w * sizeof(float));
   pb_data_order(order, tr.n, 1, 0, 1);
   int counts[64], nc = 0, cores = (int)sysconf(_SC_NPROCESSORS_ONLN);
   if (wlist) {
@@ -93,15 +101,20 @@ int pb_cmd_bench_loader(int argc, char **argv) {
       break;
     }
     long bad = 0;
-    if (k == 0) pass(L, &tr, &at, order, n, batch, &bad); /* warm the page cache */
+    if (k == 0) pass(L, &tr, &at, order, n, batch, &bad, NULL, NULL); /* warm the page cache */
     bad = 0;
-    double ips = pass(L, &tr, &at, order, n, batch, &bad);
-    printf("workers %3d: %9.1f images/s  (%7.1f per worker)%s\n", counts[k], ips, ips / counts[k],
+    double ips = pass(L, &tr, &at, order, n, batch, &bad, NULL, NULL);
+    printf("workers %3d: %9.1f images/s  (%7.1f per worker)  uint8 batches%s\n", counts[k], ips, ips / counts[k],
            bad ? "  [bad images skipped]" : "");
+    fflush(stdout);
+    ips = pass(L, &tr, &at, order, n, batch, &bad, x, &norm);
+    printf("workers-f32 %3d: %9.1f images/s  (%7.1f per worker)  + normalised float batches (CPU trainer)\n",
+           counts[k], ips, ips / counts[k]);
     fflush(stdout);
     pb_loader_free(L);
   }
   free(order);
+  pb_afree(x);
   pb_dataset_free(&tr);
   pb_dataset_free(&va);
   pb_dataset_free(&te);

@@ -191,7 +191,7 @@ static int train_loop(pb_run *r, pb_err *err) {
   for (int64_t epoch = r->epoch; epoch < r->epochs; epoch++) {
     pb_data_order(perm, r->train.n, r->seed, epoch, shuffle);
     pb_run_pass(r, &r->train, 1, perm, r->train.n, batch, r->cursor, epoch);
-    double t_ep = now_s(), t_train = 0;
+    double t_ep = now_s(), t_train = 0, t_wait = 0;
     long imgs = 0;
     r->ep_bad = 0;
     for (int64_t b = r->cursor; b < r->batches_per_epoch; b++) {
@@ -200,6 +200,7 @@ static int train_loop(pb_run *r, pb_err *err) {
       int32_t *y;
       const int32_t *yh;
       pb_batch *bt = pb_loader_next(r->loader);
+      t_wait += now_s() - t0; /* the trainer waiting for a batch the pool had not finished */
       PB_ASSERT(bt && bt->index == b);
       if (pb_run_batch(r, &r->train, bt, &x, &y, &yh, err)) {
         rc = PB_ERR;
@@ -209,13 +210,13 @@ static int train_loop(pb_run *r, pb_err *err) {
       r->ep_bad += bt->nbad;
       int last = b == r->batches_per_epoch - 1;
       int step_now = last || (b + 1) % accum == 0;
-      /* A batch whose every sample was bad: nothing to learn from (a pending accumulation
-       * group steps with the next non-empty batch). */
-      if (n > 0) pb_trainer_micro(&r->tr, x, y, n, step_now);
+      /* A batch whose every sample was bad computes nothing, but the accumulation group it
+       * ends (the epoch's last, say) still steps. */
+      int stepped = pb_trainer_micro(&r->tr, x, y, n, step_now);
       r->ep_seen += n;
       imgs += n;
       t_train += now_s() - t0;
-      if (r->tr.micro != 0) continue; /* inside an accumulation group */
+      if (!stepped) continue; /* inside an accumulation group, or an empty batch */
       int64_t step = r->tr.opt.step;
       if (step % log_every == 0) {
         /* A log point: the one place a step waits for the device. */
@@ -279,10 +280,11 @@ static int train_loop(pb_run *r, pb_err *err) {
     double ips = (double)imgs / PB_MAX(t_train, 1e-9);
     char badpart[64] = "";
     if (r->ep_bad) snprintf(badpart, sizeof badpart, " bad_images_skipped=%ld", r->ep_bad);
-    pb_log("epoch %" PRId64 "/%d done in %.1fs (%.0f img/s): train_loss=%.4f train_acc=%.4f%s test_loss=%.4f test_acc=%.4f%s%s",
+    pb_log("epoch %" PRId64 "/%d done in %.1fs (%.0f img/s): train_loss=%.4f train_acc=%.4f%s test_loss=%.4f test_acc=%.4f%s%s"
+           " loader_wait=%.2fs",
            epoch + 1, r->epochs, now_s() - t_ep, ips, r->ep_loss / (double)PB_MAX(r->ep_seen, 1),
            pb_ratio(r->ep_correct, r->ep_seen), valpart, test.loss_sum / (double)PB_MAX(test.n, 1),
-           pb_ratio(test.correct, test.n), biaspart, badpart);
+           pb_ratio(test.correct, test.n), biaspart, badpart, t_wait);
     int final = epoch + 1 == r->epochs;
     if (final || (ck_every > 0 && (epoch + 1) % ck_every == 0)) {
       double keep_loss = r->ep_loss;

@@ -43,6 +43,10 @@ int pb_run_augs(const pb_config *cfg, const pb_dataset *train, pb_aug *aug_train
   if (!a.resize) a.resize = (int)lround(PB_MAX(a.out_h, a.out_w) / 0.875);
   a.pad = (int)pb_config_int(cfg, "augment", "pad");
   r->aug_test = a;
+  const char *tta = pb_config_str(cfg, "augment", "tta");
+  r->aug_test.views = !strcmp(tta, "flip") ? 2 : !strcmp(tta, "tencrop") ? 10 : 0;
+  if (r->aug_test.views && r->train.kind == PB_DATA_F32)
+    return pb_err_set(err, "[augment] tta = %s needs image data, not features ([data] dataset = npy)", tta);
   const char *tg = pb_config_str(cfg, "augment", "test");
   r->aug_test.geom = !strcmp(tg, "resize_crop") ? PB_AUG_RESIZE_CROP : PB_AUG_NONE;
   const char *g = pb_config_str(cfg, "augment", "train");
@@ -88,7 +92,10 @@ int pb_run_init(pb_run *r, pb_config *cfg, pb_err *err) {
   int accum = (int)pb_config_int(cfg, "train", "accum_steps");
   int64_t steps = (r->batches_per_epoch + accum - 1) / accum;
   int in[3] = {r->train.c, r->train.h, r->train.w};
-  r->model = pb_model_from_config(cfg, &r->ctx, in, PB_MAX(r->batch, r->eval_batch), r->seed, err);
+  /* Test-time views: an evaluation batch of eval_batch images is eval_batch * views rows. */
+  r->views = PB_MAX(r->aug_test.views, 1);
+  r->max_rows = PB_MAX(r->batch, r->eval_batch * r->views);
+  r->model = pb_model_from_config(cfg, &r->ctx, in, r->max_rows, r->seed, err);
   if (!r->model) goto fail;
   const char *init_from = pb_config_str(cfg, "model", "init_from");
   char init_summary[1200];
@@ -106,7 +113,7 @@ int pb_run_init(pb_run *r, pb_config *cfg, pb_err *err) {
   for (int k = 0; k < 3; k++)
     r->max_sample = PB_MAX(r->max_sample, (size_t)ds[k]->c * ds[k]->h * ds[k]->w *
                                               (ds[k]->kind == PB_DATA_F32 ? sizeof(float) : 1));
-  size_t per = (size_t)r->train.c * r->train.h * r->train.w, mb = (size_t)r->max_batch;
+  size_t per = (size_t)r->train.c * r->train.h * r->train.w, mb = (size_t)r->max_rows;
   if (r->ctx.cuda) {
     for (int s = 0; s < 2; s++)
       if (!(r->u8_dev[s] = pb_ctx_alloc(&r->ctx, mb * r->max_sample, "the input bytes", err)) ||
@@ -124,6 +131,7 @@ int pb_run_init(pb_run *r, pb_config *cfg, pb_err *err) {
   pb_loader_opts lo = {.workers = (int)workers,
                        .depth = (int)PB_MAX(depth, 3),
                        .max_batch = r->max_batch,
+                       .max_views = r->views,
                        .max_sample_bytes = r->max_sample,
                        .turbojpeg = pb_config_bool(cfg, "loader", "turbojpeg"),
                        .convert_channels = pb_config_bool(cfg, "data", "convert_channels"),
@@ -171,8 +179,8 @@ void pb_run_pass(pb_run *r, const pb_dataset *d, int train, const int32_t *order
 
 int pb_run_batch(pb_run *r, const pb_dataset *d, pb_batch *b, float **x, int32_t **y, const int32_t **y_host,
                  pb_err *err) {
-  int n = b->n;
-  PB_ASSERT(n <= r->max_batch);
+  int n = b->n, rows = b->n * b->views;
+  PB_ASSERT(n <= r->max_batch && rows <= r->max_rows);
   for (int i = 0; i < b->nmsg; i++) pb_log("%s image skipped: %s", d->name, b->msg[i]);
   if (b->nbad > b->nmsg) pb_log("%s: %d more bad images skipped in batch %" PRId64, d->name, b->nbad - b->nmsg, b->index);
   if (b->failed) {
@@ -186,7 +194,7 @@ int pb_run_batch(pb_run *r, const pb_dataset *d, pb_batch *b, float **x, int32_t
     if (f32)
       memcpy(r->x_host, b->f32, (size_t)n * d->c * hw * sizeof(float));
     else
-      pb_data_normalise_u8(b->u8, n, d->c, hw, &r->norm, r->x_host);
+      pb_data_normalise_u8(b->u8, rows, d->c, hw, &r->norm, r->x_host);
     memcpy(r->y_host, b->y, (size_t)n * sizeof(int32_t));
     /* Kept until the next batch: the caller reads its groups and bias flags. */
     pb_loader_release(r->loader, r->held);
@@ -205,13 +213,13 @@ int pb_run_batch(pb_run *r, const pb_dataset *d, pb_batch *b, float **x, int32_t
   r->held = b;
   /* The device slot may still be read by batch i-2's step: the copy waits for its end. */
   pb_cuda_stage_begin(g, s);
-  size_t bytes = (size_t)n * d->c * hw * (f32 ? sizeof(float) : 1);
+  size_t bytes = (size_t)rows * d->c * hw * (f32 ? sizeof(float) : 1);
   pb_cuda_h2d_overlap(r->u8_dev[s], b->u8, bytes, g);
   pb_cuda_h2d_overlap(r->y_dev[s], b->y, (size_t)n * sizeof(int32_t), g);
   if (f32)
     *x = (float *)r->u8_dev[s];
   else {
-    pb_u8_to_f32_norm_cuda(r->x_dev, r->u8_dev[s], n, d->c, hw, r->norm.mean, r->norm.std, g);
+    pb_u8_to_f32_norm_cuda(r->x_dev, r->u8_dev[s], rows, d->c, hw, r->norm.mean, r->norm.std, g);
     *x = r->x_dev;
   }
   *y = r->y_dev[s];
@@ -232,7 +240,10 @@ int pb_run_evaluate(pb_run *r, const pb_dataset *d, pb_cls_counts *out, pb_err *
     const int32_t *yh;
     if ((rc = pb_run_batch(r, d, b, &x, &y, &yh, err))) break;
     if (!b->n) continue;
-    out->loss_sum += pb_trainer_eval(&r->tr, x, y, b->n, pred);
+    if (b->views > 1)
+      out->loss_sum += pb_trainer_eval_views(&r->tr, x, yh, b->n, b->views, pred);
+    else
+      out->loss_sum += pb_trainer_eval(&r->tr, x, y, b->n, pred);
     pb_cls_counts_add(out, pred, yh, d->aligned ? b->aligned : NULL, b->n);
   }
   free(pred);

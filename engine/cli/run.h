@@ -28,7 +28,9 @@ typedef struct pb_run {
   pb_batch *held;        /* GPU: the batch whose copy may still be in flight */
   long ep_bad;           /* bad samples skipped in this epoch (training) */
   /* batch staging: host tensors on the CPU; device slots + tensors on a GPU */
-  int max_batch;
+  int max_batch;         /* samples (images) per batch, training or evaluation */
+  int views;             /* test-time views per evaluation image ([augment] tta; 1 = none) */
+  int max_rows;          /* model inputs per batch: max(batch, eval_batch * views) */
   size_t max_sample;     /* bytes of the largest sample (u8 or f32) */
   float *x_host, *x_dev;
   int32_t *y_host, *y_dev[2];
@@ -50,14 +52,15 @@ int pb_run_augs(const pb_config *cfg, const pb_dataset *train, pb_aug *aug_train
  * from the loader's memory first). train: the training augmentation, else evaluation's. */
 void pb_run_pass(pb_run *r, const pb_dataset *d, int train, const int32_t *order, int n, int batch, int64_t first,
                  int64_t epoch);
-/* Stages a loader batch of d for the model's device: *x [n, c, h, w] normalised (u8 data) or
+/* Stages a loader batch of d for the model's device: *x [n * views, c, h, w] normalised (u8 data) or
  * as stored (f32 data) and *y [n] on the device, *y_host [n] the labels on the host. On a GPU
  * the bytes go from the batch's pinned memory by an asynchronous copy that overlaps the
  * compute already enqueued, and are normalised there. Bad samples the batch left out are
  * logged; with [loader] on_bad_image = fail the first one is returned as the error. */
 int pb_run_batch(pb_run *r, const pb_dataset *d, pb_batch *b, float **x, int32_t **y, const int32_t **y_host,
                  pb_err *err);
-/* Evaluation-mode pass over d (batches of eval_batch). */
+/* Evaluation-mode pass over d (batches of eval_batch), averaging the probabilities over the
+ * test-time views of [augment] tta when set. */
 int pb_run_evaluate(pb_run *r, const pb_dataset *d, pb_cls_counts *out, pb_err *err);
 size_t pb_run_count_params(const pb_run *r);
 /* Newest complete checkpoint in r->ckdir (its model file path); 0 when none. */

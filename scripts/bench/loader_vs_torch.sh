@@ -3,7 +3,9 @@
 # Makes the JPEG corpus when CORPUS (default /tmp/plumb-jpeg-corpus) has none, runs
 #   plumb bench --loader (ImageFolder-style folder, RandomResizedCrop 224 + flip, u8 output)
 # and torchvision's ImageFolder + RandomResizedCrop + flip + ToTensor + Normalize through a
-# DataLoader with the same worker counts (default 1,2,..,nproc), and prints the ratio.
+# DataLoader with the same worker counts (default 1,2,..,nproc), and prints two ratios: plumb's
+# uint8 batches (a GPU run normalises on the device) and plumb's normalised float batches (the
+# CPU trainer's input, made on the consuming thread), each against torchvision's float batches.
 # Env: PLUMB (default build/plumb), PYTHON (default python3), IMAGES (default 2000), BATCH (64).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -36,6 +38,7 @@ echo "== plumb bench --loader ($W workers)"
 echo "== torchvision DataLoader"
 $PY scripts/bench/loader_torch.py "$CORPUS/train" --workers "$W" --images "$IMAGES" --batch "$BATCH" | tee /tmp/torch-loader-bench.txt
 echo "== ratio plumb / torchvision (images/s at equal workers)"
-join <(awk '/^workers/{gsub(":","",$2); print $2, $3}' /tmp/plumb-loader-bench.txt | sort) \
+join <(join <(awk '/^workers /{gsub(":","",$2); print $2, $3}' /tmp/plumb-loader-bench.txt | sort) \
+            <(awk '/^workers-f32 /{gsub(":","",$2); print $2, $3}' /tmp/plumb-loader-bench.txt | sort)) \
      <(awk '/^torch workers/{gsub(":","",$3); print $3, $4}' /tmp/torch-loader-bench.txt | sort) |
-  sort -n | awk '{printf "workers %3d: plumb %9.1f  torch %9.1f  ratio %.2fx\n", $1, $2, $3, $2 / $3}'
+  sort -n | awk '{printf "workers %3d: torch %9.1f | plumb uint8 %9.1f ratio %.2fx | plumb f32 %9.1f ratio %.2fx\n", $1, $4, $2, $2 / $4, $3, $3 / $4}'

@@ -21,6 +21,12 @@ acc_train=$(grep "epoch 2/2 done" <<<"$out" | grep -oE "test_acc=[0-9.]+")
 acc_eval=$("$PLUMB" eval "$T/tiny.ini" --checkpoint "$ck" | grep -oE "test_acc=[0-9.]+")
 echo "    train: $acc_train  eval: $acc_eval"
 check "plumb eval reproduces the final test accuracy" test "$acc_train" = "$acc_eval"
+check "epoch lines carry loader_wait=" grep -q "loader_wait=[0-9.]*s" <<<"$out"
+for tta in flip tencrop; do
+  e=$("$PLUMB" eval "$T/tiny.ini" --checkpoint "$ck" --set augment.tta=$tta 2>&1)
+  echo "    tta=$tta: $(grep -oE "test_loss=[0-9.]+ test_acc=[0-9.]+" <<<"$e")"
+  check "plumb eval with [augment] tta = $tta" grep -q "256 test images" <<<"$e"
+done
 ft=$("$PLUMB" train "$T/tiny.ini" --set run.name=ft --set model.init_from="$ck" --set train.max_steps=1 2>&1)
 ftloss=$(grep -m1 -oE "\(total 1\) loss [0-9.]+" <<<"$ft" | awk '{print $NF}')
 echo "    first-step loss from scratch $first, from init_from $ftloss"

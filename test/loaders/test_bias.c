@@ -1,0 +1,276 @@
+/* test_bias.c: the bias-injected datasets of loaders/dataset.c against the protocols of
+ * REFERENCES.md, on Fashion-MNIST ($PLUMB_DATA or the Debian package; exit 77 without it).
+ *
+ * Colour (ReBias Biased MNIST), rho in {0.99, 0.997, 0.1 (unbiased), 1.0 (biased)}: per class
+ * exactly round(n rho) samples carry the class colour (the protocol is exact, so the check
+ * is equality, not a sampling bound); the rest are spread evenly over the 9 other colours
+ * (counts (rest / 9) or (rest / 9) + 1, in the order +1..+9); every non-zero pixel of the
+ * grey image is white (255, 255, 255), every zero pixel the sample's colour; groups and
+ * aligned flags agree with the pixels; the test set is rho = 0.1 (or 1 with test_bias =
+ * biased).
+ * Inversion (bias amplification), eps in {0, 10, 25, 50} x class_assignment in {0, 17, 251}:
+ * the realised inverted fraction per super-class and per class lies within 5 binomial sigma
+ * of 0.5 +- 0.01 eps (5 sigma: a false alarm about once in 1.7 million checks; eps = 50 is
+ * exact: all or none), pixels are 255 - x exactly where groups says so, aligned = inverted
+ * in super-class 0 / not inverted in super-class 1, and the super-class split is the k-th
+ * 5-subset in lexicographic order.
+ * Both: the same seed gives the same bytes, another seed other ones.
+ * Sample grids (10 x 10, one row per class, the first 10 training samples of each class) are
+ * written as PNGs to the test's tmp folder and their paths printed, for a person to look at. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "loaders/dataset.h"
+#include "loaders/image.h"
+#include "test/testutil.h"
+
+static const char *g_data;
+static char g_dir[4096];
+
+static const uint8_t colours[10][3] = {{255, 0, 0},   {0, 255, 0},   {0, 0, 255},   {225, 225, 0},
+                                       {225, 0, 225}, {0, 255, 255}, {255, 128, 0}, {255, 0, 128},
+                                       {128, 0, 255}, {128, 128, 128}};
+
+static pb_config *config(const char *bias, const char *param, const char *extra) {
+  pb_err err = {{0}};
+  pb_config *c = pb_config_new();
+  char kv[4200];
+  snprintf(kv, sizeof kv, "data.dir=%s", g_data);
+  PB_ASSERT(pb_config_set(c, kv, &err) == PB_OK);
+  snprintf(kv, sizeof kv, "data.bias=%s", bias);
+  PB_ASSERT(pb_config_set(c, kv, &err) == PB_OK);
+  if (param) PB_ASSERT(pb_config_set(c, param, &err) == PB_OK);
+  if (extra) PB_ASSERT(pb_config_set(c, extra, &err) == PB_OK);
+  return c;
+}
+
+static void load(const char *bias, const char *param, uint64_t seed, const char *extra, pb_dataset *tr,
+                 pb_dataset *te) {
+  pb_err err = {{0}};
+  pb_config *c = config(bias, param, extra);
+  pb_dataset va;
+  PB_ASSERT(pb_data_load(c, seed, tr, &va, te, &err) == PB_OK);
+  pb_dataset_free(&va);
+  pb_config_free(c);
+}
+
+/* 10 x 10 grid, row = class, its first 10 samples; 2-pixel grey gutters. Returns the path. */
+static const char *write_grid(const pb_dataset *d, const char *name) {
+  static char path[4300];
+  snprintf(path, sizeof path, "%s/%s.png", g_dir, name);
+  int g = 2, cw = d->w + g, ch = d->h + g, W = 10 * cw + g, H = 10 * ch + g, c = d->c;
+  uint8_t *img = pb_xmalloc((size_t)W * H * 3);
+  memset(img, 96, (size_t)W * H * 3);
+  size_t hw = (size_t)d->h * d->w;
+  for (int cls = 0; cls < 10; cls++) {
+    int col = 0;
+    for (int i = 0; i < d->n && col < 10; i++) {
+      if (d->labels[i] != cls) continue;
+      const uint8_t *s = d->images + (size_t)i * c * hw;
+      for (int y = 0; y < d->h; y++)
+        for (int x = 0; x < d->w; x++)
+          for (int k = 0; k < 3; k++)
+            img[((size_t)(g + cls * ch + y) * W + g + col * cw + x) * 3 + k] = s[(c == 3 ? k : 0) * hw + y * d->w + x];
+      col++;
+    }
+  }
+  pb_err err = {{0}};
+  PB_CHECK_MSG(pb_image_write_png(path, img, W, H, 3, &err) == PB_OK, "%s", err.msg);
+  free(img);
+  printf("  sample grid: %s\n", path);
+  return path;
+}
+
+/* Checks d (colour-injected from grey) against the protocol at rho. */
+static void check_colour(const pb_dataset *d, const pb_dataset *grey, double rho, const char *what) {
+  PB_CHECK(d->c == 3 && d->n == grey->n && d->groups && d->aligned);
+  size_t hw = (size_t)d->h * d->w;
+  long bad_px = 0, bad_flag = 0, total_aligned = 0;
+  for (int i = 0; i < d->n; i++) {
+    int col = d->groups[i];
+    if (col < 0 || col > 9) {
+      bad_flag++;
+      continue;
+    }
+    bad_flag += d->aligned[i] != (col == d->labels[i]);
+    total_aligned += d->aligned[i];
+    const uint8_t *g = grey->images + (size_t)i * hw, *s = d->images + (size_t)i * 3 * hw;
+    for (size_t j = 0; j < hw; j++)
+      for (int k = 0; k < 3; k++) bad_px += s[k * hw + j] != (g[j] ? 255 : colours[col][k]);
+  }
+  PB_CHECK_MSG(bad_px == 0 && bad_flag == 0, "%s: %ld wrong pixels, %ld wrong flags", what, bad_px, bad_flag);
+  int exact = 1, even = 1;
+  for (int cls = 0; cls < 10; cls++) {
+    long m = 0, cnt[10] = {0};
+    for (int i = 0; i < d->n; i++)
+      if (d->labels[i] == cls) m++, cnt[d->groups[i]]++;
+    long want = lround((double)m * rho), rest = m - want;
+    exact &= cnt[cls] == want;
+    if (cnt[cls] != want) printf("  %s class %d: %ld of %ld aligned, want round(n rho) = %ld\n", what, cls, cnt[cls], m, want);
+    /* The r-th remaining sample takes colour cls + 1 + r % 9: offsets 1..rest%9 get one more. */
+    for (int off = 1; off <= 9; off++) {
+      long w = rest / 9 + (off - 1 < rest % 9);
+      if (cnt[(cls + off) % 10] != w) {
+        even = 0;
+        printf("  %s class %d colour +%d: %ld samples, want %ld\n", what, cls, off, cnt[(cls + off) % 10], w);
+      }
+    }
+  }
+  PB_CHECK_MSG(exact && even, "%s: per-class counts off the protocol", what);
+  printf("  %s: n %d, aligned fraction %.5f (rho %.3f), per-class counts exact, others even\n", what, d->n,
+         (double)total_aligned / d->n, rho);
+}
+
+static void test_colour(void) {
+  pb_dataset grey, grey_te, tr, te;
+  load("none", NULL, 1, NULL, &grey, &grey_te);
+  const double rhos[4] = {0.99, 0.997, 0.1, 1.0};
+  for (int r = 0; r < 4; r++) {
+    char p[64], what[64];
+    snprintf(p, sizeof p, "data.rho=%g", rhos[r]);
+    load("colour", p, 1, NULL, &tr, &te);
+    snprintf(what, sizeof what, "colour rho %g train", rhos[r]);
+    check_colour(&tr, &grey, rhos[r], what);
+    if (r == 0) {
+      check_colour(&te, &grey_te, 0.1, "colour test (default: unbiased)");
+      write_grid(&tr, "colour_rho0.99_train");
+      write_grid(&te, "colour_test_unbiased");
+      /* The same seed: the same bytes; another seed: another assignment. */
+      pb_dataset tr2, te2;
+      load("colour", p, 1, NULL, &tr2, &te2);
+      PB_CHECK(!memcmp(tr.images, tr2.images, (size_t)tr.n * 3 * tr.h * tr.w) &&
+               !memcmp(te.groups, te2.groups, (size_t)te.n * sizeof(int32_t)));
+      pb_dataset_free(&tr2), pb_dataset_free(&te2);
+      load("colour", p, 2, NULL, &tr2, &te2);
+      long diff = 0;
+      for (int i = 0; i < tr.n; i++) diff += tr.groups[i] != tr2.groups[i];
+      printf("  colour seed 1 vs 2: %ld of %d training colours differ\n", diff, tr.n);
+      PB_CHECK(diff > tr.n / 100 && memcmp(te.groups, te2.groups, (size_t)te.n * sizeof(int32_t)));
+      pb_dataset_free(&tr2), pb_dataset_free(&te2);
+    }
+    pb_dataset_free(&tr), pb_dataset_free(&te);
+  }
+  load("colour", "data.rho=0.997", 3, "data.test_bias=biased", &tr, &te);
+  check_colour(&te, &grey_te, 1.0, "colour test (test_bias = biased)");
+  pb_dataset_free(&tr), pb_dataset_free(&te);
+  pb_dataset_free(&grey), pb_dataset_free(&grey_te);
+}
+
+/* The k-th 5-subset of 0..9 in lexicographic order, recomputed independently (by rank). */
+static void subset(int k, int in0[10]) {
+  memset(in0, 0, 10 * sizeof(int));
+  int x = 0;
+  for (int pos = 0; pos < 5; pos++)
+    for (;; x++) {
+      /* subsets starting with x at this position: C(9 - x, 4 - pos) */
+      long cnt = 1;
+      for (int j = 0; j < 4 - pos; j++) cnt = cnt * (9 - x - j) / (j + 1);
+      if (k < cnt) {
+        in0[x++] = 1;
+        break;
+      }
+      k -= (int)cnt;
+    }
+}
+
+/* Inverted counts of d against p0 / p1 (super-class 0 / 1): 5 binomial sigma. */
+static void check_inversion(const pb_dataset *d, const pb_dataset *grey, const int in0[10], double eps, const char *what) {
+  size_t hw = (size_t)d->h * d->w;
+  long bad_px = 0, bad_flag = 0, n[2] = {0}, inv[2] = {0}, nc[10] = {0}, ic[10] = {0};
+  for (int i = 0; i < d->n; i++) {
+    int s = in0[d->labels[i]] ? 0 : 1, g = d->groups[i];
+    bad_flag += (g != 0 && g != 1) || d->aligned[i] != (s == 0 ? g == 1 : g == 0);
+    n[s]++, inv[s] += g == 1, nc[d->labels[i]]++, ic[d->labels[i]] += g == 1;
+    const uint8_t *a = grey->images + (size_t)i * hw, *b = d->images + (size_t)i * hw;
+    for (size_t j = 0; j < hw; j++) bad_px += b[j] != (g == 1 ? 255 - a[j] : a[j]);
+  }
+  PB_CHECK_MSG(bad_px == 0 && bad_flag == 0, "%s: %ld wrong pixels, %ld wrong flags", what, bad_px, bad_flag);
+  double p[2] = {0.5 + 0.01 * eps, 0.5 - 0.01 * eps};
+  double worst = 0;
+  for (int s = 0; s < 2; s++) {
+    double sd = sqrt(n[s] * p[s] * (1 - p[s])), dev = fabs(inv[s] - n[s] * p[s]);
+    PB_CHECK_MSG(dev <= 5 * sd, "%s super-class %d: %ld of %ld inverted, expected %.1f +- 5 x %.1f", what, s, inv[s],
+                 n[s], n[s] * p[s], sd);
+    printf("  %s super-class %d: inverted %.4f (p %.2f, n %ld, %.2f sigma)\n", what, s, (double)inv[s] / n[s], p[s],
+           n[s], sd > 0 ? dev / sd : 0.0);
+  }
+  for (int c = 0; c < 10; c++) {
+    double pc = p[in0[c] ? 0 : 1], sd = sqrt(nc[c] * pc * (1 - pc)), dev = fabs(ic[c] - nc[c] * pc);
+    PB_CHECK_MSG(dev <= 5 * sd, "%s class %d: %ld of %ld inverted, expected %.1f +- 5 x %.1f", what, c, ic[c], nc[c],
+                 nc[c] * pc, sd);
+    if (sd > 0 && dev / sd > worst) worst = dev / sd;
+  }
+  printf("  %s: per-class inverted fractions within %.2f sigma\n", what, worst);
+}
+
+static void test_inversion(void) {
+  pb_dataset grey, grey_te, tr, te;
+  load("none", NULL, 1, NULL, &grey, &grey_te);
+  const double epss[4] = {0, 10, 25, 50};
+  const int assign[3] = {0, 17, 251};
+  /* Independent references for the split: 0 = {0..4}, 251 = {5..9}, 1 = {0,1,2,3,5}. */
+  int in0[10], ref1[10] = {1, 1, 1, 1, 0, 1, 0, 0, 0, 0};
+  subset(0, in0);
+  PB_CHECK(in0[0] && in0[4] && !in0[5]);
+  subset(251, in0);
+  PB_CHECK(!in0[4] && in0[5] && in0[9]);
+  subset(1, in0);
+  PB_CHECK(!memcmp(in0, ref1, sizeof ref1));
+  for (int a = 0; a < 3; a++)
+    for (int e = 0; e < 4; e++) {
+      char p[64], q[64], what[96];
+      snprintf(p, sizeof p, "data.eps=%g", epss[e]);
+      snprintf(q, sizeof q, "data.class_assignment=%d", assign[a]);
+      pb_config *c = config("inversion", p, q);
+      pb_dataset va;
+      pb_err err = {{0}};
+      PB_ASSERT(pb_data_load(c, 1, &tr, &va, &te, &err) == PB_OK);
+      pb_config_free(c);
+      pb_dataset_free(&va);
+      subset(assign[a], in0);
+      snprintf(what, sizeof what, "inversion eps %g split %d train", epss[e], assign[a]);
+      check_inversion(&tr, &grey, in0, epss[e], what);
+      snprintf(what, sizeof what, "inversion eps %g split %d test", epss[e], assign[a]);
+      check_inversion(&te, &grey_te, in0, epss[e], what); /* default: the training eps */
+      if (a == 0 && e == 2) {
+        write_grid(&tr, "inversion_eps25_split0_train");
+        pb_dataset tr2, te2;
+        load("inversion", p, 1, q, &tr2, &te2);
+        PB_CHECK(!memcmp(tr.images, tr2.images, (size_t)tr.n * tr.h * tr.w));
+        pb_dataset_free(&tr2), pb_dataset_free(&te2);
+        load("inversion", p, 2, q, &tr2, &te2);
+        long diff = 0;
+        for (int i = 0; i < tr.n; i++) diff += tr.groups[i] != tr2.groups[i];
+        printf("  inversion seed 1 vs 2: %ld of %d inversion flags differ\n", diff, tr.n);
+        PB_CHECK(diff > tr.n / 10);
+        pb_dataset_free(&tr2), pb_dataset_free(&te2);
+      }
+      pb_dataset_free(&tr), pb_dataset_free(&te);
+    }
+  /* test_bias = unbiased / biased: eps 0 / 50 on the test set whatever the training eps. */
+  subset(0, in0);
+  load("inversion", "data.eps=25", 1, "data.test_bias=unbiased", &tr, &te);
+  check_inversion(&te, &grey_te, in0, 0, "inversion test (test_bias = unbiased)");
+  pb_dataset_free(&tr), pb_dataset_free(&te);
+  load("inversion", "data.eps=25", 1, "data.test_bias=biased", &tr, &te);
+  check_inversion(&te, &grey_te, in0, 50, "inversion test (test_bias = biased)");
+  pb_dataset_free(&tr), pb_dataset_free(&te);
+  pb_dataset_free(&grey), pb_dataset_free(&grey_te);
+}
+
+int main(void) {
+  g_data = getenv("PLUMB_DATA");
+  if (!g_data || !g_data[0]) g_data = "/usr/share/datasets/fashion-mnist";
+  char probe[4200];
+  snprintf(probe, sizeof probe, "%s/train-images-idx3-ubyte.gz", g_data);
+  if (access(probe, R_OK)) {
+    printf("skipped: %s not installed (apt-get install dataset-fashion-mnist)\n", probe);
+    return 77;
+  }
+  snprintf(g_dir, sizeof g_dir, "%s", pb_test_tmpdir("test_bias"));
+  test_colour();
+  test_inversion();
+  return pb_test_exit("test_bias");
+}
