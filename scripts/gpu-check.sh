@@ -108,7 +108,12 @@ else
 fi
 
 # ---------------------------------------------------------------- 5. benchmarks
-if [[ -r /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz || -d $ROOT/.gpu-data ]]; then
+# BENCH (default "quickstart models workspace loader"): which benchmarks to run.
+BENCH=${BENCH:-quickstart models workspace loader}
+want() { [[ " $BENCH " == *" $1 "* ]]; }
+if ! want quickstart; then
+  note "quickstart benchmark: not asked for (BENCH)"
+elif [[ -r /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz || -d $ROOT/.gpu-data ]]; then
   DATA=/usr/share/datasets/fashion-mnist
   [[ -d $ROOT/.gpu-data ]] && DATA=$ROOT/.gpu-data
   rm -rf "$B/runs"
@@ -126,11 +131,11 @@ fi
 
 # Models (issue 4): plumb vs PyTorch (torchvision / timm), train and infer, batch 256 at 224,
 # TF32 on both sides; then timm's parameter counts beside plumb's.
-timeout 300 python3 scripts/bench/bench_models.py --device cuda --batch "${BENCH_BATCH:-256}" --plumb "$B/plumb" \
+want models && timeout 300 python3 scripts/bench/bench_models.py --device cuda --batch "${BENCH_BATCH:-256}" --plumb "$B/plumb" \
   > "$LOG/bench_models.txt" 2>&1
-while read -r line; do note "bench: $line"; done < <(grep -E "^(model|resnet|seresnet)" "$LOG/bench_models.txt")
+want models && while read -r line; do note "bench: $line"; done < <(grep -E "^(model|resnet|seresnet)" "$LOG/bench_models.txt")
 # Does a larger cuDNN workspace let cuDNN pick faster algorithms? (default 256 MiB)
-for ws in 1024 4096; do
+want workspace && for ws in 1024 4096; do
   r=$("$B/plumb" bench --model resnet50 --batch "${BENCH_BATCH:-256}" --mode train --set run.cudnn_workspace_mb=$ws \
       2>&1 | tee -a "$LOG/bench_workspace.txt" | grep -oE "train: [0-9.]+ images/s")
   note "bench: resnet50 train with a $ws MiB cuDNN workspace: ${r:-failed}"
@@ -148,9 +153,9 @@ while read -r name count; do
 done < <(grep -E "^(se)?resnet[0-9]+ [0-9]+$" "$LOG/param_counts.txt")
 
 # Loader (issue 5): decode + RandomResizedCrop + flip, plumb vs torchvision's DataLoader.
-PLUMB=$B/plumb IMAGES=${LOADER_IMAGES:-4000} BATCH=64 timeout 240 bash scripts/bench/loader_vs_torch.sh /tmp/plumb-corpus \
+want loader && PLUMB=$B/plumb IMAGES=${LOADER_IMAGES:-4000} BATCH=64 timeout 240 bash scripts/bench/loader_vs_torch.sh /tmp/plumb-corpus \
   > "$LOG/bench_loader.txt" 2>&1
-while read -r line; do note "loader $line"; done < <(grep -E "^workers .*ratio" "$LOG/bench_loader.txt")
+want loader && while read -r line; do note "loader $line"; done < <(grep -E "^workers .*ratio" "$LOG/bench_loader.txt")
 
 # ---------------------------------------------------------------- 6. summary
 {
