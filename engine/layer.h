@@ -119,6 +119,16 @@ pb_layer *pb_dropout_layer(const char *name, const int in[3], float p, uint64_t 
 /* Dropout's call counter (part of the RNG state saved in checkpoints). */
 uint64_t *pb_dropout_counter(pb_layer *l);
 
+/* Multi-head classifier (heads.c): one linear child per head, named NAME.<head> ("heads.skin"),
+ * over the same input. Output per sample: sum of classes, but laid out HEAD-MAJOR for a batch
+ * of n: head h's logits are the contiguous [n, classes[h]] block at y + n * (sum of the classes
+ * of heads 0..h-1), so each head's loss runs on a plain [n, k] matrix. dx = sum over heads. */
+pb_layer *pb_heads_layer(const char *name, const int in[3], int nheads, const char *const *names,
+                         const int *classes, pb_err *err);
+/* Row-wise L2 normalisation of the flattened input (l2norm.c): y = x / max(||x||, 1e-12), as
+ * F.normalize. Saves the row norms for backward. */
+pb_layer *pb_l2norm_layer(const char *name, const int in[3]);
+
 /* Residual blocks (resblock.c): composite layers over child conv / batch-norm layers, named
  * as torchvision's BasicBlock and Bottleneck (conv1, bn1, ..., downsample.0, downsample.1) and
  * timm's SE module (se.fc1, se.fc2: 1x1 convolutions with bias). planes: the block's width;

@@ -16,6 +16,16 @@
 #include "engine/config.h"
 #include "engine/layer.h"
 
+#define PB_MAX_HEADS 16
+
+/* One classification head of a multi-head model ([model] heads). */
+typedef struct pb_head {
+  char name[32];  /* "skin": its layer is heads.skin, its CSV label column the same name */
+  int classes;
+  int offset;     /* sum of the classes of the heads before it */
+  float weight;   /* loss weight ([model] head_weights) */
+} pb_head;
+
 typedef struct pb_model {
   pb_ctx *ctx;
   int in[3];         /* input per sample (C, H, W) */
@@ -37,6 +47,13 @@ typedef struct pb_model {
   const float *input; /* input of the last forward */
   int last_n;
   char arch[32];
+  /* The output. nheads == 0: one classification head (fc), logits [n, out]. nheads >= 1: the
+   * "heads" layer; head h's logits are the CONTIGUOUS block [n, heads[h].classes] at
+   * output + n * heads[h].offset (head-major, see pb_heads_layer). embed_dim > 0: an embedding
+   * [n, embed_dim] (L2-normalised when embed_l2), no classes. */
+  int nheads;
+  pb_head heads[PB_MAX_HEADS];
+  int embed_dim, embed_l2;
 } pb_model;
 
 /* An empty model for inputs of shape in. */
@@ -84,6 +101,14 @@ pb_model *pb_model_build(const pb_config *cfg, pb_ctx *ctx, const int in[3], int
 /* Input shape of [model] arch for `plumb info --model` and `plumb bench`: in_channels (3 when
  * 0) x input_size x input_size. */
 void pb_model_config_input(const pb_config *cfg, int in[3]);
+
+/* The classifier at the end of every arch (model_heads.c): [model] heads -> a "heads" layer
+ * (heads.NAME linear per head), [model] embedding_dim -> "embedding" linear [+ "l2norm"], else
+ * the single linear fc_name with nclass outputs (every existing checkpoint name unchanged). */
+int pb_model_add_classifier(pb_model *m, const pb_config *cfg, const char *fc_name, int nclass, pb_err *err);
+/* Parses [model] heads and head_weights into heads[PB_MAX_HEADS]; *n = 0 when heads is empty.
+ * Errors name the key and the bad entry. */
+int pb_heads_parse(const pb_config *cfg, pb_head *heads, int *n, pb_err *err);
 
 /* The ResNet family (models_resnet.c): builds [model] arch (resnet*, seresnet*, cifar_resnet,
  * bagnet18) into m. Returns PB_ERR with err naming the key when a key does not fit. */

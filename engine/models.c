@@ -32,7 +32,7 @@ static int build_mlp(pb_model *m, const pb_config *cfg, int nclass, uint64_t see
     }
   }
   snprintf(name, sizeof name, "layers.%d", idx++);
-  ADD_OR_FAIL(pb_linear_layer(name, pb_model_out(m), nclass, 1, err));
+  if (pb_model_add_classifier(m, cfg, name, nclass, err)) goto fail;
   return PB_OK;
 fail:
   return pb_err_prefix(err, "[model] arch = mlp");
@@ -61,7 +61,7 @@ static int build_simplecnn(pb_model *m, const pb_config *cfg, int nclass, uint64
   }
   ADD_OR_FAIL(pb_flatten_layer("flatten", pb_model_out(m)));
   if (p > 0) ADD_OR_FAIL(pb_dropout_layer("dropout", pb_model_out(m), p, seed, 0));
-  ADD_OR_FAIL(pb_linear_layer("fc", pb_model_out(m), nclass, 1, err));
+  if (pb_model_add_classifier(m, cfg, "fc", nclass, err)) goto fail;
   return PB_OK;
 fail:
   return pb_err_prefix(err, "[model] arch = simplecnn");
@@ -83,7 +83,7 @@ static int build_simpleconvnet(pb_model *m, const pb_config *cfg, int nclass, pb
     ADD_OR_FAIL(pb_relu_layer(name, pb_model_out(m)));
   }
   ADD_OR_FAIL(pb_gap_layer("avgpool", pb_model_out(m)));
-  ADD_OR_FAIL(pb_linear_layer("fc", pb_model_out(m), nclass, 1, err));
+  if (pb_model_add_classifier(m, cfg, "fc", nclass, err)) goto fail;
   return PB_OK;
 fail:
   return pb_err_prefix(err, "[model] arch = simpleconvnet, kernel_size = %d", k);

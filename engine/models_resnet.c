@@ -1,7 +1,7 @@
 /* models_resnet.c: the ResNet family, built from [model] (model.h), with torchvision's module
  * names so that checkpoints are torchvision state dicts (timm's for the SE variants):
  *   conv1, bn1, relu, [maxpool], layer1..layerK (blocks "layerS.B", engine/layers/resblock.c),
- *   avgpool, fc.
+ *   avgpool, fc (or heads.NAME / embedding [+ l2norm]: engine/model_heads.c).
  * Archs:
  *   resnet18/34 (basic [2,2,2,2] / [3,4,6,3]), resnet50/101/152 (bottleneck [3,4,6,3] / [3,4,23,3] /
  *   [3,8,36,3]); stride on the bottleneck's 3x3 convolution (torchvision, "v1.5").
@@ -95,7 +95,7 @@ int pb_build_resnet(pb_model *m, const pb_config *cfg, int nclass, pb_err *err) 
     }
   }
   ADD_OR_FAIL(pb_gap_layer("avgpool", pb_model_out(m)));
-  ADD_OR_FAIL(pb_linear_layer("fc", pb_model_out(m), nclass, 1, err));
+  if (pb_model_add_classifier(m, cfg, "fc", nclass, err)) goto fail;
   return PB_OK;
 fail:
   return pb_err_prefix(err, "[model] arch = %s, input %dx%dx%d", archname, m->in[0], m->in[1], m->in[2]);

@@ -60,18 +60,31 @@ int pb_trainer_init(pb_trainer *t, pb_model *m, const pb_config *cfg, int64_t st
   s->min_lr = pb_config_float(cfg, "schedule", "min_lr");
   s->warmup_steps = pb_config_int(cfg, "schedule", "warmup_steps");
 
+  if (m->embed_dim)
+    return pb_err_set(err, "[model] embedding_dim = %d: no training or evaluation loss for embeddings exists yet "
+                           "(a triplet loss is planned); plumb info and plumb bench --mode infer work on this model, "
+                           "or set embedding_dim = 0 to train a classifier",
+                      m->embed_dim);
+  t->nheads = m->nheads;
+  if (t->nheads && t->bce)
+    return pb_err_set(err, "[train] loss = bce is for one head; [model] heads trains each head with softmax "
+                           "cross-entropy (loss = ce)");
   pb_ctx *c = m->ctx;
-  if (c->cuda) {
+  if (m->infer_only) {
+    /* evaluation only: no optimizer state */
+  } else if (c->cuda) {
     if (pb_optim_init_cuda(&t->opt, &oc, m->nparams, c->cuda, err)) return PB_ERR;
   } else {
     pb_optim_init(&t->opt, &oc, m->nparams);
   }
   const int *out = pb_model_out(m);
   t->k = out[0] * out[1] * out[2];
-  size_t nk = (size_t)m->max_n * t->k;
-  if (!(t->dlogits = pb_ctx_alloc(c, nk * sizeof(float), "the logit gradients", err)) ||
-      !(t->targets = pb_ctx_alloc(c, nk * sizeof(float), "the loss targets", err)) ||
-      !(t->pred = pb_ctx_alloc(c, (size_t)m->max_n * sizeof(int32_t), "the predictions", err)) ||
+  size_t nk = (size_t)m->max_n * t->k, npred = (size_t)m->max_n * PB_MAX(1, t->nheads);
+  if ((!m->infer_only && !(t->dlogits = pb_ctx_alloc(c, nk * sizeof(float), "the logit gradients", err))) ||
+      (!t->nheads && !(t->targets = pb_ctx_alloc(c, nk * sizeof(float), "the loss targets", err))) ||
+      !(t->pred = pb_ctx_alloc(c, npred * sizeof(int32_t), "the predictions", err)) ||
+      (t->nheads && !(t->head_loss_acc = pb_ctx_alloc(c, PB_MAX_HEADS * sizeof(float), "the loss", err))) ||
+      (t->nheads && !(t->head_correct_acc = pb_ctx_alloc(c, PB_MAX_HEADS * sizeof(int), "the accuracy count", err))) ||
       !(t->loss_tmp = pb_ctx_alloc(c, 16, "the loss", err)) || !(t->loss_acc = pb_ctx_alloc(c, 16, "the loss", err)) ||
       !(t->correct_acc = pb_ctx_alloc(c, 16, "the accuracy count", err)) ||
       !(t->eval_count = pb_ctx_alloc(c, 16, "the accuracy count", err)) ||
@@ -80,8 +93,13 @@ int pb_trainer_init(pb_trainer *t, pb_model *m, const pb_config *cfg, int64_t st
     return PB_ERR;
   }
   t->targets_host = pb_amalloc(nk * sizeof(float));
-  t->pred_host = pb_amalloc((size_t)m->max_n * sizeof(int32_t));
-  pb_model_zero_grad(m);
+  t->pred_host = pb_amalloc(npred * sizeof(int32_t));
+  if (!m->infer_only) pb_model_zero_grad(m);
+  if (t->nheads) {
+    static const double zl[PB_MAX_HEADS];
+    static const long zc[PB_MAX_HEADS];
+    pb_trainer_set_head_stats(t, zl, zc, zc);
+  }
   return PB_OK;
 }
 
@@ -97,6 +115,8 @@ void pb_trainer_free(pb_trainer *t) {
   pb_ctx_free_mem(c, t->correct_acc);
   pb_ctx_free_mem(c, t->eval_count);
   pb_ctx_free_mem(c, t->sumsq);
+  pb_ctx_free_mem(c, t->head_loss_acc);
+  pb_ctx_free_mem(c, t->head_correct_acc);
   pb_afree(t->targets_host);
   pb_afree(t->pred_host);
   memset(t, 0, sizeof *t);
@@ -161,18 +181,23 @@ static void step(pb_trainer *t) {
   t->micro = 0;
 }
 
-int pb_trainer_micro(pb_trainer *t, const float *x, const int32_t *y, int n, int step_now) {
-  if (n == 0) {
-    /* Every sample of the batch was bad: nothing to learn from, but a group that ends here
-     * (the epoch's last batch, say) still takes its step. */
-    if (step_now && t->micro > 0) {
-      step(t);
-      return 1;
-    }
-    return 0;
+static int backward_and_step(pb_trainer *t, int n, int step_now);
+
+/* A micro-batch of n = 0 (every sample of the batch was bad): nothing to learn from, but a group
+ * that ends here (the epoch's last batch, say) still takes its step. */
+static int empty_micro(pb_trainer *t, int step_now) {
+  if (step_now && t->micro > 0) {
+    step(t);
+    return 1;
   }
+  return 0;
+}
+
+int pb_trainer_micro(pb_trainer *t, const float *x, const int32_t *y, int n, int step_now) {
+  if (n == 0) return empty_micro(t, step_now);
   pb_model *m = t->model;
   pb_cuda_env *g = m->ctx->cuda;
+  PB_ASSERT(!t->nheads && !m->infer_only);
   float *logits = pb_model_forward(m, x, n, 1);
   count_correct(t, logits, y, n);
   loss_and_grad(t, logits, y, n, 1.0f / ((float)n * (float)t->accum_steps), t->dlogits);
@@ -180,6 +205,11 @@ int pb_trainer_micro(pb_trainer *t, const float *x, const int32_t *y, int n, int
     pb_accumulate_cuda(t->loss_acc, t->loss_tmp, 1, g);
   else
     t->host_loss += t->loss_tmp[0];
+  return backward_and_step(t, n, step_now);
+}
+
+static int backward_and_step(pb_trainer *t, int n, int step_now) {
+  pb_model *m = t->model;
   pb_model_backward(m, t->dlogits, n);
   t->micro++;
   if (step_now || t->micro >= t->accum_steps) {
@@ -283,4 +313,107 @@ double pb_trainer_eval_views(pb_trainer *t, const float *x, const int32_t *y_hos
   }
   free(p);
   return loss;
+}
+
+/* ------------------------------------------------------------------ multi-head models */
+
+/* Argmax of head rows z [n, k] into pred; correct labels (>= 0) counted into *correct_dev
+ * (device int) or *correct_host. */
+static void head_argmax(pb_trainer *t, int32_t *pred, int *correct_dev, long *correct_host, const float *z,
+                        const int32_t *y, int n, int k) {
+  pb_cuda_env *g = t->model->ctx->cuda;
+  if (g) {
+    pb_argmax_count_cuda(pred, correct_dev, z, y, n, k, g);
+    return;
+  }
+  for (int i = 0; i < n; i++) {
+    const float *r = z + (size_t)i * k;
+    int32_t b = 0;
+    for (int j = 1; j < k; j++)
+      if (r[j] > r[b]) b = j;
+    pred[i] = b;
+    if (correct_host) *correct_host += b == y[i];
+  }
+}
+
+int pb_trainer_micro_heads(pb_trainer *t, const float *x, const int32_t *y, const int32_t *y_host, int n,
+                           int step_now) {
+  pb_model *m = t->model;
+  pb_cuda_env *g = m->ctx->cuda;
+  PB_ASSERT(t->nheads && !m->infer_only);
+  if (n == 0) return empty_micro(t, step_now);
+  float *logits = pb_model_forward(m, x, n, 1);
+  for (int h = 0; h < t->nheads; h++) {
+    const pb_head *hd = &m->heads[h];
+    size_t o = (size_t)n * hd->offset;
+    const int32_t *yh = y + (size_t)h * n, *yhh = y_host + (size_t)h * n;
+    long cnt = 0;
+    for (int i = 0; i < n; i++) cnt += yhh[i] >= 0;
+    t->head_seen[h] += cnt;
+    head_argmax(t, t->pred, t->head_correct_acc + h, &t->host_head_correct[h], logits + o, yh, n, hd->classes);
+    float scale = cnt ? hd->weight / ((float)cnt * (float)t->accum_steps) : 0.0f;
+    if (g) {
+      pb_softmax_xent_cuda(t->loss_tmp, NULL, t->dlogits + o, logits + o, yh, n, hd->classes, t->smoothing, scale, g);
+      pb_accumulate_cuda(t->head_loss_acc + h, t->loss_tmp, 1, g);
+    } else {
+      pb_softmax_xent_cpu(t->loss_tmp, NULL, t->dlogits + o, logits + o, yh, n, hd->classes, t->smoothing, scale);
+      t->host_head_loss[h] += t->loss_tmp[0];
+    }
+  }
+  return backward_and_step(t, n, step_now);
+}
+
+void pb_trainer_head_stats(pb_trainer *t, double *loss_sum, long *correct, long *seen) {
+  pb_ctx *c = t->model->ctx;
+  int nh = t->nheads;
+  for (int h = 0; h < nh; h++) seen[h] = t->head_seen[h];
+  if (!c->cuda) {
+    for (int h = 0; h < nh; h++) loss_sum[h] = t->host_head_loss[h], correct[h] = t->host_head_correct[h];
+    return;
+  }
+  float l[PB_MAX_HEADS];
+  int k[PB_MAX_HEADS];
+  pb_ctx_download(c, l, t->head_loss_acc, (size_t)nh * sizeof(float));
+  pb_ctx_download(c, k, t->head_correct_acc, (size_t)nh * sizeof(int));
+  for (int h = 0; h < nh; h++) loss_sum[h] = l[h], correct[h] = k[h];
+}
+
+void pb_trainer_set_head_stats(pb_trainer *t, const double *loss_sum, const long *correct, const long *seen) {
+  pb_ctx *c = t->model->ctx;
+  int nh = t->nheads;
+  float l[PB_MAX_HEADS];
+  int k[PB_MAX_HEADS];
+  for (int h = 0; h < nh; h++) {
+    t->host_head_loss[h] = loss_sum[h], t->host_head_correct[h] = correct[h], t->head_seen[h] = seen[h];
+    l[h] = (float)loss_sum[h], k[h] = (int)correct[h];
+  }
+  if (c->cuda) {
+    pb_ctx_upload(c, t->head_loss_acc, l, (size_t)nh * sizeof(float));
+    pb_ctx_upload(c, t->head_correct_acc, k, (size_t)nh * sizeof(int));
+  }
+}
+
+void pb_trainer_eval_heads(pb_trainer *t, const float *x, const int32_t *y, int n, int32_t *pred_host,
+                           double *loss_sum) {
+  pb_model *m = t->model;
+  pb_ctx *c = m->ctx;
+  PB_ASSERT(t->nheads);
+  float *logits = pb_model_forward(m, x, n, 0);
+  for (int h = 0; h < t->nheads; h++) {
+    const pb_head *hd = &m->heads[h];
+    size_t o = (size_t)n * hd->offset;
+    const int32_t *yh = y + (size_t)h * n;
+    /* the host counts per class (disparity): the device count is not read */
+    head_argmax(t, t->pred + (size_t)h * n, t->eval_count, NULL, logits + o, yh, n, hd->classes);
+    float l;
+    if (c->cuda) {
+      pb_softmax_xent_cuda(t->loss_tmp, NULL, NULL, logits + o, yh, n, hd->classes, t->smoothing, 1.0f, c->cuda);
+      pb_ctx_download(c, &l, t->loss_tmp, sizeof l);
+    } else {
+      pb_softmax_xent_cpu(t->loss_tmp, NULL, NULL, logits + o, yh, n, hd->classes, t->smoothing, 1.0f);
+      l = t->loss_tmp[0];
+    }
+    loss_sum[h] = l;
+  }
+  pb_ctx_download(c, pred_host, t->pred, (size_t)t->nheads * n * sizeof(int32_t));
 }

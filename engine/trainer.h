@@ -34,9 +34,19 @@ typedef struct pb_trainer {
   double host_loss;         /* CPU accumulators */
   long host_correct;
   double lr;                /* of the last optimizer step */
+  /* Multi-head models (model->nheads > 0): per-head loss sums and correct counts on the
+   * device, labelled-sample counts on the host (the labels are known there). */
+  int nheads;
+  float *head_loss_acc;     /* [nheads] */
+  int *head_correct_acc;    /* [nheads] */
+  double host_head_loss[PB_MAX_HEADS];
+  long host_head_correct[PB_MAX_HEADS], head_seen[PB_MAX_HEADS];
 } pb_trainer;
 
-/* Reads [train], [optim] and [schedule]. steps_per_epoch: optimizer steps per epoch. */
+/* Reads [train], [optim] and [schedule]. steps_per_epoch: optimizer steps per epoch. A model
+ * planned for inference only (pb_model_finalize_infer) gets an evaluation-only trainer: no
+ * optimizer state, no logit gradients (pb_trainer_micro is then a bug). Embedding models
+ * ([model] embedding_dim) are refused: no loss for embeddings exists yet. */
 int pb_trainer_init(pb_trainer *t, pb_model *m, const pb_config *cfg, int64_t steps_per_epoch, int epochs,
                     pb_err *err);
 void pb_trainer_free(pb_trainer *t);
@@ -66,5 +76,21 @@ double pb_trainer_eval(pb_trainer *t, const float *x, const int32_t *y, int n, i
  * mean over classes of the binary cross-entropy), y_host [n] the labels on the host. */
 double pb_trainer_eval_views(pb_trainer *t, const float *x, const int32_t *y_host, int n, int views,
                              int32_t *pred_host);
+/* Multi-head models. y: labels [nheads, n] on the device (head h's at y + h*n, -1 = missing),
+ * y_host: the same on the host. The loss is sum_h weight_h * (mean CE of head h over its
+ * labelled samples); each head's gradient is scaled by weight_h / (labelled_h * accum_steps)
+ * (a head without labels in the batch contributes nothing). Per-head loss sums and correct
+ * counts accumulate on the device, labelled counts on the host. n = 0 and the return value as
+ * pb_trainer_micro. */
+int pb_trainer_micro_heads(pb_trainer *t, const float *x, const int32_t *y, const int32_t *y_host, int n,
+                           int step_now);
+/* Per-head loss sums, correct counts and labelled counts since the last set (waits for the
+ * device); set them (resume, epoch start). */
+void pb_trainer_head_stats(pb_trainer *t, double *loss_sum, long *correct, long *seen);
+void pb_trainer_set_head_stats(pb_trainer *t, const double *loss_sum, const long *correct, const long *seen);
+/* Evaluation forward of a multi-head model: loss_sum[h] = sum of head h's CE over its labelled
+ * samples; pred_host [nheads, n] the predicted classes (waits for the device). */
+void pb_trainer_eval_heads(pb_trainer *t, const float *x, const int32_t *y, int n, int32_t *pred_host,
+                           double *loss_sum);
 
 #endif

@@ -148,6 +148,15 @@ void pb_chscale_fwd_cpu(float *y, const float *x, const float *s, int n, int c, 
 void pb_chscale_bwd_cpu(float *dx, float *ds, const float *dy, const float *x, const float *s,
                         int n, int c, int hw);
 
+/* ------------------------------------------------------------------ L2 normalisation (embeddings) */
+
+/* Row-wise y[n,d] = x / max(||x||_2, eps), as PyTorch's F.normalize(x, dim=1, eps) (eps 1e-12 in
+ * the embedding layer). norm[n] = ||x||_2 of each row (for backward; may be NULL). y overwritten;
+ * sums in double. */
+void pb_l2norm_fwd_cpu(float *y, float *norm, const float *x, int n, int d, float eps);
+/* dx[n,d] = dy * dy/dx given the forward's y and norm (overwritten; dx may alias dy). */
+void pb_l2norm_bwd_cpu(float *dx, const float *dy, const float *y, const float *norm, int n, int d, float eps);
+
 /* ------------------------------------------------------------------ dropout */
 
 /* Inverted dropout with counter-based randomness: element i is kept when
@@ -161,7 +170,8 @@ void pb_dropout_bwd_cpu(float *dx, const float *dy, const uint8_t *mask, size_t 
 /* ------------------------------------------------------------------ losses (fused forward + backward) */
 
 /* Softmax cross-entropy with label smoothing (PyTorch: target = (1-eps)*onehot + eps/k).
- * logits [n,k], labels [n] in [0,k). loss_sum[0] = SUM over samples of the per-sample loss
+ * logits [n,k], labels [n] in [0,k), or < 0 for a MISSING label: that row's loss is 0 and its
+ * gradient row 0 (the caller scales by 1/(labelled rows)). loss_sum[0] = SUM over samples of the per-sample loss
  * (overwritten); losses[n] per-sample loss if non-NULL; dlogits [n,k] = grad_scale *
  * d(per-sample loss)/dlogits, overwritten, if non-NULL (pass grad_scale = 1/n for a mean). */
 void pb_softmax_xent_cpu(float *loss_sum, float *losses, float *dlogits, const float *logits,

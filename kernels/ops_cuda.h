@@ -121,6 +121,13 @@ void pb_chscale_fwd_cuda(float *y, const float *x, const float *s, int n, int c,
 void pb_chscale_bwd_cuda(float *dx, float *ds, const float *dy, const float *x, const float *s, int n, int c, int hw,
                          const pb_cuda_env *env);
 
+/* ------------------------------------------------------------------ L2 normalisation (l2norm.cu) */
+
+/* One block per row, fixed reduction tree in double: deterministic; within 1 float ulp of the CPU. */
+void pb_l2norm_fwd_cuda(float *y, float *norm, const float *x, int n, int d, float eps, const pb_cuda_env *env);
+void pb_l2norm_bwd_cuda(float *dx, const float *dy, const float *y, const float *norm, int n, int d, float eps,
+                        const pb_cuda_env *env);
+
 /* ------------------------------------------------------------------ dropout (dropout.cu) */
 
 /* Same counter-based mask as the CPU twin (kernels/pb_rng.h): bitwise-identical masks. */

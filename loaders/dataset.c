@@ -12,6 +12,8 @@
  *    "unbiased" evaluation). Aligned = the class's own colour. */
 #include "loaders/dataset.h"
 
+#include "engine/model.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -247,9 +249,26 @@ static int load_other(const pb_config *cfg, const char *kind, const char *dir, p
     pb_csv_opts o = {pb_config_str(cfg, "data", "path_column"), pb_config_str(cfg, "data", "label_columns"),
                      pb_config_str(cfg, "data", "group_column"), pb_config_bool(cfg, "data", "multilabel"),
                      pb_config_str(cfg, "data", "path_suffix"), nclass};
+    /* Multi-head models: head h reads the column of its name; the columns go in head order. */
+    pb_head heads[PB_MAX_HEADS];
+    int nh, bounds[PB_MAX_HEADS];
+    char cols[1100] = "";
+    if (pb_heads_parse(cfg, heads, &nh, err)) return PB_ERR;
+    if (nh) {
+      if (pb_data_heads_columns(o.label_columns, heads, nh, err)) return PB_ERR;
+      for (int h = 0; h < nh; h++) {
+        size_t L = strlen(cols);
+        snprintf(cols + L, sizeof cols - L, "%s%s", h ? "," : "", heads[h].name);
+        bounds[h] = heads[h].classes;
+      }
+      o.label_columns = cols, o.num_classes = heads[0].classes;
+    }
     pb_vocab v = {0};
-    int rc = pb_data_csv(full, "train", tp, root, &o, &v, err);
-    if (!rc && (rc = pb_data_csv(test, "test", sp, root, &o, &v, err))) pb_dataset_free(full);
+    int rc = nh ? pb_data_csv_heads(full, "train", tp, root, &o, bounds, &v, err)
+                : pb_data_csv(full, "train", tp, root, &o, &v, err);
+    if (!rc && (rc = nh ? pb_data_csv_heads(test, "test", sp, root, &o, bounds, &v, err)
+                        : pb_data_csv(test, "test", sp, root, &o, &v, err)))
+      pb_dataset_free(full);
     pb_vocab_free(&v);
     if (rc) return PB_ERR;
   }
@@ -258,6 +277,26 @@ static int load_other(const pb_config *cfg, const char *kind, const char *dir, p
     ds[k]->c = (int)pb_config_int(cfg, "data", "channels");
     ds[k]->h = ds[k]->w = size;
   }
+  return PB_OK;
+}
+
+int pb_data_heads_columns(const char *label_columns, const pb_head *heads, int nh, pb_err *err) {
+  if (!label_columns[0]) return PB_OK;
+  char buf[1024];
+  int seen[PB_MAX_HEADS] = {0}, cnt = 0;
+  snprintf(buf, sizeof buf, "%s", label_columns);
+  for (char *save, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save), cnt++) {
+    while (*t == ' ') t++;
+    int h = 0;
+    while (h < nh && strcmp(heads[h].name, t)) h++;
+    if (h == nh || seen[h]++)
+      return pb_err_set(err, "[data] label_columns = %s: '%s' is not a head of [model] heads (or is repeated); "
+                             "each head reads the label column of its name (leave label_columns empty)",
+                        label_columns, t);
+  }
+  if (cnt != nh)
+    return pb_err_set(err, "[data] label_columns = %s names %d columns for %d heads ([model] heads)", label_columns, cnt,
+                      nh);
   return PB_OK;
 }
 

@@ -28,7 +28,7 @@ typedef struct pb_dataset {
   float *feats;      /* F32: n*c*h*w, owned */
   char **paths;      /* FILES: n file paths, owned */
   int nheads;        /* label columns (CSV manifests); labels = column 0 */
-  int32_t *heads;    /* n*nheads, or NULL when nheads <= 1 */
+  int32_t *heads;    /* n*nheads, or NULL when nheads <= 1; -1 = missing (multi-head models) */
   int multi_k;       /* multi-label: classes of the multi-hot rows, else 0 */
   uint8_t *multi;    /* n*multi_k multi-hot, or NULL */
   char **class_names; /* num_classes names (folders, CSV names), or NULL */
@@ -43,6 +43,10 @@ typedef struct pb_dataset {
 int pb_data_load(const pb_config *cfg, uint64_t seed, pb_dataset *train, pb_dataset *val, pb_dataset *test,
                  pb_err *err);
 void pb_dataset_free(pb_dataset *d);
+/* Multi-head models: [data] label_columns must be empty or name exactly the heads (any order);
+ * the manifest's columns are then read in head order, an empty cell as a missing label (-1). */
+struct pb_head;
+int pb_data_heads_columns(const char *label_columns, const struct pb_head *heads, int nh, pb_err *err);
 /* Copies samples idx[0..n) of src into dst (any kind). */
 void pb_dataset_take(pb_dataset *dst, const pb_dataset *src, const int32_t *idx, int n, const char *name);
 

@@ -107,6 +107,9 @@ static int fill(worker *w, pb_batch *b, const pb_dataset *d, const pb_aug *aug, 
       }
     }
     b->y[out] = d->labels[i];
+    for (int h = 0; h < L->o.max_heads; h++) /* one label column: the labels themselves */
+      b->heads[(size_t)h * L->o.max_batch + out] =
+          d->heads ? (h < d->nheads ? d->heads[(size_t)i * d->nheads + h] : -1) : (h == 0 ? d->labels[i] : -1);
     b->groups[out] = d->groups ? d->groups[i] : -1;
     b->aligned[out] = d->aligned ? d->aligned[i] : 0;
     b->sample[out] = i;
@@ -168,7 +171,7 @@ pb_loader *pb_loader_new(const pb_loader_opts *o, pb_err *err) {
       ((size_t)o->max_batch * PB_MAX(o->max_views, 1) * PB_MAX(o->max_sample_bytes, 1) + 63) & ~(size_t)63;
   for (int i = 0; i < o->depth; i++) {
     slot *s = &L->slots[i];
-    s->mem = L->o.alloc(data + (size_t)o->max_batch * sizeof(int32_t), L->o.alloc_ctx);
+    s->mem = L->o.alloc(data + (size_t)o->max_batch * (1 + (size_t)o->max_heads) * sizeof(int32_t), L->o.alloc_ctx);
     if (!s->mem) {
       pb_err_set(err, "cannot allocate the loader's batch memory (%d batches of %zu bytes): lower [loader] "
                       "queue_depth or [train] batch_size",
@@ -179,6 +182,7 @@ pb_loader *pb_loader_new(const pb_loader_opts *o, pb_err *err) {
     s->b.u8 = s->mem;
     s->b.f32 = s->mem;
     s->b.y = (int32_t *)((uint8_t *)s->mem + data);
+    s->b.heads = o->max_heads ? s->b.y + o->max_batch : NULL;
     s->b.groups = pb_xmalloc((size_t)o->max_batch * sizeof(int32_t));
     s->b.aligned = pb_xmalloc((size_t)o->max_batch);
     s->b.sample = pb_xmalloc((size_t)o->max_batch * sizeof(int32_t));

@@ -27,6 +27,9 @@ typedef struct pb_batch {
                          i*views .. i*views + views - 1 */
   float *f32;         /* F32 datasets: [n, c, h, w] (the same memory as u8) */
   int32_t *y;         /* [n] labels (in the same allocation as u8: pinned with it) */
+  int32_t *heads;     /* multi-head labels, HEAD-MAJOR: head h's label of sample i at
+                         heads[h * max_batch + i], -1 = missing; max_heads rows (pinned with u8;
+                         NULL when the loader was made with max_heads = 0) */
   int32_t *groups;    /* [n] group / attribute ids (dataset groups, else -1) */
   uint8_t *aligned;   /* [n] bias-aligned flags (dataset aligned, else 0) */
   int32_t *sample;    /* [n] dataset indices */
@@ -46,6 +49,7 @@ typedef struct pb_loader_opts {
   int convert_channels;      /* convert stored grey/RGB/RGBA to the wanted channels */
   int fail_on_bad;           /* a bad sample fails its batch instead of being skipped */
   uint64_t seed;             /* augmentation seed */
+  int max_heads;             /* label columns carried per sample in pb_batch.heads (0 = none) */
   /* Batch memory (NULL: aligned host memory). alloc returns NULL on failure. */
   void *(*alloc)(size_t bytes, void *ctx);
   void (*dealloc)(void *p, void *ctx);

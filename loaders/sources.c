@@ -213,8 +213,10 @@ void pb_vocab_free(pb_vocab *v) {
 
 #define MAXF 256
 
-int pb_data_csv(pb_dataset *d, const char *name, const char *csv, const char *root, const pb_csv_opts *o,
-                pb_vocab *vocab, pb_err *err) {
+/* bounds: multi-head models (pb_data_csv_heads), else NULL. */
+static int csv_load(pb_dataset *d, const char *name, const char *csv, const char *root, const pb_csv_opts *o,
+                    const int *bounds, pb_vocab *vocab, pb_err *err) {
+  const int allow_missing = bounds != NULL;
   memset(d, 0, sizeof *d);
   char *text = read_text(csv, err);
   if (!text) return pb_err_prefix(err, "[data] %s manifest", name);
@@ -311,7 +313,7 @@ int pb_data_csv(pb_dataset *d, const char *name, const char *csv, const char *ro
             numeric &= parse_id(t, &id);
             sl_push(&vals, t);
           }
-        } else {
+        } else if (val[0] || !allow_missing) {
           long id;
           numeric &= parse_id(val, &id);
           sl_push(&vals, val);
@@ -356,11 +358,15 @@ int pb_data_csv(pb_dataset *d, const char *name, const char *csv, const char *ro
     sl_push(&paths, full);
     for (int v = 0; v < nv; v++) {
       char *val = fields[cols[1 + v]];
-      int bound = v == 0 ? o->num_classes : 0x7FFFFFFF;
+      int bound = bounds && v < nlab ? bounds[v] : v == 0 ? o->num_classes : 0x7FFFFFFF;
       int32_t first = -1;
       char tmp[4096];
       snprintf(tmp, sizeof tmp, "%s", val);
       int multi = v == 0 && o->multilabel;
+      if (!val[0] && allow_missing && v < nlab && !multi) {
+        ids[(size_t)r * (nv + 1) + v] = -1; /* a missing label (multi-head models) */
+        continue;
+      }
       char *save = NULL, *t = multi ? strtok_r(tmp, " ", &save) : tmp;
       for (; t; t = multi ? strtok_r(NULL, " ", &save) : NULL) {
         long id = -1;
@@ -419,6 +425,16 @@ out:
   free(ids);
   free(heads_multi);
   return rc;
+}
+
+int pb_data_csv(pb_dataset *d, const char *name, const char *csv, const char *root, const pb_csv_opts *o,
+                pb_vocab *vocab, pb_err *err) {
+  return csv_load(d, name, csv, root, o, NULL, vocab, err);
+}
+
+int pb_data_csv_heads(pb_dataset *d, const char *name, const char *csv, const char *root, const pb_csv_opts *o,
+                      const int *bounds, pb_vocab *vocab, pb_err *err) {
+  return csv_load(d, name, csv, root, o, bounds, vocab, err);
 }
 
 /* ------------------------------------------------------------------ .npy */

@@ -38,6 +38,10 @@ typedef struct pb_csv_opts {
  * else used to map this file's labels (test set; a label it lacks is an error). */
 int pb_data_csv(pb_dataset *d, const char *name, const char *csv, const char *root, const pb_csv_opts *o,
                 pb_vocab *vocab, pb_err *err);
+/* The same for multi-head models ([model] heads): bounds[v] bounds the integer labels of label
+ * column v, and an empty label cell is a missing label (id -1) instead of an error. */
+int pb_data_csv_heads(pb_dataset *d, const char *name, const char *csv, const char *root, const pb_csv_opts *o,
+                      const int *bounds, pb_vocab *vocab, pb_err *err);
 
 /* feats: a float32 .npy of [N, D] or [N, T, D]; labels: a .npy of integers [N] or a CSV with
  * a header whose column `label_column` ("" = the last) holds integer labels. */

@@ -118,7 +118,9 @@ int pb_cmd_bench_model(int argc, char **argv) {
   printf("model %s, batch %d, input %dx%dx%d, float32 NCHW, tf32 %s, %d timed steps after %d warm-up\n", o.model,
          batch, in[0], in[1], in[2], ctx.cuda ? (pb_config_bool(cfg, "run", "tf32") ? "on" : "off") : "n/a", steps,
          warmup);
-  if (strcmp(mode, "infer")) {
+  if (strcmp(mode, "infer") && pb_config_int(cfg, "model", "embedding_dim") && !strcmp(mode, "both")) {
+    printf("train: skipped ([model] embedding_dim: no loss for embeddings exists yet)\n");
+  } else if (strcmp(mode, "infer")) {
     pb_cuda_alloc_reset_peak();
     pb_model *m = pb_model_build(cfg, &ctx, in, batch, 1, 0, &err);
     if (!m) goto fail;
@@ -127,10 +129,32 @@ int pb_cmd_bench_model(int argc, char **argv) {
       pb_model_free(m);
       goto fail;
     }
-    for (int s = 0; s < warmup; s++) pb_trainer_micro(&t, x, y, batch, 1);
+    /* multi-head models: labels [nheads, batch], every head's label 0 */
+    int32_t *yh = NULL, *yhd = NULL;
+    if (m->nheads) {
+      yh = pb_xcalloc((size_t)batch * m->nheads, sizeof(int32_t));
+      if (!(yhd = pb_ctx_alloc(&ctx, (size_t)batch * m->nheads * sizeof(int32_t), "the labels", &err))) {
+        free(yh);
+        pb_trainer_free(&t);
+        pb_model_free(m);
+        goto fail;
+      }
+      pb_ctx_upload(&ctx, yhd, yh, (size_t)batch * m->nheads * sizeof(int32_t));
+    }
+#define STEP()                                                     \
+  do {                                                             \
+    if (m->nheads)                                                 \
+      pb_trainer_micro_heads(&t, x, yhd, yh, batch, 1);            \
+    else                                                           \
+      pb_trainer_micro(&t, x, y, batch, 1);                        \
+  } while (0)
+    for (int s = 0; s < warmup; s++) STEP();
     sync_ctx(&ctx);
     double t0 = now_s();
-    for (int s = 0; s < steps; s++) pb_trainer_micro(&t, x, y, batch, 1);
+    for (int s = 0; s < steps; s++) STEP();
+#undef STEP
+    free(yh);
+    pb_ctx_free_mem(&ctx, yhd);
     sync_ctx(&ctx);
     double dt = now_s() - t0;
     printf("train: %.1f images/s (%.2f ms per step)\n", (double)batch * steps / dt, 1e3 * dt / steps);

@@ -16,7 +16,7 @@ int pb_cmd_eval(int argc, char **argv) {
   if (!cfg) return 2;
   pb_err err = {{0}};
   pb_run r;
-  if (pb_run_init(&r, cfg, &err)) {
+  if (pb_run_init_infer(&r, cfg, &err)) {
     fprintf(stderr, "plumb eval: error: %s\n", err.msg);
     pb_config_free(cfg);
     return 1;
@@ -24,6 +24,33 @@ int pb_cmd_eval(int argc, char **argv) {
   int rc = 1;
   if (pb_ckpt_load_model(o.checkpoint, r.model, &err)) {
     fprintf(stderr, "plumb eval: error: %s\n", err.msg);
+    goto out;
+  }
+  /* The inference plan: no gradients, nothing saved for backward (one line, for the log). */
+  pb_model_print_memory(r.model, stdout);
+  if (r.nheads) {
+    pb_heads_eval he = {0};
+    if (pb_run_evaluate_heads(&r, &r.test, &he, &err)) {
+      pb_heads_eval_free(&he);
+      fprintf(stderr, "plumb eval: error: %s\n", err.msg);
+      goto out;
+    }
+    char part[2048];
+    pb_heads_eval_str(&r, &he, "test_", part, sizeof part);
+    printf("checkpoint %s: %d test images\n", o.checkpoint, r.test.n);
+    printf("%s\n", part + 1);
+    for (int h = 0; h < he.nheads; h++) { /* per-class accuracy behind each disparity */
+      const pb_class_counts *c = &he.h[h];
+      printf("  %s per-class accuracy (labelled %ld):", r.model->heads[h].name, c->n);
+      for (int j = 0; j < c->k; j++)
+        if (c->per_n[j])
+          printf(" %.3f", pb_ratio(c->per_correct[j], c->per_n[j]));
+        else
+          printf(" -");
+      printf("\n");
+    }
+    pb_heads_eval_free(&he);
+    rc = 0;
     goto out;
   }
   pb_cls_counts c;

@@ -72,6 +72,13 @@ static int make_meta(pb_run *r, int64_t epoch, int64_t cursor, char store[][64],
   META("epoch_loss_sum", "%.17g", r->ep_loss);
   META("epoch_correct", "%ld", r->ep_correct);
   META("epoch_seen", "%ld", r->ep_seen);
+  for (int h = 0; h < r->nheads; h++) { /* per-head epoch progress: "loss_sum correct seen" */
+    static char hkeys[PB_MAX_HEADS][64];
+    snprintf(hkeys[h], sizeof hkeys[h], "epoch_head.%s", r->model->heads[h].name);
+    int z = r->ep_seen == 0; /* the progress was reset for this checkpoint */
+    META(hkeys[h], "%.17g %ld %ld", z ? 0.0 : r->ep_head_loss[h], z ? 0 : r->ep_head_correct[h],
+         z ? 0 : r->ep_head_seen[h]);
+  }
   for (int i = 0; i < r->model->nlayers && n < 60; i++) {
     pb_layer *l = r->model->layers[i];
     if (strcmp(l->vt->kind, "dropout")) continue;
@@ -125,6 +132,16 @@ static int restore(pb_run *r, const char *model_path, pb_err *err) {
   r->ep_correct = strtol(vals[5], &end, 10);
   r->ep_seen = strtol(vals[6], &end, 10);
   pb_trainer_set_stats(&r->tr, r->ep_loss, r->ep_correct);
+  for (int h = 0; h < r->nheads; h++) {
+    char k[96];
+    snprintf(k, sizeof k, "epoch_head.%s", r->model->heads[h].name);
+    const char *v = pb_st_meta(&st, k);
+    if (!v || sscanf(v, "%lf %ld %ld", &r->ep_head_loss[h], &r->ep_head_correct[h], &r->ep_head_seen[h]) != 3) {
+      pb_err_set(err, "%s: metadata '%s' is missing: not a checkpoint of this multi-head model", state_path, k);
+      goto out;
+    }
+  }
+  if (r->nheads) pb_trainer_set_head_stats(&r->tr, r->ep_head_loss, r->ep_head_correct, r->ep_head_seen);
   if (seed != r->seed) {
     pb_err_set(err, "%s was written by a run with seed %" PRIu64 ", this config has [run] seed = %" PRIu64
                     ": resuming would not continue the same run",
@@ -173,6 +190,107 @@ static void csv_row(pb_run *r, int64_t epoch, double secs, double ips, const pb_
   fclose(f);
 }
 
+/* Reads the trainer's accumulators into the run's progress. Multi-head models: ep_loss is the
+ * weighted sum over heads of their loss sums (per image: the training objective when every
+ * label is present). */
+static void sync_stats(pb_run *r) {
+  pb_trainer_stats(&r->tr, &r->ep_loss, &r->ep_correct);
+  if (!r->nheads) return;
+  pb_trainer_head_stats(&r->tr, r->ep_head_loss, r->ep_head_correct, r->ep_head_seen);
+  r->ep_loss = 0;
+  for (int h = 0; h < r->nheads; h++) r->ep_loss += r->model->heads[h].weight * r->ep_head_loss[h];
+}
+
+static void reset_head_stats(pb_run *r) {
+  memset(r->ep_head_loss, 0, sizeof r->ep_head_loss);
+  memset(r->ep_head_correct, 0, sizeof r->ep_head_correct);
+  memset(r->ep_head_seen, 0, sizeof r->ep_head_seen);
+  pb_trainer_set_head_stats(&r->tr, r->ep_head_loss, r->ep_head_correct, r->ep_head_seen);
+}
+
+/* " | skin: loss 2.1034 acc 0.2100, gender: ..." (training progress of each head). */
+static void heads_train_str(const pb_run *r, char *buf, size_t len) {
+  buf[0] = 0;
+  for (int h = 0; h < r->nheads; h++) {
+    size_t L = strlen(buf);
+    long n = r->ep_head_seen[h];
+    snprintf(buf + L, len - L, "%s %s: loss %.4f acc %.4f", h ? "," : " |", r->model->heads[h].name,
+             n ? r->ep_head_loss[h] / (double)n : NAN, pb_ratio(r->ep_head_correct[h], n));
+  }
+}
+
+static void csv_row_heads(pb_run *r, int64_t epoch, double secs, double ips, const pb_heads_eval *val,
+                          const pb_heads_eval *test) {
+  char path[4200];
+  snprintf(path, sizeof path, "%s/metrics.csv", r->dir);
+  int fresh = access(path, F_OK) != 0;
+  FILE *f = fopen(path, "a");
+  if (!f) {
+    pb_log("warning: cannot append to %s: %s", path, strerror(errno));
+    return;
+  }
+  const pb_model *m = r->model;
+  if (fresh) {
+    fprintf(f, "epoch,step,lr,train_loss");
+    for (int h = 0; h < m->nheads; h++) fprintf(f, ",%s_train_loss,%s_train_acc", m->heads[h].name, m->heads[h].name);
+    for (int h = 0; h < m->nheads; h++) fprintf(f, ",%s_val_loss,%s_val_acc", m->heads[h].name, m->heads[h].name);
+    for (int h = 0; h < m->nheads; h++)
+      fprintf(f, ",%s_test_loss,%s_test_acc,%s_test_disparity", m->heads[h].name, m->heads[h].name, m->heads[h].name);
+    fprintf(f, ",epoch_seconds,images_per_second\n");
+  }
+  fprintf(f, "%" PRId64 ",%" PRId64 ",%.6g,%.6f", epoch + 1, r->tr.opt.step, r->tr.lr,
+          r->ep_loss / (double)PB_MAX(r->ep_seen, 1));
+  for (int h = 0; h < m->nheads; h++)
+    fprintf(f, ",%.6f,%.6f", r->ep_head_seen[h] ? r->ep_head_loss[h] / r->ep_head_seen[h] : NAN,
+            pb_ratio(r->ep_head_correct[h], r->ep_head_seen[h]));
+  for (int h = 0; h < m->nheads; h++) {
+    const pb_class_counts *c = val->nheads ? &val->h[h] : NULL;
+    fprintf(f, ",%.6f,%.6f", c && c->n ? c->loss_sum / c->n : NAN, c ? pb_ratio(c->correct, c->n) : NAN);
+  }
+  for (int h = 0; h < m->nheads; h++) {
+    const pb_class_counts *c = &test->h[h];
+    fprintf(f, ",%.6f,%.6f,%.6f", c->n ? c->loss_sum / c->n : NAN, pb_ratio(c->correct, c->n),
+            pb_class_counts_disparity(c));
+  }
+  fprintf(f, ",%.2f,%.1f\n", secs, ips);
+  fclose(f);
+}
+
+/* End of an epoch of a multi-head model: evaluation, the epoch line, checkpoint, metrics.csv,
+ * and the progress reset. */
+static int heads_epoch_end(pb_run *r, int64_t epoch, double train_secs, long imgs, double t_train, double t_ep,
+                           int ck_every, char *path, size_t plen, pb_err *err) {
+  pb_heads_eval val = {0}, test = {0};
+  int rc = PB_ERR;
+  if ((r->val.n && pb_run_evaluate_heads(r, &r->val, &val, err)) || pb_run_evaluate_heads(r, &r->test, &test, err))
+    goto out;
+  char tp[1200], vp[2048] = "", sp[2048];
+  heads_train_str(r, tp, sizeof tp);
+  if (r->val.n) pb_heads_eval_str(r, &val, "val_", vp, sizeof vp);
+  pb_heads_eval_str(r, &test, "test_", sp, sizeof sp);
+  double ips = (double)imgs / PB_MAX(t_train, 1e-9);
+  pb_log("epoch %" PRId64 "/%d done in %.1fs (%.0f img/s): train_loss=%.4f%s;%s%s", epoch + 1, r->epochs,
+         now_s() - t_ep, ips, r->ep_loss / (double)PB_MAX(r->ep_seen, 1), tp, vp, sp);
+  if (epoch + 1 == r->epochs || (ck_every > 0 && (epoch + 1) % ck_every == 0)) {
+    double keep_loss = r->ep_loss;
+    long keep_c = r->ep_correct, keep_s = r->ep_seen;
+    r->ep_loss = 0, r->ep_correct = 0, r->ep_seen = 0; /* an epoch-end checkpoint carries no progress */
+    int bad = save_checkpoint(r, epoch + 1, 0, path, plen, err);
+    r->ep_loss = keep_loss, r->ep_correct = keep_c, r->ep_seen = keep_s;
+    if (bad) goto out;
+    pb_log("checkpoint: %s", path);
+  }
+  csv_row_heads(r, epoch, train_secs, ips, &val, &test);
+  r->ep_loss = 0, r->ep_correct = 0, r->ep_seen = 0;
+  pb_trainer_set_stats(&r->tr, 0, 0);
+  reset_head_stats(r);
+  rc = PB_OK;
+out:
+  pb_heads_eval_free(&val);
+  pb_heads_eval_free(&test);
+  return rc;
+}
+
 static int train_loop(pb_run *r, pb_err *err) {
   int batch = r->batch;
   int32_t *perm = pb_xmalloc((size_t)r->train.n * sizeof(int32_t));
@@ -212,7 +330,8 @@ static int train_loop(pb_run *r, pb_err *err) {
       int step_now = last || (b + 1) % accum == 0;
       /* A batch whose every sample was bad computes nothing, but the accumulation group it
        * ends (the epoch's last, say) still steps. */
-      int stepped = pb_trainer_micro(&r->tr, x, y, n, step_now);
+      int stepped = r->nheads ? pb_trainer_micro_heads(&r->tr, x, y, yh, n, step_now)
+                              : pb_trainer_micro(&r->tr, x, y, n, step_now);
       r->ep_seen += n;
       imgs += n;
       t_train += now_s() - t0;
@@ -220,7 +339,7 @@ static int train_loop(pb_run *r, pb_err *err) {
       int64_t step = r->tr.opt.step;
       if (step % log_every == 0) {
         /* A log point: the one place a step waits for the device. */
-        pb_trainer_stats(&r->tr, &r->ep_loss, &r->ep_correct);
+        sync_stats(r);
         t_train = PB_MAX(t_train, now_s() - t_ep); /* the device work enqueued is done now */
         if (!isfinite(r->ep_loss)) {
           rc = pb_err_set(err, "the loss became %g by step %" PRId64 " (epoch %" PRId64
@@ -231,14 +350,19 @@ static int train_loop(pb_run *r, pb_err *err) {
         double el = now_s() - t_start;
         char eta[32];
         fmt_duration(el / (double)PB_MAX(step - step0, 1) * (double)(total - step), eta, sizeof eta);
+        char hp[1200] = "", accp[32] = "";
+        if (r->nheads)
+          heads_train_str(r, hp, sizeof hp);
+        else
+          snprintf(accp, sizeof accp, " acc %.4f", pb_ratio(r->ep_correct, r->ep_seen));
         pb_log("epoch %" PRId64 "/%d step %" PRId64 "/%" PRId64 " (total %" PRId64
-               ") loss %.4f acc %.4f lr %.4g %.0f img/s eta %s",
-               epoch + 1, r->epochs, b + 1, r->batches_per_epoch, step, r->ep_loss / (double)r->ep_seen,
-               pb_ratio(r->ep_correct, r->ep_seen), r->tr.lr, (double)imgs / PB_MAX(t_train, 1e-9), eta);
+               ") loss %.4f%s lr %.4g %.0f img/s eta %s%s",
+               epoch + 1, r->epochs, b + 1, r->batches_per_epoch, step, r->ep_loss / (double)r->ep_seen, accp,
+               r->tr.lr, (double)imgs / PB_MAX(t_train, 1e-9), eta, hp);
       }
       int stop = g_stop != 0, reached = max_steps > 0 && step >= max_steps;
       if (stop || reached) {
-        pb_trainer_stats(&r->tr, &r->ep_loss, &r->ep_correct);
+        sync_stats(r);
         if (save_checkpoint(r, last ? epoch + 1 : epoch, last ? 0 : b + 1, path, sizeof path, err)) {
           rc = PB_ERR;
           goto out;
@@ -256,13 +380,26 @@ static int train_loop(pb_run *r, pb_err *err) {
       }
     }
     r->cursor = 0;
-    pb_trainer_stats(&r->tr, &r->ep_loss, &r->ep_correct);
+    sync_stats(r);
     double train_secs = now_s() - t_ep;
     t_train = PB_MAX(t_train, train_secs);
     if (!isfinite(r->ep_loss)) {
       rc = pb_err_set(err, "the loss became %g in epoch %" PRId64 ": lower [optim] lr or set [train] clip_grad_norm",
                       r->ep_loss, epoch + 1);
       goto out;
+    }
+    if (r->nheads) {
+      if (heads_epoch_end(r, epoch, train_secs, imgs, t_train, t_ep, ck_every, path, sizeof path, err)) {
+        rc = PB_ERR;
+        goto out;
+      }
+      if (g_stop) {
+        pb_log("interrupted (signal %d) after epoch %" PRId64 "; run the same command to resume", (int)g_stop,
+               epoch + 1);
+        rc = 130;
+        goto out;
+      }
+      continue;
     }
     pb_cls_counts val = {0}, test = {0};
     if ((r->val.n && pb_run_evaluate(r, &r->val, &val, err)) || pb_run_evaluate(r, &r->test, &test, err)) {
@@ -361,6 +498,23 @@ int pb_cmd_train(int argc, char **argv) {
     if (restore(&r, resume_from, &err)) goto fail;
     pb_log("resumed from %s: epoch %" PRId64 ", batch %" PRId64 ", step %" PRId64, resume_from, r.epoch + 1,
            r.cursor, r.tr.opt.step);
+  }
+  if (r.epoch >= r.epochs && r.nheads) {
+    pb_heads_eval he = {0};
+    if (pb_run_evaluate_heads(&r, &r.test, &he, &err)) {
+      pb_heads_eval_free(&he);
+      goto fail;
+    }
+    char sp[2048];
+    pb_heads_eval_str(&r, &he, "test_", sp, sizeof sp);
+    pb_heads_eval_free(&he);
+    pb_log("run %s is already complete (%d epochs, step %" PRId64 "); raise [train] epochs to train on. "
+           "Its final model:%s",
+           r.dir, r.epochs, r.tr.opt.step, sp);
+    pb_run_free(&r);
+    pb_log_close();
+    pb_config_free(cfg);
+    return 0;
   }
   if (r.epoch >= r.epochs) {
     pb_cls_counts test;

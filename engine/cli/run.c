@@ -65,7 +65,30 @@ int pb_run_augs(const pb_config *cfg, const pb_dataset *train, pb_aug *aug_train
   return PB_OK;
 }
 
-int pb_run_init(pb_run *r, pb_config *cfg, pb_err *err) {
+/* Multi-head models: every label of every head fits the head (-1 = missing). */
+static int check_head_labels(const pb_run *r, const pb_dataset *d, pb_err *err) {
+  const pb_model *m = r->model;
+  if (d->nheads != m->nheads && !(m->nheads == 1 && d->nheads <= 1))
+    return pb_err_set(err, "[data] the %s set has %d label column(s) for %d heads ([model] heads): multi-head models "
+                           "need a csv manifest with a label column per head",
+                      d->name, d->nheads, m->nheads);
+  for (int i = 0; i < d->n; i++)
+    for (int h = 0; h < m->nheads; h++) {
+      int32_t y = d->heads ? d->heads[(size_t)i * d->nheads + h] : d->labels[i];
+      if (y >= m->heads[h].classes)
+        return pb_err_set(err, "[data] %s sample %d: label id %d of column '%s' does not fit head %s:%d (more distinct "
+                               "labels than classes)",
+                          d->name, i, y, m->heads[h].name, m->heads[h].name, m->heads[h].classes);
+    }
+  return PB_OK;
+}
+
+static int run_init(pb_run *r, pb_config *cfg, int infer, pb_err *err);
+
+int pb_run_init(pb_run *r, pb_config *cfg, pb_err *err) { return run_init(r, cfg, 0, err); }
+int pb_run_init_infer(pb_run *r, pb_config *cfg, pb_err *err) { return run_init(r, cfg, 1, err); }
+
+static int run_init(pb_run *r, pb_config *cfg, int infer, pb_err *err) {
   memset(r, 0, sizeof *r);
   r->cfg = cfg;
   r->seed = (uint64_t)pb_config_int(cfg, "run", "seed");
@@ -94,9 +117,20 @@ int pb_run_init(pb_run *r, pb_config *cfg, pb_err *err) {
   int in[3] = {r->train.c, r->train.h, r->train.w};
   /* Test-time views: an evaluation batch of eval_batch images is eval_batch * views rows. */
   r->views = PB_MAX(r->aug_test.views, 1);
-  r->max_rows = PB_MAX(r->batch, r->eval_batch * r->views);
-  r->model = pb_model_from_config(cfg, &r->ctx, in, r->max_rows, r->seed, err);
+  r->max_rows = infer ? r->eval_batch * r->views : PB_MAX(r->batch, r->eval_batch * r->views);
+  r->model = pb_model_build(cfg, &r->ctx, in, r->max_rows, r->seed, infer, err);
   if (!r->model) goto fail;
+  r->nheads = r->model->nheads;
+  if (r->nheads && r->views > 1) {
+    pb_err_set(err, "[augment] tta = %s: test-time views are not averaged for multi-head models ([model] heads) yet; "
+                    "use tta = none", pb_config_str(cfg, "augment", "tta"));
+    goto fail;
+  }
+  if (r->nheads) {
+    const pb_dataset *dd[3] = {&r->train, &r->val, &r->test};
+    for (int k = 0; k < 3; k++)
+      if (dd[k]->n && check_head_labels(r, dd[k], err)) goto fail;
+  }
   const char *init_from = pb_config_str(cfg, "model", "init_from");
   char init_summary[1200];
   if (init_from[0]) {
@@ -108,21 +142,23 @@ int pb_run_init(pb_run *r, pb_config *cfg, pb_err *err) {
     printf("%s\n", init_summary);
   }
   if (pb_trainer_init(&r->tr, r->model, cfg, steps, r->epochs, err)) goto fail;
-  r->max_batch = PB_MAX(r->batch, r->eval_batch);
+  r->max_batch = infer ? r->eval_batch : PB_MAX(r->batch, r->eval_batch);
   const pb_dataset *ds[3] = {&r->train, &r->val, &r->test};
   for (int k = 0; k < 3; k++)
     r->max_sample = PB_MAX(r->max_sample, (size_t)ds[k]->c * ds[k]->h * ds[k]->w *
                                               (ds[k]->kind == PB_DATA_F32 ? sizeof(float) : 1));
   size_t per = (size_t)r->train.c * r->train.h * r->train.w, mb = (size_t)r->max_rows;
+  size_t ny = mb * (size_t)PB_MAX(1, r->nheads); /* labels per batch: [nheads, n] for multi-head models */
   if (r->ctx.cuda) {
     for (int s = 0; s < 2; s++)
       if (!(r->u8_dev[s] = pb_ctx_alloc(&r->ctx, mb * r->max_sample, "the input bytes", err)) ||
-          !(r->y_dev[s] = pb_ctx_alloc(&r->ctx, mb * sizeof(int32_t), "the labels", err)))
+          !(r->y_dev[s] = pb_ctx_alloc(&r->ctx, ny * sizeof(int32_t), "the labels", err)))
         goto fail;
     if (!(r->x_dev = pb_ctx_alloc(&r->ctx, mb * per * sizeof(float), "the input batch", err))) goto fail;
+    if (r->nheads) r->yh_heads = pb_amalloc(ny * sizeof(int32_t));
   } else {
     r->x_host = pb_amalloc(mb * per * sizeof(float));
-    r->y_host = pb_amalloc(mb * sizeof(int32_t));
+    r->y_host = pb_amalloc(ny * sizeof(int32_t));
   }
   long workers = pb_config_int(cfg, "loader", "workers");
   if (workers == 0) workers = PB_MAX(1, sysconf(_SC_NPROCESSORS_ONLN));
@@ -136,7 +172,8 @@ int pb_run_init(pb_run *r, pb_config *cfg, pb_err *err) {
                        .turbojpeg = pb_config_bool(cfg, "loader", "turbojpeg"),
                        .convert_channels = pb_config_bool(cfg, "data", "convert_channels"),
                        .fail_on_bad = !strcmp(pb_config_str(cfg, "loader", "on_bad_image"), "fail"),
-                       .seed = r->seed};
+                       .seed = r->seed,
+                       .max_heads = r->nheads};
   if (r->ctx.cuda) lo.alloc = pin_alloc, lo.dealloc = pin_free;
   if (!(r->loader = pb_loader_new(&lo, err))) goto fail;
   return PB_OK;
@@ -159,6 +196,8 @@ void pb_run_free(pb_run *r) {
   }
   pb_afree(r->x_host);
   pb_afree(r->y_host);
+  pb_afree(r->yh_heads);
+  r->yh_heads = NULL;
   r->x_host = NULL;
   r->y_host = NULL;
   pb_model_free(r->model);
@@ -195,7 +234,11 @@ int pb_run_batch(pb_run *r, const pb_dataset *d, pb_batch *b, float **x, int32_t
       memcpy(r->x_host, b->f32, (size_t)n * d->c * hw * sizeof(float));
     else
       pb_data_normalise_u8(b->u8, rows, d->c, hw, &r->norm, r->x_host);
-    memcpy(r->y_host, b->y, (size_t)n * sizeof(int32_t));
+    if (r->nheads) /* head-major with the batch's stride -> [nheads, n] */
+      for (int h = 0; h < r->nheads; h++)
+        memcpy(r->y_host + (size_t)h * n, b->heads + (size_t)h * r->max_batch, (size_t)n * sizeof(int32_t));
+    else
+      memcpy(r->y_host, b->y, (size_t)n * sizeof(int32_t));
     /* Kept until the next batch: the caller reads its groups and bias flags. */
     pb_loader_release(r->loader, r->held);
     r->held = b;
@@ -215,7 +258,15 @@ int pb_run_batch(pb_run *r, const pb_dataset *d, pb_batch *b, float **x, int32_t
   pb_cuda_stage_begin(g, s);
   size_t bytes = (size_t)rows * d->c * hw * (f32 ? sizeof(float) : 1);
   pb_cuda_h2d_overlap(r->u8_dev[s], b->u8, bytes, g);
-  pb_cuda_h2d_overlap(r->y_dev[s], b->y, (size_t)n * sizeof(int32_t), g);
+  if (r->nheads) {
+    for (int h = 0; h < r->nheads; h++) {
+      const int32_t *src = b->heads + (size_t)h * r->max_batch;
+      pb_cuda_h2d_overlap(r->y_dev[s] + (size_t)h * n, src, (size_t)n * sizeof(int32_t), g);
+      memcpy(r->yh_heads + (size_t)h * n, src, (size_t)n * sizeof(int32_t));
+    }
+  } else {
+    pb_cuda_h2d_overlap(r->y_dev[s], b->y, (size_t)n * sizeof(int32_t), g);
+  }
   if (f32)
     *x = (float *)r->u8_dev[s];
   else {
@@ -223,7 +274,7 @@ int pb_run_batch(pb_run *r, const pb_dataset *d, pb_batch *b, float **x, int32_t
     *x = r->x_dev;
   }
   *y = r->y_dev[s];
-  *y_host = b->y;
+  *y_host = r->nheads ? r->yh_heads : b->y;
   return PB_OK;
 }
 
@@ -251,11 +302,53 @@ int pb_run_evaluate(pb_run *r, const pb_dataset *d, pb_cls_counts *out, pb_err *
   return rc;
 }
 
+int pb_run_evaluate_heads(pb_run *r, const pb_dataset *d, pb_heads_eval *out, pb_err *err) {
+  const pb_model *m = r->model;
+  out->nheads = m->nheads;
+  for (int h = 0; h < m->nheads; h++) pb_class_counts_init(&out->h[h], m->heads[h].classes);
+  int eb = r->eval_batch;
+  int32_t *pred = pb_xmalloc((size_t)eb * m->nheads * sizeof(int32_t)),
+          *idx = pb_xmalloc((size_t)PB_MAX(d->n, 1) * sizeof(int32_t));
+  for (int i = 0; i < d->n; i++) idx[i] = i;
+  pb_run_pass(r, d, 0, idx, d->n, eb, 0, 0);
+  int rc = PB_OK;
+  for (pb_batch *b; (b = pb_loader_next(r->loader));) {
+    float *x;
+    int32_t *y;
+    const int32_t *yh;
+    if ((rc = pb_run_batch(r, d, b, &x, &y, &yh, err))) break;
+    if (!b->n) continue;
+    double loss[PB_MAX_HEADS];
+    pb_trainer_eval_heads(&r->tr, x, y, b->n, pred, loss);
+    for (int h = 0; h < m->nheads; h++) {
+      out->h[h].loss_sum += loss[h];
+      pb_class_counts_add(&out->h[h], pred + (size_t)h * b->n, yh + (size_t)h * b->n, b->n);
+    }
+  }
+  free(pred);
+  free(idx);
+  return rc;
+}
+
+void pb_heads_eval_free(pb_heads_eval *e) {
+  for (int h = 0; h < e->nheads; h++) pb_class_counts_free(&e->h[h]);
+  e->nheads = 0;
+}
+
+void pb_heads_eval_str(const pb_run *r, const pb_heads_eval *e, const char *prefix, char *buf, size_t len) {
+  buf[0] = 0;
+  for (int h = 0; h < e->nheads; h++) {
+    const pb_class_counts *c = &e->h[h];
+    size_t L = strlen(buf);
+    snprintf(buf + L, len - L, " %s%s_loss=%.4f %s%s_acc=%.4f %s%s_disparity=%.4f", prefix, r->model->heads[h].name,
+             c->n ? c->loss_sum / (double)c->n : NAN, prefix, r->model->heads[h].name, pb_ratio(c->correct, c->n),
+             prefix, r->model->heads[h].name, pb_class_counts_disparity(c));
+  }
+}
+
 size_t pb_run_count_params(const pb_run *r) {
-  size_t n = 0;
-  for (int i = 0; i < r->model->nlayers; i++)
-    for (int j = 0; j < r->model->layers[i]->nparams; j++)
-      if (r->model->layers[i]->params[j].kind == PB_PARAM_TRAINABLE) n += r->model->layers[i]->params[j].numel;
+  size_t n = 0; /* composite layers (residual blocks, heads) count their children's too */
+  for (int i = 0; i < r->model->nlayers; i++) n += pb_layer_count_params(r->model->layers[i]);
   return n;
 }
 

@@ -40,10 +40,25 @@ typedef struct pb_run {
   int64_t epoch, cursor;
   double ep_loss;
   long ep_correct, ep_seen;
+  /* multi-head models (model->nheads > 0): labels [nheads, n] staged like y (y_host, y_dev hold
+   * max_batch * nheads), per-head epoch progress (saved in checkpoints too) */
+  int nheads;
+  double ep_head_loss[PB_MAX_HEADS];
+  long ep_head_correct[PB_MAX_HEADS], ep_head_seen[PB_MAX_HEADS];
+  int32_t *yh_heads;     /* GPU: host copy [nheads, n] of the batch's labels */
 } pb_run;
+
+/* Evaluation of a multi-head model: per head, loss, accuracy and per-class accuracy. */
+typedef struct pb_heads_eval {
+  int nheads;
+  pb_class_counts h[PB_MAX_HEADS];
+} pb_heads_eval;
 
 /* Context, data, model, trainer from cfg. On error everything is released. */
 int pb_run_init(pb_run *r, pb_config *cfg, pb_err *err);
+/* The same for evaluation only (`plumb eval`): the model is planned for inference (no
+ * gradients, nothing saved for backward, batches of eval_batch_size) and has no optimizer. */
+int pb_run_init_infer(pb_run *r, pb_config *cfg, pb_err *err);
 void pb_run_free(pb_run *r);
 /* [augment] for training and evaluation on data shaped like train (in-memory data keeps
  * its stored size). */
@@ -62,6 +77,11 @@ int pb_run_batch(pb_run *r, const pb_dataset *d, pb_batch *b, float **x, int32_t
 /* Evaluation-mode pass over d (batches of eval_batch), averaging the probabilities over the
  * test-time views of [augment] tta when set. */
 int pb_run_evaluate(pb_run *r, const pb_dataset *d, pb_cls_counts *out, pb_err *err);
+/* The same for a multi-head model; out is initialised here (pb_heads_eval_free). */
+int pb_run_evaluate_heads(pb_run *r, const pb_dataset *d, pb_heads_eval *out, pb_err *err);
+void pb_heads_eval_free(pb_heads_eval *e);
+/* " NAME_loss=.. NAME_acc=.. NAME_disparity=.." per head, prefixed (e.g. "test_"). */
+void pb_heads_eval_str(const pb_run *r, const pb_heads_eval *e, const char *prefix, char *buf, size_t len);
 size_t pb_run_count_params(const pb_run *r);
 /* Newest complete checkpoint in r->ckdir (its model file path); 0 when none. */
 int pb_run_latest_checkpoint(const pb_run *r, char *path, size_t len);

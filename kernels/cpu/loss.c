@@ -14,7 +14,7 @@ static double pb_row_logsumexp(const float *z, int k) {
   return (double)mx + log(s);
 }
 
-/* Per sample, with log p_j = z_j - lse:
+/* Per sample, with log p_j = z_j - lse (a label < 0 is missing: loss 0, gradient 0):
  *   loss = -(1-eps) log p_y - eps/k sum_j log p_j,
  *   dloss/dz_j = p_j - (1-eps) [j == y] - eps/k. */
 void pb_softmax_xent_cpu(float *loss_sum, float *losses, float *dlogits, const float *logits,
@@ -24,6 +24,12 @@ void pb_softmax_xent_cpu(float *loss_sum, float *losses, float *dlogits, const f
   for (int i = 0; i < n; i++) {
     const float *z = logits + (size_t)i * (size_t)k;
     const int y = labels[i];
+    if (y < 0) { /* a missing label: no loss, no gradient */
+      if (losses) losses[i] = 0.0f;
+      if (dlogits)
+        for (int j = 0; j < k; j++) dlogits[(size_t)i * (size_t)k + j] = 0.0f;
+      continue;
+    }
     const double lse = pb_row_logsumexp(z, k);
     double sum_logp = 0.0;
     for (int j = 0; j < k; j++) sum_logp += (double)z[j] - lse;

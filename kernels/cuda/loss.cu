@@ -23,7 +23,9 @@
  *    `if (r[j] > r[b]) b = j` from b = 0, NaN included: a NaN never wins, except r[0] = NaN
  *    which is never replaced); correct[0] += count with one integer atomicAdd per block
  *    (integer addition is associative: deterministic).
- * A label outside [0, k) (undefined on the CPU) gives a NaN loss here, never a wild read. */
+ * A label < 0 is a missing label, as on the CPU: loss 0 and a zero gradient row (multi-head
+ * training, engine/trainer.c). A label >= k (undefined on the CPU) gives a NaN loss here, never a
+ * wild read. */
 #include <math.h>
 
 #include "kernels/cuda/reduce_det.cuh"
@@ -72,6 +74,12 @@ __device__ static double pb_xent_row(const pb_xent_args &a, int i, double *shd, 
   const int k = a.k;
   const float *z = a.logits + (size_t)i * (size_t)k;
   const int y = a.labels[i];
+  if (y < 0) { /* a missing label (uniform over the block: no barrier is skipped by some threads only) */
+    if (threadIdx.x == 0 && a.losses) a.losses[i] = 0.0f;
+    if (a.dlogits)
+      for (int j = threadIdx.x; j < k; j += PB_RED_THREADS) a.dlogits[(size_t)i * (size_t)k + j] = 0.0f;
+    return 0.0;
+  }
   const double lse = pb_row_lse(z, k, shd, shf);
   double sl = 0.0;
   for (int j = threadIdx.x; j < k; j += PB_RED_THREADS) sl = __dadd_rn(sl, __dsub_rn((double)z[j], lse));

@@ -171,6 +171,14 @@ void pb_chscale_bwd_cuda(float *dx, float *ds, const float *dy, const float *x, 
   pb_cuda_absent(__func__);
 }
 
+void pb_l2norm_fwd_cuda(float *y, float *norm, const float *x, int n, int d, float eps, const pb_cuda_env *env) {
+  pb_cuda_absent(__func__);
+}
+
+void pb_l2norm_bwd_cuda(float *dx, const float *dy, const float *y, const float *norm, int n, int d, float eps, const pb_cuda_env *env) {
+  pb_cuda_absent(__func__);
+}
+
 void pb_dropout_fwd_cuda(float *y, uint8_t *mask, const float *x, size_t n, float p, uint64_t seed, uint64_t stream, const pb_cuda_env *env) {
   pb_cuda_absent(__func__);
 }

@@ -7,6 +7,7 @@ if ! command -v valgrind >/dev/null; then
 fi
 BIN=./test_loader
 [[ -x $BIN ]] || { echo "skipped: $BIN not built (PLUMB_TESTS=OFF?)"; exit 77; }
-check "pool stop under valgrind" valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
+check "pool stop under valgrind" valgrind -q --suppressions="$PLUMB_SRC/test/cli/valgrind.supp" \
+  --leak-check=full --errors-for-leak-kinds=definite,indirect \
   --error-exitcode=1 "$BIN" stop
 finish
