@@ -131,7 +131,7 @@ fi
 
 # Models (issue 4): plumb vs PyTorch (torchvision / timm), train and infer, batch 256 at 224,
 # TF32 on both sides; then timm's parameter counts beside plumb's.
-want models && timeout 300 python3 scripts/bench/bench_models.py --device cuda --batch "${BENCH_BATCH:-256}" --plumb "$B/plumb" \
+want models && timeout 300 python3 scripts/bench/bench_models.py --device cuda --batch "${BENCH_BATCH:-256}" --models "${BENCH_MODELS:-resnet50,seresnet50,resnet18}" --plumb "$B/plumb" \
   > "$LOG/bench_models.txt" 2>&1
 want models && while read -r line; do note "bench: $line"; done < <(grep -E "^(model|resnet|seresnet)" "$LOG/bench_models.txt")
 # Does a larger cuDNN workspace let cuDNN pick faster algorithms? (default 256 MiB)

@@ -71,6 +71,22 @@ expect_fail "a head too small for its labels" "unknown label '2' in column 'skin
   "$PLUMB" train "$T/mh.ini" --set run.name=e4 --set model.heads=skin:2,gender:2,age:3
 expect_fail "training an embedding model" "no training or evaluation loss for embeddings exists yet" \
   "$PLUMB" train "$T/mh.ini" --set run.name=e5 --set model.heads= --set model.head_weights= --set model.embedding_dim=16
+ngpu=$("$PLUMB" info 2>/dev/null | sed -n 's/^GPUs: \([0-9]*\).*/\1/p')
+if [[ -n "$ngpu" && "$ngpu" != "0" ]]; then
+  # On a GPU machine: the multi-head trainer on the GPU learns too, and its checkpoint evaluated
+  # on the CPU and on the GPU gives the same per-head test accuracy within 2 of the 64 images.
+  g=$("$PLUMB" train "$T/mh.ini" --set run.device=cuda --set run.name=gpu 2>&1); rc=$?
+  echo "$g" | grep -E "done" | cut -c1-220 | sed 's/^/    gpu: /'
+  check "multi-head training on the GPU exits 0" test $rc -eq 0
+  gl=($(grep -oE "train_loss=[0-9.]+" <<<"$g" | cut -d= -f2))
+  check "multi-head GPU loss goes down" awk -v a="${gl[0]:-9}" -v b="${gl[-1]:-9}" 'BEGIN{exit !(b < a)}'
+  gck=$(ls "$T"/runs/gpu/checkpoints/step-*[0-9].safetensors | tail -1)
+  eg=$("$PLUMB" eval "$T/mh.ini" --set run.device=cuda --checkpoint "$gck" 2>&1 | grep -oE "test_skin_acc=[0-9.]+" | cut -d= -f2)
+  ec=$("$PLUMB" eval "$T/mh.ini" --set run.device=cpu --checkpoint "$gck" 2>&1 | grep -oE "test_skin_acc=[0-9.]+" | cut -d= -f2)
+  echo "    GPU checkpoint: skin accuracy evaluated on the GPU $eg, on the CPU $ec"
+  check "GPU and CPU evaluation of a multi-head checkpoint agree" \
+    awk -v a="$eg" -v b="$ec" 'BEGIN{d=a-b; if (d<0) d=-d; exit !(a != "" && d <= 2/64 + 1e-9)}'
+fi
 info=$("$PLUMB" info --model resnet18 --set model.embedding_dim=128 --set model.embedding_l2=true 2>&1)
 check "plumb info shows the embedding head" grep -qE "embedding +linear +128x1x1" <<<"$info"
 check "and its L2 normalisation" grep -qE "l2norm +l2norm +128x1x1" <<<"$info"
