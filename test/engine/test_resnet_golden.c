@@ -24,12 +24,20 @@
  * amplification is the same, and E is a single sample of that error, so plumb's error is a
  * random multiple of E (measured up to ~20x): 32x keeps the check stable while an actual bug gives O(||g||)
  * errors): train logits atol 5e-4 + 32E rtol 1e-3; loss 1e-4 relative + 32E; gradient norms
- * 2e-3 ||g|| + 32E; projections 5e-3 ||g|| rms(u) + 32E rms(u) (an error of 0.5% of the
+ * 1e-2 ||g|| + 32E; projections 3e-2 ||g|| rms(u) + 32E rms(u) (an error of 3% of the
  * gradient's norm in a random direction); element-wise gradients atol 1e-3 max|g| + 32 max|E|
- * rtol 5e-3; running statistics atol 1e-5 rtol 1e-4. resnet18 is well conditioned (E ~ 1e-5
+ * rtol 5e-3 (all but max(1, 0.5%) elements; see ReLU kinks below); running statistics atol 1e-5 rtol 1e-4. resnet18 is well conditioned (E ~ 1e-5
  * on the logits) so its checks are tight in effect; for resnet50 / seresnet50 the training
  * checks are weak where PyTorch's own float32 gradient is poor, and their evaluation checks
  * (tight) carry the weight. Measured worst errors are printed.
+ * ReLU kinks: a pre-activation within rounding of 0 can land on the other side of a ReLU when
+ * the summation order changes (another CPU, other BLAS kernels, a GPU algorithm). Seen on the
+ * CPU of an H100 machine (16 threads, other OpenBLAS kernels): one element of layer4.0's output
+ * flipped, moving that channel's BN-bias gradient by 14% (1 of 512 elements) and the random
+ * projections of the gradients below it by up to 2.4% of their norm. So the element-wise check
+ * allows max(1, 0.5%) elements per tensor outside its tolerance, and the norm and projection
+ * checks allow 1e-2 and 3e-2 of the gradient's norm; a wrong formula, stride or accumulation
+ * moves far more than that (and test_grad_resblock checks each block's backward).
  * The same source runs on the GPU as test_cuda_resnet_golden (PB_GOLDEN_DEVICE). */
 #include <math.h>
 #include <string.h>
@@ -174,9 +182,9 @@ static void check_arch(const pb_st_file *f, pb_ctx *ctx, const char *arch) {
     /* errors in units of the tolerance's fixed part, after removing 4x torch float32's error */
     double en = PB_MAX(0.0, fabs(sqrt(ss) - rn) - ALLOW * ge) / (rn + 1e-30);
     double ep = PB_MAX(0.0, fabs(pr - rp) - ALLOW * ge * sqrt(1.0 / 12.0)) / (rn * sqrt(1.0 / 12.0) + 1e-30);
-    PB_CHECK_MSG(en <= 2e-3, "%s %s: grad norm %.8g vs torch %.8g (torch f32 err %.3g)", arch, p->name, sqrt(ss), rn,
+    PB_CHECK_MSG(en <= 1e-2, "%s %s: grad norm %.8g vs torch %.8g (torch f32 err %.3g)", arch, p->name, sqrt(ss), rn,
                  ge);
-    PB_CHECK_MSG(ep <= 5e-3, "%s %s: grad projection %.8g vs torch %.8g (norm %.4g, torch f32 err %.3g)", arch,
+    PB_CHECK_MSG(ep <= 3e-2, "%s %s: grad projection %.8g vs torch %.8g (norm %.4g, torch f32 err %.3g)", arch,
                  p->name, pr, rp, rn, ge);
     wn = PB_MAX(wn, en);
     wp = PB_MAX(wp, ep);
@@ -188,7 +196,9 @@ static void check_arch(const pb_st_file *f, pb_ctx *ctx, const char *arch) {
       snprintf(key, sizeof key, "gmax32.%s", p->name);
       double gm = *(const double *)need(f, arch, key)->data;
       snprintf(key, sizeof key, "%s.grad.%s", arch, p->name);
-      PB_CHECK(pb_test_allclose(key, host, g->data, p->numel, 1e-3 * mx + ALLOW * gm, 5e-3) == 0);
+      size_t bad = pb_test_allclose(key, host, g->data, p->numel, 1e-3 * mx + ALLOW * gm, 5e-3);
+      PB_CHECK_MSG(bad <= PB_MAX((size_t)1, p->numel / 200), "%s: %zu elements out of tolerance (ReLU-kink flips "
+                   "allowed: %zu)", key, bad, PB_MAX((size_t)1, p->numel / 200));
       we = PB_MAX(we, pb_test_max_abs_diff(host, g->data, p->numel) / (mx + 1e-30));
     }
     ngrad++;
