@@ -30,7 +30,8 @@ static int parse_device(const char *s, int *is_cuda, int *index) {
   return -1;
 }
 
-/* cuDNN / own-kernel workspace of the GPU context when no config says ([run] cudnn_workspace_mb). */
+/* cuDNN / own-kernel workspace of a GPU context made without a config (the tests); plumb train,
+ * eval and bench take [run] cudnn_workspace_mb (default 1024). */
 #define PB_CUDA_WORKSPACE_BYTES ((size_t)256 << 20)
 
 static int use_gpu(pb_ctx *ctx, int index, int tf32, const char *how, pb_err *err) {
