@@ -302,9 +302,18 @@ static int csv_load(pb_dataset *d, const char *name, const char *csv, const char
       strlist vals = {0};
       int numeric = 1;
       RESTART();
+      int ln = 1;
       for (int nf; (nf = csv_row(&p, fields, MAXF)) != 0;) {
+        ln++;
         if (nf == 1 && !fields[0][0]) continue;
         char *val = fields[cols[1 + v]];
+        if (!val[0] && v < nlab && !allow_missing && !(v == 0 && o->multilabel)) {
+          /* Not a class of its own: only multi-head models have missing labels. */
+          sl_free(&vals);
+          pb_err_set(err, "%s:%d: empty value in label column '%s' (only [model] heads allow missing labels)", csv,
+                     ln, hdr[cols[1 + v]]);
+          goto out;
+        }
         if (v == 0 && o->multilabel) {
           char tmp[4096];
           snprintf(tmp, sizeof tmp, "%s", val);
