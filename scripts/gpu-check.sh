@@ -69,7 +69,7 @@ command -v ninja >/dev/null && GEN="-G Ninja"
 # shellcheck disable=SC2086
 if cmake -S . -B "$B" $GEN -DCMAKE_BUILD_TYPE=Release -DPLUMB_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
      ${CUDNN:+-DCUDNN_ROOT=$CUDNN} > "$LOG/configure.txt" 2>&1 &&
-   cmake --build "$B" -j16 > "$LOG/build.txt" 2>&1; then
+   cmake --build "$B" -j16 ${SKIP_TESTS:+--target plumb} > "$LOG/build.txt" 2>&1; then
   note "build: ok"
 else
   note "build: FAILED (see configure.txt / build.txt)"
@@ -79,6 +79,10 @@ else
 fi
 "$B/plumb" info > "$LOG/info.txt" 2>&1; cat "$LOG/info.txt"
 
+# SKIP_TESTS=1: benchmarks only (steps 3 and 4 skipped; only the plumb binary is built).
+if [[ -n ${SKIP_TESTS:-} ]]; then
+  note "tests and compute-sanitizer: skipped (SKIP_TESTS)"
+else
 # ---------------------------------------------------------------- 3. tests
 (cd "$B" && ctest --output-on-failure -j4 --timeout 600) > "$LOG/ctest.txt" 2>&1
 note "ctest: $(grep -E 'tests passed|tests failed' "$LOG/ctest.txt" | tail -1)"
@@ -105,6 +109,8 @@ if command -v compute-sanitizer >/dev/null; then
   done
 else
   note "compute-sanitizer: not found"
+fi
+
 fi
 
 # ---------------------------------------------------------------- 5. benchmarks
