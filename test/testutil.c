@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kernels/pb_common.h"
 #include "kernels/pb_rng.h"
 
 int pb_test_failures = 0;
@@ -63,6 +64,21 @@ double pb_test_rel_l2(const float *got, const float *ref, size_t n) {
   }
   if (isnan(num)) return NAN;
   return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
+const char *pb_test_path(const char *dir, const char *name) {
+  static char p[4][4200];
+  static int k;
+  k = (k + 1) % 4;
+  snprintf(p[k], sizeof p[k], "%s/%s", dir, name);
+  return p[k];
+}
+
+void pb_test_write_file(const char *path, const void *b, size_t n) {
+  FILE *f = fopen(path, "wb");
+  PB_ASSERT(f);
+  if (n) PB_ASSERT(fwrite(b, 1, n, f) == n);
+  PB_ASSERT(fclose(f) == 0);
 }
 
 const char *pb_test_fixture(const char *name) {

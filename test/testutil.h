@@ -44,6 +44,12 @@ double pb_test_max_abs_diff(const float *a, const float *b, size_t n);
 /* ||got - ref||_2 / ||ref||_2 (the absolute norm when ref is all zeros; NaN if any is NaN). */
 double pb_test_rel_l2(const float *got, const float *ref, size_t n);
 
+/* dir "/" name in one of 4 rotating static buffers (so a few may be used in one call). */
+const char *pb_test_path(const char *dir, const char *name);
+
+/* Writes n bytes of b to path (created or truncated); aborts on an I/O error. */
+void pb_test_write_file(const char *path, const void *b, size_t n);
+
 /* Path of a committed fixture: PLUMB_FIXTURES "/" name (static buffer). */
 const char *pb_test_fixture(const char *name);
 

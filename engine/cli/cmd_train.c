@@ -168,16 +168,22 @@ out:
   return rc;
 }
 
-static void csv_row(pb_run *r, int64_t epoch, double secs, double ips, const pb_cls_counts *val,
-                    const pb_cls_counts *test) {
+/* The run's metrics.csv opened for appending (NULL, with a warning in the log, when it cannot
+ * be); *fresh = 1 when it did not exist yet (the caller writes the header). */
+static FILE *open_metrics(const pb_run *r, int *fresh) {
   char path[4200];
   snprintf(path, sizeof path, "%s/metrics.csv", r->dir);
-  int fresh = access(path, F_OK) != 0;
+  *fresh = access(path, F_OK) != 0;
   FILE *f = fopen(path, "a");
-  if (!f) {
-    pb_log("warning: cannot append to %s: %s", path, strerror(errno));
-    return;
-  }
+  if (!f) pb_log("warning: cannot append to %s: %s", path, strerror(errno));
+  return f;
+}
+
+static void csv_row(pb_run *r, int64_t epoch, double secs, double ips, const pb_cls_counts *val,
+                    const pb_cls_counts *test) {
+  int fresh;
+  FILE *f = open_metrics(r, &fresh);
+  if (!f) return;
   if (fresh)
     fprintf(f, "epoch,step,lr,train_loss,train_acc,val_loss,val_acc,test_loss,test_acc,test_aligned_acc,"
                "test_conflicting_acc,epoch_seconds,images_per_second\n");
@@ -221,14 +227,9 @@ static void heads_train_str(const pb_run *r, char *buf, size_t len) {
 
 static void csv_row_heads(pb_run *r, int64_t epoch, double secs, double ips, const pb_heads_eval *val,
                           const pb_heads_eval *test) {
-  char path[4200];
-  snprintf(path, sizeof path, "%s/metrics.csv", r->dir);
-  int fresh = access(path, F_OK) != 0;
-  FILE *f = fopen(path, "a");
-  if (!f) {
-    pb_log("warning: cannot append to %s: %s", path, strerror(errno));
-    return;
-  }
+  int fresh;
+  FILE *f = open_metrics(r, &fresh);
+  if (!f) return;
   const pb_model *m = r->model;
   if (fresh) {
     fprintf(f, "epoch,step,lr,train_loss");

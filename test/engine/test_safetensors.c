@@ -14,20 +14,7 @@
 
 static char g_dir[4096];
 
-static const char *tpath(const char *name) {
-  static char p[4][4200];
-  static int k;
-  k = (k + 1) % 4;
-  snprintf(p[k], sizeof p[k], "%s/%s", g_dir, name);
-  return p[k];
-}
-
-static void write_bytes(const char *path, const void *b, size_t n) {
-  FILE *f = fopen(path, "wb");
-  PB_ASSERT(f);
-  PB_ASSERT(fwrite(b, 1, n, f) == n);
-  PB_ASSERT(fclose(f) == 0);
-}
+static const char *tpath(const char *name) { return pb_test_path(g_dir, name); }
 
 static uint8_t *read_bytes(const char *path, size_t *n) {
   FILE *f = fopen(path, "rb");
@@ -52,7 +39,7 @@ static void write_st(const char *path, const char *header, const void *data, siz
   memcpy(b + 8, header, hn);
   memset(b + 8 + hn, ' ', padded - hn);
   if (dn) memcpy(b + 8 + padded, data, dn);
-  write_bytes(path, b, total);
+  pb_test_write_file(path, b, total);
   free(b);
 }
 
@@ -197,7 +184,7 @@ static void test_truncations(const char *src, const char *label) {
   const char *path = tpath("trunc.safetensors");
   int refused = 0, named = 0;
   for (size_t len = 0; len < n; len++) {
-    write_bytes(path, b, len);
+    pb_test_write_file(path, b, len);
     pb_st_file f;
     pb_err err = {0};
     if (pb_st_read(&f, path, &err) == PB_OK) {
@@ -336,14 +323,14 @@ static void test_corrupt_headers(void) {
   /* Header lengths: beyond the file, absurd, and >= 100 MB in a (sparse) file that big. */
   uint8_t hb[16] = {0};
   memset(hb, 0xff, 8);
-  write_bytes(path, hb, 16);
+  pb_test_write_file(path, hb, 16);
   pb_st_file f;
   pb_err err = {0};
   PB_CHECK(pb_st_read(&f, path, &err) == PB_ERR && strstr(err.msg, path) &&
            strstr(err.msg, "header length"));
   uint64_t big = 100u * 1000 * 1000;
   for (int i = 0; i < 8; i++) hb[i] = (uint8_t)(big >> (8 * i));
-  write_bytes(path, hb, 16);
+  pb_test_write_file(path, hb, 16);
   PB_CHECK(truncate(path, (off_t)(big + 1024)) == 0);
   PB_CHECK(pb_st_read(&f, path, &err) == PB_ERR && strstr(err.msg, path) &&
            strstr(err.msg, "header length"));
@@ -363,7 +350,7 @@ static void test_corrupt_headers(void) {
   memcpy(raw + 8, odd, hn);
   float two[2] = {1.5f, -2.f};
   memcpy(raw + 8 + hn, two, 8);
-  write_bytes(path, raw, 8 + hn + 8);
+  pb_test_write_file(path, raw, 8 + hn + 8);
   PB_CHECK_MSG(pb_st_read(&f, path, &err) == PB_OK, "%s", err.msg);
   if (f.n == 1) {
     PB_CHECK(aligned(&f.tensors[0]) && memcmp(f.tensors[0].data, two, 8) == 0);

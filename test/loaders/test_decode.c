@@ -17,20 +17,7 @@
 
 static char g_dir[4096];
 
-static const char *tpath(const char *name) {
-  static char p[4][4200];
-  static int k;
-  k = (k + 1) % 4;
-  snprintf(p[k], sizeof p[k], "%s/%s", g_dir, name);
-  return p[k];
-}
-
-static void write_raw(const char *path, const void *b, size_t n) {
-  FILE *f = fopen(path, "wb");
-  PB_ASSERT(f);
-  if (n) PB_ASSERT(fwrite(b, 1, n, f) == n);
-  PB_ASSERT(fclose(f) == 0);
-}
+static const char *tpath(const char *name) { return pb_test_path(g_dir, name); }
 
 /* A smooth test pattern (JPEG-friendly). */
 static uint8_t *pattern(int w, int h, int c) {
@@ -87,10 +74,10 @@ static void test_bad(void) {
   pb_decoder_init(&dt, 1, 1);
   pb_decoder_init(&ds, 0, 1);
   pb_image im = {0};
-  write_raw(tpath("empty.jpg"), "", 0);
+  pb_test_write_file(tpath("empty.jpg"), "", 0);
   uint8_t junk[3000];
   for (int i = 0; i < 3000; i++) junk[i] = (uint8_t)(i * 2654435761u >> 13);
-  write_raw(tpath("random.png"), junk, sizeof junk);
+  pb_test_write_file(tpath("random.png"), junk, sizeof junk);
   /* A JPEG cut in half. */
   uint8_t *p = pattern(64, 64, 3);
   PB_CHECK(pb_image_write_jpg(tpath("whole.jpg"), p, 64, 64, 3, 90, &err) == PB_OK);
@@ -98,7 +85,7 @@ static void test_bad(void) {
   uint8_t buf[65536];
   size_t n = fread(buf, 1, sizeof buf, f);
   fclose(f);
-  write_raw(tpath("half.jpg"), buf, n / 2);
+  pb_test_write_file(tpath("half.jpg"), buf, n / 2);
   free(p);
   const char *bad[] = {"empty.jpg", "random.png", "half.jpg", "absent.png"};
   for (int i = 0; i < 4; i++)

@@ -15,20 +15,7 @@
 
 static char g_dir[4096];
 
-static const char *tpath(const char *name) {
-  static char p[4][4200];
-  static int k;
-  k = (k + 1) % 4;
-  snprintf(p[k], sizeof p[k], "%s/%s", g_dir, name);
-  return p[k];
-}
-
-static void write_bytes(const char *path, const void *b, size_t n) {
-  FILE *f = fopen(path, "wb");
-  PB_ASSERT(f);
-  PB_ASSERT(fwrite(b, 1, n, f) == n);
-  PB_ASSERT(fclose(f) == 0);
-}
+static const char *tpath(const char *name) { return pb_test_path(g_dir, name); }
 
 static void write_gz(const char *path, const void *b, size_t n) {
   gzFile g = gzopen(path, "wb");
@@ -139,7 +126,7 @@ static void test_round_trip(void) {
       if (gz)
         write_gz(path, buf, n);
       else
-        write_bytes(path, buf, n);
+        pb_test_write_file(path, buf, n);
       pb_idx x;
       pb_err err = {0};
       if (pb_idx_read(&x, path, &err) != PB_OK) {
@@ -170,7 +157,7 @@ static void test_refusals(void) {
   /* Every proper prefix of a raw file. */
   int all_refused = 1;
   for (size_t len = 0; len < n; len++) {
-    write_bytes(raw, buf, len);
+    pb_test_write_file(raw, buf, len);
     pb_idx x;
     pb_err err = {0};
     if (pb_idx_read(&x, raw, &err) == PB_OK) {
@@ -190,7 +177,7 @@ static void test_refusals(void) {
   const char *gzc = tpath("cut.idx.gz");
   all_refused = 1;
   for (size_t len = 0; len < gn; len++) {
-    write_bytes(gzc, g, len);
+    pb_test_write_file(gzc, g, len);
     pb_idx x;
     pb_err err = {0};
     if (pb_idx_read(&x, gzc, &err) == PB_OK) {
@@ -212,7 +199,7 @@ static void test_refusals(void) {
     uint8_t *c = pb_xmalloc(gn);
     memcpy(c, g, gn);
     c[spots[s]] ^= 0x5a;
-    write_bytes(bad, c, gn);
+    pb_test_write_file(bad, c, gn);
     free(c);
     expect_refused(bad, NULL, "corrupt gzip");
   }
@@ -222,7 +209,7 @@ static void test_refusals(void) {
     uint8_t *c = pb_xmalloc(gn);
     memcpy(c, g, gn);
     c[gn - 6] ^= 0x01; /* CRC */
-    write_bytes(bad, c, gn);
+    pb_test_write_file(bad, c, gn);
     free(c);
     if (pb_idx_read(&x, bad, &err) == PB_OK) pb_idx_free(&x);
     printf("  example (gzip CRC damaged): %s\n", err.msg);
@@ -233,7 +220,7 @@ static void test_refusals(void) {
   static uint8_t m[8192];
   for (int gzip = 0; gzip < 2; gzip++) {
     const char *p = tpath(gzip ? "m.idx.gz" : "m.idx");
-#define WRITE_M(len) (gzip ? write_gz(p, m, (len)) : write_bytes(p, m, (len)))
+#define WRITE_M(len) (gzip ? write_gz(p, m, (len)) : pb_test_write_file(p, m, (len)))
     memcpy(m, buf, n);
     m[0] = 0x01;
     WRITE_M(n);
