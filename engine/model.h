@@ -61,6 +61,15 @@ pb_model *pb_model_new(pb_ctx *ctx, const int in[3], const char *arch);
 /* Appends l, taking ownership. Its input shape must equal the current output shape (a bug
  * otherwise: builders compute shapes from the previous layer). */
 void pb_model_add(pb_model *m, pb_layer *l);
+/* For model builders: appends the layer expr returns, or jumps to the builder's `fail` label
+ * when it returned NULL (its constructor set err). Needs `pb_model *m` in scope. */
+#define PB_MODEL_ADD_OR_FAIL(expr) \
+  do {                             \
+    pb_layer *l_ = (expr);         \
+    if (!l_) goto fail;            \
+    pb_model_add(m, l_);           \
+  } while (0)
+
 /* Output shape of the last layer (or the input when empty). */
 const int *pb_model_out(const pb_model *m);
 /* Allocates the parameter, gradient, buffer and activation blocks for batches up to max_n on

@@ -5,13 +5,6 @@
 
 #include "engine/model.h"
 
-#define ADD_OR_FAIL(expr)         \
-  do {                            \
-    pb_layer *l_ = (expr);        \
-    if (!l_) goto fail;           \
-    pb_model_add(m, l_);          \
-  } while (0)
-
 /* layers = Sequential(Flatten, Linear, ReLU, [Dropout], ..., Linear). */
 static int build_mlp(pb_model *m, const pb_config *cfg, int nclass, uint64_t seed, pb_err *err) {
   long hidden[PB_CFG_LIST_MAX];
@@ -20,15 +13,15 @@ static int build_mlp(pb_model *m, const pb_config *cfg, int nclass, uint64_t see
   int idx = 0;
   char name[64];
   snprintf(name, sizeof name, "layers.%d", idx++);
-  ADD_OR_FAIL(pb_flatten_layer(name, pb_model_out(m)));
+  PB_MODEL_ADD_OR_FAIL(pb_flatten_layer(name, pb_model_out(m)));
   for (int i = 0; i < nh; i++) {
     snprintf(name, sizeof name, "layers.%d", idx++);
-    ADD_OR_FAIL(pb_linear_layer(name, pb_model_out(m), (int)hidden[i], 1, err));
+    PB_MODEL_ADD_OR_FAIL(pb_linear_layer(name, pb_model_out(m), (int)hidden[i], 1, err));
     snprintf(name, sizeof name, "layers.%d", idx++);
-    ADD_OR_FAIL(pb_relu_layer(name, pb_model_out(m)));
+    PB_MODEL_ADD_OR_FAIL(pb_relu_layer(name, pb_model_out(m)));
     if (p > 0) {
       snprintf(name, sizeof name, "layers.%d", idx++);
-      ADD_OR_FAIL(pb_dropout_layer(name, pb_model_out(m), p, seed, idx));
+      PB_MODEL_ADD_OR_FAIL(pb_dropout_layer(name, pb_model_out(m), p, seed, idx));
     }
   }
   snprintf(name, sizeof name, "layers.%d", idx++);
@@ -48,19 +41,19 @@ static int build_simplecnn(pb_model *m, const pb_config *cfg, int nclass, uint64
   int idx = 0;
   for (int i = 0; i < nc; i++) {
     snprintf(name, sizeof name, "features.%d", idx++);
-    ADD_OR_FAIL(pb_conv2d_layer(name, pb_model_out(m), (int)ch[i], 3, 1, 1, 1, 1, 0,
+    PB_MODEL_ADD_OR_FAIL(pb_conv2d_layer(name, pb_model_out(m), (int)ch[i], 3, 1, 1, 1, 1, 0,
                                 PB_INIT_KAIMING_NORMAL_FAN_OUT, err));
     snprintf(name, sizeof name, "features.%d", idx++);
-    ADD_OR_FAIL(pb_batchnorm_layer(name, pb_model_out(m), 1e-5f, 0.1f, err));
+    PB_MODEL_ADD_OR_FAIL(pb_batchnorm_layer(name, pb_model_out(m), 1e-5f, 0.1f, err));
     snprintf(name, sizeof name, "features.%d", idx++);
-    ADD_OR_FAIL(pb_relu_layer(name, pb_model_out(m)));
+    PB_MODEL_ADD_OR_FAIL(pb_relu_layer(name, pb_model_out(m)));
     if (pb_model_out(m)[1] >= 2 && pb_model_out(m)[2] >= 2) {
       snprintf(name, sizeof name, "features.%d", idx++);
-      ADD_OR_FAIL(pb_maxpool_layer(name, pb_model_out(m), 2, 2, 0, err));
+      PB_MODEL_ADD_OR_FAIL(pb_maxpool_layer(name, pb_model_out(m), 2, 2, 0, err));
     }
   }
-  ADD_OR_FAIL(pb_flatten_layer("flatten", pb_model_out(m)));
-  if (p > 0) ADD_OR_FAIL(pb_dropout_layer("dropout", pb_model_out(m), p, seed, 0));
+  PB_MODEL_ADD_OR_FAIL(pb_flatten_layer("flatten", pb_model_out(m)));
+  if (p > 0) PB_MODEL_ADD_OR_FAIL(pb_dropout_layer("dropout", pb_model_out(m), p, seed, 0));
   if (pb_model_add_classifier(m, cfg, "fc", nclass, err)) goto fail;
   return PB_OK;
 fail:
@@ -75,14 +68,14 @@ static int build_simpleconvnet(pb_model *m, const pb_config *cfg, int nclass, pb
   char name[64];
   for (int i = 0; i < 4; i++) {
     snprintf(name, sizeof name, "extracter.%d", 3 * i);
-    ADD_OR_FAIL(pb_conv2d_layer(name, pb_model_out(m), widths[i], k, 1, k / 2, 1, 1, 1,
+    PB_MODEL_ADD_OR_FAIL(pb_conv2d_layer(name, pb_model_out(m), widths[i], k, 1, k / 2, 1, 1, 1,
                                 PB_INIT_KAIMING_NORMAL_FAN_OUT, err));
     snprintf(name, sizeof name, "extracter.%d", 3 * i + 1);
-    ADD_OR_FAIL(pb_batchnorm_layer(name, pb_model_out(m), 1e-5f, 0.1f, err));
+    PB_MODEL_ADD_OR_FAIL(pb_batchnorm_layer(name, pb_model_out(m), 1e-5f, 0.1f, err));
     snprintf(name, sizeof name, "extracter.%d", 3 * i + 2);
-    ADD_OR_FAIL(pb_relu_layer(name, pb_model_out(m)));
+    PB_MODEL_ADD_OR_FAIL(pb_relu_layer(name, pb_model_out(m)));
   }
-  ADD_OR_FAIL(pb_gap_layer("avgpool", pb_model_out(m)));
+  PB_MODEL_ADD_OR_FAIL(pb_gap_layer("avgpool", pb_model_out(m)));
   if (pb_model_add_classifier(m, cfg, "fc", nclass, err)) goto fail;
   return PB_OK;
 fail:

@@ -39,13 +39,6 @@ static const arch_spec *find_arch(const char *name) {
 
 int pb_arch_is_resnet(const char *arch) { return find_arch(arch) != NULL; }
 
-#define ADD_OR_FAIL(expr)  \
-  do {                     \
-    pb_layer *l_ = (expr); \
-    if (!l_) goto fail;    \
-    pb_model_add(m, l_);   \
-  } while (0)
-
 int pb_build_resnet(pb_model *m, const pb_config *cfg, int nclass, pb_err *err) {
   const char *archname = pb_config_str(cfg, "model", "arch");
   const arch_spec *a = find_arch(archname);
@@ -74,14 +67,14 @@ int pb_build_resnet(pb_model *m, const pb_config *cfg, int nclass, pb_err *err) 
     goto fail;
   }
   if (small)
-    ADD_OR_FAIL(pb_conv2d_layer("conv1", pb_model_out(m), planes0, 3, 1, 1, 1, 1, 0, PB_INIT_KAIMING_NORMAL_FAN_OUT,
+    PB_MODEL_ADD_OR_FAIL(pb_conv2d_layer("conv1", pb_model_out(m), planes0, 3, 1, 1, 1, 1, 0, PB_INIT_KAIMING_NORMAL_FAN_OUT,
                                 err));
   else
-    ADD_OR_FAIL(pb_conv2d_layer("conv1", pb_model_out(m), planes0, 7, 2, 3, 1, 1, 0, PB_INIT_KAIMING_NORMAL_FAN_OUT,
+    PB_MODEL_ADD_OR_FAIL(pb_conv2d_layer("conv1", pb_model_out(m), planes0, 7, 2, 3, 1, 1, 0, PB_INIT_KAIMING_NORMAL_FAN_OUT,
                                 err));
-  ADD_OR_FAIL(pb_batchnorm_layer("bn1", pb_model_out(m), 1e-5f, 0.1f, err));
-  ADD_OR_FAIL(pb_relu_inplace_layer("relu", pb_model_out(m)));
-  if (!small) ADD_OR_FAIL(pb_maxpool_layer("maxpool", pb_model_out(m), 3, 2, 1, err));
+  PB_MODEL_ADD_OR_FAIL(pb_batchnorm_layer("bn1", pb_model_out(m), 1e-5f, 0.1f, err));
+  PB_MODEL_ADD_OR_FAIL(pb_relu_inplace_layer("relu", pb_model_out(m)));
+  if (!small) PB_MODEL_ADD_OR_FAIL(pb_maxpool_layer("maxpool", pb_model_out(m), 3, 2, 1, err));
   for (int st = 0; st < s.nstages; st++) {
     int planes = (int)lround(base * width * (1 << st));
     for (int b = 0; b < s.blocks[st]; b++) {
@@ -89,12 +82,12 @@ int pb_build_resnet(pb_model *m, const pb_config *cfg, int nclass, pb_err *err) 
       snprintf(name, sizeof name, "layer%d.%d", st + 1, b);
       int stride = (b == 0 && st > 0) ? 2 : 1;
       if (s.bottleneck)
-        ADD_OR_FAIL(pb_bottleneck_block(name, pb_model_out(m), planes, stride, se_r, zero_init, err));
+        PB_MODEL_ADD_OR_FAIL(pb_bottleneck_block(name, pb_model_out(m), planes, stride, se_r, zero_init, err));
       else
-        ADD_OR_FAIL(pb_basic_block(name, pb_model_out(m), planes, stride, s.k[st], se_r, zero_init, err));
+        PB_MODEL_ADD_OR_FAIL(pb_basic_block(name, pb_model_out(m), planes, stride, s.k[st], se_r, zero_init, err));
     }
   }
-  ADD_OR_FAIL(pb_gap_layer("avgpool", pb_model_out(m)));
+  PB_MODEL_ADD_OR_FAIL(pb_gap_layer("avgpool", pb_model_out(m)));
   if (pb_model_add_classifier(m, cfg, "fc", nclass, err)) goto fail;
   return PB_OK;
 fail:
