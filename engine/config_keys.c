@@ -22,6 +22,7 @@ const pb_cfg_key pb_cfg_keys[] = {
   {"run", "threads",          I, 0, 1024, "0", NULL, "CPU threads (0 = all cores)"},
   {"run", "log_interval",     I, 1, 1000000, "50", NULL, "steps between progress lines"},
   {"run", "checkpoint_every", I, 0, 100000, "1", NULL, "epochs between checkpoints (0 = only at the end)"},
+  {"run", "checkpoint_every_steps", I, 0, 100000000, "0", NULL, "optimizer steps between checkpoints inside an epoch as well (0 = off)"},
   {"run", "keep_checkpoints", I, 1, 1000, "2", NULL, "checkpoints kept in the run directory"},
   {"run", "resume",           B, 0, 0, "true", NULL, "continue from the run directory's latest checkpoint when there is one"},
   {"run", "deterministic",    B, 0, 0, "false", NULL, "GPU: only deterministic algorithms, even where slower (the CPU ops always are)"},
@@ -62,6 +63,8 @@ const pb_cfg_key pb_cfg_keys[] = {
   {"loader", "queue_depth",  I, 0, 4096, "0", NULL, "ready batches held (0 = workers + 2, at least 3)"},
   {"loader", "turbojpeg",    B, 0, 0, "true", NULL, "decode JPEGs with TurboJPEG (reduced DCT scale when the target is 2x smaller) when built with it"},
   {"loader", "on_bad_image", E, 0, 0, "skip", "skip|fail", "a missing, empty, truncated or corrupt image: skip and count it, or stop with an error"},
+  {"loader", "max_bad_fraction", F, 0, 1, "0.01", NULL, "with on_bad_image = skip: a pass (epoch or evaluation) whose skipped images pass this fraction of its images stops the run"},
+  {"loader", "max_image_pixels", I, 1, 2147483647, "178956970", NULL, "images whose stored width x height exceeds this are bad (a decompression bomb; Pillow's limit)"},
 
   {"augment", "size",   I, 0, 8192, "0", NULL, "output height = width (0 = the stored size; image files need it)"},
   {"augment", "train",  E, 0, 0, "none", "none|rrc|resize_crop|pad_crop", "training geometry: none (resize to size), RandomResizedCrop, resize shorter side + centre crop, pad + random crop"},

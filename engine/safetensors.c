@@ -383,9 +383,12 @@ static int jp_uint(st_parser *j, int64_t *out) {
   if (*j->p == '0' && j->end - j->p > 1 && j->p[1] >= '0' && j->p[1] <= '9')
     return jp_fail(j, "integer with a leading zero");
   int64_t v = 0;
+  const int64_t limit = (int64_t)1 << 62;
   while (j->p < j->end && *j->p >= '0' && *j->p <= '9') {
-    v = v * 10 + (*j->p - '0');
-    if (v > ((int64_t)1 << 62)) return jp_fail(j, "integer too large");
+    int d = *j->p - '0';
+    /* Checked before the arithmetic: v * 10 + d may not overflow (20 digits would wrap). */
+    if (v > (limit - d) / 10) return jp_fail(j, "integer too large");
+    v = v * 10 + d;
     j->p++;
   }
   if (j->p < j->end && (*j->p == '.' || *j->p == 'e' || *j->p == 'E'))

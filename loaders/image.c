@@ -2,6 +2,8 @@
  * the TurboJPEG fast path for JPEG. */
 #include "loaders/image.h"
 
+#include "loaders/jpeg_scan.h"
+
 #include <errno.h>
 #include <string.h>
 
@@ -52,6 +54,7 @@ int pb_decoder_has_turbojpeg(void) { return PLUMB_HAVE_TURBOJPEG; }
 void pb_decoder_init(pb_decoder *d, int use_turbojpeg, int convert_channels) {
   memset(d, 0, sizeof *d);
   d->convert = convert_channels;
+  d->max_pixels = PB_IMAGE_MAX_PIXELS;
 #if PLUMB_HAVE_TURBOJPEG
   if (use_turbojpeg) d->tj = tjInitDecompress();
 #else
@@ -68,27 +71,40 @@ void pb_decoder_free(pb_decoder *d) {
   memset(d, 0, sizeof *d);
 }
 
-static int is_jpeg(const uint8_t *b, size_t n) { return n >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF; }
+static int too_large(const pb_decoder *d, int64_t w, int64_t h, pb_err *err) {
+  if (w * h <= d->max_pixels) return PB_OK;
+  return pb_err_set(err, "image of %lldx%lld pixels is larger than [loader] max_image_pixels = %lld", (long long)w,
+                    (long long)h, (long long)d->max_pixels);
+}
 
-/* stb_image decodes a JPEG cut short without complaint (it pads the missing scans), so a
- * JPEG must end with its EOI marker (FF D9), allowing some trailing bytes after it. */
-static int jpeg_has_eoi(const uint8_t *b, size_t n) {
-  size_t lo = n > 65536 ? n - 65536 : 2;
-  for (size_t i = n - 1; i > lo; i--)
-    if (b[i - 1] == 0xFF && b[i] == 0xD9) return 1;
-  return 0;
+static int channels_fit(const pb_decoder *d, int stored, int channels, const char *what, pb_err *err) {
+  if (d->convert || stored == channels) return PB_OK;
+  return pb_err_set(err, "unexpected channel count: %d stored%s, %d wanted ([data] convert_channels = true converts)",
+                    stored, what, channels);
 }
 
 #if PLUMB_HAVE_TURBOJPEG
-static int decode_tj(pb_decoder *d, const uint8_t *buf, size_t len, int channels, int min_w, int min_h,
-                     pb_image *out, pb_err *err) {
-  int w, h, subsamp, cs;
+/* A handle that failed on one file may carry its state into the next one (a failed header
+ * call leaves it mid-header): a loader worker gets a fresh handle after every failure. */
+static int tj_fail(pb_decoder *d, pb_err *err, const char *what) {
+  pb_err_set(err, "%s (%s)", what, tjGetErrorStr2(d->tj));
+  tjDestroy(d->tj);
+  d->tj = tjInitDecompress();
+  return PB_ERR;
+}
+
+/* info: the frame header as pb_jpeg_scan read it; TurboJPEG must agree with it. */
+static int decode_tj(pb_decoder *d, const uint8_t *buf, size_t len, const pb_jpeg_info *info, int channels, int min_w,
+                     int min_h, pb_image *out, pb_err *err) {
+  int w = 0, h = 0, subsamp = -1, cs = -1;
   if (tjDecompressHeader3(d->tj, buf, (unsigned long)len, &w, &h, &subsamp, &cs))
-    return pb_err_set(err, "corrupt JPEG header (%s)", tjGetErrorStr2(d->tj));
-  if (cs == TJCS_CMYK || cs == TJCS_YCCK) return 1; /* stb_image converts these; TurboJPEG cannot */
-  int stored = cs == TJCS_GRAY ? 1 : 3;
-  if (!d->convert && stored != channels)
-    return pb_err_set(err, "unexpected channel count: %d stored, %d wanted", stored, channels);
+    return tj_fail(d, err, "corrupt JPEG header");
+  if (w != info->w || h != info->h) {
+    tjDestroy(d->tj);
+    d->tj = tjInitDecompress();
+    return pb_err_set(err, "corrupt JPEG header (the decoder reads %dx%d, the frame header says %dx%d)", w, h,
+                      info->w, info->h);
+  }
   /* Smallest power-of-two reduction that still covers min_w x min_h. */
   int denom = 1;
   while (denom < 8 && min_w > 0 && min_h > 0 && (w + 2 * denom - 1) / (2 * denom) >= min_w &&
@@ -96,10 +112,9 @@ static int decode_tj(pb_decoder *d, const uint8_t *buf, size_t len, int channels
     denom *= 2;
   int sw = (w + denom - 1) / denom, sh = (h + denom - 1) / denom;
   uint8_t *dst = image_reserve(out, sw, sh, channels);
-  if (tjDecompress2(d->tj, buf, (unsigned long)len, dst, sw, 0, sh, channels == 1 ? TJPF_GRAY : TJPF_RGB, 0)) {
-    /* A warning (truncated or corrupt entropy data) leaves a partly grey image: refuse it. */
-    return pb_err_set(err, "corrupt JPEG data (%s)", tjGetErrorStr2(d->tj));
-  }
+  /* A warning (truncated or corrupt entropy data) leaves a partly grey image: refuse it. */
+  if (tjDecompress2(d->tj, buf, (unsigned long)len, dst, sw, 0, sh, channels == 1 ? TJPF_GRAY : TJPF_RGB, 0))
+    return tj_fail(d, err, "corrupt JPEG data");
   return PB_OK;
 }
 #endif
@@ -109,21 +124,23 @@ int pb_image_decode(pb_decoder *d, const uint8_t *buf, size_t len, int channels,
   PB_ASSERT(channels == 1 || channels == 3);
   if (len == 0) return pb_err_set(err, "empty file");
   if (len > 0x7FFFFFFF) return pb_err_set(err, "file over 2 GiB");
-  if (is_jpeg(buf, len)) {
-#if PLUMB_HAVE_TURBOJPEG
-    if (d->tj) {
-      int rc = decode_tj(d, buf, len, channels, min_w, min_h, out, err);
-      if (rc <= 0) return rc;
-    }
-#endif
-    if (!jpeg_has_eoi(buf, len)) return pb_err_set(err, "truncated JPEG (no end-of-image marker)");
-  }
   int w, h, stored;
-  if (!stbi_info_from_memory(buf, (int)len, &w, &h, &stored))
-    return pb_err_set(err, "not a decodable JPEG, PNG or BMP image (%s)", stbi_failure_reason());
-  if ((int64_t)w * h > ((int64_t)1 << 28)) return pb_err_set(err, "image of %dx%d is too large", w, h);
-  if (!d->convert && stored != channels)
-    return pb_err_set(err, "unexpected channel count: %d stored, %d wanted", stored, channels);
+  if (pb_jpeg_sniff(buf, len)) {
+    /* No decoder sees a JPEG before its every segment has been checked (jpeg_scan.h). */
+    pb_jpeg_info info;
+    if (pb_jpeg_scan(buf, len, &info, err) || too_large(d, info.w, info.h, err)) return PB_ERR;
+    if (channels_fit(d, info.components, channels, info.components == 4 ? " (CMYK JPEG)" : "", err)) return PB_ERR;
+#if PLUMB_HAVE_TURBOJPEG
+    /* TurboJPEG cannot convert CMYK / YCCK to RGB; stb_image does. */
+    if (d->tj && info.components != 4) return decode_tj(d, buf, len, &info, channels, min_w, min_h, out, err);
+#endif
+    if (!stbi_info_from_memory(buf, (int)len, &w, &h, &stored) || w != info.w || h != info.h)
+      return pb_err_set(err, "corrupt JPEG header (%s)", stbi_failure_reason());
+  } else {
+    if (!stbi_info_from_memory(buf, (int)len, &w, &h, &stored))
+      return pb_err_set(err, "not a decodable JPEG, PNG or BMP image (%s)", stbi_failure_reason());
+    if (too_large(d, w, h, err) || channels_fit(d, stored, channels, "", err)) return PB_ERR;
+  }
   /* The bit depth from the IHDR chunk (stbi_is_16_bit_from_memory misses some files). */
   if (len > 25 && !memcmp(buf, "\x89PNG", 4) && buf[24] == 16) {
     /* stb would truncate (v >> 8); round to the nearest 8-bit level instead. */
@@ -137,6 +154,10 @@ int pb_image_decode(pb_decoder *d, const uint8_t *buf, size_t len, int channels,
   }
   uint8_t *p = stbi_load_from_memory(buf, (int)len, &w, &h, &stored, channels);
   if (!p) return pb_err_set(err, "corrupt image data (%s)", stbi_failure_reason());
+  if (w <= 0 || h <= 0) {
+    stbi_image_free(p);
+    return pb_err_set(err, "corrupt image data (%dx%d pixels)", w, h);
+  }
   memcpy(image_reserve(out, w, h, channels), p, (size_t)w * h * channels);
   stbi_image_free(p);
   return PB_OK;

@@ -22,15 +22,21 @@ typedef struct pb_image {
 } pb_image;
 void pb_image_free(pb_image *im);
 
+/* Pillow's limit for a decompression bomb (2 x its warning threshold): a 60000 x 60000 JPEG
+ * header in a few hundred bytes must not make a worker allocate 10 GB. */
+#define PB_IMAGE_MAX_PIXELS ((int64_t)178956970)
+
 /* One per thread: a TurboJPEG handle (when enabled) and the file buffer. */
 typedef struct pb_decoder {
   void *tj;           /* tjhandle, or NULL when TurboJPEG is off or absent */
   int convert;        /* 1: convert any of 1..4 stored channels; 0: other counts are an error */
+  int64_t max_pixels; /* stored width x height above this is refused (PB_IMAGE_MAX_PIXELS) */
   uint8_t *file;      /* the last file read */
   size_t file_len, file_cap;
 } pb_decoder;
 
-/* use_turbojpeg: 1 to use TurboJPEG for JPEGs when built with it (ignored otherwise). */
+/* use_turbojpeg: 1 to use TurboJPEG for JPEGs when built with it (ignored otherwise). Sets
+ * max_pixels to PB_IMAGE_MAX_PIXELS; the caller may lower or raise it. */
 void pb_decoder_init(pb_decoder *d, int use_turbojpeg, int convert_channels);
 void pb_decoder_free(pb_decoder *d);
 /* 1 when this build has the TurboJPEG path. */

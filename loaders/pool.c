@@ -187,17 +187,20 @@ pb_loader *pb_loader_new(const pb_loader_opts *o, pb_err *err) {
     s->b.aligned = pb_xmalloc((size_t)o->max_batch);
     s->b.sample = pb_xmalloc((size_t)o->max_batch * sizeof(int32_t));
   }
-  /* Workers inherit a mask without SIGINT/SIGTERM: the main thread gets Ctrl-C. */
+  /* Workers inherit a mask without the stop signals: the main thread gets Ctrl-C and slurm's. */
   sigset_t block, old;
   sigemptyset(&block);
   sigaddset(&block, SIGINT);
   sigaddset(&block, SIGTERM);
+  sigaddset(&block, SIGUSR1);
+  sigaddset(&block, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &block, &old);
   L->w = pb_xcalloc((size_t)o->workers, sizeof(worker));
   for (int i = 0; i < o->workers; i++) {
     worker *w = &L->w[i];
     w->L = L;
     pb_decoder_init(&w->dec, o->turbojpeg, o->convert_channels);
+    if (o->max_pixels > 0) w->dec.max_pixels = o->max_pixels;
     if (pthread_create(&w->th, NULL, worker_main, w)) {
       pb_decoder_free(&w->dec);
       break;

@@ -7,7 +7,7 @@
  * their timing, so runs are reproducible and resume is exact. A sample whose file cannot be
  * decoded is left out of its batch and counted (its message travels with the batch, for the
  * caller to log), or, with fail_on_bad, the batch is marked failed. Workers never exit the
- * process and block SIGINT/SIGTERM (the main thread handles them). pb_loader_stop abandons
+ * process and block SIGINT, SIGTERM, SIGUSR1 and SIGHUP (the main thread handles them). pb_loader_stop abandons
  * an epoch at any point; pb_loader_free joins the threads and frees everything. */
 #ifndef PB_POOL_H
 #define PB_POOL_H
@@ -48,6 +48,7 @@ typedef struct pb_loader_opts {
   int turbojpeg;             /* use TurboJPEG for JPEGs when built with it */
   int convert_channels;      /* convert stored grey/RGB/RGBA to the wanted channels */
   int fail_on_bad;           /* a bad sample fails its batch instead of being skipped */
+  int64_t max_pixels;        /* images larger than this (stored w x h) are bad (0 = PB_IMAGE_MAX_PIXELS) */
   uint64_t seed;             /* augmentation seed */
   int max_heads;             /* label columns carried per sample in pb_batch.heads (0 = none) */
   /* Batch memory (NULL: aligned host memory). alloc returns NULL on failure. */

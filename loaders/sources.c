@@ -60,7 +60,12 @@ static int list_dir(const char *path, int want_dirs, strlist *out, pb_err *err) 
     if (e->d_name[0] == '.') continue;
     snprintf(p, sizeof p, "%s/%s", path, e->d_name);
     struct stat st;
-    if (stat(p, &st)) continue;
+    if (stat(p, &st)) {
+      /* A dangling symlink (or one we may not follow) among the images is a bad sample that
+       * the loader counts and names, not a file that silently is not there. */
+      if (!want_dirs && !lstat(p, &st) && S_ISLNK(st.st_mode)) sl_push(out, e->d_name);
+      continue;
+    }
     if (want_dirs ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode)) sl_push(out, e->d_name);
   }
   closedir(d);
@@ -455,41 +460,71 @@ void pb_npy_free(pb_npy *x) {
   memset(x, 0, sizeof *x);
 }
 
+/* The value after 'key': in a .npy header dict (NULL when the key is absent). */
+static const char *npy_value(const char *hdr, const char *key) {
+  const char *k = strstr(hdr, key);
+  if (!k) return NULL;
+  k += strlen(key);
+  while (*k == ' ') k++;
+  if (*k++ != ':') return NULL;
+  while (*k == ' ') k++;
+  return k;
+}
+
 int pb_npy_read(pb_npy *out, const char *path, pb_err *err) {
   memset(out, 0, sizeof *out);
   FILE *f = fopen(path, "rb");
   if (!f) return pb_err_set(err, "%s: cannot open: %s", path, strerror(errno));
-  unsigned char pre[10];
+  unsigned char pre[12];
   int rc = PB_ERR;
   char *hdr = NULL;
   void *raw = NULL;
+  struct stat st;
+  if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) {
+    pb_err_set(err, "%s: not a regular file", path);
+    goto out;
+  }
+  uint64_t fsize = (uint64_t)st.st_size;
   if (fread(pre, 1, 10, f) != 10 || memcmp(pre, "\x93NUMPY", 6)) {
     pb_err_set(err, "%s: not a .npy file (no \\x93NUMPY magic)", path);
     goto out;
   }
-  size_t hl;
+  if (pre[6] < 1 || pre[6] > 3 || pre[7] != 0) {
+    pb_err_set(err, "%s: unknown .npy format version %d.%d", path, pre[6], pre[7]);
+    goto out;
+  }
+  size_t hl, pl = 10;
   if (pre[6] == 1) {
     hl = pre[8] | (size_t)pre[9] << 8;
   } else {
-    unsigned char b[2];
-    if (fread(b, 1, 2, f) != 2) goto trunc;
-    hl = pre[8] | (size_t)pre[9] << 8 | (size_t)b[0] << 16 | (size_t)b[1] << 24;
+    if (fread(pre + 10, 1, 2, f) != 2) goto trunc;
+    hl = pre[8] | (size_t)pre[9] << 8 | (size_t)pre[10] << 16 | (size_t)pre[11] << 24;
+    pl = 12;
   }
-  if (hl > (1 << 20)) goto trunc;
+  if (hl > (1 << 20) || hl > fsize - pl) {
+    pb_err_set(err, "%s: .npy header length %zu does not fit the file's %llu bytes", path, hl,
+               (unsigned long long)fsize);
+    goto out;
+  }
   hdr = pb_xmalloc(hl + 1);
   if (fread(hdr, 1, hl, f) != hl) goto trunc;
   hdr[hl] = 0;
-  char *descr = strstr(hdr, "'descr'"), *fo = strstr(hdr, "'fortran_order'"), *sh = strstr(hdr, "'shape'");
+  const char *descr = npy_value(hdr, "'descr'"), *fo = npy_value(hdr, "'fortran_order'"),
+             *sh = npy_value(hdr, "'shape'");
   if (!descr || !fo || !sh) {
-    pb_err_set(err, "%s: malformed .npy header", path);
+    pb_err_set(err, "%s: malformed .npy header (needs 'descr', 'fortran_order' and 'shape')", path);
     goto out;
   }
-  if (strstr(fo, "True")) {
+  if (!strncmp(fo, "True", 4)) {
     pb_err_set(err, "%s: Fortran-order arrays are not supported (save with np.ascontiguousarray)", path);
     goto out;
   }
+  if (strncmp(fo, "False", 5)) {
+    pb_err_set(err, "%s: malformed .npy header ('fortran_order' is neither True nor False)", path);
+    goto out;
+  }
   char dt[16] = "";
-  if (sscanf(descr, "'descr' : '%15[^']'", dt) != 1 && sscanf(descr, "'descr': '%15[^']'", dt) != 1) {
+  if (sscanf(descr, "'%15[^']'", dt) != 1) {
     pb_err_set(err, "%s: malformed .npy descr", path);
     goto out;
   }
@@ -502,27 +537,52 @@ int pb_npy_read(pb_npy *out, const char *path, pb_err *err) {
     pb_err_set(err, "%s: dtype %s is not supported (float32, int8/uint8, int32, int64)", path, dt);
     goto out;
   }
-  char *q = strchr(sh, '(');
+  if (*sh != '(') {
+    pb_err_set(err, "%s: malformed .npy shape (not a tuple)", path);
+    goto out;
+  }
+  /* Every size is checked, with overflow-checked arithmetic, against the bytes the file holds
+   * before anything the size of the data is allocated. */
   size_t total = 1;
-  for (q = q ? q + 1 : NULL; q && *q && *q != ')';) {
+  const char *q = sh + 1;
+  for (;;) {
     while (*q == ' ' || *q == ',') q++;
     if (*q == ')') break;
     char *end;
+    errno = 0;
     long v = strtol(q, &end, 10);
-    if (end == q || v < 0 || out->ndim == 4) {
-      pb_err_set(err, "%s: unsupported shape in the .npy header (at most 4 dimensions)", path);
+    if (end == q || errno || v < 0 || v > 0x7FFFFFFF || out->ndim == 4) {
+      pb_err_set(err, "%s: unsupported shape in the .npy header (at most 4 dimensions, each below 2^31)", path);
       goto out;
     }
     out->dims[out->ndim++] = v;
-    total *= (size_t)v;
+    if (__builtin_mul_overflow(total, (size_t)v, &total)) {
+      pb_err_set(err, "%s: the .npy shape's element count overflows", path);
+      goto out;
+    }
     q = end;
   }
   if (!out->ndim) {
     pb_err_set(err, "%s: a 0-dimensional .npy array", path);
     goto out;
   }
-  raw = pb_xmalloc(PB_MAX(total * isz, 1));
-  if (fread(raw, (size_t)isz, total, f) != total) goto trunc;
+  size_t bytes;
+  uint64_t have = fsize - pl - hl;
+  int wraps = __builtin_mul_overflow(total, (size_t)isz, &bytes);
+  if (wraps || bytes != have) {
+    char shape[128];
+    size_t o = 0;
+    for (int d = 0; d < out->ndim; d++)
+      o += (size_t)snprintf(shape + o, sizeof shape - o, d ? ", %ld" : "%ld", out->dims[d]);
+    if (wraps)
+      pb_err_set(err, "%s: shape (%s) of %s describes more bytes than any file holds (forged header)", path, shape, dt);
+    else
+      pb_err_set(err, "%s: shape (%s) of %s needs %zu bytes of data, the file holds %llu (%s)", path, shape, dt,
+                 bytes, (unsigned long long)have, bytes > have ? "truncated file or forged header" : "trailing bytes");
+    goto out;
+  }
+  raw = pb_xmalloc(PB_MAX(bytes, 1));
+  if (fread(raw, 1, bytes, f) != bytes) goto trunc;
   if (!strcmp(dt, "<f4")) {
     out->f32 = raw;
     raw = NULL;
@@ -531,7 +591,14 @@ int pb_npy_read(pb_npy *out, const char *path, pb_err *err) {
     for (size_t i = 0; i < total; i++) {
       if (isz == 1) out->i32[i] = dt[1] == 'u' ? ((uint8_t *)raw)[i] : ((int8_t *)raw)[i];
       else if (isz == 4) out->i32[i] = ((int32_t *)raw)[i];
-      else out->i32[i] = (int32_t)((int64_t *)raw)[i];
+      else {
+        int64_t v = ((int64_t *)raw)[i];
+        if (v < INT32_MIN || v > INT32_MAX) {
+          pb_err_set(err, "%s: element %zu is %lld, outside the 32-bit range", path, i, (long long)v);
+          goto out;
+        }
+        out->i32[i] = (int32_t)v;
+      }
     }
   }
   rc = PB_OK;
@@ -557,6 +624,12 @@ int pb_data_npy(pb_dataset *d, const char *name, const char *feats, const char *
     goto out;
   }
   int n = (int)x.dims[0];
+  /* An empty array can claim any sizes: a sample must fit the loader's int arithmetic. */
+  if ((x.ndim == 2 ? x.dims[1] : x.dims[1] * x.dims[2]) > (1L << 28)) {
+    pb_err_set(err, "%s: %ld features per sample, more than plumb takes (2^28)", feats,
+               x.ndim == 2 ? x.dims[1] : x.dims[1] * x.dims[2]);
+    goto out;
+  }
   int32_t *lab = NULL;
   size_t ln = strlen(labels);
   if (ln > 4 && !strcmp(labels + ln - 4, ".csv")) {

@@ -1,5 +1,5 @@
 /* cmd_train.c: `plumb train CONFIG`: the run directory, the epoch loop, evaluation, progress
- * lines, metrics CSV, checkpoints, exact resume and clean stop on Ctrl-C / SIGTERM. */
+ * lines, metrics CSV, checkpoints, exact resume and clean stop on a signal (stop.h). */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -13,14 +13,9 @@
 #include "engine/checkpoint.h"
 #include "engine/cli/cli.h"
 #include "engine/cli/run.h"
+#include "engine/cli/runfolder.h"
+#include "engine/cli/stop.h"
 #include "engine/log.h"
-
-static volatile sig_atomic_t g_stop;
-
-static void on_signal(int sig) {
-  g_stop = sig;
-  signal(sig, SIG_DFL); /* a second Ctrl-C kills at once */
-}
 
 static double now_s(void) {
   struct timespec ts;
@@ -97,10 +92,14 @@ static int save_checkpoint(pb_run *r, int64_t epoch, int64_t cursor, char *saved
   int nmeta = make_meta(r, epoch, cursor, store, meta);
   char base[4200];
   snprintf(base, sizeof base, "%s/step-%010" PRId64, r->ckdir, r->tr.opt.step);
-  if (pb_ckpt_save(base, r->model, &r->tr.opt, meta, nmeta, err)) return PB_ERR;
-  snprintf(saved_path, len, "%s.safetensors", base);
-  pb_run_prune_checkpoints(r);
-  return PB_OK;
+  pb_stop_saving(1); /* a signal now waits for the checkpoint to be whole */
+  int rc = pb_ckpt_save(base, r->model, &r->tr.opt, meta, nmeta, err);
+  if (rc == PB_OK) {
+    snprintf(saved_path, len, "%s.safetensors", base);
+    pb_run_prune_checkpoints(r);
+  }
+  pb_stop_saving(0);
+  return rc;
 }
 
 static int restore(pb_run *r, const char *model_path, pb_err *err) {
@@ -260,11 +259,13 @@ static void csv_row_heads(pb_run *r, int64_t epoch, double secs, double ips, con
 /* End of an epoch of a multi-head model: evaluation, the epoch line, checkpoint, metrics.csv,
  * and the progress reset. */
 static int heads_epoch_end(pb_run *r, int64_t epoch, double train_secs, long imgs, double t_train, double t_ep,
-                           int ck_every, char *path, size_t plen, pb_err *err) {
+                           int ck_every, int64_t *saved_step, char *path, size_t plen, pb_err *err) {
   pb_heads_eval val = {0}, test = {0};
   int rc = PB_ERR;
-  if ((r->val.n && pb_run_evaluate_heads(r, &r->val, &val, err)) || pb_run_evaluate_heads(r, &r->test, &test, err))
+  if ((r->val.n && (rc = pb_run_evaluate_heads(r, &r->val, &val, err))) ||
+      (rc = pb_run_evaluate_heads(r, &r->test, &test, err)))
     goto out;
+  rc = PB_ERR;
   char tp[1200], vp[2048] = "", sp[2048];
   heads_train_str(r, tp, sizeof tp);
   if (r->val.n) pb_heads_eval_str(r, &val, "val_", vp, sizeof vp);
@@ -272,6 +273,9 @@ static int heads_epoch_end(pb_run *r, int64_t epoch, double train_secs, long img
   double ips = (double)imgs / PB_MAX(t_train, 1e-9);
   pb_log("epoch %" PRId64 "/%d done in %.1fs (%.0f img/s): train_loss=%.4f%s;%s%s", epoch + 1, r->epochs,
          now_s() - t_ep, ips, r->ep_loss / (double)PB_MAX(r->ep_seen, 1), tp, vp, sp);
+  /* The row first: a kill between the two resumes from the previous checkpoint, which cuts
+   * the row off again (pb_runfolder_trim_metrics). */
+  csv_row_heads(r, epoch, train_secs, ips, &val, &test);
   if (epoch + 1 == r->epochs || (ck_every > 0 && (epoch + 1) % ck_every == 0)) {
     double keep_loss = r->ep_loss;
     long keep_c = r->ep_correct, keep_s = r->ep_seen;
@@ -279,9 +283,9 @@ static int heads_epoch_end(pb_run *r, int64_t epoch, double train_secs, long img
     int bad = save_checkpoint(r, epoch + 1, 0, path, plen, err);
     r->ep_loss = keep_loss, r->ep_correct = keep_c, r->ep_seen = keep_s;
     if (bad) goto out;
+    *saved_step = r->tr.opt.step;
     pb_log("checkpoint: %s", path);
   }
-  csv_row_heads(r, epoch, train_secs, ips, &val, &test);
   r->ep_loss = 0, r->ep_correct = 0, r->ep_seen = 0;
   pb_trainer_set_stats(&r->tr, 0, 0);
   reset_head_stats(r);
@@ -292,27 +296,41 @@ out:
   return rc;
 }
 
+/* A stop: the checkpoint at (epoch, cursor) unless this very step was just saved. Returns
+ * PB_EXIT_STOPPED, or PB_ERR when the checkpoint cannot be written. */
+static int stop_now(pb_run *r, int64_t epoch, int64_t cursor, int64_t saved_step, char *path, size_t plen,
+                    pb_err *err) {
+  if (saved_step != r->tr.opt.step) {
+    sync_stats(r);
+    if (save_checkpoint(r, epoch, cursor, path, plen, err)) return PB_ERR;
+  }
+  pb_log("interrupted (signal %d) at step %" PRId64 ": checkpoint saved to %s; run the same command to resume",
+         pb_stop_signal(), r->tr.opt.step, path);
+  return PB_EXIT_STOPPED;
+}
+
 static int train_loop(pb_run *r, pb_err *err) {
   int batch = r->batch;
   int32_t *perm = pb_xmalloc((size_t)r->train.n * sizeof(int32_t));
   int log_every = (int)pb_config_int(r->cfg, "run", "log_interval");
   int ck_every = (int)pb_config_int(r->cfg, "run", "checkpoint_every");
+  int64_t ck_steps = pb_config_int(r->cfg, "run", "checkpoint_every_steps");
   int64_t max_steps = pb_config_int(r->cfg, "train", "max_steps");
   int shuffle = pb_config_bool(r->cfg, "data", "shuffle");
   int accum = r->tr.accum_steps;
   double t_start = now_s();
-  int64_t step0 = r->tr.opt.step;
+  int64_t step0 = r->tr.opt.step, saved_step = -1;
   int64_t total = r->tr.total_steps;
   if (max_steps > 0 && max_steps < total) total = max_steps;
   int rc = PB_OK;
-  char path[4300];
+  char path[4300] = "";
+  r->stop = pb_stop_flag();
 
   for (int64_t epoch = r->epoch; epoch < r->epochs; epoch++) {
     pb_data_order(perm, r->train.n, r->seed, epoch, shuffle);
     pb_run_pass(r, &r->train, 1, perm, r->train.n, batch, r->cursor, epoch);
     double t_ep = now_s(), t_train = 0, t_wait = 0;
     long imgs = 0;
-    r->ep_bad = 0;
     for (int64_t b = r->cursor; b < r->batches_per_epoch; b++) {
       double t0 = now_s();
       float *x;
@@ -326,7 +344,6 @@ static int train_loop(pb_run *r, pb_err *err) {
         goto out;
       }
       int n = bt->n;
-      r->ep_bad += bt->nbad;
       int last = b == r->batches_per_epoch - 1;
       int step_now = last || (b + 1) % accum == 0;
       /* A batch whose every sample was bad computes nothing, but the accumulation group it
@@ -361,26 +378,35 @@ static int train_loop(pb_run *r, pb_err *err) {
                epoch + 1, r->epochs, b + 1, r->batches_per_epoch, step, r->ep_loss / (double)r->ep_seen, accp,
                r->tr.lr, (double)imgs / PB_MAX(t_train, 1e-9), eta, hp);
       }
-      int stop = g_stop != 0, reached = max_steps > 0 && step >= max_steps;
-      if (stop || reached) {
+      /* A checkpoint taken after the epoch's last batch has cursor = batches per epoch: its
+       * resume evaluates the epoch and writes its row before going on. */
+      if (ck_steps > 0 && step % ck_steps == 0) {
         sync_stats(r);
-        if (save_checkpoint(r, last ? epoch + 1 : epoch, last ? 0 : b + 1, path, sizeof path, err)) {
+        if (save_checkpoint(r, epoch, b + 1, path, sizeof path, err)) {
           rc = PB_ERR;
           goto out;
         }
-        if (last) r->ep_loss = 0, r->ep_correct = 0, r->ep_seen = 0;
-        if (stop) {
-          pb_log("interrupted (signal %d) at step %" PRId64 ": checkpoint saved to %s; run the same command to resume",
-                 (int)g_stop, step, path);
-          rc = 130;
-        } else {
-          pb_log("reached [train] max_steps = %" PRId64 ": checkpoint saved to %s", max_steps, path);
-          rc = 1000; /* finished early, not an error */
+        saved_step = step;
+      }
+      if (pb_stop_signal()) {
+        rc = stop_now(r, epoch, b + 1, saved_step, path, sizeof path, err);
+        goto out;
+      }
+      if (max_steps > 0 && step >= max_steps) {
+        if (saved_step != step) {
+          sync_stats(r);
+          if (save_checkpoint(r, epoch, b + 1, path, sizeof path, err)) {
+            rc = PB_ERR;
+            goto out;
+          }
         }
+        pb_log("reached [train] max_steps = %" PRId64 ": checkpoint saved to %s", max_steps, path);
+        rc = 1000; /* finished early, not an error */
         goto out;
       }
     }
     r->cursor = 0;
+    r->ep_bad = r->pass_bad; /* the evaluation passes count their own */
     sync_stats(r);
     double train_secs = now_s() - t_ep;
     t_train = PB_MAX(t_train, train_secs);
@@ -389,21 +415,35 @@ static int train_loop(pb_run *r, pb_err *err) {
                       r->ep_loss, epoch + 1);
       goto out;
     }
+    if (r->ep_seen == 0) {
+      rc = pb_err_set(err, "no training image of epoch %" PRId64 " could be read (see the skipped images above)",
+                      epoch + 1);
+      goto out;
+    }
     if (r->nheads) {
-      if (heads_epoch_end(r, epoch, train_secs, imgs, t_train, t_ep, ck_every, path, sizeof path, err)) {
+      int erc = heads_epoch_end(r, epoch, train_secs, imgs, t_train, t_ep, ck_every, &saved_step, path, sizeof path, err);
+      if (erc == PB_STOPPED) { /* a signal during evaluation: evaluate again on resume */
+        rc = stop_now(r, epoch, r->batches_per_epoch, saved_step, path, sizeof path, err);
+        goto out;
+      }
+      if (erc) {
         rc = PB_ERR;
         goto out;
       }
-      if (g_stop) {
-        pb_log("interrupted (signal %d) after epoch %" PRId64 "; run the same command to resume", (int)g_stop,
-               epoch + 1);
-        rc = 130;
+      if (pb_stop_signal() && epoch + 1 < r->epochs) {
+        rc = stop_now(r, epoch + 1, 0, saved_step, path, sizeof path, err);
         goto out;
       }
       continue;
     }
     pb_cls_counts val = {0}, test = {0};
-    if ((r->val.n && pb_run_evaluate(r, &r->val, &val, err)) || pb_run_evaluate(r, &r->test, &test, err)) {
+    int erc = r->val.n ? pb_run_evaluate(r, &r->val, &val, err) : PB_OK;
+    if (!erc) erc = pb_run_evaluate(r, &r->test, &test, err);
+    if (erc == PB_STOPPED) {
+      rc = stop_now(r, epoch, r->batches_per_epoch, saved_step, path, sizeof path, err);
+      goto out;
+    }
+    if (erc) {
       rc = PB_ERR;
       goto out;
     }
@@ -423,6 +463,9 @@ static int train_loop(pb_run *r, pb_err *err) {
            epoch + 1, r->epochs, now_s() - t_ep, ips, r->ep_loss / (double)PB_MAX(r->ep_seen, 1),
            pb_ratio(r->ep_correct, r->ep_seen), valpart, test.loss_sum / (double)PB_MAX(test.n, 1),
            pb_ratio(test.correct, test.n), biaspart, badpart, t_wait);
+    /* The row first: a kill between the two resumes from the previous checkpoint, which cuts
+     * the row off again (pb_runfolder_trim_metrics). */
+    csv_row(r, epoch, train_secs, ips, &val, &test);
     int final = epoch + 1 == r->epochs;
     if (final || (ck_every > 0 && (epoch + 1) % ck_every == 0)) {
       double keep_loss = r->ep_loss;
@@ -433,19 +476,18 @@ static int train_loop(pb_run *r, pb_err *err) {
         goto out;
       }
       r->ep_loss = keep_loss, r->ep_correct = keep_c, r->ep_seen = keep_s;
+      saved_step = r->tr.opt.step;
       pb_log("checkpoint: %s", path);
     }
-    csv_row(r, epoch, train_secs, ips, &val, &test);
     r->ep_loss = 0, r->ep_correct = 0, r->ep_seen = 0;
     pb_trainer_set_stats(&r->tr, 0, 0);
-    if (g_stop) {
-      pb_log("interrupted (signal %d) after epoch %" PRId64 "; run the same command to resume", (int)g_stop, epoch + 1);
-      rc = 130;
+    if (pb_stop_signal() && !final) {
+      rc = stop_now(r, epoch + 1, 0, saved_step, path, sizeof path, err);
       goto out;
     }
   }
 out:
-  /* Abandon the pass (Ctrl-C, max_steps, an error): the workers stop between samples. */
+  /* Abandon the pass (a signal, max_steps, an error): the workers stop between samples. */
   if (r->ctx.cuda) pb_cuda_copy_wait(r->ctx.cuda);
   r->held = NULL;
   pb_loader_stop(r->loader);
@@ -469,6 +511,8 @@ int pb_cmd_train(int argc, char **argv) {
   snprintf(r.dir, sizeof r.dir, "%s/%s", pb_config_str(cfg, "run", "out_dir"), pb_config_str(cfg, "run", "name"));
   snprintf(r.ckdir, sizeof r.ckdir, "%s/checkpoints", r.dir);
   if (mkdir_p(r.ckdir, &err)) goto fail;
+  /* Held until the process ends: no second plumb cleans or writes this folder meanwhile. */
+  if (pb_runfolder_lock(r.dir, &err) < 0) goto fail;
   char latest[4300] = "";
   int have = pb_run_latest_checkpoint(&r, latest, sizeof latest);
   const char *resume_from = o.resume ? o.resume : NULL;
@@ -484,6 +528,7 @@ int pb_cmd_train(int argc, char **argv) {
   char logp[4200];
   snprintf(logp, sizeof logp, "%s/log.txt", r.dir);
   if (pb_log_open(logp, &err)) goto fail;
+  pb_runfolder_clean(r.dir, r.ckdir); /* what a killed run left half-written */
   char cfgp[4300];
   if (resume_from)
     snprintf(cfgp, sizeof cfgp, "%s/config.resumed.ini", r.dir);
@@ -499,6 +544,7 @@ int pb_cmd_train(int argc, char **argv) {
     if (restore(&r, resume_from, &err)) goto fail;
     pb_log("resumed from %s: epoch %" PRId64 ", batch %" PRId64 ", step %" PRId64, resume_from, r.epoch + 1,
            r.cursor, r.tr.opt.step);
+    if (pb_runfolder_trim_metrics(r.dir, r.epoch, &err)) goto fail;
   }
   if (r.epoch >= r.epochs && r.nheads) {
     pb_heads_eval he = {0};
@@ -528,8 +574,7 @@ int pb_cmd_train(int argc, char **argv) {
     pb_config_free(cfg);
     return 0;
   }
-  signal(SIGINT, on_signal);
-  signal(SIGTERM, on_signal);
+  pb_stop_install();
   rc = train_loop(&r, &err);
   if (rc == PB_ERR) goto fail;
   if (rc == 1000 || rc == PB_OK) {

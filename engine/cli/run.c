@@ -103,6 +103,7 @@ static int run_init(pb_run *r, pb_config *cfg, int infer, pb_err *err) {
   }
   if (pb_data_norm(cfg, r->train.c, &r->norm, err)) goto fail;
   if (pb_run_augs(cfg, &r->train, &r->aug_train, &r->aug_test, err)) goto fail;
+  r->max_bad_fraction = pb_config_float(cfg, "loader", "max_bad_fraction");
   r->batch = (int)pb_config_int(cfg, "train", "batch_size");
   r->eval_batch = (int)pb_config_int(cfg, "train", "eval_batch_size");
   if (r->eval_batch == 0) r->eval_batch = 2 * r->batch;
@@ -172,6 +173,7 @@ static int run_init(pb_run *r, pb_config *cfg, int infer, pb_err *err) {
                        .turbojpeg = pb_config_bool(cfg, "loader", "turbojpeg"),
                        .convert_channels = pb_config_bool(cfg, "data", "convert_channels"),
                        .fail_on_bad = !strcmp(pb_config_str(cfg, "loader", "on_bad_image"), "fail"),
+                       .max_pixels = pb_config_int(cfg, "loader", "max_image_pixels"),
                        .seed = r->seed,
                        .max_heads = r->nheads};
   if (r->ctx.cuda) lo.alloc = pin_alloc, lo.dealloc = pin_free;
@@ -213,6 +215,7 @@ void pb_run_pass(pb_run *r, const pb_dataset *d, int train, const int32_t *order
   /* The loader reuses its batches: no copy may still read one. */
   if (r->ctx.cuda) pb_cuda_copy_wait(r->ctx.cuda);
   r->held = NULL;
+  r->pass_n = n, r->pass_bad = 0, r->nfirst_bad = 0;
   pb_loader_start(r->loader, d, train ? &r->aug_train : &r->aug_test, order, n, batch, first, epoch);
 }
 
@@ -224,6 +227,19 @@ int pb_run_batch(pb_run *r, const pb_dataset *d, pb_batch *b, float **x, int32_t
   if (b->nbad > b->nmsg) pb_log("%s: %d more bad images skipped in batch %" PRId64, d->name, b->nbad - b->nmsg, b->index);
   if (b->failed) {
     pb_err_set(err, "%s ([loader] on_bad_image = fail; set skip to leave bad images out)", b->msg[0]);
+    pb_loader_release(r->loader, b);
+    return PB_ERR;
+  }
+  for (int i = 0; i < b->nmsg && r->nfirst_bad < 3; i++)
+    snprintf(r->first_bad[r->nfirst_bad++], sizeof r->first_bad[0], "%s", b->msg[i]);
+  r->pass_bad += b->nbad;
+  /* A pass that loses more than the bound is not the experiment the config describes. */
+  if (b->nbad && (double)r->pass_bad > r->max_bad_fraction * (double)r->pass_n) {
+    pb_err_set(err, "%ld of the %ld %s images of this pass could not be read, more than [loader] max_bad_fraction = %g "
+                    "allows; the first: %s%s%s%s%s",
+               r->pass_bad, r->pass_n, d->name, r->max_bad_fraction, r->first_bad[0], r->nfirst_bad > 1 ? "; " : "",
+               r->nfirst_bad > 1 ? r->first_bad[1] : "", r->nfirst_bad > 2 ? "; " : "",
+               r->nfirst_bad > 2 ? r->first_bad[2] : "");
     pb_loader_release(r->loader, b);
     return PB_ERR;
   }
@@ -278,6 +294,21 @@ int pb_run_batch(pb_run *r, const pb_dataset *d, pb_batch *b, float **x, int32_t
   return PB_OK;
 }
 
+/* The end of an evaluation pass: an abandoned pass leaves the loader idle; a pass that read no
+ * image at all has no accuracy to report (it would print nan and carry on). */
+static int pass_end(pb_run *r, const pb_dataset *d, long seen, int rc, pb_err *err) {
+  if (rc) {
+    if (r->ctx.cuda) pb_cuda_copy_wait(r->ctx.cuda);
+    r->held = NULL;
+    pb_loader_stop(r->loader);
+    return rc;
+  }
+  if (seen == 0 && d->n > 0)
+    return pb_err_set(err, "no %s image could be read (%ld skipped; the first: %s)", d->name, r->pass_bad,
+                      r->nfirst_bad ? r->first_bad[0] : "?");
+  return PB_OK;
+}
+
 int pb_run_evaluate(pb_run *r, const pb_dataset *d, pb_cls_counts *out, pb_err *err) {
   memset(out, 0, sizeof *out);
   int eb = r->eval_batch;
@@ -289,6 +320,11 @@ int pb_run_evaluate(pb_run *r, const pb_dataset *d, pb_cls_counts *out, pb_err *
     float *x;
     int32_t *y;
     const int32_t *yh;
+    if (r->stop && *r->stop) {
+      pb_loader_release(r->loader, b);
+      rc = PB_STOPPED;
+      break;
+    }
     if ((rc = pb_run_batch(r, d, b, &x, &y, &yh, err))) break;
     if (!b->n) continue;
     if (b->views > 1)
@@ -299,7 +335,7 @@ int pb_run_evaluate(pb_run *r, const pb_dataset *d, pb_cls_counts *out, pb_err *
   }
   free(pred);
   free(idx);
-  return rc;
+  return pass_end(r, d, out->n, rc, err);
 }
 
 int pb_run_evaluate_heads(pb_run *r, const pb_dataset *d, pb_heads_eval *out, pb_err *err) {
@@ -312,12 +348,19 @@ int pb_run_evaluate_heads(pb_run *r, const pb_dataset *d, pb_heads_eval *out, pb
   for (int i = 0; i < d->n; i++) idx[i] = i;
   pb_run_pass(r, d, 0, idx, d->n, eb, 0, 0);
   int rc = PB_OK;
+  long seen = 0;
   for (pb_batch *b; (b = pb_loader_next(r->loader));) {
     float *x;
     int32_t *y;
     const int32_t *yh;
+    if (r->stop && *r->stop) {
+      pb_loader_release(r->loader, b);
+      rc = PB_STOPPED;
+      break;
+    }
     if ((rc = pb_run_batch(r, d, b, &x, &y, &yh, err))) break;
     if (!b->n) continue;
+    seen += b->n;
     double loss[PB_MAX_HEADS];
     pb_trainer_eval_heads(&r->tr, x, y, b->n, pred, loss);
     for (int h = 0; h < m->nheads; h++) {
@@ -327,7 +370,7 @@ int pb_run_evaluate_heads(pb_run *r, const pb_dataset *d, pb_heads_eval *out, pb
   }
   free(pred);
   free(idx);
-  return rc;
+  return pass_end(r, d, seen, rc, err);
 }
 
 void pb_heads_eval_free(pb_heads_eval *e) {

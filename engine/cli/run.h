@@ -3,6 +3,8 @@
 #ifndef PB_RUN_H
 #define PB_RUN_H
 
+#include <signal.h>
+
 #include "engine/ctx.h"
 #include "engine/model.h"
 #include "engine/trainer.h"
@@ -27,6 +29,13 @@ typedef struct pb_run {
   pb_aug aug_train, aug_test;
   pb_batch *held;        /* GPU: the batch whose copy may still be in flight */
   long ep_bad;           /* bad samples skipped in this epoch (training) */
+  /* the current loader pass: its samples, the bad ones skipped so far and the first of their
+   * messages, checked against [loader] max_bad_fraction */
+  long pass_n, pass_bad;
+  double max_bad_fraction;
+  int nfirst_bad;
+  char first_bad[3][600];
+  const volatile sig_atomic_t *stop; /* non-NULL: evaluation gives up when *stop is set */
   /* batch staging: host tensors on the CPU; device slots + tensors on a GPU */
   int max_batch;         /* samples (images) per batch, training or evaluation */
   int views;             /* test-time views per evaluation image ([augment] tta; 1 = none) */
@@ -71,13 +80,19 @@ void pb_run_pass(pb_run *r, const pb_dataset *d, int train, const int32_t *order
  * as stored (f32 data) and *y [n] on the device, *y_host [n] the labels on the host. On a GPU
  * the bytes go from the batch's pinned memory by an asynchronous copy that overlaps the
  * compute already enqueued, and are normalised there. Bad samples the batch left out are
- * logged; with [loader] on_bad_image = fail the first one is returned as the error. */
+ * logged; with [loader] on_bad_image = fail the first one is returned as the error, with skip
+ * an error names the count and the first files once the pass's skipped samples pass
+ * [loader] max_bad_fraction of its samples. */
 int pb_run_batch(pb_run *r, const pb_dataset *d, pb_batch *b, float **x, int32_t **y, const int32_t **y_host,
                  pb_err *err);
+/* Returned by the evaluations when r->stop was set before the pass ended. */
+#define PB_STOPPED 1
+
 /* Evaluation-mode pass over d (batches of eval_batch), averaging the probabilities over the
- * test-time views of [augment] tta when set. */
+ * test-time views of [augment] tta when set. Fails when no image of d could be read, or when
+ * the skipped ones pass [loader] max_bad_fraction; returns PB_STOPPED when r->stop was set. */
 int pb_run_evaluate(pb_run *r, const pb_dataset *d, pb_cls_counts *out, pb_err *err);
-/* The same for a multi-head model; out is initialised here (pb_heads_eval_free). */
+/* The same for a multi-head model; out is initialised here (pb_heads_eval_free). Same returns. */
 int pb_run_evaluate_heads(pb_run *r, const pb_dataset *d, pb_heads_eval *out, pb_err *err);
 void pb_heads_eval_free(pb_heads_eval *e);
 /* " NAME_loss=.. NAME_acc=.. NAME_disparity=.." per head, prefixed (e.g. "test_"). */

@@ -32,7 +32,7 @@ for _ in $(seq 1 1000); do grep -q "(total 3)" "$T/c1.log" 2>/dev/null && break;
 kill -INT $pid
 wait $pid
 rc=$?
-check "Ctrl-C exits 130 after saving" test $rc -eq 130
+check "Ctrl-C exits 75 (stopped, checkpoint saved)" test $rc -eq 75
 check "Ctrl-C names the checkpoint" grep -q "interrupted (signal 2).*checkpoint saved" "$T/c1.log"
 grep "interrupted" "$T/c1.log" | sed 's/^/    /'
 "$PLUMB" train "$T/tiny.ini" --set run.name=sigint $E > "$T/c2.log" 2>&1
