@@ -1,8 +1,10 @@
 /* image.c: image decoding (image.h): stb_image (compiled here, static, JPEG/PNG/BMP only) and
- * the TurboJPEG fast path for JPEG. */
+ * the TurboJPEG fast path for JPEG, each behind a check of the file's structure (jpeg_scan.h,
+ * png_scan.h). The writers are in image_write.c. */
 #include "loaders/image.h"
 
 #include "loaders/jpeg_scan.h"
+#include "loaders/png_scan.h"
 
 #include <errno.h>
 #include <string.h>
@@ -24,9 +26,6 @@
 #define STBI_NO_HDR
 #define STBI_NO_LINEAR
 #include <stb_image.h>
-#define STB_IMAGE_WRITE_STATIC
-#define STB_IMAGE_WRITE_IMPLEMENTATION
-#include <stb_image_write.h>
 #pragma GCC diagnostic pop
 
 #if PLUMB_HAVE_TURBOJPEG
@@ -137,6 +136,8 @@ int pb_image_decode(pb_decoder *d, const uint8_t *buf, size_t len, int channels,
     if (!stbi_info_from_memory(buf, (int)len, &w, &h, &stored) || w != info.w || h != info.h)
       return pb_err_set(err, "corrupt JPEG header (%s)", stbi_failure_reason());
   } else {
+    pb_png_info png;
+    if (pb_png_sniff(buf, len) && pb_png_scan(buf, len, &png, err)) return PB_ERR;
     if (!stbi_info_from_memory(buf, (int)len, &w, &h, &stored))
       return pb_err_set(err, "not a decodable JPEG, PNG or BMP image (%s)", stbi_failure_reason());
     if (too_large(d, w, h, err) || channels_fit(d, stored, channels, "", err)) return PB_ERR;
@@ -181,21 +182,5 @@ int pb_image_load(pb_decoder *d, const char *path, int channels, int min_w, int 
   fclose(f);
   if (bad) return pb_err_set(err, "%s: read error", path);
   if (pb_image_decode(d, d->file, d->file_len, channels, min_w, min_h, out, err)) return pb_err_prefix(err, "%s", path);
-  return PB_OK;
-}
-
-int pb_image_write_png(const char *path, const uint8_t *hwc, int w, int h, int c, pb_err *err) {
-  char tmp[4200];
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  if (!stbi_write_png(tmp, w, h, c, hwc, w * c)) return pb_err_set(err, "%s: cannot write the PNG", tmp);
-  if (rename(tmp, path)) return pb_err_set(err, "%s: cannot rename into place: %s", path, strerror(errno));
-  return PB_OK;
-}
-
-int pb_image_write_jpg(const char *path, const uint8_t *hwc, int w, int h, int c, int quality, pb_err *err) {
-  char tmp[4200];
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  if (!stbi_write_jpg(tmp, w, h, c, hwc, quality)) return pb_err_set(err, "%s: cannot write the JPEG", tmp);
-  if (rename(tmp, path)) return pb_err_set(err, "%s: cannot rename into place: %s", path, strerror(errno));
   return PB_OK;
 }

@@ -131,6 +131,9 @@ static int restore(pb_run *r, const char *model_path, pb_err *err) {
   r->ep_correct = strtol(vals[5], &end, 10);
   r->ep_seen = strtol(vals[6], &end, 10);
   pb_trainer_set_stats(&r->tr, r->ep_loss, r->ep_correct);
+  /* The rate of the last step taken: an epoch's row written before any new step reports it. */
+  if (r->tr.opt.step > 0)
+    r->tr.lr = pb_sched_lr(&r->tr.sched, r->tr.opt.step - 1, r->tr.steps_per_epoch, r->tr.total_steps);
   for (int h = 0; h < r->nheads; h++) {
     char k[96];
     snprintf(k, sizeof k, "epoch_head.%s", r->model->heads[h].name);
@@ -502,6 +505,9 @@ int pb_cmd_train(int argc, char **argv) {
     fprintf(stderr, "usage: plumb train CONFIG [--set section.key=value]... [--resume CHECKPOINT]\n");
     return 2;
   }
+  /* From here a stop signal only asks for a stop: one during start-up ends the run at its
+   * first step boundary, with a checkpoint. */
+  pb_stop_install();
   pb_config *cfg = pb_cli_config(&o);
   if (!cfg) return 2;
   pb_err err = {{0}};
@@ -574,7 +580,6 @@ int pb_cmd_train(int argc, char **argv) {
     pb_config_free(cfg);
     return 0;
   }
-  pb_stop_install();
   rc = train_loop(&r, &err);
   if (rc == PB_ERR) goto fail;
   if (rc == 1000 || rc == PB_OK) {
