@@ -71,6 +71,7 @@ void pb_decoder_free(pb_decoder *d) {
 }
 
 static int too_large(const pb_decoder *d, int64_t w, int64_t h, pb_err *err) {
+  if (w <= 0 || h <= 0) return pb_err_set(err, "corrupt image header (%lldx%lld pixels)", (long long)w, (long long)h);
   if (w * h <= d->max_pixels) return PB_OK;
   return pb_err_set(err, "image of %lldx%lld pixels is larger than [loader] max_image_pixels = %lld", (long long)w,
                     (long long)h, (long long)d->max_pixels);
@@ -80,6 +81,33 @@ static int channels_fit(const pb_decoder *d, int stored, int channels, const cha
   if (d->convert || stored == channels) return PB_OK;
   return pb_err_set(err, "unexpected channel count: %d stored%s, %d wanted ([data] convert_channels = true converts)",
                     stored, what, channels);
+}
+
+static uint32_t le32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
+
+/* stb_image decodes an uncompressed BMP (it has no RLE) of any size its header claims, reading
+ * zeros past the end of the file: a 120-byte file claiming 6 x 12.7M pixels costs a worker
+ * 230 MB and seconds. The pixel rows the header describes must be in the file. */
+static int check_bmp(const uint8_t *b, size_t len, pb_err *err) {
+  if (len < 26) return pb_err_set(err, "truncated BMP header");
+  uint32_t off = le32(b + 10), hs = le32(b + 14);
+  int64_t w, h, bpp, comp = 0;
+  if (hs == 12) {
+    w = b[18] | b[19] << 8, h = b[20] | b[21] << 8, bpp = b[24] | b[25] << 8;
+  } else {
+    if (hs < 40 || len < 34) return pb_err_set(err, "corrupt BMP header (size %u)", hs);
+    w = (int32_t)le32(b + 18), h = (int32_t)le32(b + 22), bpp = b[28] | b[29] << 8, comp = le32(b + 30);
+  }
+  if (h < 0) h = -h; /* top-down rows */
+  if (w <= 0 || h <= 0) return pb_err_set(err, "corrupt BMP header (%lldx%lld pixels)", (long long)w, (long long)h);
+  if (comp != 0 && comp != 3 && comp != 6) return pb_err_set(err, "unsupported BMP compression %lld (RLE or embedded JPEG/PNG)", (long long)comp);
+  if (bpp != 1 && bpp != 4 && bpp != 8 && bpp != 16 && bpp != 24 && bpp != 32)
+    return pb_err_set(err, "corrupt BMP header (%lld bits per pixel)", (long long)bpp);
+  int64_t row = (bpp * w + 31) / 32 * 4;
+  if (off > len || row > (int64_t)(len - off) / h)
+    return pb_err_set(err, "truncated BMP (%lldx%lld pixels of %lld bits need %lld bytes, the file holds %zu)", (long long)w,
+                      (long long)h, (long long)bpp, (long long)(row * h), off > len ? (size_t)0 : len - off);
+  return PB_OK;
 }
 
 #if PLUMB_HAVE_TURBOJPEG
@@ -138,6 +166,7 @@ int pb_image_decode(pb_decoder *d, const uint8_t *buf, size_t len, int channels,
   } else {
     pb_png_info png;
     if (pb_png_sniff(buf, len) && pb_png_scan(buf, len, &png, err)) return PB_ERR;
+    if (len >= 2 && buf[0] == 'B' && buf[1] == 'M' && check_bmp(buf, len, err)) return PB_ERR;
     if (!stbi_info_from_memory(buf, (int)len, &w, &h, &stored))
       return pb_err_set(err, "not a decodable JPEG, PNG or BMP image (%s)", stbi_failure_reason());
     if (too_large(d, w, h, err) || channels_fit(d, stored, channels, "", err)) return PB_ERR;

@@ -32,18 +32,8 @@ done
 
 pkgs=(clang libclang-rt-14-dev libomp-14-dev cmake pkg-config libinih-dev libstb-dev zlib1g-dev
       libopenblas-dev libturbojpeg0-dev)
-missing=()
-for p in "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "fuzz.sh: installing ${missing[*]}"
-  SUDO=""
-  [[ $(id -u) -ne 0 ]] && SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
-    { echo "fuzz.sh: could not install ${missing[*]}" >&2; exit 2; }
-fi
+source scripts/install_pkgs.sh
+pb_install_pkgs "${pkgs[@]}" || { echo "fuzz.sh: could not install ${pkgs[*]}" >&2; exit 2; }
 
 B=build-fuzz
 # A build folder configured with another compiler cannot switch to clang in place.

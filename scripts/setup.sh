@@ -11,17 +11,8 @@ pkgs=(build-essential cmake pkg-config libinih-dev libstb-dev zlib1g-dev libopen
       darknet python3-skimage valgrind)  # real JPEG/PNG test images; the pool leak test
 [[ "${1:-}" == "--torch" ]] && pkgs+=(python3-torch python3-torchvision python3-numpy)
 
-missing=()
-for p in "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "setup: installing ${missing[*]}"
-  SUDO=""
-  [[ $(id -u) -ne 0 ]] && SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+source scripts/install_pkgs.sh
+pb_install_pkgs "${pkgs[@]}"
 
 BUILD_DIR=${BUILD_DIR:-build}
 # shellcheck disable=SC2086
