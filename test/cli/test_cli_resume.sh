@@ -39,4 +39,14 @@ grep "interrupted" "$T/c1.log" | sed 's/^/    /'
 check "resume after Ctrl-C exits 0" test $? -eq 0
 check "after Ctrl-C + resume: bit-identical to the straight run" \
   cmp "$T/runs/straight40/checkpoints/step-0000000320.safetensors" "$T/runs/sigint/checkpoints/step-0000000320.safetensors"
+
+# Two runs in one folder: the second is refused (the folder's lock) and changes nothing.
+"$PLUMB" train "$T/tiny.ini" --set run.name=busy $E > "$T/d1.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 1000); do grep -q "(total 2)" "$T/d1.log" 2>/dev/null && break; sleep 0.01; done
+expect_fail "a second run in the same folder" "is in use by another plumb process (pid $pid)" \
+  "$PLUMB" train "$T/tiny.ini" --set run.name=busy $E
+kill -INT $pid
+wait $pid
+check "the first run stops normally (75)" test $? -eq 75
 finish
