@@ -99,14 +99,7 @@ float *pb_optim_state(const pb_optim *o, int i) {
 }
 
 double pb_clip_grad_norm(float *grads, size_t n, double max_norm) {
-  const double norm = sqrt(pb_sumsq_cpu(grads, n));
-  if (max_norm > 0.0) {
-    /* torch.nn.utils.clip_grad_norm_: coef = max_norm / (norm + 1e-6), clamped to 1. */
-    const double coef = max_norm / (norm + 1e-6);
-    if (coef < 1.0) {
-      const float s = (float)coef;
-      for (size_t i = 0; i < n; i++) grads[i] *= s;
-    }
-  }
-  return norm;
+  const double sumsq = pb_sumsq_cpu(grads, n);
+  pb_clip_scale_cpu(grads, n, &sumsq, max_norm);
+  return sqrt(sumsq);
 }

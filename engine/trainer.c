@@ -155,14 +155,9 @@ static void count_correct(pb_trainer *t, const float *logits, const int32_t *y, 
     pb_argmax_count_cuda(t->pred, t->correct_acc, logits, y, n, t->k, g);
     return;
   }
-  for (int i = 0; i < n; i++) {
-    const float *r = logits + (size_t)i * t->k;
-    int32_t b = 0;
-    for (int j = 1; j < t->k; j++)
-      if (r[j] > r[b]) b = j;
-    t->pred[i] = b;
-    t->host_correct += b == y[i];
-  }
+  int correct = 0;
+  pb_argmax_count_cpu(t->pred, &correct, logits, y, n, t->k);
+  t->host_correct += correct;
 }
 
 /* Clip, schedule, step and zero the gradients of the pending accumulation group. */
@@ -254,13 +249,7 @@ double pb_trainer_eval(pb_trainer *t, const float *x, const int32_t *y, int n, i
     /* The predictions go back to the host, which counts with the bias flags. */
     pb_argmax_count_cuda(t->pred, t->eval_count, logits, y, n, t->k, c->cuda);
   } else {
-    for (int i = 0; i < n; i++) {
-      const float *r = logits + (size_t)i * t->k;
-      int32_t b = 0;
-      for (int j = 1; j < t->k; j++)
-        if (r[j] > r[b]) b = j;
-      t->pred[i] = b;
-    }
+    pb_argmax_count_cpu(t->pred, NULL, logits, NULL, n, t->k);
   }
   loss_and_grad(t, logits, y, n, 1.0f, NULL);
   pb_ctx_download(c, pred_host, t->pred, (size_t)n * sizeof(int32_t));
@@ -326,14 +315,9 @@ static void head_argmax(pb_trainer *t, int32_t *pred, int *correct_dev, long *co
     pb_argmax_count_cuda(pred, correct_dev, z, y, n, k, g);
     return;
   }
-  for (int i = 0; i < n; i++) {
-    const float *r = z + (size_t)i * k;
-    int32_t b = 0;
-    for (int j = 1; j < k; j++)
-      if (r[j] > r[b]) b = j;
-    pred[i] = b;
-    if (correct_host) *correct_host += b == y[i];
-  }
+  int correct = 0;
+  pb_argmax_count_cpu(pred, &correct, z, y, n, k);
+  if (correct_host) *correct_host += correct;
 }
 
 int pb_trainer_micro_heads(pb_trainer *t, const float *x, const int32_t *y, const int32_t *y_host, int n,

@@ -185,6 +185,10 @@ void pb_bce_logits_cpu(float *loss_sum, float *dlogits, const float *logits, con
 
 /* Row-wise softmax probabilities: p[n,k] from logits (for metrics and calibration). */
 void pb_softmax_fwd_cpu(float *p, const float *logits, int n, int k);
+/* pred[n] = argmax of each logits row (the first maximum; a NaN never wins unless it is the
+ * row's first element); *correct += the count of pred == labels (a label < 0 never counts).
+ * correct may be NULL (predictions only). */
+void pb_argmax_count_cpu(int32_t *pred, int *correct, const float *logits, const int32_t *labels, int n, int k);
 
 /* ------------------------------------------------------------------ optimizers (flat parameter block) */
 
@@ -212,5 +216,13 @@ void pb_adam_step_cpu(float *param, float *m, float *v, const float *grad, size_
 
 /* Sum of squares in double precision (for gradient-norm clipping), deterministic. */
 double pb_sumsq_cpu(const float *x, size_t n);
+/* torch.nn.utils.clip_grad_norm_: when max_norm > 0, x *= max_norm / (sqrt(sumsq[0]) + 1e-6)
+ * if that is below 1 (a NaN norm: no scaling). sumsq[0] from pb_sumsq_cpu. */
+void pb_clip_scale_cpu(float *x, size_t n, const double *sumsq, double max_norm);
+
+/* ------------------------------------------------------------------ data (cpu/convert.c) */
+
+/* x[n,c,hw] = (u8/255 - mean[c]) / std[c] (every value rounded as the CUDA twin rounds it). */
+void pb_u8_to_f32_norm_cpu(float *x, const uint8_t *u8, int n, int c, int hw, const float *mean, const float *std);
 
 #endif

@@ -8,7 +8,7 @@
  * with the ratio clamped), resize-shorter-side + centre crop, pad + random crop (CIFAR);
  * then horizontal flip and colour inversion (255 - x), each with a probability.
  * Per-channel normalisation ((x/255 - mean)/std, [data] mean/std) is applied where the
- * batch becomes float: on the GPU (kernels/cuda/convert.cu) or pb_data_normalise_u8.
+ * batch becomes float: on the GPU (kernels/cuda/convert.cu) or on the CPU (kernels/cpu/convert.c).
  * Resampling is bilinear (half-pixel centres), without an anti-aliasing filter: large
  * reductions are left to TurboJPEG's DCT scaling (pb_aug_min_size). Ten-crop and flip views
  * for test-time augmentation: pb_aug_view. */

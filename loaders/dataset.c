@@ -392,38 +392,3 @@ int pb_data_norm(const pb_config *cfg, int channels, pb_norm *out, pb_err *err) 
   }
   return PB_OK;
 }
-
-void pb_data_normalise_u8(const uint8_t *u8, int n, int c, int hw, const pb_norm *norm, float *x) {
-  for (int ch = 0; ch < c; ch++) {
-    float lut[256];
-    for (int v = 0; v < 256; v++) lut[v] = ((float)v / 255.0f - norm->mean[ch]) / norm->std[ch];
-    for (int i = 0; i < n; i++) {
-      const uint8_t *src = u8 + ((size_t)i * c + ch) * hw;
-      float *dst = x + ((size_t)i * c + ch) * hw;
-      for (int j = 0; j < hw; j++) dst[j] = lut[src[j]];
-    }
-  }
-}
-
-void pb_data_batch(const pb_dataset *d, const int32_t *idx, int n, const pb_norm *norm, float *x, int32_t *y) {
-  size_t hw = (size_t)d->h * d->w;
-  for (int c = 0; c < d->c; c++) {
-    /* (p/255 - mean)/std as one multiply-add per pixel, through a 256-entry table. */
-    float lut[256];
-    for (int v = 0; v < 256; v++) lut[v] = ((float)v / 255.0f - norm->mean[c]) / norm->std[c];
-    for (int i = 0; i < n; i++) {
-      const uint8_t *src = d->images + ((size_t)idx[i] * d->c + c) * hw;
-      float *dst = x + ((size_t)i * d->c + c) * hw;
-      for (size_t j = 0; j < hw; j++) dst[j] = lut[src[j]];
-    }
-  }
-  for (int i = 0; i < n; i++) y[i] = d->labels[idx[i]];
-}
-
-void pb_data_gather_u8(const pb_dataset *d, const int32_t *idx, int n, uint8_t *u8, int32_t *y) {
-  size_t per = (size_t)d->c * d->h * d->w;
-  for (int i = 0; i < n; i++) {
-    memcpy(u8 + (size_t)i * per, d->images + (size_t)idx[i] * per, per);
-    y[i] = d->labels[idx[i]];
-  }
-}

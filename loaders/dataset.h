@@ -60,14 +60,4 @@ typedef struct pb_norm {
 } pb_norm;
 int pb_data_norm(const pb_config *cfg, int channels, pb_norm *out, pb_err *err);
 
-/* u8 [n, c, hw] into x = (u8/255 - mean)/std, through a 256-entry table per channel. */
-void pb_data_normalise_u8(const uint8_t *u8, int n, int c, int hw, const pb_norm *norm, float *x);
-
-/* Assembles samples idx[0..n) into x [n, c, h, w] = (pixel/255 - mean)/std and y [n]. */
-void pb_data_batch(const pb_dataset *d, const int32_t *idx, int n, const pb_norm *norm, float *x, int32_t *y);
-
-/* Gathers the raw bytes of samples idx[0..n) into u8 [n, c, h, w] and their labels into y
- * (the GPU path normalises on the device). */
-void pb_data_gather_u8(const pb_dataset *d, const int32_t *idx, int n, uint8_t *u8, int32_t *y);
-
 #endif

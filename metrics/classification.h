@@ -4,9 +4,6 @@
 
 #include <stdint.h>
 
-/* Index of the largest of x[0..k) (first on ties). */
-int32_t pb_argmax(const float *x, int k);
-
 /* Running counts for one evaluation pass. */
 typedef struct pb_cls_counts {
   long n, correct;

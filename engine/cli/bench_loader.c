@@ -5,7 +5,7 @@
  * measures what the pool can supply, not training. Two figures per count: "workers" = the
  * uint8 batches (what a GPU run copies, to normalise on the device) and "workers-f32" = the
  * same plus each batch made into the normalised float batch on the consuming thread, as the
- * CPU trainer does (pb_data_normalise_u8): the like of torchvision's ToTensor + Normalize.
+ * CPU trainer does (pb_u8_to_f32_norm_cpu): the like of torchvision's ToTensor + Normalize.
  * scripts/bench/loader_vs_torch.sh runs the torchvision DataLoader equivalent in the same run
  * and prints both ratios. */
 #include <stdio.h>
@@ -16,6 +16,7 @@
 
 #include "engine/cli/cli.h"
 #include "engine/cli/run.h"
+#include "kernels/ops.h"
 
 static double now_s(void) {
   struct timespec ts;
@@ -33,7 +34,7 @@ static double pass(pb_loader *L, const pb_dataset *d, const pb_aug *a, const int
   for (pb_batch *b; (b = pb_loader_next(L));) {
     got += b->n;
     *bad += b->nbad;
-    if (x && d->kind != PB_DATA_F32) pb_data_normalise_u8(b->u8, b->n, d->c, d->h * d->w, norm, x);
+    if (x && d->kind != PB_DATA_F32) pb_u8_to_f32_norm_cpu(x, b->u8, b->n, d->c, d->h * d->w, norm->mean, norm->std);
     pb_loader_release(L, b);
   }
   return (double)got / (now_s() - t0);

@@ -328,6 +328,12 @@ static int train_loop(pb_run *r, pb_err *err) {
   int rc = PB_OK;
   char path[4300] = "";
   r->stop = pb_stop_flag();
+  if (max_steps > 0 && r->tr.opt.step >= max_steps) {
+    pb_log("[train] max_steps = %" PRId64 " was reached before (step %" PRId64 "): nothing to train", max_steps,
+           r->tr.opt.step);
+    free(perm);
+    return 1000;
+  }
 
   for (int64_t epoch = r->epoch; epoch < r->epochs; epoch++) {
     pb_data_order(perm, r->train.n, r->seed, epoch, shuffle);

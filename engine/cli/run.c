@@ -3,6 +3,7 @@
 
 #include "engine/checkpoint.h"
 #include "engine/log.h"
+#include "kernels/ops.h"
 
 #include <dirent.h>
 #include <math.h>
@@ -249,7 +250,7 @@ int pb_run_batch(pb_run *r, const pb_dataset *d, pb_batch *b, float **x, int32_t
     if (f32)
       memcpy(r->x_host, b->f32, (size_t)n * d->c * hw * sizeof(float));
     else
-      pb_data_normalise_u8(b->u8, rows, d->c, hw, &r->norm, r->x_host);
+      pb_u8_to_f32_norm_cpu(r->x_host, b->u8, rows, d->c, hw, r->norm.mean, r->norm.std);
     if (r->nheads) /* head-major with the batch's stride -> [nheads, n] */
       for (int h = 0; h < r->nheads; h++)
         memcpy(r->y_host + (size_t)h * n, b->heads + (size_t)h * r->max_batch, (size_t)n * sizeof(int32_t));

@@ -74,3 +74,16 @@ void pb_softmax_fwd_cpu(float *p, const float *logits, int n, int k) {
     for (int j = 0; j < k; j++) pr[j] = (float)exp((double)z[j] - lse);
   }
 }
+
+void pb_argmax_count_cpu(int32_t *pred, int *correct, const float *logits, const int32_t *labels, int n, int k) {
+  int count = 0;
+  for (int i = 0; i < n; i++) {
+    const float *r = logits + (size_t)i * k;
+    int32_t b = 0;
+    for (int j = 1; j < k; j++)
+      if (r[j] > r[b]) b = j;
+    pred[i] = b;
+    count += labels && b == labels[i];
+  }
+  if (correct) *correct += count;
+}

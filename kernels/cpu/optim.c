@@ -107,3 +107,12 @@ double pb_sumsq_cpu(const float *x, size_t n) {
   for (int c = 0; c < PB_SUMSQ_CHUNKS; c++) s += part[c];
   return s;
 }
+
+void pb_clip_scale_cpu(float *x, size_t n, const double *sumsq, double max_norm) {
+  if (n == 0 || !(max_norm > 0.0)) return;
+  /* The CUDA twin's arithmetic: double sqrt and division, one float scale. */
+  const double coef = max_norm / (sqrt(sumsq[0]) + 1e-6);
+  if (!(coef < 1.0)) return;
+  const float s = (float)coef;
+  for (size_t i = 0; i < n; i++) x[i] *= s;
+}

@@ -204,12 +204,7 @@ static void test_convert(int n, int c, int hw, uint64_t seed) {
   float mean[8], std[8];
   for (int ch = 0; ch < c; ch++) mean[ch] = 0.1f * (float)(ch + 1), std[ch] = 0.2f + 0.05f * (float)ch;
   for (size_t i = 0; i < total; i++) u8[i] = (uint8_t)((i * 2654435761u + seed) >> 7);
-  for (int i = 0; i < n; i++)
-    for (int ch = 0; ch < c; ch++)
-      for (int j = 0; j < hw; j++) {
-        const size_t idx = ((size_t)i * c + ch) * hw + j;
-        ref[idx] = ((float)u8[idx] / 255.0f - mean[ch]) / std[ch];
-      }
+  pb_u8_to_f32_norm_cpu(ref, u8, n, c, hw, mean, std); /* the CPU twin */
   uint8_t *d_u8 = dev_alloc(total);
   pb_cuda_h2d(d_u8, u8, total, &g_env);
   float *d_x = dev_alloc(total * sizeof(float));

@@ -1,5 +1,5 @@
 /* test_cuda_loss.c: twin tests of kernels/cuda/loss.cu against kernels/cpu/loss.c (and the
- * trainer's CPU argmax loop). Needs a GPU: exits 77 (ctest: skipped) without one.
+ * CPU twin pb_argmax_count_cpu). Needs a GPU: exits 77 (ctest: skipped) without one.
  *
  * Shapes (n, k): a single sample, k = 3, k not a multiple of 32, k = 1000 (one block per row
  * with several elements per thread), n in the hundreds. Label smoothing 0 and 0.1; losses and
@@ -146,14 +146,6 @@ static void test_softmax(int n, int k, uint64_t seed) {
   free(logits), free(p);
 }
 
-/* The trainer's CPU loop (engine/trainer.c count_correct). */
-static int ref_argmax(const float *r, int k) {
-  int b = 0;
-  for (int j = 1; j < k; j++)
-    if (r[j] > r[b]) b = j;
-  return b;
-}
-
 static void test_argmax(int n, int k, uint64_t seed) {
   const size_t nk = (size_t)n * k;
   float *logits = malloc(nk * sizeof(float));
@@ -172,12 +164,12 @@ static void test_argmax(int n, int k, uint64_t seed) {
       default: break;
     }
   }
+  /* The CPU twin (kernels/cpu/loss.c) gives the reference predictions and count. */
+  pb_argmax_count_cpu(pred, NULL, logits, NULL, n, k);
+  for (int i = 0; i < n; i++) labels[i] = (i % 3 == 0) ? pred[i] : (int32_t)((i * 31u + seed) % (unsigned)k);
+  for (int i = 0; i < n; i += 7) labels[i] = -1; /* missing labels never count */
   int expect = 0;
-  for (int i = 0; i < n; i++) {
-    pred[i] = ref_argmax(logits + (size_t)i * k, k);
-    labels[i] = (i % 3 == 0) ? pred[i] : (int32_t)((i * 31u + seed) % (unsigned)k);
-    expect += labels[i] == pred[i];
-  }
+  pb_argmax_count_cpu(pred, &expect, logits, labels, n, k);
   float *d_logits = dev_from(logits, nk * sizeof(float));
   int32_t *d_labels = dev_from(labels, n * sizeof(int32_t)), *d_pred = dev_alloc(n * sizeof(int32_t));
   const int start = 5;

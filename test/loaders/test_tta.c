@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "engine/trainer.h"
+#include "kernels/ops.h"
 #include "loaders/pool.h"
 #include "test/testutil.h"
 
@@ -90,7 +91,7 @@ static void test_flip(void) {
   PB_ASSERT(pb_trainer_init(&t, m, cfg, 1, 1, &err) == PB_OK);
   pb_norm norm = {{0.4f, 0.5f, 0.6f}, {0.2f, 0.3f, 0.25f}};
   float *x = pb_xmalloc(2 * N * per * sizeof(float));
-  pb_data_normalise_u8(rows, 2 * N, C, (int)hw, &norm, x);
+  pb_u8_to_f32_norm_cpu(x, rows, 2 * N, C, (int)hw, norm.mean, norm.std);
   int32_t pred[N];
   double loss = pb_trainer_eval_views(&t, x, d.labels, N, 2, pred);
 
