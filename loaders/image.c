@@ -161,6 +161,9 @@ int pb_image_decode(pb_decoder *d, const uint8_t *buf, size_t len, int channels,
     /* TurboJPEG cannot convert CMYK / YCCK to RGB; stb_image does. */
     if (d->tj && info.components != 4) return decode_tj(d, buf, len, &info, channels, min_w, min_h, out, err);
 #endif
+    if (info.undefined_tables)
+      return pb_err_set(err, "corrupt JPEG: a scan uses a Huffman or quantisation table that is not defined%s",
+                        info.components == 4 ? " (CMYK)" : "");
     if (!stbi_info_from_memory(buf, (int)len, &w, &h, &stored) || w != info.w || h != info.h)
       return pb_err_set(err, "corrupt JPEG header (%s)", stbi_failure_reason());
   } else {

@@ -10,7 +10,7 @@ static unsigned be16(const uint8_t *p) { return (unsigned)p[0] << 8 | p[1]; }
 
 /* DHT payload: tables of (class/id, 16 counts, values). The counts must describe a complete
  * or incomplete prefix code (never over-subscribed) of at most 256 symbols. */
-static int check_dht(const uint8_t *p, size_t n, pb_err *err) {
+static int check_dht(const uint8_t *p, size_t n, unsigned *defined, pb_err *err) {
   while (n > 0) {
     if (n < 17) return pb_err_set(err, "corrupt JPEG: DHT segment cut short");
     int tc = p[0] >> 4, th = p[0] & 15;
@@ -26,17 +26,19 @@ static int check_dht(const uint8_t *p, size_t n, pb_err *err) {
     }
     if (total > 256) return pb_err_set(err, "corrupt JPEG: DHT table with %u symbols (at most 256)", total);
     if (17 + (size_t)total > n) return pb_err_set(err, "corrupt JPEG: DHT values run past the segment");
+    *defined |= 1u << (tc * 4 + th);
     p += 17 + total, n -= 17 + total;
   }
   return PB_OK;
 }
 
-static int check_dqt(const uint8_t *p, size_t n, pb_err *err) {
+static int check_dqt(const uint8_t *p, size_t n, unsigned *defined, pb_err *err) {
   while (n > 0) {
     int pq = p[0] >> 4, tq = p[0] & 15;
     if (pq > 1 || tq > 3) return pb_err_set(err, "corrupt JPEG: DQT precision %d / table %d", pq, tq);
     size_t need = 1 + (pq ? 128 : 64);
     if (need > n) return pb_err_set(err, "corrupt JPEG: DQT table runs past the segment");
+    *defined |= 1u << tq;
     p += need, n -= need;
   }
   return PB_OK;
@@ -44,7 +46,9 @@ static int check_dqt(const uint8_t *p, size_t n, pb_err *err) {
 
 typedef struct frame {
   int seen, ncomp, scans;
-  uint8_t ids[4];
+  uint8_t ids[4], tq[4];
+  unsigned dht; /* bit (class * 4 + id) set once a DHT defined that table */
+  unsigned dqt; /* bit id set once a DQT defined that table */
 } frame;
 
 static int check_sof(int marker, const uint8_t *p, size_t n, frame *f, pb_jpeg_info *info, pb_err *err) {
@@ -65,13 +69,26 @@ static int check_sof(int marker, const uint8_t *p, size_t n, frame *f, pb_jpeg_i
     for (int k = 0; k < c; k++)
       if (f->ids[k] == q[0]) return pb_err_set(err, "corrupt JPEG: component id %d twice in the frame", q[0]);
     f->ids[c] = q[0];
+    f->tq[c] = q[2];
   }
   f->seen = 1, f->ncomp = nc;
   info->w = w, info->h = h, info->components = nc, info->progressive = marker == 0xC2;
   return PB_OK;
 }
 
-static int check_sos(const uint8_t *p, size_t n, const frame *f, pb_err *err) {
+/* Marks info when the scan needs a table not defined yet: baseline scans decode DC and AC
+ * coefficients, a progressive scan either DC (Ss = 0; its refinement passes, Ah > 0, read raw
+ * bits) or AC (Ss > 0); every component needs its quantisation table. */
+static void check_tables(const uint8_t *q, const uint8_t *t, const frame *f, const pb_jpeg_info *info,
+                         int *undefined) {
+  int td = q[1] >> 4, ta = q[1] & 15, dc = !info->progressive || (t[0] == 0 && (t[2] >> 4) == 0),
+      ac = !info->progressive || t[0] > 0;
+  if ((dc && !(f->dht >> td & 1)) || (ac && !(f->dht >> (4 + ta) & 1))) *undefined = 1;
+  for (int c = 0; c < f->ncomp; c++)
+    if (f->ids[c] == q[0] && !(f->dqt >> f->tq[c] & 1)) *undefined = 1;
+}
+
+static int check_sos(const uint8_t *p, size_t n, const frame *f, pb_jpeg_info *info, pb_err *err) {
   if (!f->seen) return pb_err_set(err, "corrupt JPEG: a scan before the frame header");
   if (n < 1) return pb_err_set(err, "corrupt JPEG: scan header cut short");
   int ns = p[0];
@@ -87,6 +104,7 @@ static int check_sos(const uint8_t *p, size_t n, const frame *f, pb_err *err) {
   const uint8_t *t = p + 1 + 2 * ns; /* Ss, Se, Ah/Al */
   if (t[0] > 63 || t[1] > 63 || (t[2] >> 4) > 13 || (t[2] & 15) > 13)
     return pb_err_set(err, "corrupt JPEG: scan spectral selection %d..%d / approximation %d", t[0], t[1], t[2]);
+  for (int s = 0; s < ns; s++) check_tables(p + 1 + 2 * s, t, f, info, &info->undefined_tables);
   return PB_OK;
 }
 
@@ -131,9 +149,9 @@ int pb_jpeg_scan(const uint8_t *b, size_t len, pb_jpeg_info *info, pb_err *err) 
     size_t n = seg - 2;
     int rc = PB_OK;
     if (m == 0xC4)
-      rc = check_dht(p, n, err);
+      rc = check_dht(p, n, &f.dht, err);
     else if (m == 0xDB)
-      rc = check_dqt(p, n, err);
+      rc = check_dqt(p, n, &f.dqt, err);
     else if (m == 0xDD)
       rc = n == 2 ? PB_OK : pb_err_set(err, "corrupt JPEG: restart interval segment of length %zu", seg);
     else if (m == 0xCC)
@@ -141,7 +159,7 @@ int pb_jpeg_scan(const uint8_t *b, size_t len, pb_jpeg_info *info, pb_err *err) 
     else if (m >= 0xC0 && m <= 0xCF && m != 0xC8)
       rc = check_sof(m, p, n, &f, info, err);
     else if (m == 0xDA)
-      rc = check_sos(p, n, &f, err), f.scans++;
+      rc = check_sos(p, n, &f, info, err), f.scans++;
     if (rc) return rc;
     i += seg;
     if (m == 0xDA) i = skip_entropy(b, len, i);

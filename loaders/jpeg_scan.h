@@ -18,6 +18,10 @@ typedef struct pb_jpeg_info {
   int w, h;        /* from the frame header */
   int components;  /* 1 (grey), 3 (YCbCr / RGB) or 4 (CMYK / YCCK) */
   int progressive; /* SOF2 */
+  /* A scan uses a Huffman or quantisation table that no DHT / DQT segment defined before it.
+   * libjpeg falls back on the standard Huffman tables (Motion-JPEG frames have none); stb_image
+   * reads its uninitialised tables, so such a file must never reach it. */
+  int undefined_tables;
 } pb_jpeg_info;
 
 /* 1 when buf looks like a JPEG to some decoder: it starts with 0xFF (stb_image skips any number
