@@ -1,8 +1,10 @@
 # Registers every test/<area>/test_*.c as a ctest executable, and test/cli/*.sh as shell tests.
 # Tests named test_cuda_* need a GPU: they exit 77 without one and ctest reports them skipped.
 file(GLOB_RECURSE PLUMB_TEST_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/test/*/test_*.c)
-add_library(plumb_testutil STATIC ${CMAKE_SOURCE_DIR}/test/testutil.c)
+# cuda_twin.c: the CUDA twin tests' harness (links in a CPU-only build too, against the stubs).
+add_library(plumb_testutil STATIC ${CMAKE_SOURCE_DIR}/test/testutil.c ${CMAKE_SOURCE_DIR}/test/cuda_twin.c)
 target_link_libraries(plumb_testutil PUBLIC plumb_lib)
+target_compile_options(plumb_testutil PRIVATE -Wall -Wextra -Werror)
 target_compile_definitions(plumb_testutil PUBLIC PLUMB_FIXTURES="${CMAKE_SOURCE_DIR}/test/fixtures"
                            PLUMB_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
 foreach(src ${PLUMB_TEST_SOURCES})

@@ -13,6 +13,7 @@
 #include <ini.h>
 
 #include "engine/config_internal.h"
+#include "kernels/pb_file.h"
 
 /* ------------------------------------------------------------------ small helpers */
 
@@ -509,36 +510,10 @@ int pb_config_write(const pb_config *c, const char *path, pb_err *err) {
     if (strlen(pb_cfg_keys[i].key) + 1 + strlen(c->v[i].raw) > (size_t)pb_cfg_line_limit())
       return pb_err_set(err, "cannot write %s: [%s] %s is longer than a config line", path, pb_cfg_keys[i].section,
                         pb_cfg_keys[i].key);
-  size_t n = strlen(path);
-  char *tmp = pb_xmalloc(n + 16);
-  snprintf(tmp, n + 16, "%s.tmp.XXXXXX", path);
-  int fd = mkstemp(tmp);
-  if (fd < 0) {
-    int e = errno;
-    free(tmp);
-    return pb_err_set(err, "cannot write %s: %s", path, strerror(e));
-  }
-  (void)fchmod(fd, 0644);
-  FILE *f = fdopen(fd, "w");
-  if (!f) {
-    int e = errno;
-    close(fd);
-    unlink(tmp);
-    free(tmp);
-    return pb_err_set(err, "cannot write %s: %s", path, strerror(e));
-  }
-  cfg_write_body(c, f);
-  int bad = ferror(f) || fflush(f) || fsync(fd);
-  int e = errno;
-  if (fclose(f) && !bad) bad = 1, e = errno;
-  if (!bad && rename(tmp, path)) bad = 1, e = errno;
-  if (bad) {
-    unlink(tmp);
-    free(tmp);
-    return pb_err_set(err, "cannot write %s: %s", path, strerror(e ? e : EIO));
-  }
-  free(tmp);
-  return PB_OK;
+  pb_afile af;
+  if (pb_afile_open(&af, path, err)) return PB_ERR;
+  cfg_write_body(c, af.f);
+  return pb_afile_commit(&af, err);
 }
 
 void pb_config_print_reference(FILE *out) {

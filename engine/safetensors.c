@@ -4,6 +4,8 @@
  * offset and size is checked before a data pointer is formed. */
 #include "engine/safetensors.h"
 
+#include "kernels/pb_file.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -167,15 +169,8 @@ int pb_st_write(const char *path, const pb_st_tensor *tensors, int n, const char
   /* Pad so that the data section starts 8-byte aligned in the file (and in memory). */
   while (h.n % 8) buf_puts(&h, " ");
 
-  char tmp[4096];
-  if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp) {
-    free(h.p);
-    free(order);
-    return pb_err_set(err, "%s: path too long", path);
-  }
-  FILE *f = fopen(tmp, "wb");
-  if (!f) {
-    pb_err_set(err, "%s: cannot create temporary file %s: %s", path, tmp, strerror(errno));
+  pb_afile af;
+  if (pb_afile_open(&af, path, err)) {
     free(h.p);
     free(order);
     return PB_ERR;
@@ -183,53 +178,19 @@ int pb_st_write(const char *path, const pb_st_tensor *tensors, int n, const char
   unsigned char len8[8];
   uint64_t hn = h.n;
   for (int i = 0; i < 8; i++) len8[i] = (unsigned char)(hn >> (8 * i));
-  errno = 0;
-  if (fwrite(len8, 1, 8, f) != 8 || fwrite(h.p, 1, h.n, f) != h.n) goto io_fail;
-  for (int k = 0; k < n; k++) {
+  int ok = fwrite(len8, 1, 8, af.f) == 8 && fwrite(h.p, 1, h.n, af.f) == h.n;
+  for (int k = 0; ok && k < n; k++) {
     const pb_st_tensor *t = &tensors[order[k]];
-    if (t->nbytes && fwrite(t->data, 1, t->nbytes, f) != t->nbytes) goto io_fail;
-  }
-  if (fflush(f) != 0 || fsync(fileno(f)) != 0) goto io_fail;
-  if (fclose(f) != 0) {
-    f = NULL;
-    goto io_fail;
-  }
-  f = NULL;
-  if (rename(tmp, path) != 0) {
-    pb_err_set(err, "%s: cannot rename %s over it: %s", path, tmp, strerror(errno));
-    unlink(tmp);
-    free(h.p);
-    free(order);
-    return PB_ERR;
-  }
-  /* Make the rename itself durable; failure here loses nothing already written. */
-  {
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash == dir)
-      slash[1] = '\0';
-    else if (slash)
-      *slash = '\0';
-    else
-      snprintf(dir, sizeof dir, ".");
-    int fd = open(dir, O_RDONLY);
-    if (fd >= 0) {
-      (void)fsync(fd);
-      close(fd);
-    }
+    ok = !t->nbytes || fwrite(t->data, 1, t->nbytes, af.f) == t->nbytes;
   }
   free(h.p);
   free(order);
-  return PB_OK;
-
-io_fail:
-  pb_err_set(err, "%s: writing %s failed: %s", path, tmp, strerror(errno ? errno : EIO));
-  if (f) fclose(f);
-  unlink(tmp);
-  free(h.p);
-  free(order);
-  return PB_ERR;
+  if (!ok) {
+    int e = errno;
+    pb_afile_abort(&af);
+    return pb_err_set(err, "%s: writing failed: %s", path, strerror(e ? e : EIO));
+  }
+  return pb_afile_commit(&af, err);
 }
 
 /* ---------------------------------------------------------------- reading */

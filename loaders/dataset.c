@@ -12,6 +12,8 @@
  *    "unbiased" evaluation). Aligned = the class's own colour. */
 #include "loaders/dataset.h"
 
+#include "kernels/pb_file.h"
+
 #include "engine/model.h"
 
 #include <math.h>
@@ -44,18 +46,11 @@ void pb_dataset_free(pb_dataset *d) {
   memset(d, 0, sizeof *d);
 }
 
-static void join(char *out, size_t len, const char *dir, const char *file) {
-  if (file[0] == '/' || !dir[0])
-    snprintf(out, len, "%s", file);
-  else
-    snprintf(out, len, "%s/%s", dir, file);
-}
-
 static int load_split(pb_dataset *d, const char *name, const char *dir, const char *img_file,
                       const char *lab_file, long limit, int nclass, pb_err *err) {
   char ip[4096], lp[4096];
-  join(ip, sizeof ip, dir, img_file);
-  join(lp, sizeof lp, dir, lab_file);
+  if (pb_path_join(ip, sizeof ip, dir, img_file, err) || pb_path_join(lp, sizeof lp, dir, lab_file, err))
+    return pb_err_prefix(err, "[data] %s", name);
   pb_idx im = {0}, lb = {0};
   if (pb_idx_read(&im, ip, err)) return pb_err_prefix(err, "[data] %s images", name);
   if (pb_idx_read(&lb, lp, err)) {
@@ -217,13 +212,15 @@ void pb_dataset_take(pb_dataset *dst, const pb_dataset *src, const int32_t *idx,
 static int load_other(const pb_config *cfg, const char *kind, const char *dir, pb_dataset *full, pb_dataset *test,
                       pb_err *err) {
   char tp[4096], sp[4096];
-  join(tp, sizeof tp, dir, pb_config_str(cfg, "data", "train_path"));
-  join(sp, sizeof sp, dir, pb_config_str(cfg, "data", "test_path"));
+  if (pb_path_join(tp, sizeof tp, dir, pb_config_str(cfg, "data", "train_path"), err) ||
+      pb_path_join(sp, sizeof sp, dir, pb_config_str(cfg, "data", "test_path"), err))
+    return pb_err_prefix(err, "[data]");
   int nclass = (int)pb_config_int(cfg, "model", "num_classes");
   if (!strcmp(kind, "npy")) {
     char tl[4096], sl[4096];
-    join(tl, sizeof tl, dir, pb_config_str(cfg, "data", "train_targets"));
-    join(sl, sizeof sl, dir, pb_config_str(cfg, "data", "test_targets"));
+    if (pb_path_join(tl, sizeof tl, dir, pb_config_str(cfg, "data", "train_targets"), err) ||
+        pb_path_join(sl, sizeof sl, dir, pb_config_str(cfg, "data", "test_targets"), err))
+      return pb_err_prefix(err, "[data]");
     const char *col = pb_config_str(cfg, "data", "label_columns");
     if (pb_data_npy(full, "train", tp, tl, col, nclass, err)) return PB_ERR;
     if (pb_data_npy(test, "test", sp, sl, col, nclass, err)) return pb_dataset_free(full), PB_ERR;
@@ -245,7 +242,8 @@ static int load_other(const pb_config *cfg, const char *kind, const char *dir, p
     }
   } else {
     char root[4096];
-    join(root, sizeof root, dir, pb_config_str(cfg, "data", "image_root"));
+    if (pb_path_join(root, sizeof root, dir, pb_config_str(cfg, "data", "image_root"), err))
+      return pb_err_prefix(err, "[data] image_root");
     pb_csv_opts o = {pb_config_str(cfg, "data", "path_column"), pb_config_str(cfg, "data", "label_columns"),
                      pb_config_str(cfg, "data", "group_column"), pb_config_bool(cfg, "data", "multilabel"),
                      pb_config_str(cfg, "data", "path_suffix"), nclass};

@@ -1,6 +1,8 @@
 /* sources.c: image folders, CSV manifests and .npy arrays as pb_datasets (sources.h). */
 #include "loaders/sources.h"
 
+#include "kernels/pb_file.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -42,11 +44,6 @@ static void sl_sort_unique(strlist *l) {
 static int find_name(char **names, int n, const char *s) {
   char **hit = bsearch(&s, names, (size_t)n, sizeof(char *), cmp_str);
   return hit ? (int)(hit - names) : -1;
-}
-
-static int join_path(char *out, size_t len, const char *root, const char *rel) {
-  int k = root[0] ? snprintf(out, len, "%s/%s", root, rel) : snprintf(out, len, "%s", rel);
-  return k >= 0 && (size_t)k < len;
 }
 
 /* ------------------------------------------------------------------ image folders */
@@ -365,8 +362,8 @@ static int csv_load(pb_dataset *d, const char *name, const char *csv, const char
     }
     char full[8192], withsuf[4096];
     snprintf(withsuf, sizeof withsuf, "%s%s", rel, o->path_suffix);
-    if (!join_path(full, sizeof full, root, withsuf)) {
-      pb_err_set(err, "%s:%d: path too long", csv, line);
+    if (pb_path_join(full, sizeof full, root, withsuf, err)) {
+      pb_err_prefix(err, "%s:%d", csv, line);
       goto out;
     }
     sl_push(&paths, full);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "engine/log.h"
+#include "kernels/pb_file.h"
 
 int pb_runfolder_lock(const char *dir, pb_err *err) {
   char p[4200];
@@ -77,7 +78,7 @@ static int clean_dir(const char *dir) {
 int pb_runfolder_clean(const char *dir, const char *ckdir) { return clean_dir(dir) + clean_dir(ckdir); }
 
 int pb_runfolder_trim_metrics(const char *dir, int64_t epochs_done, pb_err *err) {
-  char path[4200], tmp[4300];
+  char path[4200];
   snprintf(path, sizeof path, "%s/metrics.csv", dir);
   FILE *f = fopen(path, "rb");
   if (!f) return PB_OK; /* none yet */
@@ -116,18 +117,19 @@ int pb_runfolder_trim_metrics(const char *dir, int64_t epochs_done, pb_err *err)
     free(text);
     return PB_OK;
   }
-  snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-  FILE *o = fopen(tmp, "wb");
-  int bad = !o || fwrite(text, 1, keep, o) != keep || fflush(o) || fsync(fileno(o));
-  int e = errno;
-  if (o && fclose(o)) bad = 1, e = errno;
-  if (!bad && rename(tmp, path)) bad = 1, e = errno;
-  free(text);
-  if (bad) {
-    unlink(tmp);
-    return pb_err_set(err, "%s: cannot rewrite it without the rows after epoch %lld: %s", path,
-                      (long long)epochs_done, strerror(e));
+  pb_afile af;
+  int rc = pb_afile_open(&af, path, err);
+  if (rc == PB_OK) {
+    if (fwrite(text, 1, keep, af.f) != keep) {
+      pb_afile_abort(&af);
+      rc = pb_err_set(err, "%s: cannot rewrite it without the rows after epoch %lld: %s", path,
+                      (long long)epochs_done, strerror(errno));
+    } else {
+      rc = pb_afile_commit(&af, err);
+    }
   }
+  free(text);
+  if (rc) return rc;
   pb_log("metrics.csv: dropped the rows after epoch %lld (trained again from the checkpoint)", (long long)epochs_done);
   return PB_OK;
 }

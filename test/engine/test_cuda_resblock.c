@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/cuda_device.h"
+#include "test/cuda_twin.h"
 #include "test/engine/resblock_cases.h"
 
 static float *dl(pb_ctx *c, const float *d, size_t n) {
@@ -86,11 +86,7 @@ static void check_case(const rb_case *c, pb_ctx *cpu, pb_ctx *gpu, uint64_t seed
 }
 
 int main(void) {
-  char why[256];
-  if (pb_cuda_device_count(why, sizeof why) == 0) {
-    printf("skipped: no GPU (%s)\n", why);
-    return 77;
-  }
+  pb_twin_require_gpu();
   pb_err err = {{0}};
   pb_ctx cpu, gpu;
   if (pb_ctx_init(&cpu, "cpu", 1, 1, 0, &err) || pb_ctx_init(&gpu, "cuda", 1, 1, 0, &err)) {

@@ -12,7 +12,7 @@
 
 #include "engine/model.h"
 #include "engine/trainer.h"
-#include "kernels/cuda_device.h"
+#include "test/cuda_twin.h"
 #include "test/testutil.h"
 
 #define N 64
@@ -29,10 +29,7 @@ static pb_config *quickstart_cfg(void) {
 }
 
 int main(void) {
-  if (pb_cuda_device_count(NULL, 0) == 0) {
-    printf("skipped: no GPU\n");
-    return 77;
-  }
+  pb_twin_require_gpu();
   pb_err err = {{0}};
   pb_config *cfg = quickstart_cfg();
   pb_ctx cpu, gpu;

@@ -44,8 +44,8 @@
 
 #include "engine/model.h"
 #include "engine/safetensors.h"
-#include "kernels/cuda_device.h"
 #include "kernels/ops.h"
+#include "test/cuda_twin.h"
 #include "test/testutil.h"
 
 /* How many times PyTorch float32's own error (vs float64) plumb may add to the fixed tolerance. */
@@ -226,10 +226,7 @@ static void check_arch(const pb_st_file *f, pb_ctx *ctx, const char *arch) {
 
 int main(void) {
   pb_err err = {{0}};
-  if (strcmp(PB_GOLDEN_DEVICE, "cpu") && pb_cuda_device_count(NULL, 0) == 0) {
-    printf("skipped: no GPU\n");
-    return 77;
-  }
+  if (strcmp(PB_GOLDEN_DEVICE, "cpu")) pb_twin_require_gpu();
   pb_st_file f;
   if (pb_st_read(&f, pb_test_fixture("resnet_golden.safetensors"), &err)) {
     fprintf(stderr, "%s\n", err.msg);

@@ -22,11 +22,10 @@
 #include <math.h>
 #include <string.h>
 
-#include "kernels/cuda_device.h"
-
 #include "engine/model.h"
 #include "engine/safetensors.h"
 #include "kernels/ops.h"
+#include "test/cuda_twin.h"
 #include "test/testutil.h"
 
 #ifndef PB_GOLDEN_DEVICE
@@ -36,10 +35,7 @@
 
 int main(void) {
   pb_err err = {{0}};
-  if (strcmp(PB_GOLDEN_DEVICE, "cpu") && pb_cuda_device_count(NULL, 0) == 0) {
-    printf("skipped: no GPU\n");
-    return 77;
-  }
+  if (strcmp(PB_GOLDEN_DEVICE, "cpu")) pb_twin_require_gpu();
   pb_st_file f;
   if (pb_st_read(&f, pb_test_fixture("simpleconvnet_golden.safetensors"), &err)) {
     fprintf(stderr, "%s\n", err.msg);

@@ -19,9 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/cuda_device.h"
 #include "kernels/ops.h"
 #include "kernels/ops_cuda.h"
+#include "test/cuda_twin.h"
 #include "test/testutil.h"
 
 #define BN_ATOL 1e-4
@@ -37,25 +37,8 @@ static const bn_case cases[] = {
     {"2x64x196", 2, 64, 196},  {"3x7x1000", 3, 7, 1000},    {"16x256x49", 16, 256, 49}, {"2x3x8000", 2, 3, 8000},
 };
 
-static float *dev_from(const float *h, size_t n, const pb_cuda_env *env) {
-  pb_err err = {{0}};
-  float *d = pb_cuda_alloc(n * sizeof(float), "test buffer", &err);
-  if (!d) {
-    fprintf(stderr, "FAIL: %s\n", err.msg);
-    exit(1);
-  }
-  pb_cuda_h2d(d, h, n * sizeof(float), env);
-  return d;
-}
-
 static double cmp(const char *what, const float *d_got, const float *ref, size_t n, const pb_cuda_env *env) {
-  float *got = malloc(n * sizeof(float));
-  pb_cuda_d2h(got, d_got, n * sizeof(float), env);
-  size_t bad = pb_test_allclose(what, got, ref, n, BN_ATOL, BN_RTOL);
-  PB_CHECK_MSG(bad == 0, "%s: %zu of %zu out of tolerance", what, bad, n);
-  double e = pb_test_max_abs_diff(got, ref, n);
-  free(got);
-  return e;
+  return pb_twin_check_close(what, d_got, ref, n, BN_ATOL, BN_RTOL, env);
 }
 
 static void run_case(const bn_case *cs, const pb_cuda_env *env, const char *env_name, uint64_t seed) {
@@ -88,13 +71,14 @@ static void run_case(const bn_case *cs, const pb_cuda_env *env, const char *env_
   pb_bn_bwd_cpu(dx, dg, dbt, dy, x, gamma, sm, si, &p, 1);
 
   /* GPU. */
-  float *d_x = dev_from(x, nx, env), *d_dy = dev_from(dy, nx, env);
-  float *d_y = dev_from(dy, nx, env), *d_dx = dev_from(x, nx, env), *d_ye = dev_from(dy, nx, env); /* garbage */
-  float *d_g = dev_from(gamma, nc, env), *d_b = dev_from(beta, nc, env);
-  float *d_rm = dev_from(rm0, nc, env), *d_rv = dev_from(rv0, nc, env);
-  float *d_sm = dev_from(rm0, nc, env), *d_si = dev_from(rv0, nc, env);
-  float *d_dg = dev_from(dg0, nc, env), *d_dbt = dev_from(dbt0, nc, env);
-  float *d_dg2 = dev_from(dg0, nc, env), *d_dbt2 = dev_from(dbt0, nc, env);
+  float *d_x = pb_twin_fromf(x, nx, env), *d_dy = pb_twin_fromf(dy, nx, env);
+  float *d_y = pb_twin_fromf(dy, nx, env), *d_dx = pb_twin_fromf(x, nx, env); /* garbage */
+  float *d_ye = pb_twin_fromf(dy, nx, env);                                    /* garbage */
+  float *d_g = pb_twin_fromf(gamma, nc, env), *d_b = pb_twin_fromf(beta, nc, env);
+  float *d_rm = pb_twin_fromf(rm0, nc, env), *d_rv = pb_twin_fromf(rv0, nc, env);
+  float *d_sm = pb_twin_fromf(rm0, nc, env), *d_si = pb_twin_fromf(rv0, nc, env);
+  float *d_dg = pb_twin_fromf(dg0, nc, env), *d_dbt = pb_twin_fromf(dbt0, nc, env);
+  float *d_dg2 = pb_twin_fromf(dg0, nc, env), *d_dbt2 = pb_twin_fromf(dbt0, nc, env);
 
   pb_bn_fwd_train_cuda(d_y, d_sm, d_si, d_rm, d_rv, d_x, d_g, d_b, &p, env);
   const double e_y = cmp("y (train)", d_y, y, nx, env);
@@ -110,13 +94,9 @@ static void run_case(const bn_case *cs, const pb_cuda_env *env, const char *env_
   const double e_dg = cmp("dgamma (+=)", d_dg, dg, nc, env);
   const double e_db = cmp("dbeta (+=)", d_dbt, dbt, nc, env);
   /* Reproducibility: a second backward into fresh accumulators, bitwise. */
-  float *dx1 = malloc(nx * sizeof(float)), *dx2 = malloc(nx * sizeof(float));
-  float *g1 = malloc(nc * sizeof(float)), *g2 = malloc(nc * sizeof(float));
-  pb_cuda_d2h(dx1, d_dx, nx * sizeof(float), env);
-  pb_cuda_d2h(g1, d_dg, nc * sizeof(float), env);
+  float *dx1 = pb_twin_hostf(d_dx, nx, env), *g1 = pb_twin_hostf(d_dg, nc, env);
   pb_bn_bwd_cuda(d_dx, d_dg2, d_dbt2, d_dy, d_x, d_g, d_sm, d_si, &p, env);
-  pb_cuda_d2h(dx2, d_dx, nx * sizeof(float), env);
-  pb_cuda_d2h(g2, d_dg2, nc * sizeof(float), env);
+  float *dx2 = pb_twin_hostf(d_dx, nx, env), *g2 = pb_twin_hostf(d_dg2, nc, env);
   PB_CHECK_MSG(memcmp(dx1, dx2, nx * sizeof(float)) == 0 && memcmp(g1, g2, nc * sizeof(float)) == 0,
                "%s [%s]: backward not bitwise reproducible", cs->name, env_name);
 
@@ -133,22 +113,14 @@ static void run_case(const bn_case *cs, const pb_cuda_env *env, const char *env_
 }
 
 int main(void) {
-  char why[256];
-  if (pb_cuda_device_count(why, sizeof why) == 0) {
-    printf("skipped: no GPU (%s)\n", why);
-    return 77;
-  }
+  pb_twin_require_gpu();
   const struct {
     const char *name;
     int det, tf32;
   } envs[] = {{"det0 tf32 0", 0, 0}, {"det1 tf32 1", 1, 1}};
   for (size_t e = 0; e < sizeof envs / sizeof envs[0]; e++) {
     pb_cuda_env env;
-    pb_err err = {{0}};
-    if (pb_cuda_env_init(&env, 0, (size_t)16 << 20, envs[e].det, envs[e].tf32, &err) != PB_OK) {
-      fprintf(stderr, "FAIL: env init: %s\n", err.msg);
-      return 1;
-    }
+    pb_twin_env(&env, (size_t)16 << 20, envs[e].det, envs[e].tf32);
     printf("env %s:\n", envs[e].name);
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) run_case(&cases[c], &env, envs[e].name, 100 * c + 3);
     pb_cuda_env_free(&env);

@@ -30,6 +30,7 @@
 #include "kernels/cuda_device.h"
 #include "kernels/ops.h"
 #include "kernels/ops_cuda.h"
+#include "test/cuda_twin.h"
 #include "test/testutil.h"
 
 typedef struct conv_case {
@@ -49,35 +50,8 @@ static const conv_case cases[] = {
     {"asymmetric k3x1 s(2,1) p(1,0) dil(1,2)", 2, 5, 11, 8, 7, 3, 1, 2, 1, 1, 0, 1, 2, 1, 1},
 };
 
-static float *dev_from(const float *h, size_t n, const pb_cuda_env *env) {
-  pb_err err = {{0}};
-  float *d = pb_cuda_alloc(n * sizeof(float), "test buffer", &err);
-  if (!d) {
-    fprintf(stderr, "FAIL: %s\n", err.msg);
-    exit(1);
-  }
-  pb_cuda_h2d(d, h, n * sizeof(float), env);
-  return d;
-}
-
 static void to_host(float *h, const float *d, size_t n, const pb_cuda_env *env) {
   pb_cuda_d2h(h, d, n * sizeof(float), env);
-}
-
-static double max_abs(const float *a, size_t n) {
-  double m = 0;
-  for (size_t i = 0; i < n; i++)
-    if (fabs((double)a[i]) > m) m = fabs((double)a[i]);
-  return m;
-}
-
-/* Compares and prints the max abs error; returns it. */
-static double compare(const char *what, const float *got, const float *ref, size_t n, int tf32) {
-  const double m = max_abs(ref, n) > 1.0 ? max_abs(ref, n) : 1.0;
-  const double atol = (tf32 ? 5e-3 : 1e-4) * m, rtol = tf32 ? 5e-3 : 1e-4;
-  size_t bad = pb_test_allclose(what, got, ref, n, atol, rtol);
-  PB_CHECK_MSG(bad == 0, "%s: %zu of %zu elements out of tolerance", what, bad, n);
-  return pb_test_max_abs_diff(got, ref, n);
 }
 
 static void run_case(const conv_case *cs, const pb_cuda_env *env, const char *env_name, uint64_t seed) {
@@ -124,36 +98,36 @@ static void run_case(const conv_case *cs, const pb_cuda_env *env, const char *en
   pb_conv2d_bwd_filter_cpu(dw_ref2, cs->bias ? db_ref2 : NULL, dy, x, &p, &s);
 
   /* GPU. */
-  float *d_x = dev_from(x, nx, env), *d_w = dev_from(w, nw, env), *d_b = dev_from(b, nb, env);
-  float *d_dy = dev_from(dy, ny, env), *d_dw = dev_from(dw0, nw, env), *d_db = dev_from(db0, nb, env);
-  float *d_dw2 = dev_from(dw0, nw, env);
-  float *d_y = dev_from(y_ref, ny, env), *d_dx = dev_from(dx_ref, nx, env); /* garbage-in: overwritten */
+  float *d_x = pb_twin_fromf(x, nx, env), *d_w = pb_twin_fromf(w, nw, env), *d_b = pb_twin_fromf(b, nb, env);
+  float *d_dy = pb_twin_fromf(dy, ny, env), *d_dw = pb_twin_fromf(dw0, nw, env), *d_db = pb_twin_fromf(db0, nb, env);
+  float *d_dw2 = pb_twin_fromf(dw0, nw, env);
+  float *d_y = pb_twin_fromf(y_ref, ny, env), *d_dx = pb_twin_fromf(dx_ref, nx, env); /* garbage-in: overwritten */
   pb_cuda_memset0(d_y, ny * sizeof(float), env);
   const int tf = env->tf32;
 
   pb_conv2d_fwd_cuda(d_y, d_x, d_w, cs->bias ? d_b : NULL, &p, env); /* first: measures, then computes */
   to_host(y_got, d_y, ny, env);
-  double e_y = compare("y", y_got, y_ref, ny, tf);
+  double e_y = pb_twin_check_gemm("y", y_got, y_ref, ny, tf);
   pb_conv2d_fwd_cuda(d_y, d_x, d_w, cs->bias ? d_b : NULL, &p, env); /* cached algorithm */
   to_host(y_got2, d_y, ny, env);
-  compare("y (cached)", y_got2, y_ref, ny, tf);
+  pb_twin_check_gemm("y (cached)", y_got2, y_ref, ny, tf);
 
   pb_conv2d_bwd_data_cuda(d_dx, d_dy, d_w, &p, env);
   to_host(dx_got, d_dx, nx, env);
-  double e_dx = compare("dx", dx_got, dx_ref, nx, tf);
+  double e_dx = pb_twin_check_gemm("dx", dx_got, dx_ref, nx, tf);
   pb_conv2d_bwd_data_cuda(d_dx, d_dy, d_w, &p, env);
   to_host(dx_got2, d_dx, nx, env);
-  compare("dx (cached)", dx_got2, dx_ref, nx, tf);
+  pb_twin_check_gemm("dx (cached)", dx_got2, dx_ref, nx, tf);
 
   pb_conv2d_bwd_filter_cuda(d_dw, cs->bias ? d_db : NULL, d_dy, d_x, &p, env);
   to_host(dw_got, d_dw, nw, env);
   to_host(db_got, d_db, nb, env);
-  double e_dw = compare("dw (+= once)", dw_got, dw_ref, nw, tf);
-  double e_db = compare("dbias (+= once)", db_got, db_ref, nb, tf); /* db0 itself when no bias */
+  double e_dw = pb_twin_check_gemm("dw (+= once)", dw_got, dw_ref, nw, tf);
+  double e_db = pb_twin_check_gemm("dbias (+= once)", db_got, db_ref, nb, tf); /* db0 itself when no bias */
   /* A fresh pre-filled dw through the cached algorithm. */
   pb_conv2d_bwd_filter_cuda(d_dw2, NULL, d_dy, d_x, &p, env);
   to_host(dw_got2, d_dw2, nw, env);
-  compare("dw fresh (cached)", dw_got2, dw_ref, nw, tf);
+  pb_twin_check_gemm("dw fresh (cached)", dw_got2, dw_ref, nw, tf);
   if (env->deterministic) {
     PB_CHECK_MSG(memcmp(y_got, y_got2, ny * sizeof(float)) == 0, "%s [%s]: y not bitwise reproducible", cs->name,
                  env_name);
@@ -166,11 +140,11 @@ static void run_case(const conv_case *cs, const pb_cuda_env *env, const char *en
   pb_conv2d_bwd_filter_cuda(d_dw, cs->bias ? d_db : NULL, d_dy, d_x, &p, env);
   to_host(dw_got, d_dw, nw, env);
   to_host(db_got, d_db, nb, env);
-  compare("dw (+= twice)", dw_got, dw_ref2, nw, tf);
-  compare("dbias (+= twice)", db_got, db_ref2, nb, tf);
+  pb_twin_check_gemm("dw (+= twice)", dw_got, dw_ref2, nw, tf);
+  pb_twin_check_gemm("dbias (+= twice)", db_got, db_ref2, nb, tf);
 
   printf("  %-40s [%s] max abs err: y %.2e dx %.2e dw %.2e db %.2e (max |y| %.2f |dw| %.2f)\n", cs->name, env_name,
-         e_y, e_dx, e_dw, e_db, max_abs(y_ref, ny), max_abs(dw_ref, nw));
+         e_y, e_dx, e_dw, e_db, pb_twin_max_abs(y_ref, ny), pb_twin_max_abs(dw_ref, nw));
 
   pb_cuda_free(d_x), pb_cuda_free(d_w), pb_cuda_free(d_b), pb_cuda_free(d_dy), pb_cuda_free(d_dw);
   pb_cuda_free(d_db), pb_cuda_free(d_dw2), pb_cuda_free(d_y), pb_cuda_free(d_dx);
@@ -181,11 +155,7 @@ static void run_case(const conv_case *cs, const pb_cuda_env *env, const char *en
 }
 
 int main(void) {
-  char why[256];
-  if (pb_cuda_device_count(why, sizeof why) == 0) {
-    printf("skipped: no GPU (%s)\n", why);
-    return 77;
-  }
+  pb_twin_require_gpu();
   char desc[512];
   pb_cuda_describe(0, desc, sizeof desc);
   printf("%s\n", desc);
@@ -200,11 +170,7 @@ int main(void) {
   };
   for (size_t e = 0; e < sizeof envs / sizeof envs[0]; e++) {
     pb_cuda_env env;
-    pb_err err = {{0}};
-    if (pb_cuda_env_init(&env, 0, envs[e].ws, envs[e].det, envs[e].tf32, &err) != PB_OK) {
-      fprintf(stderr, "FAIL: env init: %s\n", err.msg);
-      return 1;
-    }
+    pb_twin_env(&env, envs[e].ws, envs[e].det, envs[e].tf32);
     printf("env %s:\n", envs[e].name);
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) run_case(&cases[c], &env, envs[e].name, 1000 * c + 7);
     pb_cuda_env_free(&env);

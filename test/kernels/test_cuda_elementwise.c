@@ -20,61 +20,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/cuda_device.h"
 #include "kernels/ops.h"
 #include "kernels/ops_cuda.h"
+#include "test/cuda_twin.h"
 #include "test/testutil.h"
 
 static pb_cuda_env g_env;
 
-static void *dev_alloc(size_t bytes) {
-  pb_err err = {{0}};
-  void *d = pb_cuda_alloc(bytes ? bytes : 1, "test buffer", &err);
-  if (!d) {
-    fprintf(stderr, "FAIL: %s\n", err.msg);
-    exit(1);
-  }
-  return d;
-}
-
-static float *dev_from(const float *h, size_t n) {
-  float *d = dev_alloc(n * sizeof(float));
-  if (n) pb_cuda_h2d(d, h, n * sizeof(float), &g_env);
-  return d;
-}
-
-static float *host_of(const float *d, size_t n) {
-  float *h = malloc((n ? n : 1) * sizeof(float));
-  if (n) pb_cuda_d2h(h, d, n * sizeof(float), &g_env);
-  pb_cuda_sync(&g_env);
-  return h;
-}
-
-/* Bitwise comparison of a device float array with the CPU's; returns the max abs error. A NaN
- * matches any NaN: the GPU writes the canonical NaN for arithmetic on a NaN, x86 keeps the
- * operand's payload, and no consumer reads NaN payloads. */
-static double cmp_bits(const char *what, size_t n, const float *d_got, const float *ref) {
-  float *got = host_of(d_got, n);
-  size_t bad = 0, first = 0;
-  for (size_t i = 0; i < n; i++) {
-    const int same = (isnan(got[i]) && isnan(ref[i])) || memcmp(&got[i], &ref[i], sizeof(float)) == 0;
-    if (!same && bad++ == 0) first = i;
-  }
-  PB_CHECK_MSG(bad == 0, "%s (n=%zu): %zu elements not bitwise equal, first [%zu] got %.9g ref %.9g", what, n, bad,
-               first, got[first], ref[first]);
-  double e = 0.0; /* max abs error, NaN pairs left out */
-  for (size_t i = 0; i < n; i++) {
-    if (isnan(got[i]) && isnan(ref[i])) continue;
-    const double d = fabs((double)got[i] - (double)ref[i]);
-    if (d > e || isnan(d)) e = d;
-  }
-  free(got);
-  return e;
-}
-
 /* Tolerance comparison where a NaN must be matched by a NaN at the same place. */
 static double cmp_tol(const char *what, size_t n, const float *d_got, const float *ref, double atol, double rtol) {
-  float *got = host_of(d_got, n);
+  float *got = pb_twin_hostf(d_got, n, &g_env);
   float *r = malloc((n ? n : 1) * sizeof(float));
   size_t nan_bad = 0;
   for (size_t i = 0; i < n; i++) {
@@ -100,17 +55,18 @@ static void test_activations_elementwise(size_t n, uint64_t seed) {
   const float specials[] = {0.0f, -0.0f, 100.0f, -100.0f, 20.0f, -20.0f, NAN, 1e-3f};
   for (size_t s = 0; s < sizeof specials / sizeof specials[0] && 2 * s + 1 < n; s++) x[2 * s + 1] = specials[s];
 
-  float *d_x = dev_from(x, n), *d_x2 = dev_from(x2, n), *d_dy = dev_from(dy, n);
-  float *d_y = dev_from(dy, n), *d_dx = dev_from(x, n); /* garbage: outputs are overwritten */
+  float *d_x = pb_twin_fromf(x, n, &g_env), *d_x2 = pb_twin_fromf(x2, n, &g_env);
+  float *d_dy = pb_twin_fromf(dy, n, &g_env);
+  float *d_y = pb_twin_fromf(dy, n, &g_env), *d_dx = pb_twin_fromf(x, n, &g_env); /* garbage: outputs are overwritten */
   double e[10];
 
   pb_relu_fwd_cpu(y, x, n);
   pb_relu_fwd_cuda(d_y, d_x, n, &g_env);
-  e[0] = cmp_bits("relu fwd", n, d_y, y);
+  e[0] = pb_twin_check_bits("relu fwd", d_y, y, n, &g_env);
   pb_cuda_h2d(d_y, y, n * sizeof(float), &g_env); /* backward from the same y */
   pb_relu_bwd_cpu(dx, dy, y, n);
   pb_relu_bwd_cuda(d_dx, d_dy, d_y, n, &g_env);
-  e[1] = cmp_bits("relu bwd", n, d_dx, dx);
+  e[1] = pb_twin_check_bits("relu bwd", d_dx, dx, n, &g_env);
 
   pb_sigmoid_fwd_cpu(y, x, n);
   pb_sigmoid_fwd_cuda(d_y, d_x, n, &g_env);
@@ -118,23 +74,23 @@ static void test_activations_elementwise(size_t n, uint64_t seed) {
   pb_cuda_h2d(d_y, y, n * sizeof(float), &g_env);
   pb_sigmoid_bwd_cpu(dx, dy, y, n);
   pb_sigmoid_bwd_cuda(d_dx, d_dy, d_y, n, &g_env);
-  e[3] = cmp_bits("sigmoid bwd", n, d_dx, dx);
+  e[3] = pb_twin_check_bits("sigmoid bwd", d_dx, dx, n, &g_env);
 
   /* add, then add in place (y aliases a) */
   pb_add_fwd_cpu(y, x, x2, n);
   pb_add_fwd_cuda(d_y, d_x, d_x2, n, &g_env);
-  e[4] = cmp_bits("add", n, d_y, y);
+  e[4] = pb_twin_check_bits("add", d_y, y, n, &g_env);
   pb_add_fwd_cpu(y, y, x2, n);
   pb_add_fwd_cuda(d_y, d_y, d_x2, n, &g_env);
-  e[5] = cmp_bits("add in place", n, d_y, y);
+  e[5] = pb_twin_check_bits("add in place", d_y, y, n, &g_env);
 
   pb_accumulate_cpu(y, dy, n);
   pb_accumulate_cuda(d_y, d_dy, n, &g_env);
-  e[6] = cmp_bits("accumulate", n, d_y, y);
+  e[6] = pb_twin_check_bits("accumulate", d_y, y, n, &g_env);
 
   pb_scale_cpu(y, 0.3f, n);
   pb_scale_cuda(d_y, 0.3f, n, &g_env);
-  e[7] = cmp_bits("scale", n, d_y, y);
+  e[7] = pb_twin_check_bits("scale", d_y, y, n, &g_env);
 
   printf("  n=%-7zu max abs err: relu %.2e / %.2e sigmoid %.2e / %.2e add %.2e / %.2e accumulate %.2e scale %.2e\n",
          n, e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7]);
@@ -153,17 +109,19 @@ static void test_chscale(int n, int c, int hw, uint64_t seed) {
   pb_chscale_fwd_cpu(y, x, s, n, c, hw);
   pb_chscale_bwd_cpu(dx, ds, dy, x, s, n, c, hw);
 
-  float *d_x = dev_from(x, nx), *d_dy = dev_from(dy, nx), *d_s = dev_from(s, ns);
-  float *d_y = dev_from(dy, nx), *d_dx = dev_from(x, nx), *d_ds = dev_from(s, ns); /* garbage */
+  float *d_x = pb_twin_fromf(x, nx, &g_env), *d_dy = pb_twin_fromf(dy, nx, &g_env);
+  float *d_s = pb_twin_fromf(s, ns, &g_env);
+  float *d_y = pb_twin_fromf(dy, nx, &g_env), *d_dx = pb_twin_fromf(x, nx, &g_env); /* garbage */
+  float *d_ds = pb_twin_fromf(s, ns, &g_env);                                       /* garbage */
   pb_chscale_fwd_cuda(d_y, d_x, d_s, n, c, hw, &g_env);
-  const double ey = cmp_bits("chscale fwd", nx, d_y, y);
+  const double ey = pb_twin_check_bits("chscale fwd", d_y, y, nx, &g_env);
   pb_chscale_bwd_cuda(d_dx, d_ds, d_dy, d_x, d_s, n, c, hw, &g_env);
-  const double edx = cmp_bits("chscale dx", nx, d_dx, dx);
+  const double edx = pb_twin_check_bits("chscale dx", d_dx, dx, nx, &g_env);
   const double eds = cmp_tol("chscale ds", ns, d_ds, ds, 1e-6, 1e-5);
   /* run to run: a second backward gives the same ds bits */
-  float *ds1 = host_of(d_ds, ns);
+  float *ds1 = pb_twin_hostf(d_ds, ns, &g_env);
   pb_chscale_bwd_cuda(d_dx, d_ds, d_dy, d_x, d_s, n, c, hw, &g_env);
-  float *ds2 = host_of(d_ds, ns);
+  float *ds2 = pb_twin_hostf(d_ds, ns, &g_env);
   PB_CHECK_MSG(memcmp(ds1, ds2, ns * sizeof(float)) == 0, "chscale ds %dx%dx%d not reproducible", n, c, hw);
   printf("  chscale %dx%dx%d max abs err: y %.2e dx %.2e ds %.2e\n", n, c, hw, ey, edx, eds);
   pb_cuda_free(d_x), pb_cuda_free(d_dy), pb_cuda_free(d_s), pb_cuda_free(d_y), pb_cuda_free(d_dx), pb_cuda_free(d_ds);
@@ -179,8 +137,9 @@ static void test_dropout(size_t n, float p, uint64_t seed, uint64_t stream) {
   pb_dropout_fwd_cpu(y, mask, x, n, p, seed, stream);
   pb_dropout_bwd_cpu(dx, dy, mask, n, p);
 
-  float *d_x = dev_from(x, n), *d_dy = dev_from(dy, n), *d_y = dev_from(dy, n), *d_dx = dev_from(x, n);
-  uint8_t *d_mask = dev_alloc(n);
+  float *d_x = pb_twin_fromf(x, n, &g_env), *d_dy = pb_twin_fromf(dy, n, &g_env);
+  float *d_y = pb_twin_fromf(dy, n, &g_env), *d_dx = pb_twin_fromf(x, n, &g_env);
+  uint8_t *d_mask = pb_twin_alloc(n);
   pb_cuda_memset0(d_mask, n, &g_env);
   pb_dropout_fwd_cuda(d_y, d_mask, d_x, n, p, seed, stream, &g_env);
   pb_cuda_d2h(gmask, d_mask, n, &g_env);
@@ -188,9 +147,9 @@ static void test_dropout(size_t n, float p, uint64_t seed, uint64_t stream) {
   size_t bad = 0, kept = 0;
   for (size_t i = 0; i < n; i++) bad += gmask[i] != mask[i], kept += mask[i];
   PB_CHECK_MSG(bad == 0, "dropout mask n=%zu p=%g: %zu of %zu differ from the CPU's", n, (double)p, bad, n);
-  const double ey = cmp_bits("dropout y", n, d_y, y);
+  const double ey = pb_twin_check_bits("dropout y", d_y, y, n, &g_env);
   pb_dropout_bwd_cuda(d_dx, d_dy, d_mask, n, p, &g_env);
-  const double edx = cmp_bits("dropout dx", n, d_dx, dx);
+  const double edx = pb_twin_check_bits("dropout dx", d_dx, dx, n, &g_env);
   printf("  dropout n=%-7zu p=%.2f: mask bitwise (%zu kept), max abs err y %.2e dx %.2e\n", n, (double)p, kept, ey, edx);
   pb_cuda_free(d_x), pb_cuda_free(d_dy), pb_cuda_free(d_y), pb_cuda_free(d_dx), pb_cuda_free(d_mask);
   free(x), free(dy), free(y), free(dx), free(mask), free(gmask);
@@ -205,27 +164,19 @@ static void test_convert(int n, int c, int hw, uint64_t seed) {
   for (int ch = 0; ch < c; ch++) mean[ch] = 0.1f * (float)(ch + 1), std[ch] = 0.2f + 0.05f * (float)ch;
   for (size_t i = 0; i < total; i++) u8[i] = (uint8_t)((i * 2654435761u + seed) >> 7);
   pb_u8_to_f32_norm_cpu(ref, u8, n, c, hw, mean, std); /* the CPU twin */
-  uint8_t *d_u8 = dev_alloc(total);
+  uint8_t *d_u8 = pb_twin_alloc(total);
   pb_cuda_h2d(d_u8, u8, total, &g_env);
-  float *d_x = dev_alloc(total * sizeof(float));
+  float *d_x = pb_twin_alloc(total * sizeof(float));
   pb_u8_to_f32_norm_cuda(d_x, d_u8, n, c, hw, mean, std, &g_env);
-  const double e = cmp_bits("u8 -> f32 norm", total, d_x, ref);
+  const double e = pb_twin_check_bits("u8 -> f32 norm", d_x, ref, total, &g_env);
   printf("  u8_to_f32_norm %dx%dx%d max abs err %.2e\n", n, c, hw, e);
   pb_cuda_free(d_u8), pb_cuda_free(d_x);
   free(u8), free(ref);
 }
 
 int main(void) {
-  char why[256];
-  if (pb_cuda_device_count(why, sizeof why) == 0) {
-    printf("skipped: no GPU (%s)\n", why);
-    return 77;
-  }
-  pb_err err = {{0}};
-  if (pb_cuda_env_init(&g_env, 0, (size_t)64 << 20, 0, 0, &err) != PB_OK) {
-    fprintf(stderr, "FAIL: env init: %s\n", err.msg);
-    return 1;
-  }
+  pb_twin_require_gpu();
+  pb_twin_env(&g_env, (size_t)64 << 20, 0, 0);
   const size_t sizes[] = {1, 3, 31, 1000, 100003};
   for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) test_activations_elementwise(sizes[s], 10 + s);
 

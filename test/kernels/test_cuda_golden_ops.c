@@ -28,8 +28,8 @@
 #include <string.h>
 
 #include "engine/safetensors.h"
-#include "kernels/cuda_device.h"
 #include "kernels/ops_cuda.h"
+#include "test/cuda_twin.h"
 #include "test/testutil.h"
 
 static pb_st_file g_f;
@@ -75,32 +75,17 @@ static float meta_float(const char *key) {
 
 /* ------------------------------------------------------------------ device helpers */
 
-/* A fresh device buffer of bytes (at least 1), aborting on out-of-memory. */
-static void *dalloc(size_t bytes, const char *what) {
-  pb_err err = {{0}};
-  void *p = pb_cuda_alloc(bytes ? bytes : 1, what, &err);
-  if (!p) PB_FATAL("%s", err.msg);
-  return p;
-}
-
 /* A fresh zeroed device buffer of n floats. */
 static float *dzeros(size_t n) {
-  float *d = dalloc(n * sizeof(float), "test buffer");
+  float *d = pb_twin_alloc(n * sizeof(float));
   pb_cuda_memset0(d, (n ? n : 1) * sizeof(float), &g_env);
-  return d;
-}
-
-/* n host floats copied into a fresh device buffer. */
-static float *dfrom(const float *host, size_t n) {
-  float *d = dalloc(n * sizeof(float), "test input");
-  pb_cuda_h2d(d, host, n * sizeof(float), &g_env);
   return d;
 }
 
 /* The fixture tensor "<c>.<name>" (numel floats; 0: any) uploaded to a fresh device buffer. */
 static float *up(const char *c, const char *name, size_t numel) {
   if (!numel) numel = numel_of(c, name);
-  return dfrom(get(c, name, numel), numel);
+  return pb_twin_fromf(get(c, name, numel), numel, &g_env);
 }
 
 /* n floats from the device into host (waits for the stream). */
@@ -123,8 +108,7 @@ static void cmp(const char *c, const char *name, const float *got, size_t n, dou
 /* Downloads n floats of dev and compares them with "<c>.<name>". */
 static void cmp_dev(const char *c, const char *name, const float *dev, size_t n, double atol,
                     double rtol) {
-  float *h = pb_xcalloc(n ? n : 1, sizeof(float));
-  down(h, dev, n);
+  float *h = pb_twin_hostf(dev, n, &g_env);
   cmp(c, name, h, n, atol, rtol);
   free(h);
 }
@@ -223,7 +207,7 @@ static void pool_case(const char *c, int is_max, int count_include_pad) {
   printf("%s: %dx%dx%dx%d k%d s%d p%d%s\n", c, p.n, p.c, p.h_in, p.w_in, p.kh, p.stride_h,
          p.pad_h, is_max ? "" : count_include_pad ? " count_include_pad" : " exclude pad");
   if (is_max) {
-    int32_t *argmax = dalloc(ny * sizeof(int32_t), "test argmax");
+    int32_t *argmax = pb_twin_alloc(ny * sizeof(int32_t));
     pb_maxpool_fwd_cuda(y, argmax, x, &p, &g_env);
     cmp_dev(c, "y", y, ny, 0, 0);
     pb_maxpool_bwd_cuda(dx, r, argmax, &p, &g_env);
@@ -280,8 +264,7 @@ static void xent_case(const char *c) {
   int32_t labels[N];
   PB_ASSERT(get_i64(c, "labels", lab64, N) == N);
   for (int i = 0; i < N; i++) labels[i] = (int32_t)lab64[i];
-  int32_t *labels_d = dalloc(sizeof labels, "test labels");
-  pb_cuda_h2d(labels_d, labels, sizeof labels, &g_env);
+  int32_t *labels_d = pb_twin_from(labels, sizeof labels, &g_env);
   float *logits = up(c, "logits", N * K);
   float *loss_sum_d = dzeros(1), *losses = dzeros(N), *dlogits = dzeros(N * K);
   printf("%s: n %d k %d smoothing %g (mean)\n", c, N, K, sm);
@@ -331,21 +314,14 @@ static void act_case(const char *c, int is_relu) {
 }
 
 int main(void) {
-  if (pb_cuda_device_count(NULL, 0) == 0) {
-    printf("skipped: no GPU\n");
-    return 77;
-  }
+  pb_twin_require_gpu();
   pb_err err = {{0}};
   if (pb_st_read(&g_f, pb_test_fixture("ops_golden.safetensors"), &err)) {
     fprintf(stderr, "%s\n", err.msg);
     return 1;
   }
   /* GPU 0, 64 MiB workspace, any algorithm, TF32 off: plain fp32 like the fixture. */
-  if (pb_cuda_env_init(&g_env, 0, 64 << 20, 0, 0, &err)) {
-    fprintf(stderr, "%s\n", err.msg);
-    pb_st_free(&g_f);
-    return 1;
-  }
+  pb_twin_env(&g_env, 64 << 20, 0, 0);
   conv_case("conv_a");
   conv_case("conv_b");
   conv_case("conv_c");

@@ -14,35 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/cuda_device.h"
 #include "kernels/ops.h"
 #include "kernels/ops_cuda.h"
+#include "test/cuda_twin.h"
 #include "test/testutil.h"
 
 static pb_cuda_env g_env;
-
-static void *dev_alloc(size_t bytes) {
-  pb_err err = {{0}};
-  void *d = pb_cuda_alloc(bytes ? bytes : 1, "test buffer", &err);
-  if (!d) {
-    fprintf(stderr, "FAIL: %s\n", err.msg);
-    exit(1);
-  }
-  return d;
-}
-
-static float *dev_from(const float *h, size_t n) {
-  float *d = dev_alloc(n * sizeof(float));
-  pb_cuda_h2d(d, h, n * sizeof(float), &g_env);
-  return d;
-}
-
-static float *host_of(const float *d, size_t n) {
-  float *h = malloc(n * sizeof(float));
-  pb_cuda_d2h(h, d, n * sizeof(float), &g_env);
-  pb_cuda_sync(&g_env);
-  return h;
-}
 
 static void test_l2norm(int n, int d, uint64_t seed) {
   const float eps = 1e-12f;
@@ -57,11 +34,12 @@ static void test_l2norm(int n, int d, uint64_t seed) {
   }
   pb_l2norm_fwd_cpu(y, norm, x, n, d, eps);
   pb_l2norm_bwd_cpu(dx, dy, y, norm, n, d, eps);
-  float *xd = dev_from(x, nd), *dyd = dev_from(dy, nd), *yd = dev_alloc(nd * 4), *nd_ = dev_alloc((size_t)n * 4),
-        *dxd = dev_alloc(nd * 4);
+  float *xd = pb_twin_fromf(x, nd, &g_env), *dyd = pb_twin_fromf(dy, nd, &g_env);
+  float *yd = pb_twin_alloc(nd * 4), *nd_ = pb_twin_alloc((size_t)n * 4), *dxd = pb_twin_alloc(nd * 4);
   pb_l2norm_fwd_cuda(yd, nd_, xd, n, d, eps, &g_env);
   pb_l2norm_bwd_cuda(dxd, dyd, yd, nd_, n, d, eps, &g_env);
-  float *gy = host_of(yd, nd), *gn = host_of(nd_, (size_t)n), *gdx = host_of(dxd, nd);
+  float *gy = pb_twin_hostf(yd, nd, &g_env), *gn = pb_twin_hostf(nd_, (size_t)n, &g_env);
+  float *gdx = pb_twin_hostf(dxd, nd, &g_env);
   char w[64];
   snprintf(w, sizeof w, "l2norm y n=%d d=%d", n, d);
   PB_CHECK(pb_test_allclose(w, gy, y, nd, 1e-6, 1e-5) == 0);
@@ -73,7 +51,7 @@ static void test_l2norm(int n, int d, uint64_t seed) {
   /* run-to-run bitwise, and in place (dx over dy) */
   pb_l2norm_fwd_cuda(yd, nd_, xd, n, d, eps, &g_env);
   pb_l2norm_bwd_cuda(dyd, dyd, yd, nd_, n, d, eps, &g_env);
-  float *gy2 = host_of(yd, nd), *gdx2 = host_of(dyd, nd);
+  float *gy2 = pb_twin_hostf(yd, nd, &g_env), *gdx2 = pb_twin_hostf(dyd, nd, &g_env);
   PB_CHECK(memcmp(gy, gy2, nd * 4) == 0);
   PB_CHECK(memcmp(gdx, gdx2, nd * 4) == 0);
   pb_cuda_free(xd), pb_cuda_free(dyd), pb_cuda_free(yd), pb_cuda_free(nd_), pb_cuda_free(dxd);
@@ -87,11 +65,10 @@ static void test_xent_missing(int n, int k, uint64_t seed) {
   pb_test_fill_uniform(z, nk, -4.0f, 4.0f, seed);
   for (int i = 0; i < n; i++) y[i] = i % 3 == 1 ? -1 : (int32_t)((i * 7) % k);
   pb_softmax_xent_cpu(&l, NULL, d, z, y, n, k, 0.1f, 1.0f / n);
-  float *zd = dev_from(z, nk), *dd = dev_alloc(nk * 4), *ld = dev_alloc(4);
-  int32_t *yd = dev_alloc((size_t)n * 4);
-  pb_cuda_h2d(yd, y, (size_t)n * 4, &g_env);
+  float *zd = pb_twin_fromf(z, nk, &g_env), *dd = pb_twin_alloc(nk * 4), *ld = pb_twin_alloc(4);
+  int32_t *yd = pb_twin_from(y, (size_t)n * 4, &g_env);
   pb_softmax_xent_cuda(ld, NULL, dd, zd, yd, n, k, 0.1f, 1.0f / n, &g_env);
-  float *gl = host_of(ld, 1), *gd = host_of(dd, nk);
+  float *gl = pb_twin_hostf(ld, 1, &g_env), *gd = pb_twin_hostf(dd, nk, &g_env);
   PB_CHECK(pb_test_allclose("xent missing: loss", gl, &l, 1, 1e-5, 1e-6) == 0);
   PB_CHECK(pb_test_allclose("xent missing: dlogits", gd, d, nk, 1e-7, 1e-6) == 0);
   for (int i = 1; i < n; i += 3)
@@ -101,16 +78,8 @@ static void test_xent_missing(int n, int k, uint64_t seed) {
 }
 
 int main(void) {
-  char why[256];
-  if (pb_cuda_device_count(why, sizeof why) == 0) {
-    printf("skipped: no GPU (%s)\n", why);
-    return 77;
-  }
-  pb_err err = {{0}};
-  if (pb_cuda_env_init(&g_env, 0, (size_t)64 << 20, 0, 0, &err) != PB_OK) {
-    fprintf(stderr, "FAIL: env init: %s\n", err.msg);
-    return 1;
-  }
+  pb_twin_require_gpu();
+  pb_twin_env(&g_env, (size_t)64 << 20, 0, 0);
   const int cases[][2] = {{1, 1}, {4, 3}, {300, 128}, {3, 255}, {5, 256}, {5, 257}, {64, 2048}, {3, 10000}};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) test_l2norm(cases[i][0], cases[i][1], 10 + i);
   pb_l2norm_fwd_cuda(NULL, NULL, NULL, 0, 4, 1e-12f, &g_env); /* n == 0: no launch */

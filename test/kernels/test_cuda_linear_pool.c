@@ -22,63 +22,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/cuda_device.h"
 #include "kernels/ops.h"
 #include "kernels/ops_cuda.h"
+#include "test/cuda_twin.h"
 #include "test/testutil.h"
 
-static void *dev_alloc(size_t bytes) {
-  pb_err err = {{0}};
-  void *d = pb_cuda_alloc(bytes, "test buffer", &err);
-  if (!d) {
-    fprintf(stderr, "FAIL: %s\n", err.msg);
-    exit(1);
-  }
-  return d;
-}
-
-static float *dev_from(const float *h, size_t n, const pb_cuda_env *env) {
-  float *d = dev_alloc(n * sizeof(float));
-  pb_cuda_h2d(d, h, n * sizeof(float), env);
-  return d;
-}
-
-static float *host_of(const float *d, size_t n, const pb_cuda_env *env) {
-  float *h = malloc((n ? n : 1) * sizeof(float));
-  pb_cuda_d2h(h, d, n * sizeof(float), env);
-  return h;
-}
-
-static double max_abs(const float *a, size_t n) {
-  double m = 0;
-  for (size_t i = 0; i < n; i++)
-    if (fabs((double)a[i]) > m) m = fabs((double)a[i]);
-  return m;
-}
-
+/* The GEMM tolerance (pb_twin_check_gemm) on a device array. */
 static double compare_tol(const char *what, const float *d_got, const float *ref, size_t n, int tf32,
                           const pb_cuda_env *env) {
-  float *got = host_of(d_got, n, env);
-  const double m = max_abs(ref, n) > 1.0 ? max_abs(ref, n) : 1.0;
-  const double atol = (tf32 ? 5e-3 : 1e-4) * m, rtol = tf32 ? 5e-3 : 1e-4;
-  size_t bad = pb_test_allclose(what, got, ref, n, atol, rtol);
-  PB_CHECK_MSG(bad == 0, "%s: %zu of %zu out of tolerance", what, bad, n);
-  double e = pb_test_max_abs_diff(got, ref, n);
+  float *got = pb_twin_hostf(d_got, n, env);
+  const double e = pb_twin_check_gemm(what, got, ref, n, tf32);
   free(got);
   return e;
-}
-
-/* Bitwise equality (NaN == NaN when both are NaN). */
-static void compare_exact(const char *what, const float *d_got, const float *ref, size_t n, const pb_cuda_env *env) {
-  float *got = host_of(d_got, n, env);
-  size_t bad = 0, first = 0;
-  for (size_t i = 0; i < n; i++) {
-    const int same = (isnan(got[i]) && isnan(ref[i])) || memcmp(&got[i], &ref[i], sizeof(float)) == 0;
-    if (!same && bad++ == 0) first = i;
-  }
-  PB_CHECK_MSG(bad == 0, "%s: %zu of %zu differ; first [%zu] got %.9g ref %.9g", what, bad, n, first,
-               bad ? got[first] : 0.0f, bad ? ref[first] : 0.0f);
-  free(got);
 }
 
 /* ------------------------------------------------------------------ linear */
@@ -102,15 +57,15 @@ static void linear_case(int n, int in, int out, int with_bias, int with_dx, cons
   pb_linear_fwd_cpu(y, x, w, with_bias ? b : NULL, n, in, out, 1);
   pb_linear_bwd_cpu(with_dx ? dx : NULL, dw, with_bias ? db : NULL, dy, x, w, n, in, out, 1);
 
-  float *d_x = dev_from(x, nx, env), *d_w = dev_from(w, nw, env), *d_b = dev_from(b, out, env);
-  float *d_dy = dev_from(dy, ny, env), *d_y = dev_from(dy, ny, env), *d_dx = dev_from(x, nx, env);
-  float *d_dw = dev_from(dw0, nw, env), *d_db = dev_from(db0, out, env);
+  float *d_x = pb_twin_fromf(x, nx, env), *d_w = pb_twin_fromf(w, nw, env), *d_b = pb_twin_fromf(b, out, env);
+  float *d_dy = pb_twin_fromf(dy, ny, env), *d_y = pb_twin_fromf(dy, ny, env), *d_dx = pb_twin_fromf(x, nx, env);
+  float *d_dw = pb_twin_fromf(dw0, nw, env), *d_db = pb_twin_fromf(db0, out, env);
   pb_linear_fwd_cuda(d_y, d_x, d_w, with_bias ? d_b : NULL, n, in, out, env);
   pb_linear_bwd_cuda(with_dx ? d_dx : NULL, d_dw, with_bias ? d_db : NULL, d_dy, d_x, d_w, n, in, out, env);
   const int tf = env->tf32;
   double e_y = compare_tol("linear y", d_y, y, ny, tf, env);
   double e_dx = with_dx ? compare_tol("linear dx", d_dx, dx, nx, tf, env) : 0.0;
-  if (!with_dx) compare_exact("linear dx untouched when NULL", d_dx, x, nx, env);
+  if (!with_dx) pb_twin_check_bits("linear dx untouched when NULL", d_dx, x, nx, env);
   double e_dw = compare_tol("linear dw (+=)", d_dw, dw, nw, tf, env);
   double e_db = compare_tol("linear db (+=)", d_db, with_bias ? db : db0, out, tf, env);
   printf("  linear n %d in %d out %d bias %d dx %d [%s] max abs err: y %.2e dx %.2e dw %.2e db %.2e\n", n, in, out,
@@ -153,9 +108,9 @@ static void pool_run(const pool_case *pc, int quantise, int with_nan, const pb_c
     for (size_t i = 0; i < nx; i++) x[i] = roundf(x[i] * 2.0f) / 2.0f;
   if (with_nan) x[nx / 3] = NAN, x[nx / 3 + 1] = NAN;
 
-  float *d_x = dev_from(x, nx, env), *d_dy = dev_from(dy, ny, env);
-  float *d_y = dev_from(dy, ny, env), *d_dx = dev_from(x, nx, env); /* garbage: overwritten */
-  int32_t *d_am = dev_alloc(ny * sizeof(int32_t));
+  float *d_x = pb_twin_fromf(x, nx, env), *d_dy = pb_twin_fromf(dy, ny, env);
+  float *d_y = pb_twin_fromf(dy, ny, env), *d_dx = pb_twin_fromf(x, nx, env); /* garbage: overwritten */
+  int32_t *d_am = pb_twin_alloc(ny * sizeof(int32_t));
 
   /* max pool */
   pb_maxpool_fwd_cpu(y, am, x, &p);
@@ -163,9 +118,9 @@ static void pool_run(const pool_case *pc, int quantise, int with_nan, const pb_c
   pb_maxpool_fwd_cuda(d_y, d_am, d_x, &p, env);
   pb_cuda_d2h(am_got, d_am, ny * sizeof(int32_t), env);
   PB_CHECK_MSG(memcmp(am, am_got, ny * sizeof(int32_t)) == 0, "%s: argmax differs", pc->name);
-  compare_exact("maxpool y", d_y, y, ny, env);
+  pb_twin_check_bits("maxpool y", d_y, y, ny, env);
   pb_maxpool_bwd_cuda(d_dx, d_dy, d_am, &p, env);
-  compare_exact("maxpool dx", d_dx, dx, nx, env);
+  pb_twin_check_bits("maxpool dx", d_dx, dx, nx, env);
 
   /* avg pool, both divisor rules (NaN-free input: a NaN would only spread) */
   if (!with_nan)
@@ -175,8 +130,8 @@ static void pool_run(const pool_case *pc, int quantise, int with_nan, const pb_c
       pb_avgpool_bwd_cpu(dx, dy, &p);
       pb_avgpool_fwd_cuda(d_y, d_x, &p, env);
       pb_avgpool_bwd_cuda(d_dx, d_dy, &p, env);
-      compare_exact(cip ? "avgpool y (count_include_pad)" : "avgpool y", d_y, y, ny, env);
-      compare_exact(cip ? "avgpool dx (count_include_pad)" : "avgpool dx", d_dx, dx, nx, env);
+      pb_twin_check_bits(cip ? "avgpool y (count_include_pad)" : "avgpool y", d_y, y, ny, env);
+      pb_twin_check_bits(cip ? "avgpool dx (count_include_pad)" : "avgpool dx", d_dx, dx, nx, env);
     }
   printf("  pool %-32s quantised %d nan %d: out %dx%d checked\n", pc->name, quantise, with_nan, p.h_out, p.w_out);
   pb_cuda_free(d_x), pb_cuda_free(d_dy), pb_cuda_free(d_y), pb_cuda_free(d_dx), pb_cuda_free(d_am);
@@ -191,13 +146,13 @@ static void gap_case(int n, int c, int hw, const pb_cuda_env *env, uint64_t seed
   pb_test_fill_uniform(dy, ny, -1.0f, 1.0f, seed + 2);
   pb_gap_fwd_cpu(y, x, n, c, hw);
   pb_gap_bwd_cpu(dx, dy, n, c, hw);
-  float *d_x = dev_from(x, nx, env), *d_dy = dev_from(dy, ny, env);
-  float *d_y = dev_from(dy, ny, env), *d_dx = dev_from(x, nx, env);
+  float *d_x = pb_twin_fromf(x, nx, env), *d_dy = pb_twin_fromf(dy, ny, env);
+  float *d_y = pb_twin_fromf(dy, ny, env), *d_dx = pb_twin_fromf(x, nx, env);
   pb_gap_fwd_cuda(d_y, d_x, n, c, hw, env);
   pb_gap_bwd_cuda(d_dx, d_dy, n, c, hw, env);
   /* Both sum in double, in different orders: the float results agree to ~1 ulp. */
   double e = compare_tol("gap y", d_y, y, ny, 0, env);
-  compare_exact("gap dx", d_dx, dx, nx, env);
+  pb_twin_check_bits("gap dx", d_dx, dx, nx, env);
   printf("  gap %dx%dx%d: max abs err y %.2e\n", n, c, hw, e);
   pb_cuda_free(d_x), pb_cuda_free(d_dy), pb_cuda_free(d_y), pb_cuda_free(d_dx);
   free(x), free(dy), free(y), free(dx);
@@ -224,7 +179,7 @@ static void env_checks(const pb_cuda_env *env) {
   PB_CHECK_MSG(pin != NULL, "host alloc: %s", err.msg);
   if (!pin) return;
   pb_test_fill_uniform(pin, n, -1.0f, 1.0f, 99);
-  float *d = dev_alloc(n * sizeof(float)), *d_y = dev_alloc(sizeof(float) * 1);
+  float *d = pb_twin_alloc(n * sizeof(float)), *d_y = pb_twin_alloc(sizeof(float) * 1);
   pb_cuda_memset0(d, n * sizeof(float), env);
   /* The overlapped copy does not wait for work already on env->stream (that is its point):
    * the memset must be done before it starts. */
@@ -236,11 +191,11 @@ static void env_checks(const pb_cuda_env *env) {
   pb_gap_fwd_cpu(&y_ref, pin, 1, 1, (int)n);
   PB_CHECK_MSG(fabsf(y_got - y_ref) <= 1e-6f * (1.0f + fabsf(y_ref)), "h2d_overlap + gap: got %g ref %g", y_got,
                y_ref);
-  float *back = host_of(d, n, env);
+  float *back = pb_twin_hostf(d, n, env);
   PB_CHECK(memcmp(back, pin, n * sizeof(float)) == 0);
   pb_cuda_memset0(d, n * sizeof(float), env);
   pb_cuda_sync(env);
-  float *zeros = host_of(d, n, env);
+  float *zeros = pb_twin_hostf(d, n, env);
   size_t nz = 0;
   for (size_t i = 0; i < n; i++) nz += zeros[i] != 0.0f;
   PB_CHECK(nz == 0);
@@ -257,18 +212,10 @@ static void env_checks(const pb_cuda_env *env) {
 }
 
 int main(void) {
-  char why[256];
-  if (pb_cuda_device_count(why, sizeof why) == 0) {
-    printf("skipped: no GPU (%s)\n", why);
-    return 77;
-  }
+  pb_twin_require_gpu();
   for (int tf32 = 0; tf32 <= 1; tf32++) {
     pb_cuda_env env;
-    pb_err err = {{0}};
-    if (pb_cuda_env_init(&env, 0, (size_t)16 << 20, 1, tf32, &err) != PB_OK) {
-      fprintf(stderr, "FAIL: env init: %s\n", err.msg);
-      return 1;
-    }
+    pb_twin_env(&env, (size_t)16 << 20, 1, tf32);
     const char *name = tf32 ? "tf32" : "fp32";
     printf("env %s:\n", name);
     linear_case(1, 3, 5, 1, 1, &env, name, 11);

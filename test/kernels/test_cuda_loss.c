@@ -17,9 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/cuda_device.h"
 #include "kernels/ops.h"
 #include "kernels/ops_cuda.h"
+#include "test/cuda_twin.h"
 #include "test/testutil.h"
 
 #define ATOL 1e-6
@@ -27,40 +27,12 @@
 
 static pb_cuda_env g_env, g_env_nows; /* g_env_nows: same env, workspace hidden */
 
-static void *dev_alloc(size_t bytes) {
-  pb_err err = {{0}};
-  void *d = pb_cuda_alloc(bytes ? bytes : 1, "test buffer", &err);
-  if (!d) {
-    fprintf(stderr, "FAIL: %s\n", err.msg);
-    exit(1);
-  }
-  return d;
-}
-
-static void *dev_from(const void *h, size_t bytes) {
-  void *d = dev_alloc(bytes);
-  if (bytes) pb_cuda_h2d(d, h, bytes, &g_env);
-  return d;
-}
-
-static void *host_of(const void *d, size_t bytes) {
-  void *h = malloc(bytes ? bytes : 1);
-  if (bytes) pb_cuda_d2h(h, d, bytes, &g_env);
-  pb_cuda_sync(&g_env);
-  return h;
-}
-
 static double cmp(const char *what, const float *d_got, const float *ref, size_t n) {
-  float *got = host_of(d_got, n * sizeof(float));
-  const size_t bad = pb_test_allclose(what, got, ref, n, ATOL, RTOL);
-  PB_CHECK_MSG(bad == 0, "%s: %zu of %zu out of tolerance", what, bad, n);
-  const double e = pb_test_max_abs_diff(got, ref, n);
-  free(got);
-  return e;
+  return pb_twin_check_close(what, d_got, ref, n, ATOL, RTOL, &g_env);
 }
 
 static void check_same_bits(const char *what, const void *d_a, const void *d_b, size_t bytes) {
-  void *a = host_of(d_a, bytes), *b = host_of(d_b, bytes);
+  void *a = pb_twin_host(d_a, bytes, &g_env), *b = pb_twin_host(d_b, bytes, &g_env);
   PB_CHECK_MSG(memcmp(a, b, bytes) == 0, "%s: not bitwise equal", what);
   free(a), free(b);
 }
@@ -75,11 +47,12 @@ static void test_xent(int n, int k, float smoothing, float scale_lo, float scale
   const float gs = 1.0f / (float)n;
   pb_softmax_xent_cpu(&loss_sum, losses, dl, logits, labels, n, k, smoothing, gs);
 
-  float *d_logits = dev_from(logits, nk * sizeof(float));
-  int32_t *d_labels = dev_from(labels, n * sizeof(int32_t));
-  float *d_dl = dev_from(logits, nk * sizeof(float)), *d_losses = dev_from(logits, n * sizeof(float)); /* garbage */
-  float *d_dl2 = dev_from(logits, nk * sizeof(float)), *d_losses2 = dev_from(logits, n * sizeof(float));
-  float *d_sum = dev_alloc(sizeof(float)), *d_sum2 = dev_alloc(sizeof(float)), *d_sum3 = dev_alloc(sizeof(float));
+  float *d_logits = pb_twin_fromf(logits, nk, &g_env);
+  int32_t *d_labels = pb_twin_from(labels, n * sizeof(int32_t), &g_env);
+  float *d_dl = pb_twin_fromf(logits, nk, &g_env), *d_losses = pb_twin_fromf(logits, n, &g_env); /* garbage */
+  float *d_dl2 = pb_twin_fromf(logits, nk, &g_env), *d_losses2 = pb_twin_fromf(logits, n, &g_env);
+  float *d_sum = pb_twin_alloc(sizeof(float)), *d_sum2 = pb_twin_alloc(sizeof(float));
+  float *d_sum3 = pb_twin_alloc(sizeof(float));
 
   pb_softmax_xent_cuda(d_sum, d_losses, d_dl, d_logits, d_labels, n, k, smoothing, gs, &g_env);
   const double e_sum = cmp("xent loss_sum", d_sum, &loss_sum, 1);
@@ -115,9 +88,9 @@ static void test_bce(int n, int k, uint64_t seed) {
   const float gs = 1.0f / (float)nk;
   pb_bce_logits_cpu(&loss_sum, dl, logits, t, n, k, gs);
 
-  float *d_logits = dev_from(logits, nk * sizeof(float)), *d_t = dev_from(t, nk * sizeof(float));
-  float *d_dl = dev_from(t, nk * sizeof(float)), *d_dl2 = dev_from(t, nk * sizeof(float));
-  float *d_sum = dev_alloc(sizeof(float)), *d_sum2 = dev_alloc(sizeof(float));
+  float *d_logits = pb_twin_fromf(logits, nk, &g_env), *d_t = pb_twin_fromf(t, nk, &g_env);
+  float *d_dl = pb_twin_fromf(t, nk, &g_env), *d_dl2 = pb_twin_fromf(t, nk, &g_env);
+  float *d_sum = pb_twin_alloc(sizeof(float)), *d_sum2 = pb_twin_alloc(sizeof(float));
   pb_bce_logits_cuda(d_sum, d_dl, d_logits, d_t, n, k, gs, &g_env);
   const double e_sum = cmp("bce loss_sum", d_sum, &loss_sum, 1);
   const double e_d = cmp("bce dlogits", d_dl, dl, nk);
@@ -138,7 +111,7 @@ static void test_softmax(int n, int k, uint64_t seed) {
   float *logits = malloc(nk * sizeof(float)), *p = malloc(nk * sizeof(float));
   pb_test_fill_uniform(logits, nk, -20.0f, 20.0f, seed);
   pb_softmax_fwd_cpu(p, logits, n, k);
-  float *d_logits = dev_from(logits, nk * sizeof(float)), *d_p = dev_from(logits, nk * sizeof(float));
+  float *d_logits = pb_twin_fromf(logits, nk, &g_env), *d_p = pb_twin_fromf(logits, nk, &g_env);
   pb_softmax_fwd_cuda(d_p, d_logits, n, k, &g_env);
   const double e = cmp("softmax", d_p, p, nk);
   printf("  softmax n=%-4d k=%-5d max abs err %.2e\n", n, k, e);
@@ -170,13 +143,13 @@ static void test_argmax(int n, int k, uint64_t seed) {
   for (int i = 0; i < n; i += 7) labels[i] = -1; /* missing labels never count */
   int expect = 0;
   pb_argmax_count_cpu(pred, &expect, logits, labels, n, k);
-  float *d_logits = dev_from(logits, nk * sizeof(float));
-  int32_t *d_labels = dev_from(labels, n * sizeof(int32_t)), *d_pred = dev_alloc(n * sizeof(int32_t));
+  float *d_logits = pb_twin_fromf(logits, nk, &g_env);
+  int32_t *d_labels = pb_twin_from(labels, n * sizeof(int32_t), &g_env), *d_pred = pb_twin_alloc(n * sizeof(int32_t));
   const int start = 5;
-  int *d_correct = dev_from(&start, sizeof(int));
+  int *d_correct = pb_twin_from(&start, sizeof(int), &g_env);
   pb_argmax_count_cuda(d_pred, d_correct, d_logits, d_labels, n, k, &g_env);
-  int32_t *gpred = host_of(d_pred, n * sizeof(int32_t));
-  int *gc = host_of(d_correct, sizeof(int));
+  int32_t *gpred = pb_twin_host(d_pred, n * sizeof(int32_t), &g_env);
+  int *gc = pb_twin_host(d_correct, sizeof(int), &g_env);
   size_t bad = 0, first = 0;
   for (int i = 0; i < n; i++)
     if (gpred[i] != pred[i] && bad++ == 0) first = (size_t)i;
@@ -186,7 +159,7 @@ static void test_argmax(int n, int k, uint64_t seed) {
   /* accumulates */
   pb_argmax_count_cuda(d_pred, d_correct, d_logits, d_labels, n, k, &g_env);
   free(gc);
-  gc = host_of(d_correct, sizeof(int));
+  gc = pb_twin_host(d_correct, sizeof(int), &g_env);
   PB_CHECK_MSG(*gc == start + 2 * expect, "argmax count (2nd call) n=%d k=%d: got %d, expected %d", n, k, *gc,
                start + 2 * expect);
   printf("  argmax n=%-4d k=%-5d: %zu rows differ, count %d (expected %d)\n", n, k, bad, *gc - start, 2 * expect);
@@ -195,16 +168,8 @@ static void test_argmax(int n, int k, uint64_t seed) {
 }
 
 int main(void) {
-  char why[256];
-  if (pb_cuda_device_count(why, sizeof why) == 0) {
-    printf("skipped: no GPU (%s)\n", why);
-    return 77;
-  }
-  pb_err err = {{0}};
-  if (pb_cuda_env_init(&g_env, 0, (size_t)64 << 20, 0, 0, &err) != PB_OK) {
-    fprintf(stderr, "FAIL: env init: %s\n", err.msg);
-    return 1;
-  }
+  pb_twin_require_gpu();
+  pb_twin_env(&g_env, (size_t)64 << 20, 0, 0);
   g_env_nows = g_env;
   g_env_nows.workspace = NULL;
   g_env_nows.workspace_bytes = 0;
@@ -228,16 +193,16 @@ int main(void) {
 
   /* n == 0: loss sums are 0, nothing is launched otherwise */
   {
-    float *d_sum = dev_alloc(sizeof(float));
+    float *d_sum = pb_twin_alloc(sizeof(float));
     const float one = 1.0f;
     pb_cuda_h2d(d_sum, &one, sizeof one, &g_env);
     pb_softmax_xent_cuda(d_sum, NULL, NULL, NULL, NULL, 0, 10, 0.1f, 1.0f, &g_env);
-    float *got = host_of(d_sum, sizeof(float));
+    float *got = pb_twin_host(d_sum, sizeof(float), &g_env);
     PB_CHECK_MSG(*got == 0.0f, "xent n=0: loss_sum %g, expected 0", (double)*got);
     free(got);
     pb_cuda_h2d(d_sum, &one, sizeof one, &g_env);
     pb_bce_logits_cuda(d_sum, NULL, NULL, NULL, 0, 10, 1.0f, &g_env);
-    got = host_of(d_sum, sizeof(float));
+    got = pb_twin_host(d_sum, sizeof(float), &g_env);
     PB_CHECK_MSG(*got == 0.0f, "bce n=0: loss_sum %g, expected 0", (double)*got);
     free(got);
     pb_softmax_fwd_cuda(NULL, NULL, 0, 10, &g_env);

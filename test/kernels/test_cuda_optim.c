@@ -21,9 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/cuda_device.h"
 #include "kernels/ops.h"
 #include "kernels/ops_cuda.h"
+#include "test/cuda_twin.h"
 #include "test/testutil.h"
 
 #define ATOL 1e-6
@@ -32,43 +32,14 @@
 
 static pb_cuda_env g_env, g_env_nows;
 
-static void *dev_alloc(size_t bytes) {
-  pb_err err = {{0}};
-  void *d = pb_cuda_alloc(bytes ? bytes : 1, "test buffer", &err);
-  if (!d) {
-    fprintf(stderr, "FAIL: %s\n", err.msg);
-    exit(1);
-  }
-  return d;
-}
-
-static float *dev_from(const float *h, size_t n) {
-  float *d = dev_alloc(n * sizeof(float));
-  pb_cuda_h2d(d, h, n * sizeof(float), &g_env);
-  return d;
-}
-
-static float *host_of(const float *d, size_t n) {
-  float *h = malloc(n * sizeof(float));
-  pb_cuda_d2h(h, d, n * sizeof(float), &g_env);
-  pb_cuda_sync(&g_env);
-  return h;
-}
-
-static size_t count_diff_bits(const float *a, const float *b, size_t n) {
-  size_t c = 0;
-  for (size_t i = 0; i < n; i++) c += memcmp(&a[i], &b[i], sizeof(float)) != 0;
-  return c;
-}
-
 /* Compares a device array with the CPU's; prints into *err_out the max abs error, returns the
  * number of elements that are not bitwise equal. */
 static size_t cmp(const char *what, const float *d_got, const float *ref, size_t n, double *err_out) {
-  float *got = host_of(d_got, n);
+  float *got = pb_twin_hostf(d_got, n, &g_env);
   const size_t bad = pb_test_allclose(what, got, ref, n, ATOL, RTOL);
   PB_CHECK_MSG(bad == 0, "%s (n=%zu): %zu of %zu out of tolerance", what, n, bad, n);
   *err_out = pb_test_max_abs_diff(got, ref, n);
-  const size_t diff = count_diff_bits(got, ref, n);
+  const size_t diff = pb_twin_diff_bits(got, ref, n);
   free(got);
   return diff;
 }
@@ -77,7 +48,8 @@ static void test_sgd(const char *name, size_t n, pb_sgd_params p, uint64_t seed)
   float *param = malloc(n * sizeof(float)), *buf = malloc(n * sizeof(float)), *grad = malloc(n * sizeof(float));
   pb_test_fill_uniform(param, n, -1.0f, 1.0f, seed);
   pb_test_fill_uniform(buf, n, -5.0f, 5.0f, seed + 1); /* garbage: the first step overwrites it */
-  float *d_param = dev_from(param, n), *d_buf = dev_from(buf, n), *d_grad = dev_alloc(n * sizeof(float));
+  float *d_param = pb_twin_fromf(param, n, &g_env), *d_buf = pb_twin_fromf(buf, n, &g_env);
+  float *d_grad = pb_twin_alloc(n * sizeof(float));
   for (int s = 0; s < STEPS; s++) {
     pb_test_fill_uniform(grad, n, -0.5f, 0.5f, seed + 10 + (uint64_t)s);
     pb_cuda_h2d(d_grad, grad, n * sizeof(float), &g_env);
@@ -98,8 +70,9 @@ static void test_adam(const char *name, size_t n, pb_adam_params p, uint64_t see
   float *param = malloc(n * sizeof(float)), *m = calloc(n, sizeof(float)), *v = calloc(n, sizeof(float));
   float *grad = malloc(n * sizeof(float));
   pb_test_fill_uniform(param, n, -1.0f, 1.0f, seed);
-  float *d_param = dev_from(param, n), *d_m = dev_from(m, n), *d_v = dev_from(v, n);
-  float *d_grad = dev_alloc(n * sizeof(float));
+  float *d_param = pb_twin_fromf(param, n, &g_env), *d_m = pb_twin_fromf(m, n, &g_env);
+  float *d_v = pb_twin_fromf(v, n, &g_env);
+  float *d_grad = pb_twin_alloc(n * sizeof(float));
   for (int s = 0; s < STEPS; s++) {
     pb_test_fill_uniform(grad, n, -0.5f, 0.5f, seed + 10 + (uint64_t)s);
     if (s == 2) /* some exact zero gradients: v stays 0 there, denom = eps */
@@ -123,9 +96,8 @@ static void test_sumsq_clip(size_t n, double max_norm_factor, uint64_t seed) {
   float *x = malloc((n ? n : 1) * sizeof(float));
   pb_test_fill_uniform(x, n, -1.0f, 1.0f, seed);
   const double ref = pb_sumsq_cpu(x, n);
-  float *d_x = dev_alloc(n * sizeof(float));
-  if (n) pb_cuda_h2d(d_x, x, n * sizeof(float), &g_env);
-  double *d_s = dev_alloc(2 * sizeof(double));
+  float *d_x = pb_twin_fromf(x, n, &g_env);
+  double *d_s = pb_twin_alloc(2 * sizeof(double));
   pb_sumsq_cuda(d_s, d_x, n, &g_env);
   pb_sumsq_cuda(d_s + 1, d_x, n, &g_env_nows); /* fallback path */
   double s[2], s2;
@@ -145,8 +117,8 @@ static void test_sumsq_clip(size_t n, double max_norm_factor, uint64_t seed) {
   float *ref_x = malloc((n ? n : 1) * sizeof(float));
   memcpy(ref_x, x, n * sizeof(float));
   pb_clip_scale_cpu(ref_x, n, &s[0], max_norm); /* the CPU twin, with the GPU's sumsq */
-  float *got = n ? host_of(d_x, n) : malloc(sizeof(float));
-  const size_t diff = count_diff_bits(got, ref_x, n);
+  float *got = pb_twin_hostf(d_x, n, &g_env);
+  const size_t diff = pb_twin_diff_bits(got, ref_x, n);
   PB_CHECK_MSG(diff == 0, "clip n=%zu max_norm %.6g: %zu elements not bitwise equal", n, max_norm, diff);
   printf("  sumsq n=%-6zu gpu %.17g cpu %.17g rel err %.2e; clip x%.2f: %zu elements differ\n", n, s[0], ref, rel,
          max_norm_factor, diff);
@@ -155,16 +127,8 @@ static void test_sumsq_clip(size_t n, double max_norm_factor, uint64_t seed) {
 }
 
 int main(void) {
-  char why[256];
-  if (pb_cuda_device_count(why, sizeof why) == 0) {
-    printf("skipped: no GPU (%s)\n", why);
-    return 77;
-  }
-  pb_err err = {{0}};
-  if (pb_cuda_env_init(&g_env, 0, (size_t)64 << 20, 0, 0, &err) != PB_OK) {
-    fprintf(stderr, "FAIL: env init: %s\n", err.msg);
-    return 1;
-  }
+  pb_twin_require_gpu();
+  pb_twin_env(&g_env, (size_t)64 << 20, 0, 0);
   g_env_nows = g_env;
   g_env_nows.workspace = NULL;
   g_env_nows.workspace_bytes = 0;
