@@ -5,7 +5,8 @@
 # dependencies unpacked from .gpu-deps/*.deb (scripts/gpu-deps.sh) when pkg-config lacks them;
 # 3. ctest, failing if any GPU test skipped; 4. compute-sanitizer memcheck over the GPU tests;
 # 5. benchmarks (quickstart epoch on GPU vs CPU vs PyTorch; ResNets vs PyTorch; loader vs
-# torchvision); 6. a summary table, printed last.
+# torchvision); 6. a summary table, printed last. MEMCHECK=0 skips step 4; BENCH picks step 5's
+# benchmarks (BENCH=none: none).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -96,7 +97,9 @@ for t in "$B"/test_cuda_*; do
 done
 
 # ---------------------------------------------------------------- 4. compute-sanitizer
-if command -v compute-sanitizer >/dev/null; then
+if [[ ${MEMCHECK:-1} == 0 ]]; then
+  note "compute-sanitizer: skipped (MEMCHECK=0)"
+elif command -v compute-sanitizer >/dev/null; then
   for t in "$B"/test_cuda_*; do
     n=$(basename "$t")
     # API errors are not reported: plumb checks every CUDA call itself (and aborts on failure),
