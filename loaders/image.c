@@ -98,15 +98,15 @@ static int check_bmp(const uint8_t *b, size_t len, pb_err *err) {
     if (hs < 40 || len < 34) return pb_err_set(err, "corrupt BMP header (size %u)", hs);
     w = (int32_t)le32(b + 18), h = (int32_t)le32(b + 22), bpp = b[28] | b[29] << 8, comp = le32(b + 30);
   }
-  if (h < 0) h = -h; /* top-down rows */
+  if (h < 0) h = -h; /* top-down rows (INT32_MIN stays in range: h is 64-bit) */
   if (w <= 0 || h <= 0) return pb_err_set(err, "corrupt BMP header (%lldx%lld pixels)", (long long)w, (long long)h);
   if (comp != 0 && comp != 3 && comp != 6) return pb_err_set(err, "unsupported BMP compression %lld (RLE or embedded JPEG/PNG)", (long long)comp);
   if (bpp != 1 && bpp != 4 && bpp != 8 && bpp != 16 && bpp != 24 && bpp != 32)
     return pb_err_set(err, "corrupt BMP header (%lld bits per pixel)", (long long)bpp);
   int64_t row = (bpp * w + 31) / 32 * 4;
   if (off > len || row > (int64_t)(len - off) / h)
-    return pb_err_set(err, "truncated BMP (%lldx%lld pixels of %lld bits need %lld bytes, the file holds %zu)", (long long)w,
-                      (long long)h, (long long)bpp, (long long)(row * h), off > len ? (size_t)0 : len - off);
+    return pb_err_set(err, "truncated BMP (%lldx%lld pixels of %lld bits need %.0f bytes, the file holds %zu)", (long long)w,
+                      (long long)h, (long long)bpp, (double)row * (double)h, off > len ? (size_t)0 : len - off);
   return PB_OK;
 }
 
