@@ -61,7 +61,7 @@ const pb_cfg_key pb_cfg_keys[] = {
 
   {"loader", "workers",      I, 0, 1024, "0", NULL, "loader threads that decode and augment (0 = the number of cores)"},
   {"loader", "queue_depth",  I, 0, 4096, "0", NULL, "ready batches held (0 = workers + 2, at least 3)"},
-  {"loader", "turbojpeg",    B, 0, 0, "true", NULL, "decode JPEGs with TurboJPEG (reduced DCT scale when the target is 2x smaller) when built with it"},
+  {"loader", "reduced_dct",  B, 0, 0, "true", NULL, "let TurboJPEG decode a JPEG at 1/2, 1/4 or 1/8 scale when the target is at least 2x smaller (false: always full size)"},
   {"loader", "on_bad_image", E, 0, 0, "skip", "skip|fail", "a missing, empty, truncated or corrupt image: skip and count it, or stop with an error"},
   {"loader", "max_bad_fraction", F, 0, 1, "0.01", NULL, "with on_bad_image = skip: a pass (epoch or evaluation) whose skipped images pass this fraction of its images stops the run"},
   {"loader", "max_image_pixels", I, 1, 2147483647, "178956970", NULL, "images whose stored width x height exceeds this are bad (a decompression bomb; Pillow's limit)"},

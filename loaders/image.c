@@ -19,7 +19,12 @@
 #pragma GCC diagnostic ignored "-Wmisleading-indentation"
 #define STB_IMAGE_STATIC
 #define STB_IMAGE_IMPLEMENTATION
+/* With TurboJPEG, stb_image never sees a JPEG: its JPEG decoder has undefined behaviour (shifts
+ * past 32 bits, reads of unset tables) on corrupt entropy data that no check of the headers can
+ * rule out. Builds without libturbojpeg fall back on it. */
+#if !PLUMB_HAVE_TURBOJPEG
 #define STBI_ONLY_JPEG
+#endif
 #define STBI_ONLY_PNG
 #define STBI_ONLY_BMP
 #define STBI_NO_STDIO
@@ -50,14 +55,14 @@ static uint8_t *image_reserve(pb_image *im, int w, int h, int c) {
 
 int pb_decoder_has_turbojpeg(void) { return PLUMB_HAVE_TURBOJPEG; }
 
-void pb_decoder_init(pb_decoder *d, int use_turbojpeg, int convert_channels) {
+void pb_decoder_init(pb_decoder *d, int reduced_dct, int convert_channels) {
   memset(d, 0, sizeof *d);
   d->convert = convert_channels;
+  d->reduce = reduced_dct;
   d->max_pixels = PB_IMAGE_MAX_PIXELS;
 #if PLUMB_HAVE_TURBOJPEG
-  if (use_turbojpeg) d->tj = tjInitDecompress();
-#else
-  (void)use_turbojpeg;
+  d->tj = tjInitDecompress();
+  if (!d->tj) PB_FATAL("tjInitDecompress: %s", tjGetErrorStr2(NULL));
 #endif
 }
 
@@ -120,6 +125,36 @@ static int tj_fail(pb_decoder *d, pb_err *err, const char *what) {
   return PB_ERR;
 }
 
+/* x * y / 255 rounded, as stb_image's stbi__blinn_8x8. */
+static uint8_t blinn(unsigned x, unsigned y) {
+  unsigned t = x * y + 128;
+  return (uint8_t)((t + (t >> 8)) >> 8);
+}
+
+/* CMYK and YCCK JPEGs: TurboJPEG cannot convert them to RGB, and stb_image's JPEG decoder has
+ * undefined behaviour on corrupt entropy data that no header check can rule out, so TurboJPEG
+ * decodes the four stored channels (libjpeg turns YCCK into CMYK) and they are converted here
+ * the way stb_image and Pillow read Adobe's inverted CMYK: R = C * K / 255 (likewise G from M,
+ * B from Y), grey = (77 R + 150 G + 29 B) >> 8. */
+static int decode_tj_cmyk(pb_decoder *d, const uint8_t *buf, size_t len, uint8_t *dst, int sw, int sh, int channels,
+                          pb_err *err) {
+  uint8_t *cmyk = pb_xmalloc((size_t)sw * sh * 4);
+  if (tjDecompress2(d->tj, buf, (unsigned long)len, cmyk, sw, 0, sh, TJPF_CMYK, 0)) {
+    free(cmyk);
+    return tj_fail(d, err, "corrupt JPEG data");
+  }
+  for (size_t i = 0; i < (size_t)sw * sh; i++) {
+    const uint8_t *p = cmyk + 4 * i;
+    uint8_t r = blinn(p[0], p[3]), g = blinn(p[1], p[3]), b = blinn(p[2], p[3]);
+    if (channels == 3)
+      dst[3 * i] = r, dst[3 * i + 1] = g, dst[3 * i + 2] = b;
+    else
+      dst[i] = (uint8_t)((r * 77 + g * 150 + b * 29) >> 8);
+  }
+  free(cmyk);
+  return PB_OK;
+}
+
 /* info: the frame header as pb_jpeg_scan read it; TurboJPEG must agree with it. */
 static int decode_tj(pb_decoder *d, const uint8_t *buf, size_t len, const pb_jpeg_info *info, int channels, int min_w,
                      int min_h, pb_image *out, pb_err *err) {
@@ -134,11 +169,12 @@ static int decode_tj(pb_decoder *d, const uint8_t *buf, size_t len, const pb_jpe
   }
   /* Smallest power-of-two reduction that still covers min_w x min_h. */
   int denom = 1;
-  while (denom < 8 && min_w > 0 && min_h > 0 && (w + 2 * denom - 1) / (2 * denom) >= min_w &&
+  while (d->reduce && denom < 8 && min_w > 0 && min_h > 0 && (w + 2 * denom - 1) / (2 * denom) >= min_w &&
          (h + 2 * denom - 1) / (2 * denom) >= min_h)
     denom *= 2;
   int sw = (w + denom - 1) / denom, sh = (h + denom - 1) / denom;
   uint8_t *dst = image_reserve(out, sw, sh, channels);
+  if (info->components == 4) return decode_tj_cmyk(d, buf, len, dst, sw, sh, channels, err);
   /* A warning (truncated or corrupt entropy data) leaves a partly grey image: refuse it. */
   if (tjDecompress2(d->tj, buf, (unsigned long)len, dst, sw, 0, sh, channels == 1 ? TJPF_GRAY : TJPF_RGB, 0))
     return tj_fail(d, err, "corrupt JPEG data");
@@ -158,14 +194,15 @@ int pb_image_decode(pb_decoder *d, const uint8_t *buf, size_t len, int channels,
     if (pb_jpeg_scan(buf, len, &info, err) || too_large(d, info.w, info.h, err)) return PB_ERR;
     if (channels_fit(d, info.components, channels, info.components == 4 ? " (CMYK JPEG)" : "", err)) return PB_ERR;
 #if PLUMB_HAVE_TURBOJPEG
-    /* TurboJPEG cannot convert CMYK / YCCK to RGB; stb_image does. */
-    if (d->tj && info.components != 4) return decode_tj(d, buf, len, &info, channels, min_w, min_h, out, err);
-#endif
+    return decode_tj(d, buf, len, &info, channels, min_w, min_h, out, err);
+#else
+    (void)min_w, (void)min_h; /* no reduced DCT without TurboJPEG */
     if (info.undefined_tables)
       return pb_err_set(err, "corrupt JPEG: a scan uses a Huffman or quantisation table that is not defined%s",
                         info.components == 4 ? " (CMYK)" : "");
     if (!stbi_info_from_memory(buf, (int)len, &w, &h, &stored) || w != info.w || h != info.h)
       return pb_err_set(err, "corrupt JPEG header (%s)", stbi_failure_reason());
+#endif
   } else {
     pb_png_info png;
     if (pb_png_sniff(buf, len) && pb_png_scan(buf, len, &png, err)) return PB_ERR;

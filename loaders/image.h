@@ -1,9 +1,11 @@
 /* image.h: decoding image files into 8-bit interleaved pixels (HWC).
  *
- * JPEG, PNG and BMP through stb_image (grey, grey+alpha, RGB, RGBA; 16-bit PNG rounded to 8
- * bits), and JPEG through TurboJPEG when plumb was built with it (PLUMB_HAVE_TURBOJPEG), which
- * may decode at a reduced DCT scale (1/2, 1/4, 1/8) when the caller needs an image at least 2x
- * smaller than the stored one. A file that cannot be decoded is reported, never a crash:
+ * PNG and BMP through stb_image (grey, grey+alpha, RGB, RGBA; 16-bit PNG rounded to 8 bits),
+ * JPEG (grey, YCbCr, CMYK / YCCK) through TurboJPEG, which may decode at a reduced DCT scale
+ * (1/2, 1/4, 1/8) when the caller needs an image at least 2x smaller than the stored one; a
+ * build without TurboJPEG (PLUMB_HAVE_TURBOJPEG 0) decodes JPEG with stb_image, whose JPEG
+ * decoder has undefined behaviour on some corrupt files. Every file's structure is checked
+ * before a decoder sees it (jpeg_scan.h, png_scan.h, the BMP header). A file that cannot be decoded is reported, never a crash:
  * missing, empty, truncated, corrupt, not an image, or (when conversion is off) a stored
  * channel count other than the one wanted. */
 #ifndef PB_IMAGE_H
@@ -28,16 +30,19 @@ void pb_image_free(pb_image *im);
 
 /* One per thread: a TurboJPEG handle (when enabled) and the file buffer. */
 typedef struct pb_decoder {
-  void *tj;           /* tjhandle, or NULL when TurboJPEG is off or absent */
+  void *tj;           /* tjhandle (NULL in builds without TurboJPEG) */
+  int reduce;         /* TurboJPEG may decode at a reduced DCT scale (pb_decoder_init) */
   int convert;        /* 1: convert any of 1..4 stored channels; 0: other counts are an error */
   int64_t max_pixels; /* stored width x height above this is refused (PB_IMAGE_MAX_PIXELS) */
   uint8_t *file;      /* the last file read */
   size_t file_len, file_cap;
 } pb_decoder;
 
-/* use_turbojpeg: 1 to use TurboJPEG for JPEGs when built with it (ignored otherwise). Sets
- * max_pixels to PB_IMAGE_MAX_PIXELS; the caller may lower or raise it. */
-void pb_decoder_init(pb_decoder *d, int use_turbojpeg, int convert_channels);
+/* JPEGs go to TurboJPEG (stb_image's JPEG decoder only in builds without it). reduced_dct: 1
+ * lets TurboJPEG decode at 1/2, 1/4 or 1/8 scale when the caller's min_w x min_h allows (see
+ * pb_image_decode); 0 always decodes at full size. Sets max_pixels to PB_IMAGE_MAX_PIXELS; the
+ * caller may lower or raise it. */
+void pb_decoder_init(pb_decoder *d, int reduced_dct, int convert_channels);
 void pb_decoder_free(pb_decoder *d);
 /* 1 when this build has the TurboJPEG path. */
 int pb_decoder_has_turbojpeg(void);

@@ -199,7 +199,7 @@ pb_loader *pb_loader_new(const pb_loader_opts *o, pb_err *err) {
   for (int i = 0; i < o->workers; i++) {
     worker *w = &L->w[i];
     w->L = L;
-    pb_decoder_init(&w->dec, o->turbojpeg, o->convert_channels);
+    pb_decoder_init(&w->dec, o->reduced_dct, o->convert_channels);
     if (o->max_pixels > 0) w->dec.max_pixels = o->max_pixels;
     if (pthread_create(&w->th, NULL, worker_main, w)) {
       pb_decoder_free(&w->dec);

@@ -45,7 +45,7 @@ typedef struct pb_loader_opts {
   int max_batch;             /* largest batch to be requested */
   int max_views;             /* largest pb_aug views to be requested (0 = 1) */
   size_t max_sample_bytes;   /* largest c*h*w (u8) or c*h*w*4 (f32) of the datasets used */
-  int turbojpeg;             /* use TurboJPEG for JPEGs when built with it */
+  int reduced_dct;           /* let TurboJPEG decode JPEGs at 1/2..1/8 scale when the target allows */
   int convert_channels;      /* convert stored grey/RGB/RGBA to the wanted channels */
   int fail_on_bad;           /* a bad sample fails its batch instead of being skipped */
   int64_t max_pixels;        /* images larger than this (stored w x h) are bad (0 = PB_IMAGE_MAX_PIXELS) */

@@ -88,12 +88,12 @@ int pb_cmd_bench_loader(int argc, char **argv) {
   printf("loader bench: %s, %d of %d training samples, %dx%dx%d output, batch %d, [augment] train = %s, "
          "TurboJPEG %s, %d cores\n",
          cfgpath, n, tr.n, tr.c, tr.h, tr.w, batch, pb_config_str(cfg, "augment", "train"),
-         pb_decoder_has_turbojpeg() && pb_config_bool(cfg, "loader", "turbojpeg") ? "on" : "off", cores);
+         pb_decoder_has_turbojpeg() && pb_config_bool(cfg, "loader", "reduced_dct") ? "on" : "off", cores);
   int rc = 0;
   for (int k = 0; k < nc; k++) {
     pb_loader_opts lo = {.workers = counts[k], .depth = counts[k] + 2, .max_batch = batch,
                          .max_sample_bytes = (size_t)tr.c * tr.h * tr.w * (tr.kind == PB_DATA_F32 ? 4 : 1),
-                         .turbojpeg = pb_config_bool(cfg, "loader", "turbojpeg"),
+                         .reduced_dct = pb_config_bool(cfg, "loader", "reduced_dct"),
                          .convert_channels = pb_config_bool(cfg, "data", "convert_channels"), .seed = 1};
     pb_loader *L = pb_loader_new(&lo, &err);
     if (!L) {

@@ -171,7 +171,7 @@ static int run_init(pb_run *r, pb_config *cfg, int infer, pb_err *err) {
                        .max_batch = r->max_batch,
                        .max_views = r->views,
                        .max_sample_bytes = r->max_sample,
-                       .turbojpeg = pb_config_bool(cfg, "loader", "turbojpeg"),
+                       .reduced_dct = pb_config_bool(cfg, "loader", "reduced_dct"),
                        .convert_channels = pb_config_bool(cfg, "data", "convert_channels"),
                        .fail_on_bad = !strcmp(pb_config_str(cfg, "loader", "on_bad_image"), "fail"),
                        .max_pixels = pb_config_int(cfg, "loader", "max_image_pixels"),

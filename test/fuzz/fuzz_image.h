@@ -1,5 +1,7 @@
-/* fuzz_image.h: the body of the two image harnesses (fuzz_image_tj.c: TurboJPEG on,
- * fuzz_image_stb.c: stb_image only), which define PB_FUZZ_USE_TJ before including it.
+/* fuzz_image.h: the body of the two image harnesses, which define PB_FUZZ_USE_TJ before
+ * including it: fuzz_image_tj.c (decoder with reduced-DCT JPEG decoding) and fuzz_image_stb.c
+ * (without: JPEGs at full size; its seeds are mostly the PNGs and BMPs stb_image decodes). In a
+ * TurboJPEG build every JPEG goes to TurboJPEG; stb_image decodes PNG and BMP.
  *
  * One decoder lives across all inputs, as in a loader worker, so state that one input leaves in
  * the TurboJPEG handle reaches the next. Each input is decoded (loaders/image.c), then, when it

@@ -62,7 +62,7 @@ static uint64_t hash_bytes(uint64_t h, const void *p, size_t n) {
 /* Runs two epochs over d with `workers` threads; returns a hash of every batch. */
 static uint64_t run_pass(const pb_dataset *d, const pb_aug *aug, int workers, int batch, long *bad) {
   pb_loader_opts o = {.workers = workers, .depth = workers + 2, .max_batch = batch,
-                      .max_sample_bytes = (size_t)d->c * d->h * d->w, .turbojpeg = 1, .convert_channels = 1,
+                      .max_sample_bytes = (size_t)d->c * d->h * d->w, .reduced_dct = 1, .convert_channels = 1,
                       .seed = 42};
   pb_err err;
   pb_loader *L = pb_loader_new(&o, &err);
@@ -140,7 +140,7 @@ static void test_stop(void) {
   PB_ASSERT(pb_data_folder(&d, "train", tpath("stop"), NULL, &err) == PB_OK);
   d.c = 3, d.h = d.w = 16;
   pb_aug a = {.geom = PB_AUG_RRC, .out_c = 3, .out_h = 16, .out_w = 16, .scale = {0.5f, 1}, .ratio = {0.75f, 4 / 3.f}};
-  pb_loader_opts o = {.workers = 4, .depth = 6, .max_batch = 3, .max_sample_bytes = 3 * 16 * 16, .turbojpeg = 1,
+  pb_loader_opts o = {.workers = 4, .depth = 6, .max_batch = 3, .max_sample_bytes = 3 * 16 * 16, .reduced_dct = 1,
                       .convert_channels = 1, .seed = 3};
   pb_loader *L = pb_loader_new(&o, &err);
   int32_t order[64];
