@@ -64,6 +64,8 @@ int pb_png_scan(const uint8_t *b, size_t len, pb_png_info *info, pb_err *err) {
       if (n == 0 || n % 3 || n > 768) return pb_err_set(err, "corrupt PNG: PLTE of %u bytes", n);
     } else if (!memcmp(type, "IDAT", 4)) {
       if (idat_done) return pb_err_set(err, "corrupt PNG: IDAT chunks not consecutive");
+      /* stb_image offsets its still-NULL buffer by an empty first IDAT (undefined behaviour). */
+      if (!idat && n == 0) return pb_err_set(err, "unsupported PNG: an empty first IDAT chunk");
       idat++;
     } else if (!memcmp(type, "IEND", 4)) {
       break;
