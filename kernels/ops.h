@@ -189,6 +189,12 @@ void pb_softmax_fwd_cpu(float *p, const float *logits, int n, int k);
  * row's first element); *correct += the count of pred == labels (a label < 0 never counts).
  * correct may be NULL (predictions only). */
 void pb_argmax_count_cpu(int32_t *pred, int *correct, const float *logits, const int32_t *labels, int n, int k);
+/* t[n,k] = one-hot of labels (overwritten, for BCE targets): row i is 1 at labels[i], 0 elsewhere;
+ * a label < 0 (missing) or >= k gives a zero row. n or k <= 0: nothing. */
+void pb_onehot_cpu(float *t, const int32_t *labels, int n, int k);
+/* acc[0] += (double)x[0]: one float loss term into a double running sum (an epoch's loss, kept
+ * where the loss is, so a GPU run needs no copy per step). */
+void pb_accum_f64_cpu(double *acc, const float *x);
 
 /* ------------------------------------------------------------------ optimizers (flat parameter block) */
 

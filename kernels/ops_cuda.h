@@ -144,9 +144,14 @@ void pb_bce_logits_cuda(float *loss_sum, float *dlogits, const float *logits, co
                         float grad_scale, const pb_cuda_env *env);
 void pb_softmax_fwd_cuda(float *p, const float *logits, int n, int k, const pb_cuda_env *env);
 /* pred[n] = argmax of each logits row (first on ties); correct[0] += count of pred == labels
- * (one device int, accumulated: zero it at the start of an epoch). */
+ * (one device int, accumulated: zero it at the start of an epoch). correct may be NULL
+ * (predictions only), and so may labels (nothing counts), as on the CPU. */
 void pb_argmax_count_cuda(int32_t *pred, int *correct, const float *logits, const int32_t *labels, int n, int k,
                           const pb_cuda_env *env);
+/* t[n,k] = one-hot of labels (overwritten; a label < 0 or >= k gives a zero row): bitwise the CPU. */
+void pb_onehot_cuda(float *t, const int32_t *labels, int n, int k, const pb_cuda_env *env);
+/* acc[0] += (double)x[0]: ONE device double, ONE device float; bitwise the CPU. */
+void pb_accum_f64_cuda(double *acc, const float *x, const pb_cuda_env *env);
 
 /* ------------------------------------------------------------------ data (convert.cu) */
 

@@ -1,7 +1,8 @@
 /* loss.c: CPU losses with fused gradients (softmax cross-entropy with label smoothing,
- * binary cross-entropy with logits) and row-wise softmax.
- * Its CUDA twin will be kernels/cuda/loss.cu. */
+ * binary cross-entropy with logits), row-wise softmax, argmax / correct count, one-hot targets
+ * and the double loss accumulator. Its CUDA twin is kernels/cuda/loss.cu. */
 #include <math.h>
+#include <string.h>
 
 #include "kernels/ops.h"
 
@@ -87,3 +88,12 @@ void pb_argmax_count_cpu(int32_t *pred, int *correct, const float *logits, const
   }
   if (correct) *correct += count;
 }
+
+void pb_onehot_cpu(float *t, const int32_t *labels, int n, int k) {
+  if (n <= 0 || k <= 0) return;
+  memset(t, 0, (size_t)n * (size_t)k * sizeof(float));
+  for (int i = 0; i < n; i++)
+    if (labels[i] >= 0 && labels[i] < k) t[(size_t)i * (size_t)k + (size_t)labels[i]] = 1.0f;
+}
+
+void pb_accum_f64_cpu(double *acc, const float *x) { acc[0] += (double)x[0]; }

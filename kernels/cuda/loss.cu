@@ -1,6 +1,6 @@
 /* loss.cu: fused softmax cross-entropy with label smoothing, binary cross-entropy with logits,
- * row softmax and the argmax / correct count: the CUDA twin of kernels/cpu/loss.c (and of the
- * trainer's CPU argmax loop). Contracts in ops.h / ops_cuda.h.
+ * row softmax, the argmax / correct count, one-hot targets and the double loss accumulator: the
+ * CUDA twin of kernels/cpu/loss.c. Contracts in ops.h / ops_cuda.h.
  *
  * Precision: as the CPU, every loss and gradient is computed in DOUBLE from the float logits
  * (row max in float, exp / log / log1p in double) and rounded to float once at the end. CUDA's
@@ -22,7 +22,8 @@
  *  - argmax: one warp per row, first index of the maximum (exactly the CPU loop
  *    `if (r[j] > r[b]) b = j` from b = 0, NaN included: a NaN never wins, except r[0] = NaN
  *    which is never replaced); correct[0] += count with one integer atomicAdd per block
- *    (integer addition is associative: deterministic).
+ *    (integer addition is associative: deterministic). correct NULL: predictions only.
+ *  - onehot and accum_f64 write each element once, no sums: bitwise the CPU.
  * A label < 0 is a missing label, as on the CPU: loss 0 and a zero gradient row (multi-head
  * training, engine/trainer.c). A label >= k (undefined on the CPU) gives a NaN loss here, never a
  * wild read. */
@@ -234,11 +235,11 @@ __global__ static void __launch_bounds__(PB_ARGMAX_THREADS)
       /* the CPU starts from b = 0 and r[j] > NaN is never true: r[0] = NaN stays the answer */
       const int b = (isnan(r[0]) || bi < 0) ? 0 : bi;
       pred[row] = b;
-      hit = b == labels[row];
+      hit = labels && b == labels[row];
     }
   }
   const int cnt = __syncthreads_count(hit); /* every thread of the block reaches it */
-  if (threadIdx.x == 0 && cnt) atomicAdd(correct, cnt);
+  if (threadIdx.x == 0 && cnt && correct) atomicAdd(correct, cnt);
 }
 
 extern "C" void pb_argmax_count_cuda(int32_t *pred, int *correct, const float *logits, const int32_t *labels, int n,
@@ -250,4 +251,33 @@ extern "C" void pb_argmax_count_cuda(int32_t *pred, int *correct, const float *l
   pb_argmax_count_kernel<<<blocks, PB_ARGMAX_THREADS, 0, pb_cuda_stream_of(env->stream)>>>(pred, correct, logits,
                                                                                            labels, n, k);
   PB_CUDA_CHECK_LAUNCH("pb_argmax_count_kernel");
+}
+
+/* ------------------------------------------------------------------ one-hot targets, double accumulator */
+
+/* Element e = i*k + j of t: 1 when j is row i's label. A label < 0 or >= k never equals a j in
+ * [0, k): a zero row, with no out-of-range write. */
+__global__ static void pb_onehot_kernel(float *t, const int32_t *labels, int k, size_t total) {
+  for (size_t e = (size_t)blockIdx.x * blockDim.x + threadIdx.x; e < total; e += (size_t)gridDim.x * blockDim.x) {
+    const size_t i = e / (size_t)k;
+    const int j = (int)(e - i * (size_t)k);
+    t[e] = labels[i] == j ? 1.0f : 0.0f;
+  }
+}
+
+extern "C" void pb_onehot_cuda(float *t, const int32_t *labels, int n, int k, const pb_cuda_env *env) {
+  if (n <= 0 || k <= 0) return;
+  const size_t total = (size_t)n * (size_t)k;
+  pb_onehot_kernel<<<pb_cuda_blocks(total, PB_CUDA_THREADS), PB_CUDA_THREADS, 0, pb_cuda_stream_of(env->stream)>>>(
+      t, labels, k, total);
+  PB_CUDA_CHECK_LAUNCH("pb_onehot_kernel");
+}
+
+__global__ static void pb_accum_f64_kernel(double *acc, const float *x) {
+  if (threadIdx.x == 0) acc[0] = __dadd_rn(acc[0], (double)x[0]);
+}
+
+extern "C" void pb_accum_f64_cuda(double *acc, const float *x, const pb_cuda_env *env) {
+  pb_accum_f64_kernel<<<1, 32, 0, pb_cuda_stream_of(env->stream)>>>(acc, x);
+  PB_CUDA_CHECK_LAUNCH("pb_accum_f64_kernel");
 }

@@ -203,6 +203,14 @@ void pb_argmax_count_cuda(int32_t *pred, int *correct, const float *logits, cons
   pb_cuda_absent(__func__);
 }
 
+void pb_onehot_cuda(float *t, const int32_t *labels, int n, int k, const pb_cuda_env *env) {
+  pb_cuda_absent(__func__);
+}
+
+void pb_accum_f64_cuda(double *acc, const float *x, const pb_cuda_env *env) {
+  pb_cuda_absent(__func__);
+}
+
 void pb_u8_to_f32_norm_cuda(float *x, const uint8_t *u8, int n, int c, int hw, const float *mean, const float *std, const pb_cuda_env *env) {
   pb_cuda_absent(__func__);
 }

@@ -12,7 +12,8 @@
  * once to float; they differ by the double exp/log implementations (1 ulp of double) and the
  * summation order of double sums, so the floats agree to about 1 ulp (6e-8 relative), far
  * inside. The loss sums add up to n*k terms of O(1..10): still ~1e-15 relative in double.
- * argmax / count: exact (ties, NaN rows and -inf rows included). */
+ * argmax / count: exact (ties, NaN rows and -inf rows included), also with correct and labels
+ * NULL (predictions only). onehot and accum_f64 (no arithmetic beyond one double add): bitwise. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,9 +163,50 @@ static void test_argmax(int n, int k, uint64_t seed) {
   gc = pb_twin_host(d_correct, sizeof(int), &g_env);
   PB_CHECK_MSG(*gc == start + 2 * expect, "argmax count (2nd call) n=%d k=%d: got %d, expected %d", n, k, *gc,
                start + 2 * expect);
+  /* predictions only: correct NULL (labels given), then correct and labels both NULL */
+  int32_t *d_pred2 = pb_twin_alloc(n * sizeof(int32_t));
+  pb_argmax_count_cuda(d_pred2, NULL, d_logits, d_labels, n, k, &g_env);
+  check_same_bits("argmax pred (correct NULL)", d_pred, d_pred2, n * sizeof(int32_t));
+  pb_cuda_memset0(d_pred2, n * sizeof(int32_t), &g_env);
+  pb_argmax_count_cuda(d_pred2, NULL, d_logits, NULL, n, k, &g_env);
+  check_same_bits("argmax pred (correct, labels NULL)", d_pred, d_pred2, n * sizeof(int32_t));
+  pb_cuda_free(d_pred2);
   printf("  argmax n=%-4d k=%-5d: %zu rows differ, count %d (expected %d)\n", n, k, bad, *gc - start, 2 * expect);
   pb_cuda_free(d_logits), pb_cuda_free(d_labels), pb_cuda_free(d_pred), pb_cuda_free(d_correct);
   free(logits), free(labels), free(pred), free(gpred), free(gc);
+}
+
+static void test_onehot(int n, int k, uint64_t seed) {
+  const size_t nk = (size_t)n * k;
+  int32_t *labels = malloc(n * sizeof(int32_t));
+  float *t = malloc(nk * sizeof(float)), *garbage = malloc(nk * sizeof(float));
+  for (int i = 0; i < n; i++)
+    labels[i] = i % 5 == 3 ? -1 : i % 5 == 4 ? k + i : (int32_t)((i * 7919u + seed) % (unsigned)k);
+  pb_onehot_cpu(t, labels, n, k);
+  pb_test_fill_uniform(garbage, nk, -3.0f, 3.0f, seed); /* every element must be overwritten */
+  int32_t *d_labels = pb_twin_from(labels, n * sizeof(int32_t), &g_env);
+  float *d_t = pb_twin_fromf(garbage, nk, &g_env);
+  pb_onehot_cuda(d_t, d_labels, n, k, &g_env);
+  pb_twin_check_bits("onehot", d_t, t, nk, &g_env);
+  printf("  onehot n=%-4d k=%-5d checked bitwise\n", n, k);
+  pb_cuda_free(d_labels), pb_cuda_free(d_t);
+  free(labels), free(t), free(garbage);
+}
+
+static void test_accum_f64(void) {
+  const float x[3] = {0.1f, -2.5e-8f, 3.0e7f};
+  double acc = 1.0 / 3.0;
+  double *d_acc = pb_twin_from(&acc, sizeof acc, &g_env);
+  float *d_x = pb_twin_fromf(x, 3, &g_env);
+  for (int i = 0; i < 3; i++) { /* a running sum, one element of x at a time */
+    pb_accum_f64_cpu(&acc, x + i);
+    pb_accum_f64_cuda(d_acc, d_x + i, &g_env);
+  }
+  double *got = pb_twin_host(d_acc, sizeof acc, &g_env);
+  PB_CHECK_MSG(memcmp(got, &acc, sizeof acc) == 0, "accum_f64: got %.17g, CPU %.17g", *got, acc);
+  printf("  accum_f64: %.17g (CPU %.17g)\n", *got, acc);
+  pb_cuda_free(d_acc), pb_cuda_free(d_x);
+  free(got);
 }
 
 int main(void) {
@@ -191,6 +233,10 @@ int main(void) {
   const int ashapes[][2] = {{1, 1}, {1, 3}, {9, 10}, {100, 37}, {257, 1000}, {31, 33}};
   for (size_t s = 0; s < sizeof ashapes / sizeof ashapes[0]; s++) test_argmax(ashapes[s][0], ashapes[s][1], 70 + s);
 
+  const int oshapes[][2] = {{1, 1}, {7, 10}, {300, 9}, {64, 1000}, {5, 4099}};
+  for (size_t s = 0; s < sizeof oshapes / sizeof oshapes[0]; s++) test_onehot(oshapes[s][0], oshapes[s][1], 80 + s);
+  test_accum_f64();
+
   /* n == 0: loss sums are 0, nothing is launched otherwise */
   {
     float *d_sum = pb_twin_alloc(sizeof(float));
@@ -207,6 +253,7 @@ int main(void) {
     free(got);
     pb_softmax_fwd_cuda(NULL, NULL, 0, 10, &g_env);
     pb_argmax_count_cuda(NULL, NULL, NULL, NULL, 0, 10, &g_env);
+    pb_onehot_cuda(NULL, NULL, 0, 10, &g_env);
     pb_cuda_sync(&g_env);
     pb_cuda_free(d_sum);
   }

@@ -1,8 +1,9 @@
 /* test_small_ops.c: the CPU references of the small ops the trainer and the loader use
  * (kernels/cpu): argmax + correct count (first maximum on ties, NaN rules, missing labels),
- * u8 -> normalised f32 (bitwise the formula), gradient-norm clipping (torch's rule:
+ * one-hot targets (missing and out-of-range labels give zero rows), the double loss
+ * accumulator, u8 -> normalised f32 (bitwise the formula), gradient-norm clipping (torch's rule:
  * coef = max_norm / (norm + 1e-6), applied when below 1). Their CUDA twins are checked against
- * these in test_cuda_loss, test_cuda_elementwise and test_cuda_optim. */
+ * these in test_cuda_loss, test_cuda_elementwise and test_cuda_optim. All checks exact. */
 #include <math.h>
 #include <string.h>
 
@@ -23,6 +24,31 @@ static void test_argmax(void) {
   memset(pred, 0xFF, sizeof pred);
   pb_argmax_count_cpu(pred, NULL, &z[0][0], NULL, 6, k); /* predictions only */
   PB_CHECK(pred[5] == 3 && pred[0] == 1);
+}
+
+static void test_onehot(void) {
+  enum { N = 5, K = 4 };
+  const int32_t labels[N] = {2, 0, -1, 3, 4}; /* -1 missing, 4 out of range: zero rows */
+  float t[N * K + 1];
+  for (int i = 0; i < N * K + 1; i++) t[i] = 7.0f; /* garbage: every element is overwritten */
+  pb_onehot_cpu(t, labels, N, K);
+  for (int i = 0; i < N; i++)
+    for (int j = 0; j < K; j++) {
+      const float want = labels[i] == j ? 1.0f : 0.0f;
+      PB_CHECK_MSG(t[i * K + j] == want, "onehot row %d col %d: %g, want %g", i, j, (double)t[i * K + j],
+                   (double)want);
+    }
+  PB_CHECK_MSG(t[N * K] == 7.0f, "onehot wrote past t[n*k]");
+  pb_onehot_cpu(NULL, NULL, 0, K); /* n = 0: nothing, not even a read */
+}
+
+static void test_accum_f64(void) {
+  double acc = 0.25;
+  const float x[2] = {0.1f, 1e30f};
+  pb_accum_f64_cpu(&acc, x); /* one element only: x[1] never counts */
+  PB_CHECK_MSG(acc == 0.25 + (double)0.1f, "accum_f64: %.17g", acc);
+  pb_accum_f64_cpu(&acc, x);
+  PB_CHECK_MSG(acc == 0.25 + (double)0.1f + (double)0.1f, "accum_f64 (2nd): %.17g", acc);
 }
 
 static void test_u8_norm(void) {
@@ -66,6 +92,8 @@ static void test_clip(void) {
 
 int main(void) {
   test_argmax();
+  test_onehot();
+  test_accum_f64();
   test_u8_norm();
   test_clip();
   return pb_test_exit("test_small_ops");
