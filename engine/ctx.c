@@ -1,10 +1,12 @@
-/* ctx.c: device selection and the CPU thread pool settings (ctx.h). */
+/* ctx.c: device selection, the choice of the ops table (engine/backend.h) and the CPU thread
+ * pool settings (ctx.h). The memory functions are thin wrappers over the table. */
 #include "engine/ctx.h"
 
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/backend.h"
 #include "engine/config.h"
 #include "kernels/cuda_device.h"
 #include "kernels/ops.h"
@@ -43,6 +45,7 @@ static int use_gpu(pb_ctx *ctx, int index, int tf32, const char *how, pb_err *er
   }
   ctx->dev.kind = PB_DEV_CUDA;
   ctx->dev.index = index;
+  ctx->ops = &pb_backend_cuda;
   char desc[256];
   pb_cuda_describe(index, desc, sizeof desc);
   snprintf(ctx->why, sizeof ctx->why, "device %s: %s%s", how, desc, tf32 ? "; TF32 allowed" : "");
@@ -62,6 +65,7 @@ int pb_ctx_init_cfg(pb_ctx *ctx, const pb_config *cfg, pb_err *err) {
 int pb_ctx_init_ws(pb_ctx *ctx, const char *device, int threads, int deterministic, int tf32,
                    size_t workspace_bytes, pb_err *err) {
   memset(ctx, 0, sizeof *ctx);
+  ctx->ops = &pb_backend_cpu; /* until a GPU environment is up (use_gpu) */
   ctx->deterministic = deterministic;
   ctx->workspace_bytes = workspace_bytes;
   ctx->nthreads = threads > 0 ? threads : omp_get_num_procs();
@@ -108,6 +112,7 @@ void pb_ctx_free(pb_ctx *ctx) {
 }
 
 float *pb_ctx_reserve_scratch(pb_ctx *ctx, size_t floats) {
+  if (ctx->dev.kind != PB_DEV_CPU) return NULL; /* GPU ops use ctx->cuda's workspace */
   if (floats > ctx->scratch_floats) {
     pb_afree(ctx->scratch);
     ctx->scratch = pb_amalloc(floats * sizeof(float));
@@ -117,40 +122,17 @@ float *pb_ctx_reserve_scratch(pb_ctx *ctx, size_t floats) {
 }
 
 void *pb_ctx_alloc(pb_ctx *ctx, size_t bytes, const char *what, pb_err *err) {
-  if (!ctx->cuda) return pb_amalloc(bytes);
-  void *p = pb_cuda_alloc(bytes ? bytes : 16, what, err);
-  if (p) pb_cuda_memset0(p, bytes ? bytes : 16, ctx->cuda);
-  return p;
+  return ctx->ops->alloc(ctx, bytes, what, err);
 }
 
-void pb_ctx_free_mem(pb_ctx *ctx, void *p) {
-  if (!p) return;
-  if (ctx->cuda)
-    pb_cuda_free(p);
-  else
-    pb_afree(p);
-}
+void pb_ctx_free_mem(pb_ctx *ctx, void *p) { ctx->ops->free(ctx, p); }
 
 void pb_ctx_upload(pb_ctx *ctx, void *dev_dst, const void *host_src, size_t bytes) {
-  if (!bytes) return;
-  if (ctx->cuda)
-    pb_cuda_h2d(dev_dst, host_src, bytes, ctx->cuda);
-  else
-    memcpy(dev_dst, host_src, bytes);
+  ctx->ops->upload(ctx, dev_dst, host_src, bytes);
 }
 
 void pb_ctx_download(pb_ctx *ctx, void *host_dst, const void *dev_src, size_t bytes) {
-  if (!bytes) return;
-  if (ctx->cuda)
-    pb_cuda_d2h(host_dst, dev_src, bytes, ctx->cuda);
-  else
-    memcpy(host_dst, dev_src, bytes);
+  ctx->ops->download(ctx, host_dst, dev_src, bytes);
 }
 
-void pb_ctx_zero(pb_ctx *ctx, void *dev_dst, size_t bytes) {
-  if (!bytes) return;
-  if (ctx->cuda)
-    pb_cuda_memset0(dev_dst, bytes, ctx->cuda);
-  else
-    memset(dev_dst, 0, bytes);
-}
+void pb_ctx_zero(pb_ctx *ctx, void *dev_dst, size_t bytes) { ctx->ops->zero(ctx, dev_dst, bytes); }

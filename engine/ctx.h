@@ -1,6 +1,7 @@
 /* ctx.h: pb_ctx, the device context: which device runs the ops, the CPU thread count,
  * and (with CUDA) the stream, library handles and workspace. Device choice happens here and
- * nowhere else. */
+ * nowhere else: pb_ctx_init* picks the ops table (engine/backend.h) that everything above the
+ * context calls through. Implemented in engine/ctx.c. */
 #ifndef PB_CTX_H
 #define PB_CTX_H
 
@@ -11,7 +12,10 @@
 #include "kernels/ops_cuda.h"
 #include "kernels/pb_common.h"
 
+struct pb_backend; /* engine/backend.h */
+
 typedef struct pb_ctx {
+  const struct pb_backend *ops; /* the ops table of this device: &pb_backend_cpu or &pb_backend_cuda */
   pb_device dev;
   int nthreads;      /* CPU threads for ops (OpenMP), >= 1 */
   int deterministic; /* restrict to deterministic algorithms (CUDA; the CPU always is) */
@@ -33,11 +37,14 @@ int pb_ctx_init_ws(pb_ctx *ctx, const char *device, int threads, int determinist
 struct pb_config;
 int pb_ctx_init_cfg(pb_ctx *ctx, const struct pb_config *cfg, pb_err *err);
 void pb_ctx_free(pb_ctx *ctx);
-/* Ensures the shared host scratch holds at least `floats`; call while building models only. */
+/* Ensures the shared host scratch of the CPU ops holds at least `floats`; call while building
+ * models only. A GPU context's ops take their workspace from ctx->cuda instead: there this
+ * reserves nothing and returns NULL. */
 float *pb_ctx_reserve_scratch(pb_ctx *ctx, size_t floats);
 
-/* Memory on the context's device (host: 64-byte aligned and zeroed; GPU: zeroed). On
- * out-of-memory returns NULL with err naming `what`, the bytes asked and free. */
+/* Memory on the context's device, through its ops table (ctx->ops->alloc, free, upload,
+ * download, zero). Host: 64-byte aligned and zeroed; GPU: zeroed. On out-of-memory returns NULL
+ * with err naming `what`, the bytes asked and free. pb_ctx_free_mem(ctx, NULL) is fine. */
 void *pb_ctx_alloc(pb_ctx *ctx, size_t bytes, const char *what, pb_err *err);
 void pb_ctx_free_mem(pb_ctx *ctx, void *p);
 /* Copies between host memory and the context's device (memcpy on the CPU). Downloads wait
