@@ -84,7 +84,7 @@ static int finalize(pb_model *m, int max_n, int infer, pb_err *err) {
     maxact = PB_MAX(maxact, o);
     saved += saved_size(l, max_n);
     work = PB_MAX(work, (size_t)max_n * l->work_per_sample + l->work_fixed);
-    if (!m->ctx->cuda) scratch = PB_MAX(scratch, scratch_size(l, max_n, m->ctx->nthreads));
+    scratch = PB_MAX(scratch, scratch_size(l, max_n, m->ctx->nthreads));
   }
   maxact = PB_PAD16(maxact);
   if (infer) {
@@ -145,7 +145,7 @@ static int finalize(pb_model *m, int max_n, int infer, pb_err *err) {
     }
     /* alias and in-place layers: act[i] is resolved per forward (the input of the layer) */
   }
-  if (!c->cuda) pb_ctx_reserve_scratch(c, scratch);
+  pb_ctx_reserve_scratch(c, scratch); /* host scratch of the CPU ops; nothing on a GPU */
   return PB_OK;
 }
 

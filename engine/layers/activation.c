@@ -1,43 +1,31 @@
-/* activation.c: ReLU, Sigmoid and Flatten layers (kernels/cpu/activation.c). */
+/* activation.c: ReLU, Sigmoid and Flatten layers over the ops table (engine/backend.h; kernels:
+ * kernels/cpu/activation.c and its twin kernels/cuda/activation.cu). */
+#include "engine/backend.h"
 #include "engine/layer.h"
-#include "kernels/ops.h"
-#include "kernels/ops_cuda.h"
 
 static void relu_fwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, float *y, int train) {
   (void)train;
   size_t cnt = (size_t)n * pb_layer_out_numel(l);
-  if (ctx->cuda)
-    pb_relu_fwd_cuda(y, x, cnt, ctx->cuda);
-  else
-    pb_relu_fwd_cpu(y, x, cnt);
+  ctx->ops->relu_fwd(ctx, y, x, cnt);
 }
 static void relu_bwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, const float *y, const float *dy, float *dx) {
   (void)x;
   size_t cnt = (size_t)n * pb_layer_out_numel(l);
   if (!dx) return;
-  if (ctx->cuda)
-    pb_relu_bwd_cuda(dx, dy, y, cnt, ctx->cuda);
-  else
-    pb_relu_bwd_cpu(dx, dy, y, cnt);
+  ctx->ops->relu_bwd(ctx, dx, dy, y, cnt);
 }
 static const pb_layer_vt relu_vt = {"relu", relu_fwd, relu_bwd, NULL, NULL};
 
 static void sig_fwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, float *y, int train) {
   (void)train;
   size_t cnt = (size_t)n * pb_layer_out_numel(l);
-  if (ctx->cuda)
-    pb_sigmoid_fwd_cuda(y, x, cnt, ctx->cuda);
-  else
-    pb_sigmoid_fwd_cpu(y, x, cnt);
+  ctx->ops->sigmoid_fwd(ctx, y, x, cnt);
 }
 static void sig_bwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, const float *y, const float *dy, float *dx) {
   (void)x;
   size_t cnt = (size_t)n * pb_layer_out_numel(l);
   if (!dx) return;
-  if (ctx->cuda)
-    pb_sigmoid_bwd_cuda(dx, dy, y, cnt, ctx->cuda);
-  else
-    pb_sigmoid_bwd_cpu(dx, dy, y, cnt);
+  ctx->ops->sigmoid_bwd(ctx, dx, dy, y, cnt);
 }
 static const pb_layer_vt sig_vt = {"sigmoid", sig_fwd, sig_bwd, NULL, NULL};
 

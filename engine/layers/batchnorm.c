@@ -1,12 +1,13 @@
-/* batchnorm.c: BatchNorm2d (and BatchNorm1d on (D,1,1) inputs) over pb_bn_*_cpu
- * (kernels/cpu/batchnorm.c) and pb_bn_*_cuda (kernels/cuda/batchnorm.cu). Parameters and
+/* batchnorm.c: BatchNorm2d (and BatchNorm1d on (D,1,1) inputs) over the ops table's bn_* entries
+ * (engine/backend.h: pb_bn_*_cpu in kernels/cpu/batchnorm.c, pb_bn_*_cuda in
+ * kernels/cuda/batchnorm.cu). Parameters and
  * buffers carry PyTorch's names. The batch statistics kept for backward live in the layer's
  * saved memory (on the model's device). */
 #include <string.h>
 
+#include "engine/backend.h"
 #include "engine/layer.h"
 #include "kernels/ops.h"
-#include "kernels/ops_cuda.h"
 
 typedef struct {
   float eps, momentum;
@@ -24,15 +25,10 @@ static void bn_fwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, float *y, in
   const float *g = l->params[0].data, *b = l->params[1].data;
   float *rm = l->params[2].data, *rv = l->params[3].data;
   if (train) {
-    if (ctx->cuda)
-      pb_bn_fwd_train_cuda(y, save_mean, save_invstd, rm, rv, x, g, b, &p, ctx->cuda);
-    else
-      pb_bn_fwd_train_cpu(y, save_mean, save_invstd, rm, rv, x, g, b, &p, ctx->nthreads);
+    ctx->ops->bn_fwd_train(ctx, y, save_mean, save_invstd, rm, rv, x, g, b, &p);
     l->params[4].counter++;
-  } else if (ctx->cuda) {
-    pb_bn_fwd_eval_cuda(y, x, g, b, rm, rv, &p, ctx->cuda);
   } else {
-    pb_bn_fwd_eval_cpu(y, x, g, b, rm, rv, &p, ctx->nthreads);
+    ctx->ops->bn_fwd_eval(ctx, y, x, g, b, rm, rv, &p);
   }
 }
 
@@ -42,12 +38,8 @@ static void bn_bwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, const float 
   /* The op always writes dx; the first layer of a model gets a scratch target. */
   PB_ASSERT(dx != NULL);
   const float *save_mean = l->saved, *save_invstd = l->saved + l->in[0];
-  if (ctx->cuda)
-    pb_bn_bwd_cuda(dx, l->params[0].grad, l->params[1].grad, dy, x, l->params[0].data, save_mean, save_invstd, &p,
-                   ctx->cuda);
-  else
-    pb_bn_bwd_cpu(dx, l->params[0].grad, l->params[1].grad, dy, x, l->params[0].data, save_mean, save_invstd, &p,
-                  ctx->nthreads);
+  ctx->ops->bn_bwd(ctx, dx, l->params[0].grad, l->params[1].grad, dy, x, l->params[0].data, save_mean, save_invstd,
+                   &p);
 }
 
 static const pb_layer_vt bn_vt = {"batchnorm", bn_fwd, bn_bwd, NULL, NULL};

@@ -1,9 +1,11 @@
-/* conv2d.c: the Conv2d layer over pb_conv2d_*_cpu (kernels/cpu/conv.c). */
+/* conv2d.c: the Conv2d layer over the ops table's conv2d_* entries (engine/backend.h:
+ * pb_conv2d_*_cpu in kernels/cpu/conv.c, pb_conv2d_*_cuda in kernels/cuda/conv.cu). The host
+ * scratch the CPU ops need is sized here (conv_scratch) and reserved by the model. */
 #include <string.h>
 
+#include "engine/backend.h"
 #include "engine/layer.h"
 #include "kernels/ops.h"
-#include "kernels/ops_cuda.h"
 
 typedef struct {
   pb_conv2d_params p; /* n is set per call */
@@ -16,12 +18,7 @@ static void conv_fwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, float *y, 
   pb_conv2d_params p = c->p;
   p.n = n;
   const float *bias = c->has_bias ? l->params[1].data : NULL;
-  if (ctx->cuda) {
-    pb_conv2d_fwd_cuda(y, x, l->params[0].data, bias, &p, ctx->cuda);
-    return;
-  }
-  pb_scratch s = {ctx->scratch, ctx->scratch_floats, ctx->nthreads};
-  pb_conv2d_fwd_cpu(y, x, l->params[0].data, bias, &p, &s);
+  ctx->ops->conv2d_fwd(ctx, y, x, l->params[0].data, bias, &p);
 }
 
 static void conv_bwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, const float *y, const float *dy,
@@ -31,14 +28,8 @@ static void conv_bwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, const floa
   pb_conv2d_params p = c->p;
   p.n = n;
   float *dbias = c->has_bias ? l->params[1].grad : NULL;
-  if (ctx->cuda) {
-    pb_conv2d_bwd_filter_cuda(l->params[0].grad, dbias, dy, x, &p, ctx->cuda);
-    if (dx) pb_conv2d_bwd_data_cuda(dx, dy, l->params[0].data, &p, ctx->cuda);
-    return;
-  }
-  pb_scratch s = {ctx->scratch, ctx->scratch_floats, ctx->nthreads};
-  pb_conv2d_bwd_filter_cpu(l->params[0].grad, dbias, dy, x, &p, &s);
-  if (dx) pb_conv2d_bwd_data_cpu(dx, dy, l->params[0].data, &p, &s);
+  ctx->ops->conv2d_bwd_filter(ctx, l->params[0].grad, dbias, dy, x, &p);
+  if (dx) ctx->ops->conv2d_bwd_data(ctx, dx, dy, l->params[0].data, &p);
 }
 
 static size_t conv_scratch(const pb_layer *l, int max_n, int nthreads) {

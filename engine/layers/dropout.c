@@ -1,11 +1,10 @@
-/* dropout.c: the Dropout layer over pb_dropout_*_cpu (kernels/cpu/dropout.c). Its mask is a
+/* dropout.c: the Dropout layer over the ops table's dropout_* entries (engine/backend.h:
+ * kernels/cpu/dropout.c and its twin kernels/cuda/dropout.cu). Its mask is a
  * pure function of (seed, layer index, call counter), so resuming restores it exactly. */
 #include <stdint.h>
-#include <string.h>
 
+#include "engine/backend.h"
 #include "engine/layer.h"
-#include "kernels/ops.h"
-#include "kernels/ops_cuda.h"
 #include "kernels/pb_rng.h"
 
 typedef struct {
@@ -15,28 +14,15 @@ typedef struct {
   uint64_t calls; /* training forwards so far */
 } drop_priv;
 
-/* y = x (dropout off): a copy, since y is this layer's own output buffer. */
-static void copy_act(pb_ctx *ctx, float *y, const float *x, size_t cnt) {
-  if (ctx->cuda) {
-    pb_cuda_memset0(y, cnt * sizeof(float), ctx->cuda);
-    pb_accumulate_cuda(y, x, cnt, ctx->cuda);
-  } else {
-    memcpy(y, x, cnt * sizeof(float));
-  }
-}
-
 static void drop_fwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, float *y, int train) {
   drop_priv *d = l->priv;
   size_t cnt = (size_t)n * pb_layer_out_numel(l);
   if (!train || d->p == 0.0f) {
-    copy_act(ctx, y, x, cnt);
+    ctx->ops->copy(ctx, y, x, cnt); /* dropout off: y is this layer's own output buffer */
     return;
   }
   uint64_t stream = PB_RNG_STREAM(PB_RNG_DROPOUT, ((uint64_t)d->index << 40) | d->calls);
-  if (ctx->cuda)
-    pb_dropout_fwd_cuda(y, (uint8_t *)l->saved, x, cnt, d->p, d->seed, stream, ctx->cuda);
-  else
-    pb_dropout_fwd_cpu(y, (uint8_t *)l->saved, x, cnt, d->p, d->seed, stream);
+  ctx->ops->dropout_fwd(ctx, y, (uint8_t *)l->saved, x, cnt, d->p, d->seed, stream);
   d->calls++;
 }
 
@@ -46,13 +32,10 @@ static void drop_bwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, const floa
   size_t cnt = (size_t)n * pb_layer_out_numel(l);
   if (!dx) return;
   if (d->p == 0.0f) {
-    copy_act(ctx, dx, dy, cnt);
+    ctx->ops->copy(ctx, dx, dy, cnt);
     return;
   }
-  if (ctx->cuda)
-    pb_dropout_bwd_cuda(dx, dy, (const uint8_t *)l->saved, cnt, d->p, ctx->cuda);
-  else
-    pb_dropout_bwd_cpu(dx, dy, (const uint8_t *)l->saved, cnt, d->p);
+  ctx->ops->dropout_bwd(ctx, dx, dy, (const uint8_t *)l->saved, cnt, d->p);
 }
 
 static const pb_layer_vt drop_vt = {"dropout", drop_fwd, drop_bwd, NULL, NULL};

@@ -1,12 +1,12 @@
 /* heads.c: the multi-head classifier (layer.h, pb_heads_layer): one Linear child per named head
  * over the same input, outputs laid out head-major (head h's [n, k_h] block at y + n * off_h).
- * The children are ordinary linear layers (engine/layers/linear.c), so both devices are served
- * by pb_linear_*_cpu / _cuda; the input gradient is the sum of the heads' (pb_accumulate_*). */
+ * The children are ordinary linear layers (engine/layers/linear.c); the input gradient is the
+ * sum of the heads' (the ops table's accumulate, engine/backend.h). No twin: every op goes
+ * through the table. */
 #include <string.h>
 
+#include "engine/backend.h"
 #include "engine/layer.h"
-#include "kernels/ops.h"
-#include "kernels/ops_cuda.h"
 
 typedef struct {
   int nheads;
@@ -30,12 +30,7 @@ static void heads_bwd(pb_layer *l, pb_ctx *c, int n, const float *x, const float
     size_t o = (size_t)n * p->off[h];
     float *d = dx && h > 0 ? l->work : dx;
     ch->vt->backward(ch, c, n, x, y + o, dy + o, d);
-    if (dx && h > 0) {
-      if (c->cuda)
-        pb_accumulate_cuda(dx, d, cnt, c->cuda);
-      else
-        pb_accumulate_cpu(dx, d, cnt);
-    }
+    if (dx && h > 0) c->ops->accumulate(c, dx, d, cnt);
   }
 }
 

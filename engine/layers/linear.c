@@ -1,26 +1,20 @@
-/* linear.c: the Linear layer (nn.Linear layout, weight [out, in]) over pb_linear_*_cpu.
+/* linear.c: the Linear layer (nn.Linear layout, weight [out, in]) over the ops table's linear_*
+ * entries (engine/backend.h: kernels/cpu/linear.c and its twin kernels/cuda/linear.cu).
  * A (C,H,W) input is flattened implicitly: NCHW memory already is [N, C*H*W]. */
+#include "engine/backend.h"
 #include "engine/layer.h"
-#include "kernels/ops.h"
-#include "kernels/ops_cuda.h"
 
 static void lin_fwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, float *y, int train) {
   (void)train;
   const float *b = l->nparams > 1 ? l->params[1].data : NULL;
   int in = (int)pb_layer_in_numel(l);
-  if (ctx->cuda)
-    pb_linear_fwd_cuda(y, x, l->params[0].data, b, n, in, l->out[0], ctx->cuda);
-  else
-    pb_linear_fwd_cpu(y, x, l->params[0].data, b, n, in, l->out[0], ctx->nthreads);
+  ctx->ops->linear_fwd(ctx, y, x, l->params[0].data, b, n, in, l->out[0]);
 }
 static void lin_bwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, const float *y, const float *dy, float *dx) {
   (void)y;
   float *db = l->nparams > 1 ? l->params[1].grad : NULL;
   int in = (int)pb_layer_in_numel(l);
-  if (ctx->cuda)
-    pb_linear_bwd_cuda(dx, l->params[0].grad, db, dy, x, l->params[0].data, n, in, l->out[0], ctx->cuda);
-  else
-    pb_linear_bwd_cpu(dx, l->params[0].grad, db, dy, x, l->params[0].data, n, in, l->out[0], ctx->nthreads);
+  ctx->ops->linear_bwd(ctx, dx, l->params[0].grad, db, dy, x, l->params[0].data, n, in, l->out[0]);
 }
 static const pb_layer_vt lin_vt = {"linear", lin_fwd, lin_bwd, NULL, NULL};
 

@@ -1,9 +1,10 @@
-/* pool.c: MaxPool2d, AvgPool2d and global average pooling layers (kernels/cpu/pool.c). */
+/* pool.c: MaxPool2d, AvgPool2d and global average pooling layers over the ops table
+ * (engine/backend.h: kernels/cpu/pool.c and its twin kernels/cuda/pool.cu). */
 #include <string.h>
 
+#include "engine/backend.h"
 #include "engine/layer.h"
 #include "kernels/ops.h"
-#include "kernels/ops_cuda.h"
 
 static pb_pool_params pool_params(const pb_layer *l, int n) {
   pb_pool_params p;
@@ -16,51 +17,33 @@ static void max_fwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, float *y, i
   pb_pool_params p = pool_params(l, n);
   /* The op always writes the argmax: evaluation puts it in the shared work memory. */
   int32_t *argmax = (int32_t *)(train ? l->saved : l->work);
-  if (ctx->cuda)
-    pb_maxpool_fwd_cuda(y, argmax, x, &p, ctx->cuda);
-  else
-    pb_maxpool_fwd_cpu(y, argmax, x, &p);
+  ctx->ops->maxpool_fwd(ctx, y, argmax, x, &p);
 }
 static void max_bwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, const float *y, const float *dy, float *dx) {
   (void)x, (void)y;
   pb_pool_params p = pool_params(l, n);
   if (!dx) return;
-  if (ctx->cuda)
-    pb_maxpool_bwd_cuda(dx, dy, (const int32_t *)l->saved, &p, ctx->cuda);
-  else
-    pb_maxpool_bwd_cpu(dx, dy, (const int32_t *)l->saved, &p);
+  ctx->ops->maxpool_bwd(ctx, dx, dy, (const int32_t *)l->saved, &p);
 }
 static void avg_fwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, float *y, int train) {
   (void)train;
   pb_pool_params p = pool_params(l, n);
-  if (ctx->cuda)
-    pb_avgpool_fwd_cuda(y, x, &p, ctx->cuda);
-  else
-    pb_avgpool_fwd_cpu(y, x, &p);
+  ctx->ops->avgpool_fwd(ctx, y, x, &p);
 }
 static void avg_bwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, const float *y, const float *dy, float *dx) {
   (void)x, (void)y;
   pb_pool_params p = pool_params(l, n);
   if (!dx) return;
-  if (ctx->cuda)
-    pb_avgpool_bwd_cuda(dx, dy, &p, ctx->cuda);
-  else
-    pb_avgpool_bwd_cpu(dx, dy, &p);
+  ctx->ops->avgpool_bwd(ctx, dx, dy, &p);
 }
 static void gap_fwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, float *y, int train) {
   (void)train;
-  if (ctx->cuda)
-    pb_gap_fwd_cuda(y, x, n, l->in[0], l->in[1] * l->in[2], ctx->cuda);
-  else
-    pb_gap_fwd_cpu(y, x, n, l->in[0], l->in[1] * l->in[2]);
+  ctx->ops->gap_fwd(ctx, y, x, n, l->in[0], l->in[1] * l->in[2]);
 }
 static void gap_bwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, const float *y, const float *dy, float *dx) {
   (void)x, (void)y;
   if (!dx) return;
-  if (ctx->cuda)
-    pb_gap_bwd_cuda(dx, dy, n, l->in[0], l->in[1] * l->in[2], ctx->cuda);
-  else
-    pb_gap_bwd_cpu(dx, dy, n, l->in[0], l->in[1] * l->in[2]);
+  ctx->ops->gap_bwd(ctx, dx, dy, n, l->in[0], l->in[1] * l->in[2]);
 }
 
 static const pb_layer_vt max_vt = {"maxpool", max_fwd, max_bwd, NULL, NULL};

@@ -1,8 +1,8 @@
 /* resblock.c: torchvision's BasicBlock and Bottleneck (stride on the 3x3 convolution, "v1.5")
  * and timm's squeeze-excitation module, as composite layers over child conv2d / batchnorm
- * layers (engine/layers/conv2d.c, batchnorm.c) and the elementwise ops of kernels/ops.h; every
- * op dispatches to its CPU reference or its CUDA twin with ctx->cuda, so the block has no twin
- * of its own.
+ * layers (engine/layers/conv2d.c, batchnorm.c) and the elementwise ops of the context's ops
+ * table (engine/backend.h), which runs the CPU reference or its CUDA twin, so the block has no
+ * twin of its own.
  *
  *   x -> conv1 -> a1 -> bn1 -> r1 (ReLU in place) -> conv2 -> a2 -> bn2 [-> r2 -> conv3 -> a3 -> bn3]
  *     -> b [-> SE: s = sigmoid(fc2(relu(fc1(gap(b))))); b * s] -> + shortcut(x) -> ReLU -> y
@@ -17,9 +17,8 @@
  * R floats per sample (R = the largest per-sample tensor of the block) for gradients. */
 #include <string.h>
 
+#include "engine/backend.h"
 #include "engine/layer.h"
-#include "kernels/ops.h"
-#include "kernels/ops_cuda.h"
 
 enum { MAXC = 3 };
 
@@ -35,26 +34,13 @@ typedef struct {
   size_t off_a[MAXC], off_r[MAXC], off_ad, off_b, off_s0, off_s1, off_s3;
 } block_priv;
 
-/* ------------------------------------------------------------------ op dispatch */
+/* ------------------------------------------------------------------ shorthands */
 
-static void relu_(pb_ctx *c, float *y, const float *x, size_t n) {
-  if (c->cuda)
-    pb_relu_fwd_cuda(y, x, n, c->cuda);
-  else
-    pb_relu_fwd_cpu(y, x, n);
-}
+static void relu_(pb_ctx *c, float *y, const float *x, size_t n) { c->ops->relu_fwd(c, y, x, n); }
 static void relu_bwd_(pb_ctx *c, float *dx, const float *dy, const float *y, size_t n) {
-  if (c->cuda)
-    pb_relu_bwd_cuda(dx, dy, y, n, c->cuda);
-  else
-    pb_relu_bwd_cpu(dx, dy, y, n);
+  c->ops->relu_bwd(c, dx, dy, y, n);
 }
-static void acc_(pb_ctx *c, float *y, const float *x, size_t n) {
-  if (c->cuda)
-    pb_accumulate_cuda(y, x, n, c->cuda);
-  else
-    pb_accumulate_cpu(y, x, n);
-}
+static void acc_(pb_ctx *c, float *y, const float *x, size_t n) { c->ops->accumulate(c, y, x, n); }
 
 static void fwd_(pb_layer *l, pb_ctx *c, int n, const float *x, float *y, int train) {
   l->vt->forward(l, c, n, x, y, train);
@@ -70,20 +56,12 @@ static void bwd_(pb_layer *l, pb_ctx *c, int n, const float *x, const float *dy,
 static void se_fwd(block_priv *p, pb_ctx *c, int n, const float *b, float *y, float *s0, float *s1, float *s3,
                    int train) {
   int C = p->se_c, hw = p->hw_out;
-  if (c->cuda)
-    pb_gap_fwd_cuda(s0, b, n, C, hw, c->cuda);
-  else
-    pb_gap_fwd_cpu(s0, b, n, C, hw);
+  c->ops->gap_fwd(c, s0, b, n, C, hw);
   fwd_(p->fc1, c, n, s0, s1, train);
   relu_(c, s1, s1, (size_t)n * p->se_r);
   fwd_(p->fc2, c, n, s1, s3, train);
-  if (c->cuda) {
-    pb_sigmoid_fwd_cuda(s3, s3, (size_t)n * C, c->cuda);
-    pb_chscale_fwd_cuda(y, b, s3, n, C, hw, c->cuda);
-  } else {
-    pb_sigmoid_fwd_cpu(s3, s3, (size_t)n * C);
-    pb_chscale_fwd_cpu(y, b, s3, n, C, hw);
-  }
+  c->ops->sigmoid_fwd(c, s3, s3, (size_t)n * C);
+  c->ops->chscale_fwd(c, y, b, s3, n, C, hw);
 }
 
 /* db = d(b * gate(b)) / db given dy; v: 3 work vectors of [n, C]; tmp: [n, out] work. */
@@ -91,20 +69,12 @@ static void se_bwd(block_priv *p, pb_ctx *c, int n, float *db, const float *dy, 
                    const float *s1, const float *s3, float *v, float *tmp) {
   int C = p->se_c, hw = p->hw_out;
   float *ds = v, *ds1 = v + (size_t)n * C, *ds0 = v + 2 * (size_t)n * C;
-  if (c->cuda) {
-    pb_chscale_bwd_cuda(db, ds, dy, b, s3, n, C, hw, c->cuda);
-    pb_sigmoid_bwd_cuda(ds, ds, s3, (size_t)n * C, c->cuda);
-  } else {
-    pb_chscale_bwd_cpu(db, ds, dy, b, s3, n, C, hw);
-    pb_sigmoid_bwd_cpu(ds, ds, s3, (size_t)n * C);
-  }
+  c->ops->chscale_bwd(c, db, ds, dy, b, s3, n, C, hw);
+  c->ops->sigmoid_bwd(c, ds, ds, s3, (size_t)n * C);
   bwd_(p->fc2, c, n, s1, ds, ds1);
   relu_bwd_(c, ds1, ds1, s1, (size_t)n * p->se_r);
   bwd_(p->fc1, c, n, s0, ds1, ds0);
-  if (c->cuda)
-    pb_gap_bwd_cuda(tmp, ds0, n, C, hw, c->cuda);
-  else
-    pb_gap_bwd_cpu(tmp, ds0, n, C, hw);
+  c->ops->gap_bwd(c, tmp, ds0, n, C, hw);
   acc_(c, db, tmp, (size_t)n * p->out_sz);
 }
 
