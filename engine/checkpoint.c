@@ -1,34 +1,36 @@
-/* checkpoint.c: checkpoints over safetensors (checkpoint.h). */
+/* checkpoint.c: checkpoints over safetensors (checkpoint.h). Tensors move between the file and
+ * the model's device through the context's ops table (engine/backend.h: download, upload). */
 #include "engine/checkpoint.h"
 
 #include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Host copies of the model's blocks (the blocks themselves when the model is on the CPU). */
+#include "engine/backend.h"
+
+/* Host copies of the model's blocks and the optimizer state, downloaded from the model's device
+ * (on the CPU a plain copy: one transient host copy of the blocks, the price of not asking
+ * which device holds them). */
 typedef struct {
   float *params, *buffers, *state;
-  int owned;
 } host_view;
 
 static host_view host_view_get(pb_model *m, const pb_optim *opt) {
-  host_view v = {m->params, m->buffers, opt ? opt->state : NULL, 0};
-  if (!m->ctx->cuda) return v;
-  v.owned = 1;
+  pb_ctx *c = m->ctx;
+  host_view v = {NULL, NULL, NULL};
   v.params = pb_xmalloc(PB_MAX(m->nparams, 1) * sizeof(float));
   v.buffers = pb_xmalloc(PB_MAX(m->nbuffers, 1) * sizeof(float));
-  pb_ctx_download(m->ctx, v.params, m->params, m->nparams * sizeof(float));
-  pb_ctx_download(m->ctx, v.buffers, m->buffers, m->nbuffers * sizeof(float));
+  c->ops->download(c, v.params, m->params, m->nparams * sizeof(float));
+  c->ops->download(c, v.buffers, m->buffers, m->nbuffers * sizeof(float));
   if (opt && opt->nstate) {
     size_t n = (size_t)opt->nstate * opt->n;
-    v.state = pb_xmalloc(n * sizeof(float));
-    pb_ctx_download(m->ctx, v.state, opt->state, n * sizeof(float));
+    v.state = pb_xmalloc(PB_MAX(n, 1) * sizeof(float));
+    c->ops->download(c, v.state, opt->state, n * sizeof(float));
   }
   return v;
 }
 
 static void host_view_free(host_view *v) {
-  if (!v->owned) return;
   free(v->params);
   free(v->buffers);
   free(v->state);
@@ -150,7 +152,7 @@ int pb_ckpt_load_model(const char *path, pb_model *m, pb_err *err) {
     if (p->kind == PB_PARAM_COUNTER)
       memcpy(&p->counter, s->data, sizeof p->counter);
     else
-      pb_ctx_upload(m->ctx, p->data, s->data, p->numel * sizeof(float));
+      m->ctx->ops->upload(m->ctx, p->data, s->data, p->numel * sizeof(float));
   }
   rc = PB_OK;
 out:
@@ -241,7 +243,7 @@ int pb_ckpt_init_from(const char *path, const char *exclude, pb_model *m, char *
     if (p->kind == PB_PARAM_COUNTER)
       memcpy(&p->counter, s->data, sizeof p->counter);
     else
-      pb_ctx_upload(m->ctx, p->data, s->data, p->numel * sizeof(float));
+      m->ctx->ops->upload(m->ctx, p->data, s->data, p->numel * sizeof(float));
     nload++;
   }
   if (summary)
@@ -270,7 +272,7 @@ int pb_ckpt_load_state(const char *path, pb_optim *opt, pb_model *m, pb_st_file 
         goto fail;
       }
       if (check_shape(path, t, p, PB_ST_F32, err)) goto fail;
-      pb_ctx_upload(m->ctx, pb_optim_state(opt, s) + off, t->data, p->numel * sizeof(float));
+      m->ctx->ops->upload(m->ctx, pb_optim_state(opt, s) + off, t->data, p->numel * sizeof(float));
       expected++;
     }
   }

@@ -1,11 +1,13 @@
 /* optim.c: optimizers over the contiguous parameter block and gradient-norm clipping
- * (engine/optim.h), on host or GPU memory. The per-element math is kernels/cpu/optim.c and its
- * twin kernels/cuda/optim.cu; this file owns the state block and the step count. */
+ * (engine/optim.h), on the context's device through its ops table (engine/backend.h). The
+ * per-element math is kernels/cpu/optim.c and its twin kernels/cuda/optim.cu; this file owns
+ * the state block and the step count. */
 #include "engine/optim.h"
 
 #include <math.h>
 #include <string.h>
 
+#include "engine/backend.h"
 #include "kernels/ops.h"
 #include "kernels/pb_common.h"
 
@@ -20,38 +22,23 @@ static int pb_optim_nstate(const pb_optim_cfg *cfg) {
   PB_FATAL("unknown optimizer kind %d", (int)cfg->kind);
 }
 
-void pb_optim_init(pb_optim *o, const pb_optim_cfg *cfg, size_t nparams) {
+int pb_optim_init(pb_optim *o, const pb_optim_cfg *cfg, size_t nparams, pb_ctx *ctx, pb_err *err) {
   memset(o, 0, sizeof *o);
   o->cfg = *cfg;
   o->n = nparams;
   o->nstate = pb_optim_nstate(cfg);
-  o->state = o->nstate > 0 && nparams > 0
-                 ? pb_amalloc((size_t)o->nstate * nparams * sizeof(float))
-                 : NULL;
+  o->ctx = ctx;
   o->step = 0;
-}
-
-int pb_optim_init_cuda(pb_optim *o, const pb_optim_cfg *cfg, size_t nparams, const pb_cuda_env *cuda, pb_err *err) {
-  memset(o, 0, sizeof *o);
-  o->cfg = *cfg;
-  o->n = nparams;
-  o->nstate = pb_optim_nstate(cfg);
-  o->cuda = cuda;
   if (o->nstate > 0 && nparams > 0) {
-    size_t bytes = (size_t)o->nstate * nparams * sizeof(float);
-    o->state = pb_cuda_alloc(bytes, "the optimizer state", err);
+    o->state = ctx->ops->alloc(ctx, (size_t)o->nstate * nparams * sizeof(float), "the optimizer state", err);
     if (!o->state) return PB_ERR;
-    pb_cuda_memset0(o->state, bytes, cuda);
   }
   return PB_OK;
 }
 
 void pb_optim_free(pb_optim *o) {
   if (!o) return;
-  if (o->cuda)
-    pb_cuda_free(o->state);
-  else
-    pb_afree(o->state);
+  if (o->ctx) o->ctx->ops->free(o->ctx, o->state);
   o->state = NULL;
   o->nstate = 0;
   o->n = 0;
@@ -65,10 +52,7 @@ void pb_optim_step(pb_optim *o, float *params, const float *grads, float lr) {
                                .weight_decay = c->weight_decay, .nesterov = c->nesterov};
       /* PyTorch initialises the buffer on the first step it sees, i.e. when step == 0 (a
        * resumed run restores step together with the buffer). */
-      if (o->cuda)
-        pb_sgd_step_cuda(params, o->state, grads, o->n, &p, o->step == 0, o->cuda);
-      else
-        pb_sgd_step_cpu(params, o->state, grads, o->n, &p, o->step == 0);
+      o->ctx->ops->sgd_step(o->ctx, params, o->state, grads, o->n, &p, o->step == 0);
       break;
     }
     case PB_OPT_ADAM:
@@ -76,10 +60,7 @@ void pb_optim_step(pb_optim *o, float *params, const float *grads, float lr) {
       const pb_adam_params p = {.lr = lr, .beta1 = c->beta1, .beta2 = c->beta2, .eps = c->eps,
                                 .weight_decay = c->weight_decay,
                                 .decoupled = c->kind == PB_OPT_ADAMW, .step = o->step + 1};
-      if (o->cuda)
-        pb_adam_step_cuda(params, pb_optim_state(o, 0), pb_optim_state(o, 1), grads, o->n, &p, o->cuda);
-      else
-        pb_adam_step_cpu(params, pb_optim_state(o, 0), pb_optim_state(o, 1), grads, o->n, &p);
+      o->ctx->ops->adam_step(o->ctx, params, pb_optim_state(o, 0), pb_optim_state(o, 1), grads, o->n, &p);
       break;
     }
     default: PB_FATAL("unknown optimizer kind %d", (int)c->kind);

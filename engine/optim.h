@@ -1,13 +1,15 @@
 /* optim.h: optimizers over the contiguous parameter block, learning-rate schedules and
  * gradient-norm clipping. Semantics follow torch.optim exactly (tested against it).
- * The per-element math is in kernels/cpu/optim.c (pb_sgd_step_cpu, pb_adam_step_cpu). */
+ * Implemented in engine/optim.c and engine/schedule.c; the per-element math runs through the
+ * context's ops table (sgd_step, adam_step: kernels/cpu/optim.c and its twin kernels/cuda/optim.cu). */
 #ifndef PB_OPTIM_H
 #define PB_OPTIM_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kernels/ops_cuda.h"
+#include "engine/ctx.h"
+#include "kernels/pb_common.h"
 
 typedef enum pb_opt_kind { PB_OPT_SGD, PB_OPT_ADAM, PB_OPT_ADAMW } pb_opt_kind;
 
@@ -24,24 +26,27 @@ typedef struct pb_optim {
   pb_optim_cfg cfg;
   size_t n;
   int nstate;
-  float *state; /* owned, zero at init; host (pb_amalloc) or device memory */
+  float *state; /* owned, zero at init, in the context's memory; NULL when nstate or n is 0 */
   int64_t step; /* steps taken so far */
-  const pb_cuda_env *cuda; /* non-NULL: state, params and grads are on this GPU */
+  pb_ctx *ctx;  /* the device of the state, the parameters and the gradients (not owned) */
 } pb_optim;
 
-void pb_optim_init(pb_optim *o, const pb_optim_cfg *cfg, size_t nparams);
-/* The same with the state on a GPU (the step then runs there, one fused launch). Fails with
- * an out-of-memory message naming the optimizer state. */
-int pb_optim_init_cuda(pb_optim *o, const pb_optim_cfg *cfg, size_t nparams, const pb_cuda_env *cuda, pb_err *err);
+/* State for nparams parameters allocated zeroed in ctx's memory (ctx->ops->alloc); every step
+ * then runs through ctx->ops (one fused launch on a GPU). ctx must outlive the optimizer.
+ * Fails (PB_ERR) only on out-of-memory, with a message naming the optimizer state. */
+int pb_optim_init(pb_optim *o, const pb_optim_cfg *cfg, size_t nparams, pb_ctx *ctx, pb_err *err);
+/* Frees the state; NULL and a zeroed pb_optim are fine. */
 void pb_optim_free(pb_optim *o);
-/* One step at learning rate lr: params[n] updated from grads[n] (grads read only); step++. */
+/* One step at learning rate lr: params[n] updated from grads[n] (grads read only; both in the
+ * context's memory); step++. */
 void pb_optim_step(pb_optim *o, float *params, const float *grads, float lr);
 /* PyTorch's state names, for checkpoints: "momentum_buffer"; "exp_avg", "exp_avg_sq".
  * pb_optim_state(o, i) is the i-th [n] slice of the state block. */
 const char *pb_optim_state_name(const pb_optim *o, int i);
 float *pb_optim_state(const pb_optim *o, int i);
 
-/* torch.nn.utils.clip_grad_norm_ over one flat block: total L2 norm (computed in double);
+/* torch.nn.utils.clip_grad_norm_ over one flat HOST block (a helper for host arrays: tests,
+ * tools; a trainer clips through ctx->ops->sumsq and clip_scale): total L2 norm (in double);
  * when max_norm > 0 and the norm exceeds it, grads *= max_norm / (norm + 1e-6).
  * Returns the norm before clipping. */
 double pb_clip_grad_norm(float *grads, size_t n, double max_norm);

@@ -72,10 +72,8 @@ int pb_trainer_init(pb_trainer *t, pb_model *m, const pb_config *cfg, int64_t st
   pb_ctx *c = m->ctx;
   if (m->infer_only) {
     /* evaluation only: no optimizer state */
-  } else if (c->cuda) {
-    if (pb_optim_init_cuda(&t->opt, &oc, m->nparams, c->cuda, err)) return PB_ERR;
-  } else {
-    pb_optim_init(&t->opt, &oc, m->nparams);
+  } else if (pb_optim_init(&t->opt, &oc, m->nparams, c, err)) {
+    return PB_ERR;
   }
   const int *out = pb_model_out(m);
   t->k = out[0] * out[1] * out[2];

@@ -1,4 +1,4 @@
-/* test_optim.c: optimizers, gradient clipping and lr schedules (engine/optim.h,
+/* test_optim.c: optimizers, gradient clipping and lr schedules (engine/optim.h on a CPU context,
  * kernels/cpu/optim.c, engine/schedule.c) against torch.optim 1.13.
  * Fixture: test/fixtures/optim.safetensors from scripts/fixtures/gen_optim_fixtures.py.
  *
@@ -27,6 +27,13 @@
 #define STEPS 5
 
 static pb_st_file fx;
+static pb_ctx g_ctx; /* a CPU context: the optimizer steps through its ops table */
+
+/* pb_optim_init on the CPU context; host memory never fails (exhaustion aborts). */
+static void optim_init(pb_optim *o, const pb_optim_cfg *cfg, size_t n) {
+  pb_err err = {{0}};
+  PB_ASSERT(pb_optim_init(o, cfg, n, &g_ctx, &err) == PB_OK);
+}
 
 /* A fixture tensor of the expected dtype and element count (fails the test when absent). */
 static const void *fixture(const char *name, pb_st_dtype dt, size_t numel) {
@@ -99,7 +106,7 @@ static void test_against_torch(void) {
     const float *ref = fixture(name, PB_ST_F32, (size_t)STEPS * N);
     if (!ref) continue;
     pb_optim o;
-    pb_optim_init(&o, &CASES[c].cfg, N);
+    optim_init(&o, &CASES[c].cfg, N);
     float p[N];
     memcpy(p, p0, sizeof p);
     for (int s = 0; s < STEPS; s++) {
@@ -131,7 +138,7 @@ static void test_state_layout(void) {
   const size_t n = 10;
   for (int c = 0; c < NCASES; c++) {
     pb_optim o;
-    pb_optim_init(&o, &CASES[c].cfg, n);
+    optim_init(&o, &CASES[c].cfg, n);
     PB_CHECK(o.n == n && o.step == 0);
     const pb_opt_kind k = CASES[c].cfg.kind;
     if (k == PB_OPT_SGD && CASES[c].cfg.momentum == 0.0f) {
@@ -167,7 +174,7 @@ static void test_bitwise_repeat(void) {
     PB_ASSERT(p && g && p_a && p_b && st && st_a);
     for (int c = 0; c < NCASES; c++) {
       pb_optim o;
-      pb_optim_init(&o, &CASES[c].cfg, n);
+      optim_init(&o, &CASES[c].cfg, n);
       pb_test_fill_uniform(p, n, -1.0f, 1.0f, 11);
       for (int s = 0; s < 2; s++) {
         pb_test_fill_uniform(g, n, -1.0f, 1.0f, 100 + (uint64_t)s);
@@ -312,6 +319,10 @@ static void test_schedules(void) {
 
 int main(void) {
   pb_err err = {{0}};
+  if (pb_ctx_init(&g_ctx, "cpu", 1, 0, 0, &err) != PB_OK) {
+    fprintf(stderr, "FAIL: %s\n", err.msg);
+    return 1;
+  }
   if (pb_st_read(&fx, pb_test_fixture("optim.safetensors"), &err) != PB_OK) {
     fprintf(stderr, "FAIL: %s\n", err.msg);
     return 1;
@@ -323,5 +334,6 @@ int main(void) {
   test_clip();
   test_schedules();
   pb_st_free(&fx);
+  pb_ctx_free(&g_ctx);
   return pb_test_exit("test_optim");
 }

@@ -34,7 +34,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   if (!g_model) fprintf(stderr, "%s\n", err.msg), abort();
   pb_config_free(cfg);
   pb_optim_cfg oc = {.kind = PB_OPT_ADAM, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f};
-  pb_optim_init(&g_opt, &oc, g_model->nparams);
+  if (pb_optim_init(&g_opt, &oc, g_model->nparams, &g_ctx, &err)) fprintf(stderr, "%s\n", err.msg), abort();
   return 0;
 }
 
