@@ -80,7 +80,8 @@ static void test_cpu_ops_bitwise(pb_ctx *c) {
   float *dx1 = malloc(nx * sizeof(float)), *dx2 = malloc(nx * sizeof(float));
   float *dw1 = calloc(nw, sizeof(float)), *dw2 = calloc(nw, sizeof(float));
   float db1[5] = {0}, db2[5] = {0};
-  pb_test_fill_uniform(x, nx, -1, 1, 10), pb_test_fill_uniform(w, nw, -1, 1, 11), pb_test_fill_uniform(bias, 5, -1, 1, 12);
+  pb_test_fill_uniform(x, nx, -1, 1, 10), pb_test_fill_uniform(w, nw, -1, 1, 11);
+  pb_test_fill_uniform(bias, 5, -1, 1, 12);
   pb_conv2d_fwd_cpu(y1, x, w, bias, &p, &s);
   o->conv2d_fwd(c, y2, x, w, bias, &p);
   PB_CHECK_MSG(!memcmp(y1, y2, ny * sizeof(float)), "conv2d_fwd differs from pb_conv2d_fwd_cpu");
