@@ -1,15 +1,4 @@
-/* dataset.c: IDX-backed in-memory datasets with bias injection (dataset.h).
- *
- * Biases (REFERENCES.md):
- *  - inversion (bias-amplification study): the 10 classes are split into two super-classes
- *    of 5 (split number `class_assignment` in lexicographic order of 5-subsets); a sample is
- *    colour-inverted (255 - x) with probability 0.5 + 0.01 eps in super-class 0 and
- *    0.5 - 0.01 eps in super-class 1. Aligned = inverted in super-class 0, or not inverted
- *    in super-class 1.
- *  - colour (ReBias Biased MNIST): digits binarised to white, the background coloured; per
- *    class the first round(n rho) shuffled samples take the class colour, the rest are spread
- *    evenly over the other 9 colours. The test set uses rho = 0.1 (uniform colours: the
- *    "unbiased" evaluation). Aligned = the class's own colour. */
+/* dataset.c: IDX-backed in-memory datasets (dataset.h); bias injection is in loaders/bias.c. */
 #include "loaders/dataset.h"
 
 #include "kernels/pb_file.h"
@@ -21,12 +10,9 @@
 #include <string.h>
 
 #include "kernels/pb_rng.h"
+#include "loaders/bias.h"
 #include "loaders/idx.h"
 #include "loaders/sources.h"
-
-static const uint8_t colour_table[10][3] = {{255, 0, 0},   {0, 255, 0},   {0, 0, 255},   {225, 225, 0},
-                                            {225, 0, 225}, {0, 255, 255}, {255, 128, 0}, {255, 0, 128},
-                                            {128, 0, 255}, {128, 128, 128}};
 
 void pb_dataset_free(pb_dataset *d) {
   if (!d) return;
@@ -96,78 +82,6 @@ out:
   pb_idx_free(&im);
   pb_idx_free(&lb);
   return rc;
-}
-
-/* The k-th 5-subset of {0..9} in lexicographic order, as a membership mask. */
-static int superclass_mask(int k, uint8_t in0[10]) {
-  int count = 0, a[5];
-  for (a[0] = 0; a[0] < 10; a[0]++)
-    for (a[1] = a[0] + 1; a[1] < 10; a[1]++)
-      for (a[2] = a[1] + 1; a[2] < 10; a[2]++)
-        for (a[3] = a[2] + 1; a[3] < 10; a[3]++)
-          for (a[4] = a[3] + 1; a[4] < 10; a[4]++) {
-            if (count++ == k) {
-              memset(in0, 0, 10);
-              for (int j = 0; j < 5; j++) in0[a[j]] = 1;
-              return 0;
-            }
-          }
-  return -1;
-}
-
-static void inject_inversion(pb_dataset *d, const uint8_t in0[10], double eps, uint64_t seed, int split) {
-  size_t per = (size_t)d->c * d->h * d->w;
-  d->groups = pb_xmalloc((size_t)d->n * sizeof(int32_t));
-  d->aligned = pb_xmalloc((size_t)d->n);
-  for (int i = 0; i < d->n; i++) {
-    int s0 = in0[d->labels[i] % 10];
-    double p = s0 ? 0.5 + 0.01 * eps : 0.5 - 0.01 * eps;
-    int inv = pb_rng_uniform_f64(seed, PB_RNG_STREAM(PB_RNG_DATA, split), (uint64_t)i) < p;
-    d->groups[i] = inv;
-    d->aligned[i] = (uint8_t)(s0 ? inv : !inv);
-    if (inv) {
-      uint8_t *px = d->images + (size_t)i * per;
-      for (size_t j = 0; j < per; j++) px[j] = (uint8_t)(255 - px[j]);
-    }
-  }
-}
-
-static void inject_colour(pb_dataset *d, double rho, uint64_t seed, int split) {
-  size_t hw = (size_t)d->h * d->w;
-  uint8_t *rgb = pb_xmalloc((size_t)d->n * 3 * hw);
-  d->groups = pb_xmalloc((size_t)d->n * sizeof(int32_t));
-  d->aligned = pb_xmalloc((size_t)d->n);
-  int *members = pb_xmalloc((size_t)d->n * sizeof(int));
-  for (int cls = 0; cls < 10; cls++) {
-    int m = 0;
-    for (int i = 0; i < d->n; i++)
-      if (d->labels[i] % 10 == cls) members[m++] = i;
-    /* Seeded Fisher-Yates shuffle of the class's samples. */
-    for (int i = m - 1; i > 0; i--) {
-      int j = (int)pb_rng_below(seed, PB_RNG_STREAM(PB_RNG_DATA, 16 + split * 16 + cls), (uint64_t)i, (uint64_t)i + 1);
-      int t = members[i];
-      members[i] = members[j];
-      members[j] = t;
-    }
-    int biased = (int)lround(m * rho);
-    for (int r = 0; r < m; r++) {
-      int i = members[r];
-      int colour = r < biased ? cls : (cls + 1 + (r - biased) % 9) % 10;
-      d->groups[i] = colour;
-      d->aligned[i] = colour == cls;
-    }
-  }
-  free(members);
-  for (int i = 0; i < d->n; i++) {
-    const uint8_t *g = d->images + (size_t)i * hw;
-    uint8_t *o = rgb + (size_t)i * 3 * hw;
-    const uint8_t *col = colour_table[d->groups[i]];
-    for (int ch = 0; ch < 3; ch++)
-      for (size_t j = 0; j < hw; j++) o[ch * hw + j] = g[j] ? 255 : col[ch];
-  }
-  free(d->images);
-  d->images = rgb;
-  d->c = 3;
 }
 
 void pb_dataset_take(pb_dataset *dst, const pb_dataset *src, const int32_t *idx, int n, const char *name) {
@@ -328,19 +242,13 @@ int pb_data_load(const pb_config *cfg, uint64_t seed, pb_dataset *train, pb_data
       goto fail;
     }
     const char *bias = pb_config_str(cfg, "data", "bias");
-    if (!strcmp(bias, "inversion")) {
-      uint8_t in0[10];
-      if (superclass_mask((int)pb_config_int(cfg, "data", "class_assignment"), in0)) {
-        pb_err_set(err, "[data] class_assignment must be below 252 (the number of 5/5 splits of 10 classes)");
-        goto fail;
-      }
-      double eps = pb_config_float(cfg, "data", "eps");
-      inject_inversion(&full, in0, eps, seed, 1);
-      inject_inversion(test, in0, !strcmp(tb, "unbiased") ? 0 : !strcmp(tb, "biased") ? 50 : eps, seed, 2);
-    } else if (!strcmp(bias, "colour")) {
-      inject_colour(&full, pb_config_float(cfg, "data", "rho"), seed, 1);
-      inject_colour(test, !strcmp(tb, "biased") ? 1.0 : 0.1, seed, 2);
-    }
+    pb_bias_params b = {!strcmp(bias, "inversion") ? PB_BIAS_INVERSION : !strcmp(bias, "colour") ? PB_BIAS_COLOUR
+                                                                                              : PB_BIAS_NONE,
+                        !strcmp(tb, "unbiased") ? PB_TEST_BIAS_UNBIASED : !strcmp(tb, "biased") ? PB_TEST_BIAS_BIASED
+                                                                                               : PB_TEST_BIAS_DEFAULT,
+                        pb_config_float(cfg, "data", "eps"), (int)pb_config_int(cfg, "data", "class_assignment"),
+                        pb_config_float(cfg, "data", "rho")};
+    if (pb_bias_inject(&b, seed, &full, test, err)) goto fail;
   }
   double vs = pb_config_float(cfg, "data", "val_split");
   int nval = (int)floor(full.n * vs);
