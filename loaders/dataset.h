@@ -1,13 +1,16 @@
-/* dataset.h: in-memory image datasets (uint8, N x C x H x W) with labels and, for the
- * bias-injected variants, each sample's bias attribute and whether it is bias-aligned.
- * Loaded from IDX files (MNIST / Fashion-MNIST); bias injection is generated from the run's
- * seed, so the same config always gives the same data. */
+/* dataset.h: the one dataset interface every source fills (IDX, image folders, CSV manifests,
+ * .npy arrays): in-memory images (uint8, N x C x H x W), image files decoded per sample, or
+ * float features, with labels and, for the bias-injected variants, each sample's bias
+ * attribute and whether it is bias-aligned. Plus what works on any dataset: freeing, taking
+ * a subset, and the per-epoch sample order. The sources are in loaders/sources.h and
+ * loaders/idx.h, bias injection in loaders/bias.h, loading a train/val/test triple from
+ * plain parameters in loaders/load.h. */
 #ifndef PB_DATASET_H
 #define PB_DATASET_H
 
 #include <stdint.h>
 
-#include "engine/config.h"
+#include "kernels/pb_common.h"
 
 /* Where a sample's data is: kind of pb_dataset. */
 enum {
@@ -17,8 +20,7 @@ enum {
                      [N,T,D]: c = 1, h = T, w = D) */
 };
 
-/* The one dataset interface every source (IDX, image folders, CSV manifests, .npy) fills:
- * a sample is fetched (copied or decoded) and augmented into a fixed-size output by the
+/* A sample is fetched (copied or decoded) and augmented into a fixed-size output by the
  * worker pool (loaders/pool.h). */
 typedef struct pb_dataset {
   char name[16];     /* "train", "val", "test" */
@@ -38,26 +40,14 @@ typedef struct pb_dataset {
   int num_classes;
 } pb_dataset;
 
-/* Loads [data]: train, optional validation split (val->n == 0 when val_split = 0) and test,
- * with the configured bias injected. Errors name the file and what is wrong. */
-int pb_data_load(const pb_config *cfg, uint64_t seed, pb_dataset *train, pb_dataset *val, pb_dataset *test,
-                 pb_err *err);
+/* Frees everything d owns and zeroes it; d may be NULL or zeroed already. */
 void pb_dataset_free(pb_dataset *d);
-/* Multi-head models: [data] label_columns must be empty or name exactly the heads (any order);
- * the manifest's columns are then read in head order, an empty cell as a missing label (-1). */
-struct pb_head;
-int pb_data_heads_columns(const char *label_columns, const struct pb_head *heads, int nh, pb_err *err);
-/* Copies samples idx[0..n) of src into dst (any kind). */
+/* Copies samples idx[0..n) of src into dst (any kind; dst is overwritten, not freed first;
+ * idx values in [0, src->n)). Cannot fail (allocation failure aborts). */
 void pb_dataset_take(pb_dataset *dst, const pb_dataset *src, const int32_t *idx, int n, const char *name);
 
-/* Order of the samples for an epoch: a permutation of [0, n) that depends only on
- * (seed, epoch) (identity when shuffle is 0). */
+/* Order of the samples for an epoch: perm [n] becomes a permutation of [0, n) that depends
+ * only on (seed, epoch) (identity when shuffle is 0). */
 void pb_data_order(int32_t *perm, int n, uint64_t seed, int64_t epoch, int shuffle);
-
-/* Per-channel normalisation from [data] mean/std (one value, or one per channel). */
-typedef struct pb_norm {
-  float mean[8], std[8];
-} pb_norm;
-int pb_data_norm(const pb_config *cfg, int channels, pb_norm *out, pb_err *err);
 
 #endif

@@ -16,6 +16,7 @@
 
 #include "engine/cli/cli.h"
 #include "engine/cli/run.h"
+#include "engine/run/data.h"
 #include "kernels/ops.h"
 
 static double now_s(void) {
@@ -65,8 +66,8 @@ int pb_cmd_bench_loader(int argc, char **argv) {
   pb_dataset tr, va, te;
   pb_aug at, ae;
   pb_norm norm;
-  if (pb_data_load(cfg, (uint64_t)pb_config_int(cfg, "run", "seed"), &tr, &va, &te, &err) ||
-      pb_run_augs(cfg, &tr, &at, &ae, &err) || pb_data_norm(cfg, tr.c, &norm, &err)) {
+  if (pb_run_load_data(cfg, (uint64_t)pb_config_int(cfg, "run", "seed"), &tr, &va, &te, &err) ||
+      pb_run_augs(cfg, &tr, &at, &ae, &err) || pb_run_data_norm(cfg, tr.c, &norm, &err)) {
     fprintf(stderr, "plumb bench --loader: error: %s\n", err.msg);
     pb_config_free(cfg);
     return 1;

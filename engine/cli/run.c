@@ -3,6 +3,7 @@
 
 #include "engine/checkpoint.h"
 #include "engine/log.h"
+#include "engine/run/data.h"
 #include "kernels/ops.h"
 
 #include <dirent.h>
@@ -95,14 +96,14 @@ static int run_init(pb_run *r, pb_config *cfg, int infer, pb_err *err) {
   r->seed = (uint64_t)pb_config_int(cfg, "run", "seed");
   if (pb_ctx_init_cfg(&r->ctx, cfg, err))
     return PB_ERR;
-  if (pb_data_load(cfg, r->seed, &r->train, &r->val, &r->test, err)) goto fail;
+  if (pb_run_load_data(cfg, r->seed, &r->train, &r->val, &r->test, err)) goto fail;
   int want_c = (int)pb_config_int(cfg, "model", "in_channels");
   if (want_c && want_c != r->train.c) {
     pb_err_set(err, "[model] in_channels = %d but the data has %d channel(s) (set 0 to take it from the data)", want_c,
                r->train.c);
     goto fail;
   }
-  if (pb_data_norm(cfg, r->train.c, &r->norm, err)) goto fail;
+  if (pb_run_data_norm(cfg, r->train.c, &r->norm, err)) goto fail;
   if (pb_run_augs(cfg, &r->train, &r->aug_train, &r->aug_test, err)) goto fail;
   r->max_bad_fraction = pb_config_float(cfg, "loader", "max_bad_fraction");
   r->batch = (int)pb_config_int(cfg, "train", "batch_size");

@@ -7,6 +7,7 @@
 
 #include "engine/ctx.h"
 #include "engine/model.h"
+#include "engine/run/data.h"
 #include "engine/trainer.h"
 #include "loaders/dataset.h"
 #include "loaders/pool.h"

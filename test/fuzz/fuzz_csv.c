@@ -2,7 +2,7 @@
  * pb_data_csv_heads on the input as a training manifest, then again as the test manifest with
  * the vocabularies the first pass built; pb_dataset_free / pb_vocab_free.
  *
- * Input: one options byte, then the CSV text. Options (as loaders/dataset.c fills pb_csv_opts
+ * Input: one options byte, then the CSV text. Options (as loaders/load.c fills pb_csv_opts
  * from [data]): bit 0 multilabel, bit 1 multi-head (pb_data_csv_heads), bits 2-3 the label
  * columns, bits 4-5 the group column, bit 6 path_suffix ".jpg", bit 7 path_column "name".
  * Oracle besides the sanitizers: every id of a dataset that loads is within its bounds. */

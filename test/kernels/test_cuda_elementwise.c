@@ -155,7 +155,7 @@ static void test_dropout(size_t n, float p, uint64_t seed, uint64_t stream) {
   free(x), free(dy), free(y), free(dx), free(mask), free(gmask);
 }
 
-/* Reference: the loader's table, ((float)v / 255.0f - mean[c]) / std[c] (loaders/dataset.c). */
+/* Reference: the loader's table, ((float)v / 255.0f - mean[c]) / std[c] (kernels/cpu/convert.c). */
 static void test_convert(int n, int c, int hw, uint64_t seed) {
   const size_t total = (size_t)n * c * hw;
   uint8_t *u8 = malloc(total);

@@ -1,5 +1,6 @@
-/* test_bias.c: the bias-injected datasets of loaders/dataset.c against the protocols of
- * REFERENCES.md, on Fashion-MNIST ($PLUMB_DATA or the Debian package; exit 77 without it).
+/* test_bias.c: the bias-injected datasets of loaders/bias.c, loaded from a config through
+ * engine/run/data.h, against the protocols of REFERENCES.md, on Fashion-MNIST ($PLUMB_DATA or
+ * the Debian package; exit 77 without it).
  *
  * Colour (ReBias Biased MNIST), rho in {0.99, 0.997, 0.1 (unbiased), 1.0 (biased)}: per class
  * exactly round(n rho) samples carry the class colour (the protocol is exact, so the check
@@ -22,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/run/data.h"
 #include "loaders/dataset.h"
 #include "loaders/image.h"
 #include "test/testutil.h"
@@ -51,7 +53,7 @@ static void load(const char *bias, const char *param, uint64_t seed, const char 
   pb_err err = {{0}};
   pb_config *c = config(bias, param, extra);
   pb_dataset va;
-  PB_ASSERT(pb_data_load(c, seed, tr, &va, te, &err) == PB_OK);
+  PB_ASSERT(pb_run_load_data(c, seed, tr, &va, te, &err) == PB_OK);
   pb_dataset_free(&va);
   pb_config_free(c);
 }
@@ -226,7 +228,7 @@ static void test_inversion(void) {
       pb_config *c = config("inversion", p, q);
       pb_dataset va;
       pb_err err = {{0}};
-      PB_ASSERT(pb_data_load(c, 1, &tr, &va, &te, &err) == PB_OK);
+      PB_ASSERT(pb_run_load_data(c, 1, &tr, &va, &te, &err) == PB_OK);
       pb_config_free(c);
       pb_dataset_free(&va);
       subset(assign[a], in0);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/run/data.h"
 #include "engine/trainer.h"
 #include "kernels/ops.h"
 #include "loaders/pool.h"

@@ -1,0 +1,53 @@
+/* bias.h: bias injection into in-memory grey image datasets (REFERENCES.md), from plain
+ * parameters and the run's seed, so that the same parameters always give the same data.
+ *
+ *  - inversion (bias-amplification study): the 10 classes are split into two super-classes
+ *    of 5 (split number `class_assignment` in lexicographic order of 5-subsets); a sample is
+ *    colour-inverted (255 - x) with probability 0.5 + 0.01 eps in super-class 0 and
+ *    0.5 - 0.01 eps in super-class 1. Aligned = inverted in super-class 0, or not inverted
+ *    in super-class 1.
+ *  - colour (ReBias Biased MNIST): digits binarised to white, the background coloured; per
+ *    class the first round(n rho) shuffled samples take the class colour, the rest are spread
+ *    evenly over the other 9 colours. The test set uses rho = 0.1 (uniform colours: the
+ *    "unbiased" evaluation). Aligned = the class's own colour.
+ * Both fill d->groups (inversion: 0/1 = inverted; colour: the colour index) and d->aligned. */
+#ifndef PB_BIAS_H
+#define PB_BIAS_H
+
+#include <stdint.h>
+
+#include "loaders/dataset.h"
+
+/* [data] bias */
+enum { PB_BIAS_NONE = 0, PB_BIAS_INVERSION, PB_BIAS_COLOUR };
+/* [data] test_bias: default = colour: rho 0.1, inversion: the training eps; unbiased = rho 0.1
+ * / eps 0; biased = rho 1 / eps 50. */
+enum { PB_TEST_BIAS_DEFAULT = 0, PB_TEST_BIAS_UNBIASED, PB_TEST_BIAS_BIASED };
+
+typedef struct pb_bias_params {
+  int kind;             /* PB_BIAS_* */
+  int test_bias;        /* PB_TEST_BIAS_* */
+  double eps;           /* inversion strength, 0..50 */
+  int class_assignment; /* inversion: the super-class split, 0..251 */
+  double rho;           /* colour: fraction of the training samples with their class colour */
+} pb_bias_params;
+
+/* Injects b's bias into train (random stream 1) and test (stream 2), both grey in-memory
+ * images (PB_DATA_U8, c = 1, labels set) as IDX files give them; nothing for PB_BIAS_NONE.
+ * Colour makes them 3-channel. Fails, changing nothing, when class_assignment is not a split
+ * (outside 0..251). */
+int pb_bias_inject(const pb_bias_params *b, uint64_t seed, pb_dataset *train, pb_dataset *test, pb_err *err);
+
+/* The pieces pb_bias_inject is made of. */
+
+/* in0[c] = 1 for the classes c of super-class 0 in split k, the k-th 5-subset of {0..9} in
+ * lexicographic order. Returns PB_ERR (in0 untouched) unless 0 <= k < 252. */
+int pb_bias_superclasses(int k, uint8_t in0[10]);
+/* Inverts each sample of d (PB_DATA_U8, any c) with probability 0.5 +- 0.01 eps by super-class
+ * (labels taken modulo 10); fills d->groups and d->aligned (allocated here). split: the
+ * random stream (1 = train, 2 = test). */
+void pb_bias_inversion(pb_dataset *d, const uint8_t in0[10], double eps, uint64_t seed, int split);
+/* Colours d (PB_DATA_U8, c = 1) into 3 channels at rho; fills d->groups and d->aligned. */
+void pb_bias_colour(pb_dataset *d, double rho, uint64_t seed, int split);
+
+#endif

@@ -1,0 +1,198 @@
+/* load.c: a run's datasets from plain parameters (load.h): IDX splits, the dispatch to the
+ * other sources (loaders/sources.h), bias injection (loaders/bias.h) and the validation split. */
+#include "loaders/load.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/pb_file.h"
+#include "loaders/idx.h"
+#include "loaders/sources.h"
+
+static const char *const bias_names[] = {"none", "inversion", "colour"};
+
+/* An IDX image file (N x H x W) and its label file as an in-memory grey dataset. */
+static int load_split(pb_dataset *d, const char *name, const char *dir, const char *img_file,
+                      const char *lab_file, long limit, int nclass, pb_err *err) {
+  char ip[4096], lp[4096];
+  if (pb_path_join(ip, sizeof ip, dir, img_file, err) || pb_path_join(lp, sizeof lp, dir, lab_file, err))
+    return pb_err_prefix(err, "[data] %s", name);
+  pb_idx im = {0}, lb = {0};
+  if (pb_idx_read(&im, ip, err)) return pb_err_prefix(err, "[data] %s images", name);
+  if (pb_idx_read(&lb, lp, err)) {
+    pb_idx_free(&im);
+    return pb_err_prefix(err, "[data] %s labels", name);
+  }
+  int rc = PB_ERR;
+  if (im.ndim != 3) {
+    pb_err_set(err, "%s: expected a 3-D IDX image file (N x H x W), found %d dimensions", ip, im.ndim);
+    goto out;
+  }
+  if (lb.ndim != 1) {
+    pb_err_set(err, "%s: expected a 1-D IDX label file, found %d dimensions", lp, lb.ndim);
+    goto out;
+  }
+  if (im.dims[0] != lb.dims[0]) {
+    pb_err_set(err, "%s has %d images but %s has %d labels", ip, im.dims[0], lp, lb.dims[0]);
+    goto out;
+  }
+  int n = im.dims[0];
+  if (limit > 0 && limit < n) n = (int)limit;
+  memset(d, 0, sizeof *d);
+  snprintf(d->name, sizeof d->name, "%s", name);
+  d->n = n;
+  d->c = 1;
+  d->h = im.dims[1];
+  d->w = im.dims[2];
+  d->num_classes = nclass;
+  size_t per = (size_t)d->h * d->w;
+  d->images = pb_xmalloc((size_t)n * per);
+  memcpy(d->images, im.data, (size_t)n * per);
+  d->labels = pb_xmalloc((size_t)n * sizeof(int32_t));
+  for (int i = 0; i < n; i++) {
+    if (lb.data[i] >= nclass) {
+      pb_err_set(err, "%s: label %d of item %d is not below [model] num_classes = %d", lp, lb.data[i], i, nclass);
+      pb_dataset_free(d);
+      goto out;
+    }
+    d->labels[i] = lb.data[i];
+  }
+  rc = PB_OK;
+out:
+  pb_idx_free(&im);
+  pb_idx_free(&lb);
+  return rc;
+}
+
+/* Image folders, CSV manifests, .npy arrays: train into full, test into test. */
+static int load_other(const pb_data_params *p, pb_dataset *full, pb_dataset *test, pb_err *err) {
+  const char *dir = p->dir;
+  char tp[4096], sp[4096];
+  if (pb_path_join(tp, sizeof tp, dir, p->train_path, err) || pb_path_join(sp, sizeof sp, dir, p->test_path, err))
+    return pb_err_prefix(err, "[data]");
+  int nclass = p->num_classes;
+  if (p->source == PB_SOURCE_NPY) {
+    char tl[4096], sl[4096];
+    if (pb_path_join(tl, sizeof tl, dir, p->train_targets, err) ||
+        pb_path_join(sl, sizeof sl, dir, p->test_targets, err))
+      return pb_err_prefix(err, "[data]");
+    const char *col = p->label_columns;
+    if (pb_data_npy(full, "train", tp, tl, col, nclass, err)) return PB_ERR;
+    if (pb_data_npy(test, "test", sp, sl, col, nclass, err)) return pb_dataset_free(full), PB_ERR;
+    if (full->c != test->c || full->h != test->h || full->w != test->w) {
+      pb_err_set(err, "[data] train features are %dx%dx%d per sample but test features %dx%dx%d", full->c, full->h,
+                 full->w, test->c, test->h, test->w);
+      return pb_dataset_free(full), pb_dataset_free(test), PB_ERR;
+    }
+    return PB_OK;
+  }
+  int size = p->size;
+  if (size <= 0) return pb_err_set(err, "[augment] size must be set (the output height and width) for image files");
+  if (p->source == PB_SOURCE_FOLDER) {
+    if (pb_data_folder(full, "train", tp, NULL, err)) return PB_ERR;
+    if (pb_data_folder(test, "test", sp, full, err)) return pb_dataset_free(full), PB_ERR;
+    if (full->num_classes > nclass) {
+      pb_err_set(err, "[data] %s has %d class folders but [model] num_classes = %d", tp, full->num_classes, nclass);
+      return pb_dataset_free(full), pb_dataset_free(test), PB_ERR;
+    }
+  } else {
+    char root[4096];
+    if (pb_path_join(root, sizeof root, dir, p->image_root, err)) return pb_err_prefix(err, "[data] image_root");
+    pb_csv_opts o = {p->path_column, p->label_columns, p->group_column, p->multilabel, p->path_suffix, nclass};
+    /* Multi-head models: head h reads the column of its name; the columns go in head order. */
+    int nh = p->nheads, bounds[PB_DATA_MAX_HEADS];
+    char cols[1100] = "";
+    if (nh) {
+      if (pb_data_heads_columns(o.label_columns, p->heads, nh, err)) return PB_ERR;
+      for (int h = 0; h < nh; h++) {
+        size_t L = strlen(cols);
+        snprintf(cols + L, sizeof cols - L, "%s%s", h ? "," : "", p->heads[h].name);
+        bounds[h] = p->heads[h].classes;
+      }
+      o.label_columns = cols, o.num_classes = p->heads[0].classes;
+    }
+    pb_vocab v = {0};
+    int rc = nh ? pb_data_csv_heads(full, "train", tp, root, &o, bounds, &v, err)
+                : pb_data_csv(full, "train", tp, root, &o, &v, err);
+    if (!rc && (rc = nh ? pb_data_csv_heads(test, "test", sp, root, &o, bounds, &v, err)
+                        : pb_data_csv(test, "test", sp, root, &o, &v, err)))
+      pb_dataset_free(full);
+    pb_vocab_free(&v);
+    if (rc) return PB_ERR;
+  }
+  pb_dataset *ds[2] = {full, test};
+  for (int k = 0; k < 2; k++) {
+    ds[k]->c = p->channels;
+    ds[k]->h = ds[k]->w = size;
+  }
+  return PB_OK;
+}
+
+int pb_data_heads_columns(const char *label_columns, const pb_data_head *heads, int nh, pb_err *err) {
+  if (!label_columns[0]) return PB_OK;
+  char buf[1024];
+  int seen[PB_DATA_MAX_HEADS] = {0}, cnt = 0;
+  snprintf(buf, sizeof buf, "%s", label_columns);
+  for (char *save, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save), cnt++) {
+    while (*t == ' ') t++;
+    int h = 0;
+    while (h < nh && strcmp(heads[h].name, t)) h++;
+    if (h == nh || seen[h]++)
+      return pb_err_set(err, "[data] label_columns = %s: '%s' is not a head of [model] heads (or is repeated); "
+                             "each head reads the label column of its name (leave label_columns empty)",
+                        label_columns, t);
+  }
+  if (cnt != nh)
+    return pb_err_set(err, "[data] label_columns = %s names %d columns for %d heads ([model] heads)", label_columns, cnt,
+                      nh);
+  return PB_OK;
+}
+
+int pb_data_load(const pb_data_params *p, pb_dataset *train, pb_dataset *val, pb_dataset *test, pb_err *err) {
+  memset(val, 0, sizeof *val);
+  memset(train, 0, sizeof *train);
+  memset(test, 0, sizeof *test);
+  pb_dataset full;
+  if (p->source != PB_SOURCE_IDX) {
+    if (load_other(p, &full, test, err)) return PB_ERR;
+    if (p->bias.kind != PB_BIAS_NONE) {
+      const char *name = p->bias.kind > 0 && p->bias.kind < 3 ? bias_names[p->bias.kind] : "?";
+      pb_err_set(err, "[data] bias = %s needs dataset = idx (MNIST / Fashion-MNIST)", name);
+      goto fail;
+    }
+  } else {
+    if (load_split(&full, "train", p->dir, p->train_images, p->train_labels, p->limit_train, p->num_classes, err))
+      return PB_ERR;
+    if (load_split(test, "test", p->dir, p->test_images, p->test_labels, p->limit_test, p->num_classes, err)) {
+      pb_dataset_free(&full);
+      return PB_ERR;
+    }
+    if (full.h != test->h || full.w != test->w) {
+      pb_err_set(err, "[data] train images are %dx%d but test images are %dx%d", full.h, full.w, test->h, test->w);
+      goto fail;
+    }
+    if (pb_bias_inject(&p->bias, p->seed, &full, test, err)) goto fail;
+  }
+  double vs = p->val_split;
+  int nval = (int)floor(full.n * vs);
+  if (vs > 0 && (nval < 1 || nval >= full.n)) {
+    pb_err_set(err, "[data] val_split = %g leaves %d validation and %d training samples", vs, nval, full.n - nval);
+    goto fail;
+  }
+  if (nval > 0) {
+    int32_t *perm = pb_xmalloc((size_t)full.n * sizeof(int32_t));
+    pb_data_order(perm, full.n, p->seed ^ 0x5EEDull, -1, 1);
+    pb_dataset_take(val, &full, perm + (full.n - nval), nval, "val");
+    pb_dataset_take(train, &full, perm, full.n - nval, "train");
+    free(perm);
+    pb_dataset_free(&full);
+  } else {
+    *train = full;
+  }
+  return PB_OK;
+fail:
+  pb_dataset_free(&full);
+  pb_dataset_free(test);
+  return PB_ERR;
+}
