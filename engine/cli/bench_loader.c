@@ -15,8 +15,8 @@
 #include <unistd.h>
 
 #include "engine/cli/cli.h"
-#include "engine/cli/run.h"
 #include "engine/run/data.h"
+#include "engine/run/run.h"
 #include "kernels/ops.h"
 
 static double now_s(void) {
@@ -41,26 +41,12 @@ static double pass(pb_loader *L, const pb_dataset *d, const pb_aug *a, const int
   return (double)got / (now_s() - t0);
 }
 
-int pb_cmd_bench_loader(int argc, char **argv) {
-  const char *cfgpath = NULL, *wlist = NULL;
-  long images = 2000;
-  pb_cli_opts o = {0};
-  for (int i = 2; i < argc; i++) {
-    if (!strcmp(argv[i], "--loader") && i + 1 < argc) cfgpath = argv[++i];
-    else if (!strcmp(argv[i], "--workers") && i + 1 < argc) wlist = argv[++i];
-    else if (!strcmp(argv[i], "--images") && i + 1 < argc) images = atol(argv[++i]);
-    else if (!strcmp(argv[i], "--set") && i + 1 < argc && o.nset < 256) o.set[o.nset++] = argv[++i];
-    else {
-      fprintf(stderr, "usage: plumb bench --loader CONFIG [--workers 1,2,4] [--images N] [--set section.key=value]...\n");
-      return 2;
-    }
-  }
-  if (!cfgpath) {
-    fprintf(stderr, "usage: plumb bench --loader CONFIG [--workers 1,2,4] [--images N] [--set section.key=value]...\n");
-    return 2;
-  }
-  o.config = cfgpath;
-  pb_config *cfg = pb_cli_config(&o);
+int pb_cmd_bench_loader(const pb_cli_opts *o) {
+  const char *wlist = pb_cli_opt(o, "workers"), *v;
+  long images = (v = pb_cli_opt(o, "images")) ? atol(v) : 2000;
+  pb_cli_opts lo = *o;
+  lo.config = pb_cli_opt(o, "loader");
+  pb_config *cfg = pb_cli_config(&lo);
   if (!cfg) return 2;
   pb_err err = {{0}};
   pb_dataset tr, va, te;
@@ -88,7 +74,7 @@ int pb_cmd_bench_loader(int argc, char **argv) {
   }
   printf("loader bench: %s, %d of %d training samples, %dx%dx%d output, batch %d, [augment] train = %s, "
          "TurboJPEG %s, %d cores\n",
-         cfgpath, n, tr.n, tr.c, tr.h, tr.w, batch, pb_config_str(cfg, "augment", "train"),
+         lo.config, n, tr.n, tr.c, tr.h, tr.w, batch, pb_config_str(cfg, "augment", "train"),
          pb_decoder_has_turbojpeg() && pb_config_bool(cfg, "loader", "reduced_dct") ? "on" : "off", cores);
   int rc = 0;
   for (int k = 0; k < nc; k++) {

@@ -14,8 +14,9 @@
 #include <time.h>
 
 #include "engine/cli/cli.h"
-#include "engine/model.h"
-#include "engine/trainer.h"
+#include "engine/models/model.h"
+#include "engine/device/backend.h"
+#include "engine/trainers/trainer.h"
 #include "kernels/cuda_device.h"
 #include "kernels/pb_rng.h"
 
@@ -23,10 +24,6 @@ static double now_s(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static void sync_ctx(pb_ctx *c) {
-  if (c->cuda) pb_cuda_sync(c->cuda);
 }
 
 static void report_mem(pb_ctx *c, const pb_model *m) {
@@ -65,41 +62,18 @@ static int synth(pb_ctx *c, const int in[3], int n, int k, float **x, int32_t **
   return rc;
 }
 
-int pb_cmd_bench_model(int argc, char **argv) {
-  pb_cli_opts o;
-  memset(&o, 0, sizeof o);
-  int batch = 64, steps = 20, warmup = 5;
-  const char *mode = "both";
-  for (int i = 2; i < argc; i++) {
-    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!v) {
-      fprintf(stderr, "plumb bench: option %s needs a value\n", a);
-      return 2;
-    }
-    if (!strcmp(a, "--model"))
-      o.model = v;
-    else if (!strcmp(a, "--batch"))
-      batch = atoi(v);
-    else if (!strcmp(a, "--steps"))
-      steps = atoi(v);
-    else if (!strcmp(a, "--warmup"))
-      warmup = atoi(v);
-    else if (!strcmp(a, "--mode"))
-      mode = v;
-    else if (!strcmp(a, "--set") && o.nset < (int)(sizeof o.set / sizeof o.set[0]))
-      o.set[o.nset++] = v;
-    else {
-      fprintf(stderr, "plumb bench: unknown option '%s'\n", a);
-      return 2;
-    }
-    i++;
-  }
+int pb_cmd_bench_model(const pb_cli_opts *o) {
+  const char *v, *mode = "both", *model = pb_cli_opt(o, "model");
+  int batch = (v = pb_cli_opt(o, "batch")) ? atoi(v) : 64;
+  int steps = (v = pb_cli_opt(o, "steps")) ? atoi(v) : 20;
+  int warmup = (v = pb_cli_opt(o, "warmup")) ? atoi(v) : 5;
+  if ((v = pb_cli_opt(o, "mode"))) mode = v;
   if (batch < 1 || steps < 1 || warmup < 0 ||
       (strcmp(mode, "train") && strcmp(mode, "infer") && strcmp(mode, "both"))) {
     fprintf(stderr, "plumb bench: --batch and --steps must be >= 1, --mode train|infer|both\n");
     return 2;
   }
-  pb_config *cfg = pb_cli_model_config(&o);
+  pb_config *cfg = pb_cli_model_config(o);
   if (!cfg) return 2;
   pb_err err = {{0}};
   pb_ctx ctx;
@@ -115,7 +89,7 @@ int pb_cmd_bench_model(int argc, char **argv) {
   float *x = NULL;
   int32_t *y = NULL;
   if (synth(&ctx, in, batch, k, &x, &y, &err)) goto fail;
-  printf("model %s, batch %d, input %dx%dx%d, float32 NCHW, tf32 %s, %d timed steps after %d warm-up\n", o.model,
+  printf("model %s, batch %d, input %dx%dx%d, float32 NCHW, tf32 %s, %d timed steps after %d warm-up\n", model,
          batch, in[0], in[1], in[2], ctx.cuda ? (pb_config_bool(cfg, "run", "tf32") ? "on" : "off") : "n/a", steps,
          warmup);
   if (strcmp(mode, "infer") && pb_config_int(cfg, "model", "embedding_dim") && !strcmp(mode, "both")) {
@@ -124,42 +98,36 @@ int pb_cmd_bench_model(int argc, char **argv) {
     pb_cuda_alloc_reset_peak();
     pb_model *m = pb_model_build(cfg, &ctx, in, batch, 1, 0, &err);
     if (!m) goto fail;
-    pb_trainer t;
-    if (pb_trainer_init(&t, m, cfg, 1000000, 1, &err)) {
+    pb_trainer *t = pb_trainer_from_config(cfg, m, 1000000, 1, &err);
+    if (!t) {
       pb_model_free(m);
       goto fail;
     }
-    /* multi-head models: labels [nheads, batch], every head's label 0 */
-    int32_t *yh = NULL, *yhd = NULL;
-    if (m->nheads) {
-      yh = pb_xcalloc((size_t)batch * m->nheads, sizeof(int32_t));
-      if (!(yhd = pb_ctx_alloc(&ctx, (size_t)batch * m->nheads * sizeof(int32_t), "the labels", &err))) {
+    /* labels [nterms, batch]: the synthetic ones, or label 0 for every head of a multi-head model */
+    int nt = t->loss->nterms;
+    int32_t *yh = pb_xcalloc((size_t)batch * nt, sizeof(int32_t)), *yd = y;
+    if (nt > 1 || m->nheads) {
+      if (!(yd = pb_ctx_alloc(&ctx, (size_t)batch * nt * sizeof(int32_t), "the labels", &err))) {
         free(yh);
-        pb_trainer_free(&t);
+        pb_trainer_free(t);
         pb_model_free(m);
         goto fail;
       }
-      pb_ctx_upload(&ctx, yhd, yh, (size_t)batch * m->nheads * sizeof(int32_t));
+      pb_ctx_upload(&ctx, yd, yh, (size_t)batch * nt * sizeof(int32_t));
+    } else {
+      pb_ctx_download(&ctx, yh, y, (size_t)batch * sizeof(int32_t));
     }
-#define STEP()                                                     \
-  do {                                                             \
-    if (m->nheads)                                                 \
-      pb_trainer_micro_heads(&t, x, yhd, yh, batch, 1);            \
-    else                                                           \
-      pb_trainer_micro(&t, x, y, batch, 1);                        \
-  } while (0)
-    for (int s = 0; s < warmup; s++) STEP();
-    sync_ctx(&ctx);
+    for (int s = 0; s < warmup; s++) pb_trainer_micro(t, x, yd, yh, batch, 1);
+    ctx.ops->sync(&ctx);
     double t0 = now_s();
-    for (int s = 0; s < steps; s++) STEP();
-#undef STEP
+    for (int s = 0; s < steps; s++) pb_trainer_micro(t, x, yd, yh, batch, 1);
     free(yh);
-    pb_ctx_free_mem(&ctx, yhd);
-    sync_ctx(&ctx);
+    if (yd != y) pb_ctx_free_mem(&ctx, yd);
+    ctx.ops->sync(&ctx);
     double dt = now_s() - t0;
     printf("train: %.1f images/s (%.2f ms per step)\n", (double)batch * steps / dt, 1e3 * dt / steps);
     report_mem(&ctx, m);
-    pb_trainer_free(&t);
+    pb_trainer_free(t);
     pb_model_free(m);
   }
   if (strcmp(mode, "train")) {
@@ -167,10 +135,10 @@ int pb_cmd_bench_model(int argc, char **argv) {
     pb_model *m = pb_model_build(cfg, &ctx, in, batch, 1, 1, &err);
     if (!m) goto fail;
     for (int s = 0; s < warmup; s++) pb_model_forward(m, x, batch, 0);
-    sync_ctx(&ctx);
+    ctx.ops->sync(&ctx);
     double t0 = now_s();
     for (int s = 0; s < steps; s++) pb_model_forward(m, x, batch, 0);
-    sync_ctx(&ctx);
+    ctx.ops->sync(&ctx);
     double dt = now_s() - t0;
     printf("infer: %.1f images/s (%.2f ms per batch)\n", (double)batch * steps / dt, 1e3 * dt / steps);
     report_mem(&ctx, m);

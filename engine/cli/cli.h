@@ -1,37 +1,60 @@
-/* cli.h: the plumb subcommands and what they share (argument parsing, config loading). */
+/* cli.h: the plumb command line: the command table every subcommand is registered in, and
+ * the preamble they share (argument parsing, config loading, the exit codes). The work itself
+ * lives below the CLI (engine/run/ for training and evaluation). */
 #ifndef PB_CLI_H
 #define PB_CLI_H
 
-#include "engine/config.h"
+#include "engine/config/config.h"
 
-/* Options common to the subcommands that take a config. */
+#define PB_CLI_MAX_OPTS 16
+
+/* Parsed arguments of a subcommand. */
 typedef struct pb_cli_opts {
+  const char *command;    /* argv[1] */
   const char *config;     /* CONFIG (positional) */
-  const char *checkpoint; /* --checkpoint FILE (eval) */
-  const char *resume;     /* --resume FILE (train) */
-  const char *model;      /* --model NAME (info) */
+  int nopt;
+  const char *opt_name[PB_CLI_MAX_OPTS], *opt_value[PB_CLI_MAX_OPTS]; /* --NAME VALUE */
   int nset;
   const char *set[256];   /* --set section.key=value */
 } pb_cli_opts;
 
-/* Parses argv[first..argc) into o. allowed: which of "checkpoint", "resume", "model" the
- * subcommand accepts (a comma-separated list). Prints a clear message and returns PB_ERR on an
- * unknown option or a missing value. */
-int pb_cli_parse(int argc, char **argv, int first, const char *allowed, pb_cli_opts *o);
+/* The value of --name, or NULL when it was not given. */
+const char *pb_cli_opt(const pb_cli_opts *o, const char *name);
+
+enum { PB_CLI_NO_CONFIG, PB_CLI_CONFIG, PB_CLI_OPTIONAL_CONFIG };
+
+typedef struct pb_command {
+  const char *name;
+  const char *usage;   /* the arguments after "plumb NAME", for the usage message */
+  const char *help;    /* one line */
+  const char *options; /* the --options it takes besides --set (each with a value), comma-separated */
+  const char *required; /* those of them it cannot run without (comma-separated; "" = none) */
+  int config;          /* PB_CLI_*: whether a positional CONFIG is required, optional or refused */
+  int signals;         /* install the stop handlers (stop.h) before anything else */
+  /* cfg: CONFIG loaded with --set applied (NULL when no CONFIG was given). Returns the exit
+   * status. The preamble frees cfg. */
+  int (*run)(const pb_cli_opts *o, pb_config *cfg);
+} pb_command;
+
+/* Parses argv[2..argc) for command c into o. Prints a clear message and returns PB_ERR on an
+ * unknown option, a missing value or a stray argument. */
+int pb_cli_parse(const pb_command *c, int argc, char **argv, pb_cli_opts *o);
 /* Loads o->config and applies --set; prints the error and returns NULL on failure. */
 pb_config *pb_cli_config(const pb_cli_opts *o);
+/* Parses, loads the config and runs c: the preamble every subcommand shares. */
+int pb_cli_main(const pb_command *c, int argc, char **argv);
 
 /* A config for `--model NAME`: [model] arch = NAME (num_classes 1000 for the ImageNet
  * families, as torchvision), then --set; prints the error and returns NULL on failure. */
 pb_config *pb_cli_model_config(const pb_cli_opts *o);
 
-int pb_cmd_train(int argc, char **argv);
-int pb_cmd_eval(int argc, char **argv);
-int pb_cmd_info(int argc, char **argv);
-int pb_cmd_config(int argc, char **argv);
-int pb_cmd_bench(int argc, char **argv);
+int pb_cmd_train(const pb_cli_opts *o, pb_config *cfg);
+int pb_cmd_eval(const pb_cli_opts *o, pb_config *cfg);
+int pb_cmd_info(const pb_cli_opts *o, pb_config *cfg);
+int pb_cmd_config(const pb_cli_opts *o, pb_config *cfg);
+int pb_cmd_bench(const pb_cli_opts *o, pb_config *cfg);
 /* plumb bench --model (bench_model.c) and --loader (bench_loader.c). */
-int pb_cmd_bench_model(int argc, char **argv);
-int pb_cmd_bench_loader(int argc, char **argv);
+int pb_cmd_bench_model(const pb_cli_opts *o);
+int pb_cmd_bench_loader(const pb_cli_opts *o);
 
 #endif

@@ -6,11 +6,10 @@
 
 #include "engine/cli/cli.h"
 
-int pb_cmd_bench(int argc, char **argv) {
-  for (int i = 2; i < argc; i++) {
-    if (!strcmp(argv[i], "--model")) return pb_cmd_bench_model(argc, argv);
-    if (!strcmp(argv[i], "--loader")) return pb_cmd_bench_loader(argc, argv);
-  }
+int pb_cmd_bench(const pb_cli_opts *o, pb_config *unused) {
+  (void)unused;
+  if (pb_cli_opt(o, "model")) return pb_cmd_bench_model(o);
+  if (pb_cli_opt(o, "loader")) return pb_cmd_bench_loader(o);
   fprintf(stderr,
           "plumb bench: say what to measure:\n"
           "  plumb bench --model NAME [--batch N] [--set section.key=value]...\n"

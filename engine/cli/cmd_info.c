@@ -7,20 +7,21 @@
 #include <unistd.h>
 
 #include "engine/cli/cli.h"
-#include "engine/model.h"
+#include "engine/models/model.h"
 #include "kernels/cuda_device.h"
 
 pb_config *pb_cli_model_config(const pb_cli_opts *o) {
   pb_config *cfg = pb_config_new();
   pb_err err = {{0}};
   char set[256];
-  snprintf(set, sizeof set, "model.arch=%s", o->model);
+  const char *model = pb_cli_opt(o, "model");
+  snprintf(set, sizeof set, "model.arch=%s", model);
   if (pb_config_set(cfg, set, &err)) {
-    fprintf(stderr, "plumb: --model %s: %s\n", o->model, err.msg);
+    fprintf(stderr, "plumb: --model %s: %s\n", model, err.msg);
     pb_config_free(cfg);
     return NULL;
   }
-  if (!strncmp(o->model, "resnet", 6) || !strncmp(o->model, "seresnet", 8) || !strcmp(o->model, "bagnet18"))
+  if (!strncmp(model, "resnet", 6) || !strncmp(model, "seresnet", 8) || !strcmp(model, "bagnet18"))
     pb_config_set(cfg, "model.num_classes=1000", &err); /* torchvision's default head */
   for (int i = 0; i < o->nset; i++) {
     if (pb_config_set(cfg, o->set[i], &err)) {
@@ -70,10 +71,9 @@ static int info_model(const pb_cli_opts *o) {
   return rc;
 }
 
-int pb_cmd_info(int argc, char **argv) {
-  pb_cli_opts o;
-  if (pb_cli_parse(argc, argv, 2, "model", &o)) return 2;
-  if (o.model) return info_model(&o);
+int pb_cmd_info(const pb_cli_opts *o, pb_config *unused) {
+  (void)unused;
+  if (pb_cli_opt(o, "model")) return info_model(o);
   printf("plumb %s\n", PLUMB_VERSION);
   printf("compiler: %s, C11%s\n", PLUMB_C_COMPILER, pb_cuda_built() ? " + CUDA" : "");
   printf("CPU GEMM: %s\n", PLUMB_HAVE_OPENBLAS ? "OpenBLAS" : "built-in blocked kernel");
@@ -92,16 +92,14 @@ int pb_cmd_info(int argc, char **argv) {
   return 0;
 }
 
-int pb_cmd_config(int argc, char **argv) {
-  pb_cli_opts o;
-  if (pb_cli_parse(argc, argv, 2, "", &o)) return 2;
-  if (!o.config && o.nset == 0) {
+int pb_cmd_config(const pb_cli_opts *o, pb_config *cfg) {
+  if (!cfg && o->nset == 0) {
     pb_config_print_reference(stdout);
     return 0;
   }
-  pb_config *cfg = pb_cli_config(&o);
-  if (!cfg) return 2;
-  pb_config_dump(cfg, stdout);
-  pb_config_free(cfg);
+  pb_config *own = cfg ? NULL : pb_cli_config(o); /* --set without CONFIG: on the defaults */
+  if (!cfg && !own) return 2;
+  pb_config_dump(cfg ? cfg : own, stdout);
+  pb_config_free(own);
   return 0;
 }

@@ -1,8 +1,9 @@
-/* common.c: argument parsing and config loading shared by the subcommands (cli.h). */
+/* common.c: the preamble the subcommands share (cli.h): argument parsing, config loading. */
 #include <stdio.h>
 #include <string.h>
 
 #include "engine/cli/cli.h"
+#include "engine/run/stop.h"
 
 static int allowed_opt(const char *allowed, const char *name) {
   size_t n = strlen(name);
@@ -15,9 +16,17 @@ static int allowed_opt(const char *allowed, const char *name) {
   return 0;
 }
 
-int pb_cli_parse(int argc, char **argv, int first, const char *allowed, pb_cli_opts *o) {
+const char *pb_cli_opt(const pb_cli_opts *o, const char *name) {
+  for (int i = o->nopt - 1; i >= 0; i--) /* the last one given wins */
+    if (!strcmp(o->opt_name[i], name)) return o->opt_value[i];
+  return NULL;
+}
+
+int pb_cli_parse(const pb_command *c, int argc, char **argv, pb_cli_opts *o) {
   memset(o, 0, sizeof *o);
-  for (int i = first; i < argc; i++) {
+  o->command = c->name;
+  static char names[PB_CLI_MAX_OPTS][64];
+  for (int i = 2; i < argc; i++) {
     const char *a = argv[i];
     if (!strncmp(a, "--", 2)) {
       const char *name = a + 2, *val = NULL;
@@ -30,32 +39,34 @@ int pb_cli_parse(int argc, char **argv, int first, const char *allowed, pb_cli_o
       } else if (i + 1 < argc) {
         val = argv[++i];
       }
-      int known = !strcmp(name, "set") || allowed_opt(allowed, name);
-      if (!known) {
-        fprintf(stderr, "plumb %s: unknown option '%s'\n", argv[1], a);
+      if (strcmp(name, "set") && !allowed_opt(c->options, name)) {
+        fprintf(stderr, "plumb %s: unknown option '%s'\n", c->name, a);
         return PB_ERR;
       }
       if (!val) {
-        fprintf(stderr, "plumb %s: option --%s needs a value\n", argv[1], name);
+        fprintf(stderr, "plumb %s: option --%s needs a value\n", c->name, name);
         return PB_ERR;
       }
       if (!strcmp(name, "set")) {
         if (o->nset == (int)(sizeof o->set / sizeof o->set[0])) {
-          fprintf(stderr, "plumb %s: too many --set options\n", argv[1]);
+          fprintf(stderr, "plumb %s: too many --set options\n", c->name);
           return PB_ERR;
         }
         o->set[o->nset++] = val;
-      } else if (!strcmp(name, "checkpoint")) {
-        o->checkpoint = val;
-      } else if (!strcmp(name, "resume")) {
-        o->resume = val;
-      } else if (!strcmp(name, "model")) {
-        o->model = val;
+      } else {
+        if (o->nopt == PB_CLI_MAX_OPTS) {
+          fprintf(stderr, "plumb %s: too many options\n", c->name);
+          return PB_ERR;
+        }
+        snprintf(names[o->nopt], sizeof names[0], "%s", name);
+        o->opt_name[o->nopt] = names[o->nopt];
+        o->opt_value[o->nopt++] = val;
       }
-    } else if (!o->config) {
+    } else if (!o->config && c->config != PB_CLI_NO_CONFIG) {
       o->config = a;
     } else {
-      fprintf(stderr, "plumb %s: unexpected argument '%s' (one CONFIG only)\n", argv[1], a);
+      fprintf(stderr, "plumb %s: unexpected argument '%s'%s\n", c->name, a,
+              c->config != PB_CLI_NO_CONFIG ? " (one CONFIG only)" : "");
       return PB_ERR;
     }
   }
@@ -78,4 +89,29 @@ pb_config *pb_cli_config(const pb_cli_opts *o) {
     }
   }
   return c;
+}
+
+int pb_cli_main(const pb_command *c, int argc, char **argv) {
+  pb_cli_opts o;
+  if (pb_cli_parse(c, argc, argv, &o)) return 2;
+  int missing = c->config == PB_CLI_CONFIG && !o.config;
+  for (const char *p = c->required; p && *p && !missing;) { /* every required --option given */
+    const char *e = strchr(p, ',');
+    char name[64];
+    snprintf(name, sizeof name, "%.*s", (int)(e ? e - p : (long)strlen(p)), p);
+    missing = !pb_cli_opt(&o, name);
+    p = e ? e + 1 : NULL;
+  }
+  if (missing) {
+    fprintf(stderr, "usage: plumb %s %s\n", c->name, c->usage);
+    return 2;
+  }
+  /* From here a stop signal only asks for a stop: one during start-up ends the run at its
+   * first step boundary, with a checkpoint. */
+  if (c->signals) pb_stop_install();
+  pb_config *cfg = NULL;
+  if (o.config && !(cfg = pb_cli_config(&o))) return 2;
+  int rc = c->run(&o, cfg);
+  pb_config_free(cfg);
+  return rc;
 }

@@ -1,26 +1,50 @@
-/* main.c: the plumb command line: dispatch to the subcommands. */
+/* main.c: the plumb command line: the command table and the dispatch through the shared
+ * preamble (common.c). */
 #include <stdio.h>
 #include <string.h>
 
 #include "engine/cli/cli.h"
 
+static const pb_command commands[] = {
+    {.name = "train",
+     .usage = "CONFIG [--set section.key=value]... [--resume CHECKPOINT]",
+     .help = "train, resuming the run folder's newest checkpoint",
+     .options = "resume",
+     .config = PB_CLI_CONFIG,
+     .signals = 1,
+     .run = pb_cmd_train},
+    {.name = "eval",
+     .usage = "CONFIG --checkpoint CHECKPOINT [--set section.key=value]...",
+     .help = "test figures of a checkpoint",
+     .options = "checkpoint",
+     .required = "checkpoint",
+     .config = PB_CLI_CONFIG,
+     .run = pb_cmd_eval},
+    {.name = "info",
+     .usage = "[--model NAME [--set ...]]",
+     .help = "the build, libraries and GPUs; with --model an architecture summary and parameter count",
+     .options = "model",
+     .run = pb_cmd_info},
+    {.name = "config",
+     .usage = "[CONFIG] [--set ...]",
+     .help = "without CONFIG: every config key with its type, bounds, default and meaning; with CONFIG: the "
+             "resolved config",
+     .config = PB_CLI_OPTIONAL_CONFIG,
+     .run = pb_cmd_config},
+    {.name = "bench",
+     .usage = "--model NAME [--batch N] [--steps S] [--mode train|infer|both] [--set ...] | --loader CONFIG "
+              "[--workers 1,2,4] [--images N] [--set ...]",
+     .help = "training / inference throughput on synthetic data, or decode + augment throughput per worker count",
+     .options = "model,batch,steps,warmup,mode,loader,workers,images",
+     .run = pb_cmd_bench},
+};
+#define NCOMMANDS ((int)(sizeof commands / sizeof commands[0]))
+
 static void usage(FILE *out) {
-  fprintf(out,
-          "plumb %s: training and inference for computer-vision bias research\n"
-          "\n"
-          "usage:\n"
-          "  plumb train CONFIG [--set section.key=value]... [--resume CHECKPOINT]\n"
-          "  plumb eval CONFIG --checkpoint CHECKPOINT [--set section.key=value]...\n"
-          "  plumb info                 the build, libraries and GPUs\n"
-          "  plumb config [CONFIG] [--set ...]\n"
-          "                             without CONFIG: every config key with its type, bounds,\n"
-          "                             default and meaning; with CONFIG: the resolved config\n"
-          "  plumb bench --model NAME [--batch N] [--set ...]\n"
-          "                             training / inference throughput on synthetic data\n"
-          "  plumb bench --loader CONFIG [--set ...]\n"
-          "                             decode + augment throughput per worker count\n"
-          "  plumb help\n",
-          PLUMB_VERSION);
+  fprintf(out, "plumb %s: training and inference for computer-vision bias research\n\nusage:\n", PLUMB_VERSION);
+  for (int i = 0; i < NCOMMANDS; i++)
+    fprintf(out, "  plumb %s %s\n      %s\n", commands[i].name, commands[i].usage, commands[i].help);
+  fprintf(out, "  plumb help\n");
 }
 
 int main(int argc, char **argv) {
@@ -29,11 +53,8 @@ int main(int argc, char **argv) {
     return 2;
   }
   const char *cmd = argv[1];
-  if (!strcmp(cmd, "train")) return pb_cmd_train(argc, argv);
-  if (!strcmp(cmd, "eval")) return pb_cmd_eval(argc, argv);
-  if (!strcmp(cmd, "info")) return pb_cmd_info(argc, argv);
-  if (!strcmp(cmd, "config")) return pb_cmd_config(argc, argv);
-  if (!strcmp(cmd, "bench")) return pb_cmd_bench(argc, argv);
+  for (int i = 0; i < NCOMMANDS; i++)
+    if (!strcmp(cmd, commands[i].name)) return pb_cli_main(&commands[i], argc, argv);
   if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
     usage(stdout);
     return 0;

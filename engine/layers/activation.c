@@ -1,7 +1,7 @@
-/* activation.c: ReLU, Sigmoid and Flatten layers over the ops table (engine/backend.h; kernels:
+/* activation.c: ReLU, Sigmoid and Flatten layers over the ops table (engine/device/backend.h; kernels:
  * kernels/cpu/activation.c and its twin kernels/cuda/activation.cu). */
-#include "engine/backend.h"
-#include "engine/layer.h"
+#include "engine/device/backend.h"
+#include "engine/layers/layer.h"
 
 static void relu_fwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, float *y, int train) {
   (void)train;

@@ -1,11 +1,11 @@
 /* batchnorm.c: BatchNorm2d (and BatchNorm1d on (D,1,1) inputs) over the ops table's bn_* entries
- * (engine/backend.h: pb_bn_*_cpu in kernels/cpu/batchnorm.c, pb_bn_*_cuda in
+ * (engine/device/backend.h: pb_bn_*_cpu in kernels/cpu/batchnorm.c, pb_bn_*_cuda in
  * kernels/cuda/batchnorm.cu). Parameters and buffers carry PyTorch's names. The batch statistics
  * kept for backward live in the layer's saved memory (on the model's device). */
 #include <string.h>
 
-#include "engine/backend.h"
-#include "engine/layer.h"
+#include "engine/device/backend.h"
+#include "engine/layers/layer.h"
 #include "kernels/ops.h"
 
 typedef struct {

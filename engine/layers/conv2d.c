@@ -1,10 +1,10 @@
-/* conv2d.c: the Conv2d layer over the ops table's conv2d_* entries (engine/backend.h:
+/* conv2d.c: the Conv2d layer over the ops table's conv2d_* entries (engine/device/backend.h:
  * pb_conv2d_*_cpu in kernels/cpu/conv.c, pb_conv2d_*_cuda in kernels/cuda/conv.cu). The host
  * scratch the CPU ops need is sized here (conv_scratch) and reserved by the model. */
 #include <string.h>
 
-#include "engine/backend.h"
-#include "engine/layer.h"
+#include "engine/device/backend.h"
+#include "engine/layers/layer.h"
 #include "kernels/ops.h"
 
 typedef struct {

@@ -1,10 +1,10 @@
-/* dropout.c: the Dropout layer over the ops table's dropout_* entries (engine/backend.h:
+/* dropout.c: the Dropout layer over the ops table's dropout_* entries (engine/device/backend.h:
  * kernels/cpu/dropout.c and its twin kernels/cuda/dropout.cu). Its mask is a
  * pure function of (seed, layer index, call counter), so resuming restores it exactly. */
 #include <stdint.h>
 
-#include "engine/backend.h"
-#include "engine/layer.h"
+#include "engine/device/backend.h"
+#include "engine/layers/layer.h"
 #include "kernels/pb_rng.h"
 
 typedef struct {

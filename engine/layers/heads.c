@@ -1,12 +1,12 @@
 /* heads.c: the multi-head classifier (layer.h, pb_heads_layer): one Linear child per named head
  * over the same input, outputs laid out head-major (head h's [n, k_h] block at y + n * off_h).
  * The children are ordinary linear layers (engine/layers/linear.c); the input gradient is the
- * sum of the heads' (the ops table's accumulate, engine/backend.h). No twin: every op goes
+ * sum of the heads' (the ops table's accumulate, engine/device/backend.h). No twin: every op goes
  * through the table. */
 #include <string.h>
 
-#include "engine/backend.h"
-#include "engine/layer.h"
+#include "engine/device/backend.h"
+#include "engine/layers/layer.h"
 
 typedef struct {
   int nheads;

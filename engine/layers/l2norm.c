@@ -1,9 +1,9 @@
 /* l2norm.c: the L2-normalisation layer of embedding heads (layer.h, pb_l2norm_layer) over
- * the ops table's l2norm_* entries (engine/backend.h: pb_l2norm_*_cpu in kernels/cpu/l2norm.c and
+ * the ops table's l2norm_* entries (engine/device/backend.h: pb_l2norm_*_cpu in kernels/cpu/l2norm.c and
  * its CUDA twin kernels/cuda/l2norm.cu). A training
  * forward keeps the row norms (1 float per sample) for backward; evaluation keeps nothing. */
-#include "engine/backend.h"
-#include "engine/layer.h"
+#include "engine/device/backend.h"
+#include "engine/layers/layer.h"
 
 #define PB_L2NORM_EPS 1e-12f /* F.normalize's default */
 

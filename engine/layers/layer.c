@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/layer.h"
+#include "engine/layers/layer.h"
 
 pb_layer *pb_layer_new(const pb_layer_vt *vt, const char *name, const int in[3]) {
   pb_layer *l = pb_xcalloc(1, sizeof *l);

@@ -1,8 +1,8 @@
 /* linear.c: the Linear layer (nn.Linear layout, weight [out, in]) over the ops table's linear_*
- * entries (engine/backend.h: kernels/cpu/linear.c and its twin kernels/cuda/linear.cu).
+ * entries (engine/device/backend.h: kernels/cpu/linear.c and its twin kernels/cuda/linear.cu).
  * A (C,H,W) input is flattened implicitly: NCHW memory already is [N, C*H*W]. */
-#include "engine/backend.h"
-#include "engine/layer.h"
+#include "engine/device/backend.h"
+#include "engine/layers/layer.h"
 
 static void lin_fwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, float *y, int train) {
   (void)train;

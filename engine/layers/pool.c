@@ -1,9 +1,9 @@
 /* pool.c: MaxPool2d, AvgPool2d and global average pooling layers over the ops table
- * (engine/backend.h: kernels/cpu/pool.c and its twin kernels/cuda/pool.cu). */
+ * (engine/device/backend.h: kernels/cpu/pool.c and its twin kernels/cuda/pool.cu). */
 #include <string.h>
 
-#include "engine/backend.h"
-#include "engine/layer.h"
+#include "engine/device/backend.h"
+#include "engine/layers/layer.h"
 #include "kernels/ops.h"
 
 static pb_pool_params pool_params(const pb_layer *l, int n) {

@@ -1,7 +1,7 @@
 /* resblock.c: torchvision's BasicBlock and Bottleneck (stride on the 3x3 convolution, "v1.5")
  * and timm's squeeze-excitation module, as composite layers over child conv2d / batchnorm
  * layers (engine/layers/conv2d.c, batchnorm.c) and the elementwise ops of the context's ops
- * table (engine/backend.h), which runs the CPU reference or its CUDA twin, so the block has no
+ * table (engine/device/backend.h), which runs the CPU reference or its CUDA twin, so the block has no
  * twin of its own.
  *
  *   x -> conv1 -> a1 -> bn1 -> r1 (ReLU in place) -> conv2 -> a2 -> bn2 [-> r2 -> conv3 -> a3 -> bn3]
@@ -17,8 +17,8 @@
  * R floats per sample (R = the largest per-sample tensor of the block) for gradients. */
 #include <string.h>
 
-#include "engine/backend.h"
-#include "engine/layer.h"
+#include "engine/device/backend.h"
+#include "engine/layers/layer.h"
 
 enum { MAXC = 3 };
 

@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "engine/model.h"
+#include "engine/models/model.h"
 
 _Static_assert(PB_MAX_HEADS <= PB_DATA_MAX_HEADS, "every head of a model fits the loaders' parameters");
 _Static_assert(sizeof(((pb_head *)0)->name) == sizeof(((pb_data_head *)0)->name), "head names of one size");

@@ -6,7 +6,7 @@
 
 #include <stdint.h>
 
-#include "engine/config.h"
+#include "engine/config/config.h"
 #include "loaders/load.h"
 
 /* Fills out from cfg and the run's seed. Its strings point into cfg (valid while cfg is).

@@ -1,6 +1,6 @@
 /* optim.cu: SGD and Adam / AdamW steps over the flat parameter block, the sum of squares for
  * gradient-norm clipping and the clipping scale: the CUDA twin of kernels/cpu/optim.c and of
- * pb_clip_grad_norm (engine/optim.c). Contracts in ops.h / ops_cuda.h.
+ * pb_clip_grad_norm (engine/trainers/optim.c). Contracts in ops.h / ops_cuda.h.
  *
  * Steps: ONE grid-stride launch each over the whole block. The scalars (bias corrections,
  * 1 - beta, -lr, decay...) are computed on the host with exactly the CPU's code (doubles

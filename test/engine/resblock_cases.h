@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/model.h"
+#include "engine/models/model.h"
 #include "test/testutil.h"
 
 typedef struct {

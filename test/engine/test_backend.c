@@ -1,4 +1,4 @@
-/* test_backend.c: the ops tables (engine/backend.h). Both tables are complete (every entry set,
+/* test_backend.c: the ops tables (engine/device/backend.h). Both tables are complete (every entry set,
  * checked slot by slot so a new entry cannot be forgotten); a CPU context selects
  * pb_backend_cpu; its memory and staging entries behave as documented; and its op entries are
  * the CPU kernels with the context's scratch and thread count: bitwise equal to direct calls
@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/backend.h"
-#include "engine/ctx.h"
+#include "engine/device/backend.h"
+#include "engine/device/ctx.h"
 #include "kernels/ops.h"
 #include "test/testutil.h"
 

@@ -1,4 +1,4 @@
-/* test_config.c: the INI config (engine/config.h): a good file with every type and includes,
+/* test_config.c: the INI config (engine/config/config.h): a good file with every type and includes,
  * --set, every malformed case (the message must name file, line, section, key and the
  * suggestion), and write + reload. Each error message is printed once for a person to read. */
 #include <dirent.h>
@@ -6,7 +6,7 @@
 #include <stdarg.h>
 #include <string.h>
 
-#include "engine/config.h"
+#include "engine/config/config.h"
 #include "test/testutil.h"
 
 static const char *dir;

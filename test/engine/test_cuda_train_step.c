@@ -10,8 +10,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "engine/model.h"
-#include "engine/trainer.h"
+#include "engine/models/model.h"
+#include "engine/trainers/trainer.h"
 #include "test/cuda_twin.h"
 #include "test/testutil.h"
 
@@ -42,9 +42,8 @@ int main(void) {
   pb_model *mc = pb_model_from_config(cfg, &cpu, in, N, 7, &err);
   pb_model *mg = pb_model_from_config(cfg, &gpu, in, N, 7, &err);
   PB_ASSERT(mc && mg);
-  pb_trainer tc, tg;
-  PB_ASSERT(pb_trainer_init(&tc, mc, cfg, STEPS, 1, &err) == PB_OK);
-  PB_ASSERT(pb_trainer_init(&tg, mg, cfg, STEPS, 1, &err) == PB_OK);
+  pb_trainer *tc = pb_trainer_from_config(cfg, mc, STEPS, 1, &err), *tg = pb_trainer_from_config(cfg, mg, STEPS, 1, &err);
+  PB_ASSERT(tc && tg);
 
   size_t per = 28 * 28;
   float *x = pb_amalloc(N * per * sizeof(float)), *xd = pb_ctx_alloc(&gpu, N * per * sizeof(float), "x", &err);
@@ -59,14 +58,14 @@ int main(void) {
     }
     pb_ctx_upload(&gpu, xd, x, N * per * sizeof(float));
     pb_ctx_upload(&gpu, yd, y, sizeof y);
-    pb_trainer_set_stats(&tc, 0, 0);
-    pb_trainer_set_stats(&tg, 0, 0);
-    pb_trainer_micro(&tc, x, y, N, 1);
-    pb_trainer_micro(&tg, xd, yd, N, 1);
-    double lc, lg;
-    long cc, cg;
-    pb_trainer_stats(&tc, &lc, &cc);
-    pb_trainer_stats(&tg, &lg, &cg);
+    pb_trainer_set_stats(tc, NULL);
+    pb_trainer_set_stats(tg, NULL);
+    pb_trainer_micro(tc, x, y, y, N, 1);
+    pb_trainer_micro(tg, xd, yd, y, N, 1);
+    pb_train_stats sc, sg;
+    pb_trainer_stats(tc, &sc);
+    pb_trainer_stats(tg, &sg);
+    double lc = sc.loss[0], lg = sg.loss[0];
     double d = fabs(lc - lg) / N;
     if (d > worst) worst = d;
     printf("step %2d loss cpu %.6f gpu %.6f |diff| %.2e\n", s + 1, lc / N, lg / N, d);
@@ -85,8 +84,8 @@ int main(void) {
   pb_afree(x);
   pb_ctx_free_mem(&gpu, xd);
   pb_ctx_free_mem(&gpu, yd);
-  pb_trainer_free(&tc);
-  pb_trainer_free(&tg);
+  pb_trainer_free(tc);
+  pb_trainer_free(tg);
   pb_model_free(mc);
   pb_model_free(mg);
   pb_ctx_free(&cpu);

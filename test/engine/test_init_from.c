@@ -1,10 +1,10 @@
-/* test_init_from.c: [model] init_from (pb_ckpt_init_from, engine/checkpoint.c): a plumb
+/* test_init_from.c: [model] init_from (pb_ckpt_init_from, engine/trainers/checkpoint.c): a plumb
  * checkpoint of a cifar_resnet loads into the same model; a model with another number of classes
  * is refused with a message naming the mis-shaped fc tensors, and loads with init_exclude =
  * fc.*; missing and unexpected tensors are named. */
 #include <string.h>
 
-#include "engine/checkpoint.h"
+#include "engine/trainers/checkpoint.h"
 #include "test/testutil.h"
 
 static pb_model *build(pb_ctx *ctx, const char *classes) {

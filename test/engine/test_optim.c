@@ -1,5 +1,5 @@
-/* test_optim.c: optimizers, gradient clipping and lr schedules (engine/optim.h on a CPU context,
- * kernels/cpu/optim.c, engine/schedule.c) against torch.optim 1.13.
+/* test_optim.c: optimizers, gradient clipping and lr schedules (engine/trainers/optim.h on a CPU context,
+ * kernels/cpu/optim.c, engine/trainers/schedule.c) against torch.optim 1.13.
  * Fixture: test/fixtures/optim.safetensors from scripts/fixtures/gen_optim_fixtures.py.
  *
  * Tolerances (|got - ref| <= atol + rtol*|ref|):
@@ -17,8 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/optim.h"
-#include "engine/safetensors.h"
+#include "engine/trainers/optim.h"
+#include "engine/models/safetensors.h"
 #include "kernels/ops.h"
 #include "kernels/pb_common.h"
 #include "test/testutil.h"

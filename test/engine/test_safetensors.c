@@ -1,4 +1,4 @@
-/* test_safetensors.c: engine/safetensors.c: round trip, a file written by Python
+/* test_safetensors.c: engine/models/safetensors.c: round trip, a file written by Python
  * (scripts/fixtures/gen_st_fixture.py), and refusal of truncated and corrupted files. */
 #include <dirent.h>
 #include <errno.h>
@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "engine/safetensors.h"
+#include "engine/models/safetensors.h"
 #include "test/testutil.h"
 
 static char g_dir[4096];

@@ -22,8 +22,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "engine/model.h"
-#include "engine/safetensors.h"
+#include "engine/models/model.h"
+#include "engine/models/safetensors.h"
 #include "kernels/ops.h"
 #include "test/cuda_twin.h"
 #include "test/testutil.h"

@@ -1,11 +1,11 @@
-/* test_trainer_accum.c: gradient accumulation in pb_trainer_micro (engine/trainer.c) when a
+/* test_trainer_accum.c: gradient accumulation in the plain trainer's micro-step (engine/trainers/plain.c, learner.c) when a
  * micro-batch is empty (every image of the batch was bad and skipped): the accumulation group
  * that the empty batch ends still takes its optimizer step, with exactly the gradient of the
  * micro-batches it did hold; an empty batch inside a group changes nothing. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/trainer.h"
+#include "engine/trainers/trainer.h"
 #include "test/testutil.h"
 
 enum { N = 6, D = 12, K = 3 };
@@ -33,30 +33,30 @@ int main(void) {
 
   /* a: one micro-batch then an empty one that ends the group (the epoch's last batch). */
   pb_model *a = build(&ctx, cfg);
-  pb_trainer ta;
-  PB_ASSERT(pb_trainer_init(&ta, a, cfg, 1, 1, &err) == PB_OK);
-  PB_CHECK(pb_trainer_micro(&ta, x, y, N, 0) == 0);
-  PB_CHECK(ta.opt.step == 0 && ta.micro == 1);
-  PB_CHECK(pb_trainer_micro(&ta, NULL, NULL, 0, 1) == 1);
-  PB_CHECK_MSG(ta.opt.step == 1 && ta.micro == 0, "step %lld micro %d", (long long)ta.opt.step, ta.micro);
+  pb_trainer *ta = pb_trainer_from_config(cfg, a, 1, 1, &err);
+  PB_ASSERT(ta);
+  PB_CHECK(pb_trainer_micro(ta, x, y, y, N, 0) == 0);
+  PB_CHECK(ta->learner[0].opt.step == 0 && ta->learner[0].micro == 1);
+  PB_CHECK(pb_trainer_micro(ta, NULL, NULL, NULL, 0, 1) == 1);
+  PB_CHECK_MSG(ta->learner[0].opt.step == 1 && ta->learner[0].micro == 0, "step %lld micro %d", (long long)ta->learner[0].opt.step, ta->learner[0].micro);
 
   /* b: the same micro-batch and a step_now at once: the same update, bit for bit. */
   pb_model *b = build(&ctx, cfg);
-  pb_trainer tb;
-  PB_ASSERT(pb_trainer_init(&tb, b, cfg, 1, 1, &err) == PB_OK);
+  pb_trainer *tb = pb_trainer_from_config(cfg, b, 1, 1, &err);
+  PB_ASSERT(tb);
   PB_CHECK(memcmp(a->params, b->params, a->nparams * sizeof(float)) != 0); /* a has moved */
-  PB_CHECK(pb_trainer_micro(&tb, x, y, N, 1) == 1);
-  PB_CHECK(tb.opt.step == 1);
+  PB_CHECK(pb_trainer_micro(tb, x, y, y, N, 1) == 1);
+  PB_CHECK(tb->learner[0].opt.step == 1);
   PB_CHECK(memcmp(a->params, b->params, a->nparams * sizeof(float)) == 0);
 
   /* An empty batch inside a group, or with nothing pending, does not step. */
-  PB_CHECK(pb_trainer_micro(&tb, NULL, NULL, 0, 1) == 0 && tb.opt.step == 1);
-  PB_CHECK(pb_trainer_micro(&tb, x, y, N, 0) == 0);
-  PB_CHECK(pb_trainer_micro(&tb, NULL, NULL, 0, 0) == 0 && tb.micro == 1 && tb.opt.step == 1);
-  PB_CHECK(pb_trainer_micro(&tb, x, y, N, 0) == 1 && tb.opt.step == 2);
+  PB_CHECK(pb_trainer_micro(tb, NULL, NULL, NULL, 0, 1) == 0 && tb->learner[0].opt.step == 1);
+  PB_CHECK(pb_trainer_micro(tb, x, y, y, N, 0) == 0);
+  PB_CHECK(pb_trainer_micro(tb, NULL, NULL, NULL, 0, 0) == 0 && tb->learner[0].micro == 1 && tb->learner[0].opt.step == 1);
+  PB_CHECK(pb_trainer_micro(tb, x, y, y, N, 0) == 1 && tb->learner[0].opt.step == 2);
 
-  pb_trainer_free(&ta);
-  pb_trainer_free(&tb);
+  pb_trainer_free(ta);
+  pb_trainer_free(tb);
   pb_model_free(a);
   pb_model_free(b);
   pb_config_free(cfg);

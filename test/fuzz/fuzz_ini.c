@@ -1,4 +1,4 @@
-/* fuzz_ini.c: libFuzzer harness of the INI config parser (engine/config_parse.c, config.c):
+/* fuzz_ini.c: libFuzzer harness of the INI config parser (engine/config/config_parse.c, config.c):
  * pb_config_load on the input, pb_config_set on `--set` assignments, then pb_config_write and
  * pb_config_dump of a config that loaded.
  *
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/config.h"
+#include "engine/config/config.h"
 #include "test/fuzz/fuzz_util.h"
 
 static FILE *g_null;

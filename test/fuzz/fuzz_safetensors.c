@@ -1,5 +1,5 @@
 /* fuzz_safetensors.c: libFuzzer harness of the safetensors reader and the checkpoint loaders
- * (engine/safetensors.c, engine/checkpoint.c): pb_st_read with pb_st_find / pb_st_meta over
+ * (engine/models/safetensors.c, engine/trainers/checkpoint.c): pb_st_read with pb_st_find / pb_st_meta over
  * every tensor and metadata key, then pb_ckpt_load_model, pb_ckpt_init_from and
  * pb_ckpt_load_state of the input into a tiny model built once: simplecnn, channels = 2,
  * 1x4x4 inputs, 3 classes, with an Adam optimizer (the model checkpoint's tensors are
@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/checkpoint.h"
-#include "engine/ctx.h"
+#include "engine/trainers/checkpoint.h"
+#include "engine/device/ctx.h"
 #include "test/fuzz/fuzz_util.h"
 
 static pb_ctx g_ctx;

@@ -27,7 +27,7 @@
  *  - relu: exact (atol 0); sigmoid: one exp and a division: atol 1e-7, rtol 1e-6. */
 #include <string.h>
 
-#include "engine/safetensors.h"
+#include "engine/models/safetensors.h"
 #include "kernels/ops_cuda.h"
 #include "test/cuda_twin.h"
 #include "test/testutil.h"

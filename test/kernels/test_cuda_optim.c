@@ -1,5 +1,5 @@
 /* test_cuda_optim.c: twin tests of kernels/cuda/optim.cu against kernels/cpu/optim.c and the
- * clipping rule of pb_clip_grad_norm (engine/optim.c). Needs a GPU: exits 77 (ctest: skipped)
+ * clipping rule of pb_clip_grad_norm (engine/trainers/optim.c). Needs a GPU: exits 77 (ctest: skipped)
  * without one.
  *
  * Blocks of 100003 parameters (not a multiple of anything), 1 and 7. SGD plain, with momentum

@@ -19,7 +19,7 @@
  *  - relu: exact; sigmoid: one expf and a division: atol 1e-7, rtol 1e-6. */
 #include <string.h>
 
-#include "engine/safetensors.h"
+#include "engine/models/safetensors.h"
 #include "kernels/ops.h"
 #include "test/testutil.h"
 

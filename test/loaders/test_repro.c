@@ -11,7 +11,7 @@
 #include <dirent.h>
 #include <string.h>
 
-#include "engine/safetensors.h"
+#include "engine/models/safetensors.h"
 #include "loaders/augment.h"
 #include "loaders/image.h"
 #include "loaders/sources.h"

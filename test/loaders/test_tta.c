@@ -1,5 +1,5 @@
 /* test_tta.c: test-time augmentation ([augment] tta): the loader's views (pool.c +
- * pb_aug_views in augment.c) and their averaging (pb_trainer_eval_views, engine/trainer.c).
+ * pb_aug_views in augment.c) and their averaging (the loss's views method, engine/losses/xent.c, through pb_trainer_eval).
  *  - flip: a batch of n images comes out as 2n rows in order, row 2i = image i as stored
  *    (geometry none at the stored size is an exact copy), row 2i+1 = its mirror image;
  *    the TTA evaluation equals averaging, by hand, the softmax probabilities of two single-view
@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "engine/run/data.h"
-#include "engine/trainer.h"
+#include "engine/trainers/trainer.h"
 #include "kernels/ops.h"
 #include "loaders/pool.h"
 #include "test/testutil.h"
@@ -88,13 +88,14 @@ static void test_flip(void) {
   int in[3] = {C, H, W};
   pb_model *m = pb_model_from_config(cfg, &ctx, in, 2 * N, 3, &err);
   PB_ASSERT(m);
-  pb_trainer t;
-  PB_ASSERT(pb_trainer_init(&t, m, cfg, 1, 1, &err) == PB_OK);
+  pb_trainer *t = pb_trainer_from_config(cfg, m, 1, 1, &err);
+  PB_ASSERT(t);
   pb_norm norm = {{0.4f, 0.5f, 0.6f}, {0.2f, 0.3f, 0.25f}};
   float *x = pb_xmalloc(2 * N * per * sizeof(float));
   pb_u8_to_f32_norm_cpu(x, rows, 2 * N, C, (int)hw, norm.mean, norm.std);
   int32_t pred[N];
-  double loss = pb_trainer_eval_views(&t, x, d.labels, N, 2, pred);
+  double loss;
+  pb_trainer_eval(t, x, d.labels, d.labels, N, 2, pred, &loss);
 
   /* By hand: two single-view evaluations (N images, then N mirrored images), averaged. */
   float *x1 = pb_xmalloc(N * per * sizeof(float)), *x2 = pb_xmalloc(N * per * sizeof(float));
@@ -124,7 +125,7 @@ static void test_flip(void) {
   PB_CHECK(fabs(single - ref) > 1e-4 * fabs(ref) && differs); /* the views do differ */
   PB_CHECK(same);
   free(x), free(x1), free(x2), free(l1), free(l2), free(rows);
-  pb_trainer_free(&t);
+  pb_trainer_free(t);
   pb_model_free(m);
   pb_config_free(cfg);
   pb_ctx_free(&ctx);

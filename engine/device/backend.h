@@ -1,0 +1,149 @@
+/* backend.h: the ops table (pb_backend), plumb's one device dispatch point, in the manner of
+ * ggml's backend interface. The context chooses a table once (pb_ctx_init*: ctx->ops) and
+ * layers, models, optimizers and checkpoints call through it, never naming a device:
+ *
+ *     ctx->ops->relu_fwd(ctx, y, x, n);
+ *
+ * Implementations: engine/device/backend_cpu.c (pb_backend_cpu, adapters to kernels/cpu/) and its twin
+ * engine/device/backend_cuda.c (pb_backend_cuda, adapters to kernels/cuda/ with ctx->cuda; a CPU-only
+ * build links kernels/cuda/stubs.c underneath, and the context never selects that table there).
+ *
+ * Contract of every entry: ctx first, then the arguments of the CPU twin in kernels/ops.h
+ * (shapes, accumulation rules and NULL-able pointers as documented there) minus the CPU-only
+ * ones: the pb_scratch {ctx->scratch, ctx->scratch_floats, ctx->nthreads} and nthreads come
+ * from ctx. Every pointer is in the context's memory (host on the CPU, device on a GPU) unless
+ * its name says host. On a GPU, work is enqueued on the context's stream and the host does not
+ * wait, except in download and sync; scalars an op produces (loss sums, norms, counts) are
+ * written to the context's memory, so read them with download. Ops never fail: a device failure
+ * aborts (tier 1); only alloc and host_alloc report out-of-memory (tier 2). */
+#ifndef PB_BACKEND_H
+#define PB_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/device/ctx.h"
+#include "kernels/ops.h"
+#include "kernels/pb_common.h"
+
+typedef struct pb_backend {
+  const char *name; /* "cpu", "cuda" */
+
+  /* ---------------------------------------------------------------- memory */
+  /* bytes of the context's memory, zeroed (host: 64-byte aligned). Out of memory: NULL, err
+   * naming what, the bytes asked and free. */
+  void *(*alloc)(pb_ctx *ctx, size_t bytes, const char *what, pb_err *err);
+  void (*free)(pb_ctx *ctx, void *p); /* NULL-safe */
+  /* host -> context memory; ordered before later ops. 0 bytes: nothing. */
+  void (*upload)(pb_ctx *ctx, void *dst, const void *host_src, size_t bytes);
+  /* context memory -> host; returns when the copy (and the work before it) is done. */
+  void (*download)(pb_ctx *ctx, void *host_dst, const void *src, size_t bytes);
+  void (*zero)(pb_ctx *ctx, void *dst, size_t bytes);
+  /* y[n] = x[n] (floats, both in the context's memory, not overlapping). On a GPU it is
+   * 0 + x: a -0.0 comes out +0.0 (what the dropout layer always did there). */
+  void (*copy)(pb_ctx *ctx, float *y, const float *x, size_t n);
+  /* waits for everything enqueued so far (CPU: nothing to wait for). */
+  void (*sync)(pb_ctx *ctx);
+
+  /* ---------------------------------------------------------------- staging of input batches */
+  /* Host memory the loader fills and h2d_async reads: pinned on a GPU, pb_amalloc on the CPU
+   * (zeroed there). Out of memory: NULL with err (a GPU's pinned memory). */
+  void *(*host_alloc)(pb_ctx *ctx, size_t bytes, const char *what, pb_err *err);
+  void (*host_free)(pb_ctx *ctx, void *p); /* NULL-safe */
+  /* pinned host -> context memory, overlapping the compute already enqueued (GPU: the copy
+   * stream; later ops wait for it). CPU: memcpy. */
+  void (*h2d_async)(pb_ctx *ctx, void *dst, const void *pinned_src, size_t bytes);
+  /* waits until every h2d_async source has been read (then it may be refilled). CPU: nothing. */
+  void (*copy_wait)(pb_ctx *ctx);
+  /* before filling staging slot 0/1 for the next batch (ops_cuda.h, pb_cuda_stage_begin).
+   * CPU: nothing. */
+  void (*stage_begin)(pb_ctx *ctx, int slot);
+
+  /* ---------------------------------------------------------------- convolution */
+  void (*conv2d_fwd)(pb_ctx *ctx, float *y, const float *x, const float *w, const float *bias,
+                     const pb_conv2d_params *p);
+  void (*conv2d_bwd_data)(pb_ctx *ctx, float *dx, const float *dy, const float *w, const pb_conv2d_params *p);
+  void (*conv2d_bwd_filter)(pb_ctx *ctx, float *dw, float *dbias, const float *dy, const float *x,
+                            const pb_conv2d_params *p);
+
+  /* ---------------------------------------------------------------- batch norm */
+  void (*bn_fwd_train)(pb_ctx *ctx, float *y, float *save_mean, float *save_invstd, float *running_mean,
+                       float *running_var, const float *x, const float *gamma, const float *beta,
+                       const pb_bn_params *p);
+  void (*bn_fwd_eval)(pb_ctx *ctx, float *y, const float *x, const float *gamma, const float *beta,
+                      const float *running_mean, const float *running_var, const pb_bn_params *p);
+  void (*bn_bwd)(pb_ctx *ctx, float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
+                 const float *gamma, const float *save_mean, const float *save_invstd, const pb_bn_params *p);
+
+  /* ---------------------------------------------------------------- activations */
+  void (*relu_fwd)(pb_ctx *ctx, float *y, const float *x, size_t n);
+  void (*relu_bwd)(pb_ctx *ctx, float *dx, const float *dy, const float *y, size_t n);
+  void (*sigmoid_fwd)(pb_ctx *ctx, float *y, const float *x, size_t n);
+  void (*sigmoid_bwd)(pb_ctx *ctx, float *dx, const float *dy, const float *y, size_t n);
+
+  /* ---------------------------------------------------------------- pooling */
+  void (*maxpool_fwd)(pb_ctx *ctx, float *y, int32_t *argmax, const float *x, const pb_pool_params *p);
+  void (*maxpool_bwd)(pb_ctx *ctx, float *dx, const float *dy, const int32_t *argmax, const pb_pool_params *p);
+  void (*avgpool_fwd)(pb_ctx *ctx, float *y, const float *x, const pb_pool_params *p);
+  void (*avgpool_bwd)(pb_ctx *ctx, float *dx, const float *dy, const pb_pool_params *p);
+  void (*gap_fwd)(pb_ctx *ctx, float *y, const float *x, int n, int c, int hw);
+  void (*gap_bwd)(pb_ctx *ctx, float *dx, const float *dy, int n, int c, int hw);
+
+  /* ---------------------------------------------------------------- linear */
+  void (*linear_fwd)(pb_ctx *ctx, float *y, const float *x, const float *w, const float *b, int n, int in,
+                     int out);
+  void (*linear_bwd)(pb_ctx *ctx, float *dx, float *dw, float *db, const float *dy, const float *x,
+                     const float *w, int n, int in, int out);
+
+  /* ---------------------------------------------------------------- elementwise, channel scale */
+  void (*add_fwd)(pb_ctx *ctx, float *y, const float *a, const float *b, size_t n);
+  void (*accumulate)(pb_ctx *ctx, float *y, const float *x, size_t n); /* y += x */
+  void (*scale)(pb_ctx *ctx, float *x, float s, size_t n);             /* x *= s */
+  void (*chscale_fwd)(pb_ctx *ctx, float *y, const float *x, const float *s, int n, int c, int hw);
+  void (*chscale_bwd)(pb_ctx *ctx, float *dx, float *ds, const float *dy, const float *x, const float *s, int n,
+                      int c, int hw);
+
+  /* ---------------------------------------------------------------- L2 normalisation */
+  void (*l2norm_fwd)(pb_ctx *ctx, float *y, float *norm, const float *x, int n, int d, float eps);
+  void (*l2norm_bwd)(pb_ctx *ctx, float *dx, const float *dy, const float *y, const float *norm, int n, int d,
+                     float eps);
+
+  /* ---------------------------------------------------------------- dropout */
+  void (*dropout_fwd)(pb_ctx *ctx, float *y, uint8_t *mask, const float *x, size_t n, float p, uint64_t seed,
+                      uint64_t stream);
+  void (*dropout_bwd)(pb_ctx *ctx, float *dx, const float *dy, const uint8_t *mask, size_t n, float p);
+
+  /* ---------------------------------------------------------------- losses and metrics */
+  /* loss_sum: ONE float, overwritten. */
+  void (*softmax_xent)(pb_ctx *ctx, float *loss_sum, float *losses, float *dlogits, const float *logits,
+                       const int32_t *labels, int n, int k, float smoothing, float grad_scale);
+  void (*bce_logits)(pb_ctx *ctx, float *loss_sum, float *dlogits, const float *logits, const float *targets,
+                     int n, int k, float grad_scale);
+  void (*softmax_fwd)(pb_ctx *ctx, float *p, const float *logits, int n, int k);
+  /* correct: ONE int, ACCUMULATED (+=); may be NULL (predictions only); labels may be NULL too. */
+  void (*argmax_count)(pb_ctx *ctx, int32_t *pred, int *correct, const float *logits, const int32_t *labels,
+                       int n, int k);
+  /* t[n,k] = one-hot of labels (overwritten); a label < 0 (missing) or >= k gives a zero row. */
+  void (*onehot)(pb_ctx *ctx, float *t, const int32_t *labels, int n, int k);
+  /* acc[0] += (double)x[0]: one double, one float. */
+  void (*accum_f64)(pb_ctx *ctx, double *acc, const float *x);
+
+  /* ---------------------------------------------------------------- optimizers */
+  void (*sgd_step)(pb_ctx *ctx, float *param, float *buf, const float *grad, size_t n, const pb_sgd_params *p,
+                   int first_step);
+  void (*adam_step)(pb_ctx *ctx, float *param, float *m, float *v, const float *grad, size_t n,
+                    const pb_adam_params *p);
+  /* sumsq[0] = sum of squares of x (ONE double, overwritten), deterministic. */
+  void (*sumsq)(pb_ctx *ctx, double *sumsq, const float *x, size_t n);
+  void (*clip_scale)(pb_ctx *ctx, float *x, size_t n, const double *sumsq, double max_norm);
+
+  /* ---------------------------------------------------------------- data */
+  /* mean_host, std_host: HOST arrays of c (<= 8) floats. */
+  void (*u8_to_f32_norm)(pb_ctx *ctx, float *x, const uint8_t *u8, int n, int c, int hw, const float *mean_host,
+                         const float *std_host);
+} pb_backend;
+
+extern const pb_backend pb_backend_cpu;  /* engine/device/backend_cpu.c */
+extern const pb_backend pb_backend_cuda; /* engine/device/backend_cuda.c */
+
+#endif

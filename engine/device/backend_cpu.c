@@ -1,0 +1,303 @@
+/* backend_cpu.c: pb_backend_cpu, the ops table of a CPU context (engine/device/backend.h): thin adapters
+ * to the reference kernels of kernels/cpu/ (kernels/ops.h). Its twin is engine/device/backend_cuda.c.
+ *
+ * Each adapter calls exactly the kernel the layers called before the table existed, with the
+ * same arguments: the scratch {ctx->scratch, ctx->scratch_floats, ctx->nthreads} and
+ * ctx->nthreads where the kernel takes them. Results are therefore bitwise those of the direct
+ * calls. Memory is host memory (pb_amalloc: 64-byte aligned, zeroed). */
+#include <string.h>
+
+#include "engine/device/backend.h"
+#include "kernels/ops.h"
+
+static pb_scratch cpu_scratch(const pb_ctx *ctx) {
+  pb_scratch s = {ctx->scratch, ctx->scratch_floats, ctx->nthreads};
+  return s;
+}
+
+/* ------------------------------------------------------------------ memory */
+
+static void *cpu_alloc(pb_ctx *ctx, size_t bytes, const char *what, pb_err *err) {
+  (void)ctx, (void)what, (void)err;
+  return pb_amalloc(bytes); /* host exhaustion aborts inside (tier 1) */
+}
+static void cpu_free(pb_ctx *ctx, void *p) {
+  (void)ctx;
+  pb_afree(p);
+}
+static void cpu_upload(pb_ctx *ctx, void *dst, const void *host_src, size_t bytes) {
+  (void)ctx;
+  if (bytes) memcpy(dst, host_src, bytes);
+}
+static void cpu_download(pb_ctx *ctx, void *host_dst, const void *src, size_t bytes) {
+  (void)ctx;
+  if (bytes) memcpy(host_dst, src, bytes);
+}
+static void cpu_zero(pb_ctx *ctx, void *dst, size_t bytes) {
+  (void)ctx;
+  if (bytes) memset(dst, 0, bytes);
+}
+static void cpu_copy(pb_ctx *ctx, float *y, const float *x, size_t n) {
+  (void)ctx;
+  if (n) memcpy(y, x, n * sizeof(float));
+}
+static void cpu_nothing(pb_ctx *ctx) { (void)ctx; }
+
+/* ------------------------------------------------------------------ staging */
+
+static void *cpu_host_alloc(pb_ctx *ctx, size_t bytes, const char *what, pb_err *err) {
+  (void)ctx, (void)what, (void)err;
+  return pb_amalloc(bytes);
+}
+static void cpu_h2d_async(pb_ctx *ctx, void *dst, const void *pinned_src, size_t bytes) {
+  (void)ctx;
+  if (bytes) memcpy(dst, pinned_src, bytes);
+}
+static void cpu_stage_begin(pb_ctx *ctx, int slot) { (void)ctx, (void)slot; }
+
+/* ------------------------------------------------------------------ convolution */
+
+static void cpu_conv2d_fwd(pb_ctx *ctx, float *y, const float *x, const float *w, const float *bias,
+                           const pb_conv2d_params *p) {
+  pb_scratch s = cpu_scratch(ctx);
+  pb_conv2d_fwd_cpu(y, x, w, bias, p, &s);
+}
+static void cpu_conv2d_bwd_data(pb_ctx *ctx, float *dx, const float *dy, const float *w,
+                                const pb_conv2d_params *p) {
+  pb_scratch s = cpu_scratch(ctx);
+  pb_conv2d_bwd_data_cpu(dx, dy, w, p, &s);
+}
+static void cpu_conv2d_bwd_filter(pb_ctx *ctx, float *dw, float *dbias, const float *dy, const float *x,
+                                  const pb_conv2d_params *p) {
+  pb_scratch s = cpu_scratch(ctx);
+  pb_conv2d_bwd_filter_cpu(dw, dbias, dy, x, p, &s);
+}
+
+/* ------------------------------------------------------------------ batch norm */
+
+static void cpu_bn_fwd_train(pb_ctx *ctx, float *y, float *save_mean, float *save_invstd, float *running_mean,
+                             float *running_var, const float *x, const float *gamma, const float *beta,
+                             const pb_bn_params *p) {
+  pb_bn_fwd_train_cpu(y, save_mean, save_invstd, running_mean, running_var, x, gamma, beta, p, ctx->nthreads);
+}
+static void cpu_bn_fwd_eval(pb_ctx *ctx, float *y, const float *x, const float *gamma, const float *beta,
+                            const float *running_mean, const float *running_var, const pb_bn_params *p) {
+  pb_bn_fwd_eval_cpu(y, x, gamma, beta, running_mean, running_var, p, ctx->nthreads);
+}
+static void cpu_bn_bwd(pb_ctx *ctx, float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
+                       const float *gamma, const float *save_mean, const float *save_invstd, const pb_bn_params *p) {
+  pb_bn_bwd_cpu(dx, dgamma, dbeta, dy, x, gamma, save_mean, save_invstd, p, ctx->nthreads);
+}
+
+/* ------------------------------------------------------------------ activations */
+
+static void cpu_relu_fwd(pb_ctx *ctx, float *y, const float *x, size_t n) {
+  (void)ctx;
+  pb_relu_fwd_cpu(y, x, n);
+}
+static void cpu_relu_bwd(pb_ctx *ctx, float *dx, const float *dy, const float *y, size_t n) {
+  (void)ctx;
+  pb_relu_bwd_cpu(dx, dy, y, n);
+}
+static void cpu_sigmoid_fwd(pb_ctx *ctx, float *y, const float *x, size_t n) {
+  (void)ctx;
+  pb_sigmoid_fwd_cpu(y, x, n);
+}
+static void cpu_sigmoid_bwd(pb_ctx *ctx, float *dx, const float *dy, const float *y, size_t n) {
+  (void)ctx;
+  pb_sigmoid_bwd_cpu(dx, dy, y, n);
+}
+
+/* ------------------------------------------------------------------ pooling */
+
+static void cpu_maxpool_fwd(pb_ctx *ctx, float *y, int32_t *argmax, const float *x, const pb_pool_params *p) {
+  (void)ctx;
+  pb_maxpool_fwd_cpu(y, argmax, x, p);
+}
+static void cpu_maxpool_bwd(pb_ctx *ctx, float *dx, const float *dy, const int32_t *argmax,
+                            const pb_pool_params *p) {
+  (void)ctx;
+  pb_maxpool_bwd_cpu(dx, dy, argmax, p);
+}
+static void cpu_avgpool_fwd(pb_ctx *ctx, float *y, const float *x, const pb_pool_params *p) {
+  (void)ctx;
+  pb_avgpool_fwd_cpu(y, x, p);
+}
+static void cpu_avgpool_bwd(pb_ctx *ctx, float *dx, const float *dy, const pb_pool_params *p) {
+  (void)ctx;
+  pb_avgpool_bwd_cpu(dx, dy, p);
+}
+static void cpu_gap_fwd(pb_ctx *ctx, float *y, const float *x, int n, int c, int hw) {
+  (void)ctx;
+  pb_gap_fwd_cpu(y, x, n, c, hw);
+}
+static void cpu_gap_bwd(pb_ctx *ctx, float *dx, const float *dy, int n, int c, int hw) {
+  (void)ctx;
+  pb_gap_bwd_cpu(dx, dy, n, c, hw);
+}
+
+/* ------------------------------------------------------------------ linear */
+
+static void cpu_linear_fwd(pb_ctx *ctx, float *y, const float *x, const float *w, const float *b, int n, int in,
+                           int out) {
+  pb_linear_fwd_cpu(y, x, w, b, n, in, out, ctx->nthreads);
+}
+static void cpu_linear_bwd(pb_ctx *ctx, float *dx, float *dw, float *db, const float *dy, const float *x,
+                           const float *w, int n, int in, int out) {
+  pb_linear_bwd_cpu(dx, dw, db, dy, x, w, n, in, out, ctx->nthreads);
+}
+
+/* ------------------------------------------------------------------ elementwise, channel scale */
+
+static void cpu_add_fwd(pb_ctx *ctx, float *y, const float *a, const float *b, size_t n) {
+  (void)ctx;
+  pb_add_fwd_cpu(y, a, b, n);
+}
+static void cpu_accumulate(pb_ctx *ctx, float *y, const float *x, size_t n) {
+  (void)ctx;
+  pb_accumulate_cpu(y, x, n);
+}
+static void cpu_scale(pb_ctx *ctx, float *x, float s, size_t n) {
+  (void)ctx;
+  pb_scale_cpu(x, s, n);
+}
+static void cpu_chscale_fwd(pb_ctx *ctx, float *y, const float *x, const float *s, int n, int c, int hw) {
+  (void)ctx;
+  pb_chscale_fwd_cpu(y, x, s, n, c, hw);
+}
+static void cpu_chscale_bwd(pb_ctx *ctx, float *dx, float *ds, const float *dy, const float *x, const float *s,
+                            int n, int c, int hw) {
+  (void)ctx;
+  pb_chscale_bwd_cpu(dx, ds, dy, x, s, n, c, hw);
+}
+
+/* ------------------------------------------------------------------ L2 normalisation, dropout */
+
+static void cpu_l2norm_fwd(pb_ctx *ctx, float *y, float *norm, const float *x, int n, int d, float eps) {
+  (void)ctx;
+  pb_l2norm_fwd_cpu(y, norm, x, n, d, eps);
+}
+static void cpu_l2norm_bwd(pb_ctx *ctx, float *dx, const float *dy, const float *y, const float *norm, int n,
+                           int d, float eps) {
+  (void)ctx;
+  pb_l2norm_bwd_cpu(dx, dy, y, norm, n, d, eps);
+}
+static void cpu_dropout_fwd(pb_ctx *ctx, float *y, uint8_t *mask, const float *x, size_t n, float p,
+                            uint64_t seed, uint64_t stream) {
+  (void)ctx;
+  pb_dropout_fwd_cpu(y, mask, x, n, p, seed, stream);
+}
+static void cpu_dropout_bwd(pb_ctx *ctx, float *dx, const float *dy, const uint8_t *mask, size_t n, float p) {
+  (void)ctx;
+  pb_dropout_bwd_cpu(dx, dy, mask, n, p);
+}
+
+/* ------------------------------------------------------------------ losses and metrics */
+
+static void cpu_softmax_xent(pb_ctx *ctx, float *loss_sum, float *losses, float *dlogits, const float *logits,
+                             const int32_t *labels, int n, int k, float smoothing, float grad_scale) {
+  (void)ctx;
+  pb_softmax_xent_cpu(loss_sum, losses, dlogits, logits, labels, n, k, smoothing, grad_scale);
+}
+static void cpu_bce_logits(pb_ctx *ctx, float *loss_sum, float *dlogits, const float *logits,
+                           const float *targets, int n, int k, float grad_scale) {
+  (void)ctx;
+  pb_bce_logits_cpu(loss_sum, dlogits, logits, targets, n, k, grad_scale);
+}
+static void cpu_softmax_fwd(pb_ctx *ctx, float *p, const float *logits, int n, int k) {
+  (void)ctx;
+  pb_softmax_fwd_cpu(p, logits, n, k);
+}
+static void cpu_argmax_count(pb_ctx *ctx, int32_t *pred, int *correct, const float *logits, const int32_t *labels,
+                             int n, int k) {
+  (void)ctx;
+  pb_argmax_count_cpu(pred, correct, logits, labels, n, k);
+}
+static void cpu_onehot(pb_ctx *ctx, float *t, const int32_t *labels, int n, int k) {
+  (void)ctx;
+  pb_onehot_cpu(t, labels, n, k);
+}
+static void cpu_accum_f64(pb_ctx *ctx, double *acc, const float *x) {
+  (void)ctx;
+  pb_accum_f64_cpu(acc, x);
+}
+
+/* ------------------------------------------------------------------ optimizers, data */
+
+static void cpu_sgd_step(pb_ctx *ctx, float *param, float *buf, const float *grad, size_t n,
+                         const pb_sgd_params *p, int first_step) {
+  (void)ctx;
+  pb_sgd_step_cpu(param, buf, grad, n, p, first_step);
+}
+static void cpu_adam_step(pb_ctx *ctx, float *param, float *m, float *v, const float *grad, size_t n,
+                          const pb_adam_params *p) {
+  (void)ctx;
+  pb_adam_step_cpu(param, m, v, grad, n, p);
+}
+static void cpu_sumsq(pb_ctx *ctx, double *sumsq, const float *x, size_t n) {
+  (void)ctx;
+  sumsq[0] = pb_sumsq_cpu(x, n);
+}
+static void cpu_clip_scale(pb_ctx *ctx, float *x, size_t n, const double *sumsq, double max_norm) {
+  (void)ctx;
+  pb_clip_scale_cpu(x, n, sumsq, max_norm);
+}
+static void cpu_u8_to_f32_norm(pb_ctx *ctx, float *x, const uint8_t *u8, int n, int c, int hw,
+                               const float *mean_host, const float *std_host) {
+  (void)ctx;
+  pb_u8_to_f32_norm_cpu(x, u8, n, c, hw, mean_host, std_host);
+}
+
+const pb_backend pb_backend_cpu = {
+    .name = "cpu",
+    .alloc = cpu_alloc,
+    .free = cpu_free,
+    .upload = cpu_upload,
+    .download = cpu_download,
+    .zero = cpu_zero,
+    .copy = cpu_copy,
+    .sync = cpu_nothing,
+    .host_alloc = cpu_host_alloc,
+    .host_free = cpu_free,
+    .h2d_async = cpu_h2d_async,
+    .copy_wait = cpu_nothing,
+    .stage_begin = cpu_stage_begin,
+    .conv2d_fwd = cpu_conv2d_fwd,
+    .conv2d_bwd_data = cpu_conv2d_bwd_data,
+    .conv2d_bwd_filter = cpu_conv2d_bwd_filter,
+    .bn_fwd_train = cpu_bn_fwd_train,
+    .bn_fwd_eval = cpu_bn_fwd_eval,
+    .bn_bwd = cpu_bn_bwd,
+    .relu_fwd = cpu_relu_fwd,
+    .relu_bwd = cpu_relu_bwd,
+    .sigmoid_fwd = cpu_sigmoid_fwd,
+    .sigmoid_bwd = cpu_sigmoid_bwd,
+    .maxpool_fwd = cpu_maxpool_fwd,
+    .maxpool_bwd = cpu_maxpool_bwd,
+    .avgpool_fwd = cpu_avgpool_fwd,
+    .avgpool_bwd = cpu_avgpool_bwd,
+    .gap_fwd = cpu_gap_fwd,
+    .gap_bwd = cpu_gap_bwd,
+    .linear_fwd = cpu_linear_fwd,
+    .linear_bwd = cpu_linear_bwd,
+    .add_fwd = cpu_add_fwd,
+    .accumulate = cpu_accumulate,
+    .scale = cpu_scale,
+    .chscale_fwd = cpu_chscale_fwd,
+    .chscale_bwd = cpu_chscale_bwd,
+    .l2norm_fwd = cpu_l2norm_fwd,
+    .l2norm_bwd = cpu_l2norm_bwd,
+    .dropout_fwd = cpu_dropout_fwd,
+    .dropout_bwd = cpu_dropout_bwd,
+    .softmax_xent = cpu_softmax_xent,
+    .bce_logits = cpu_bce_logits,
+    .softmax_fwd = cpu_softmax_fwd,
+    .argmax_count = cpu_argmax_count,
+    .onehot = cpu_onehot,
+    .accum_f64 = cpu_accum_f64,
+    .sgd_step = cpu_sgd_step,
+    .adam_step = cpu_adam_step,
+    .sumsq = cpu_sumsq,
+    .clip_scale = cpu_clip_scale,
+    .u8_to_f32_norm = cpu_u8_to_f32_norm,
+};

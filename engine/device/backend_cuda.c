@@ -1,0 +1,233 @@
+/* backend_cuda.c: pb_backend_cuda, the ops table of a GPU context (engine/device/backend.h): plain C
+ * adapters to the CUDA twins of kernels/cuda/ (kernels/ops_cuda.h), run in ctx->cuda's
+ * environment (stream, cuDNN / cuBLAS handles, workspace). Its twin is engine/device/backend_cpu.c.
+ *
+ * Each adapter calls exactly the pb_*_cuda function the engine called before the table existed.
+ * No #ifdef: a CPU-only build links kernels/cuda/stubs.c, and its context never selects this
+ * table (pb_ctx_init* picks it only once a GPU environment is up). */
+#include "engine/device/backend.h"
+#include "kernels/ops_cuda.h"
+
+/* ------------------------------------------------------------------ memory */
+
+static void *cuda_alloc(pb_ctx *ctx, size_t bytes, const char *what, pb_err *err) {
+  /* a real, unique pointer even for 0 bytes, as the host's pb_amalloc */
+  void *p = pb_cuda_alloc(bytes ? bytes : 16, what, err);
+  if (p) pb_cuda_memset0(p, bytes ? bytes : 16, ctx->cuda);
+  return p;
+}
+static void cuda_free(pb_ctx *ctx, void *p) {
+  (void)ctx;
+  if (p) pb_cuda_free(p);
+}
+static void cuda_upload(pb_ctx *ctx, void *dst, const void *host_src, size_t bytes) {
+  if (bytes) pb_cuda_h2d(dst, host_src, bytes, ctx->cuda);
+}
+static void cuda_download(pb_ctx *ctx, void *host_dst, const void *src, size_t bytes) {
+  if (bytes) pb_cuda_d2h(host_dst, src, bytes, ctx->cuda);
+}
+static void cuda_zero(pb_ctx *ctx, void *dst, size_t bytes) {
+  if (bytes) pb_cuda_memset0(dst, bytes, ctx->cuda);
+}
+/* y = 0 + x: what the dropout layer has always done on a GPU (no device-to-device copy exists
+ * in ops_cuda.h); a -0.0 becomes +0.0, nothing else changes. */
+static void cuda_copy(pb_ctx *ctx, float *y, const float *x, size_t n) {
+  if (!n) return;
+  pb_cuda_memset0(y, n * sizeof(float), ctx->cuda);
+  pb_accumulate_cuda(y, x, n, ctx->cuda);
+}
+static void cuda_sync(pb_ctx *ctx) { pb_cuda_sync(ctx->cuda); }
+
+/* ------------------------------------------------------------------ staging */
+
+static void *cuda_host_alloc(pb_ctx *ctx, size_t bytes, const char *what, pb_err *err) {
+  (void)ctx;
+  return pb_cuda_host_alloc(bytes, what, err);
+}
+static void cuda_host_free(pb_ctx *ctx, void *p) {
+  (void)ctx;
+  pb_cuda_host_free(p);
+}
+static void cuda_h2d_async(pb_ctx *ctx, void *dst, const void *pinned_src, size_t bytes) {
+  pb_cuda_h2d_overlap(dst, pinned_src, bytes, ctx->cuda);
+}
+static void cuda_copy_wait(pb_ctx *ctx) { pb_cuda_copy_wait(ctx->cuda); }
+static void cuda_stage_begin(pb_ctx *ctx, int slot) { pb_cuda_stage_begin(ctx->cuda, slot); }
+
+/* ------------------------------------------------------------------ ops: ctx->cuda appended */
+
+static void cuda_conv2d_fwd(pb_ctx *ctx, float *y, const float *x, const float *w, const float *bias,
+                            const pb_conv2d_params *p) {
+  pb_conv2d_fwd_cuda(y, x, w, bias, p, ctx->cuda);
+}
+static void cuda_conv2d_bwd_data(pb_ctx *ctx, float *dx, const float *dy, const float *w, const pb_conv2d_params *p) {
+  pb_conv2d_bwd_data_cuda(dx, dy, w, p, ctx->cuda);
+}
+static void cuda_conv2d_bwd_filter(pb_ctx *ctx, float *dw, float *dbias, const float *dy, const float *x,
+                                   const pb_conv2d_params *p) {
+  pb_conv2d_bwd_filter_cuda(dw, dbias, dy, x, p, ctx->cuda);
+}
+static void cuda_bn_fwd_train(pb_ctx *ctx, float *y, float *save_mean, float *save_invstd, float *running_mean,
+                              float *running_var, const float *x, const float *gamma, const float *beta,
+                              const pb_bn_params *p) {
+  pb_bn_fwd_train_cuda(y, save_mean, save_invstd, running_mean, running_var, x, gamma, beta, p, ctx->cuda);
+}
+static void cuda_bn_fwd_eval(pb_ctx *ctx, float *y, const float *x, const float *gamma, const float *beta,
+                             const float *running_mean, const float *running_var, const pb_bn_params *p) {
+  pb_bn_fwd_eval_cuda(y, x, gamma, beta, running_mean, running_var, p, ctx->cuda);
+}
+static void cuda_bn_bwd(pb_ctx *ctx, float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
+                        const float *gamma, const float *save_mean, const float *save_invstd, const pb_bn_params *p) {
+  pb_bn_bwd_cuda(dx, dgamma, dbeta, dy, x, gamma, save_mean, save_invstd, p, ctx->cuda);
+}
+static void cuda_relu_fwd(pb_ctx *ctx, float *y, const float *x, size_t n) { pb_relu_fwd_cuda(y, x, n, ctx->cuda); }
+static void cuda_relu_bwd(pb_ctx *ctx, float *dx, const float *dy, const float *y, size_t n) {
+  pb_relu_bwd_cuda(dx, dy, y, n, ctx->cuda);
+}
+static void cuda_sigmoid_fwd(pb_ctx *ctx, float *y, const float *x, size_t n) {
+  pb_sigmoid_fwd_cuda(y, x, n, ctx->cuda);
+}
+static void cuda_sigmoid_bwd(pb_ctx *ctx, float *dx, const float *dy, const float *y, size_t n) {
+  pb_sigmoid_bwd_cuda(dx, dy, y, n, ctx->cuda);
+}
+static void cuda_maxpool_fwd(pb_ctx *ctx, float *y, int32_t *argmax, const float *x, const pb_pool_params *p) {
+  pb_maxpool_fwd_cuda(y, argmax, x, p, ctx->cuda);
+}
+static void cuda_maxpool_bwd(pb_ctx *ctx, float *dx, const float *dy, const int32_t *argmax, const pb_pool_params *p) {
+  pb_maxpool_bwd_cuda(dx, dy, argmax, p, ctx->cuda);
+}
+static void cuda_avgpool_fwd(pb_ctx *ctx, float *y, const float *x, const pb_pool_params *p) {
+  pb_avgpool_fwd_cuda(y, x, p, ctx->cuda);
+}
+static void cuda_avgpool_bwd(pb_ctx *ctx, float *dx, const float *dy, const pb_pool_params *p) {
+  pb_avgpool_bwd_cuda(dx, dy, p, ctx->cuda);
+}
+static void cuda_gap_fwd(pb_ctx *ctx, float *y, const float *x, int n, int c, int hw) {
+  pb_gap_fwd_cuda(y, x, n, c, hw, ctx->cuda);
+}
+static void cuda_gap_bwd(pb_ctx *ctx, float *dx, const float *dy, int n, int c, int hw) {
+  pb_gap_bwd_cuda(dx, dy, n, c, hw, ctx->cuda);
+}
+static void cuda_linear_fwd(pb_ctx *ctx, float *y, const float *x, const float *w, const float *b, int n, int in,
+                            int out) {
+  pb_linear_fwd_cuda(y, x, w, b, n, in, out, ctx->cuda);
+}
+static void cuda_linear_bwd(pb_ctx *ctx, float *dx, float *dw, float *db, const float *dy, const float *x,
+                            const float *w, int n, int in, int out) {
+  pb_linear_bwd_cuda(dx, dw, db, dy, x, w, n, in, out, ctx->cuda);
+}
+static void cuda_add_fwd(pb_ctx *ctx, float *y, const float *a, const float *b, size_t n) {
+  pb_add_fwd_cuda(y, a, b, n, ctx->cuda);
+}
+static void cuda_accumulate(pb_ctx *ctx, float *y, const float *x, size_t n) { pb_accumulate_cuda(y, x, n, ctx->cuda); }
+static void cuda_scale(pb_ctx *ctx, float *x, float s, size_t n) { pb_scale_cuda(x, s, n, ctx->cuda); }
+static void cuda_chscale_fwd(pb_ctx *ctx, float *y, const float *x, const float *s, int n, int c, int hw) {
+  pb_chscale_fwd_cuda(y, x, s, n, c, hw, ctx->cuda);
+}
+static void cuda_chscale_bwd(pb_ctx *ctx, float *dx, float *ds, const float *dy, const float *x, const float *s, int n,
+                             int c, int hw) {
+  pb_chscale_bwd_cuda(dx, ds, dy, x, s, n, c, hw, ctx->cuda);
+}
+static void cuda_l2norm_fwd(pb_ctx *ctx, float *y, float *norm, const float *x, int n, int d, float eps) {
+  pb_l2norm_fwd_cuda(y, norm, x, n, d, eps, ctx->cuda);
+}
+static void cuda_l2norm_bwd(pb_ctx *ctx, float *dx, const float *dy, const float *y, const float *norm, int n, int d,
+                            float eps) {
+  pb_l2norm_bwd_cuda(dx, dy, y, norm, n, d, eps, ctx->cuda);
+}
+static void cuda_dropout_fwd(pb_ctx *ctx, float *y, uint8_t *mask, const float *x, size_t n, float p, uint64_t seed,
+                             uint64_t stream) {
+  pb_dropout_fwd_cuda(y, mask, x, n, p, seed, stream, ctx->cuda);
+}
+static void cuda_dropout_bwd(pb_ctx *ctx, float *dx, const float *dy, const uint8_t *mask, size_t n, float p) {
+  pb_dropout_bwd_cuda(dx, dy, mask, n, p, ctx->cuda);
+}
+static void cuda_softmax_xent(pb_ctx *ctx, float *loss_sum, float *losses, float *dlogits, const float *logits,
+                              const int32_t *labels, int n, int k, float smoothing, float grad_scale) {
+  pb_softmax_xent_cuda(loss_sum, losses, dlogits, logits, labels, n, k, smoothing, grad_scale, ctx->cuda);
+}
+static void cuda_bce_logits(pb_ctx *ctx, float *loss_sum, float *dlogits, const float *logits, const float *targets,
+                            int n, int k, float grad_scale) {
+  pb_bce_logits_cuda(loss_sum, dlogits, logits, targets, n, k, grad_scale, ctx->cuda);
+}
+static void cuda_softmax_fwd(pb_ctx *ctx, float *p, const float *logits, int n, int k) {
+  pb_softmax_fwd_cuda(p, logits, n, k, ctx->cuda);
+}
+static void cuda_argmax_count(pb_ctx *ctx, int32_t *pred, int *correct, const float *logits, const int32_t *labels,
+                              int n, int k) {
+  pb_argmax_count_cuda(pred, correct, logits, labels, n, k, ctx->cuda);
+}
+static void cuda_onehot(pb_ctx *ctx, float *t, const int32_t *labels, int n, int k) {
+  pb_onehot_cuda(t, labels, n, k, ctx->cuda);
+}
+static void cuda_accum_f64(pb_ctx *ctx, double *acc, const float *x) { pb_accum_f64_cuda(acc, x, ctx->cuda); }
+static void cuda_sgd_step(pb_ctx *ctx, float *param, float *buf, const float *grad, size_t n, const pb_sgd_params *p,
+                          int first_step) {
+  pb_sgd_step_cuda(param, buf, grad, n, p, first_step, ctx->cuda);
+}
+static void cuda_adam_step(pb_ctx *ctx, float *param, float *m, float *v, const float *grad, size_t n,
+                           const pb_adam_params *p) {
+  pb_adam_step_cuda(param, m, v, grad, n, p, ctx->cuda);
+}
+static void cuda_sumsq(pb_ctx *ctx, double *sumsq, const float *x, size_t n) { pb_sumsq_cuda(sumsq, x, n, ctx->cuda); }
+static void cuda_clip_scale(pb_ctx *ctx, float *x, size_t n, const double *sumsq, double max_norm) {
+  pb_clip_scale_cuda(x, n, sumsq, max_norm, ctx->cuda);
+}
+static void cuda_u8_to_f32_norm(pb_ctx *ctx, float *x, const uint8_t *u8, int n, int c, int hw, const float *mean_host,
+                                const float *std_host) {
+  pb_u8_to_f32_norm_cuda(x, u8, n, c, hw, mean_host, std_host, ctx->cuda);
+}
+
+const pb_backend pb_backend_cuda = {
+    .name = "cuda",
+    .alloc = cuda_alloc,
+    .free = cuda_free,
+    .upload = cuda_upload,
+    .download = cuda_download,
+    .zero = cuda_zero,
+    .copy = cuda_copy,
+    .sync = cuda_sync,
+    .host_alloc = cuda_host_alloc,
+    .host_free = cuda_host_free,
+    .h2d_async = cuda_h2d_async,
+    .copy_wait = cuda_copy_wait,
+    .stage_begin = cuda_stage_begin,
+    .conv2d_fwd = cuda_conv2d_fwd,
+    .conv2d_bwd_data = cuda_conv2d_bwd_data,
+    .conv2d_bwd_filter = cuda_conv2d_bwd_filter,
+    .bn_fwd_train = cuda_bn_fwd_train,
+    .bn_fwd_eval = cuda_bn_fwd_eval,
+    .bn_bwd = cuda_bn_bwd,
+    .relu_fwd = cuda_relu_fwd,
+    .relu_bwd = cuda_relu_bwd,
+    .sigmoid_fwd = cuda_sigmoid_fwd,
+    .sigmoid_bwd = cuda_sigmoid_bwd,
+    .maxpool_fwd = cuda_maxpool_fwd,
+    .maxpool_bwd = cuda_maxpool_bwd,
+    .avgpool_fwd = cuda_avgpool_fwd,
+    .avgpool_bwd = cuda_avgpool_bwd,
+    .gap_fwd = cuda_gap_fwd,
+    .gap_bwd = cuda_gap_bwd,
+    .linear_fwd = cuda_linear_fwd,
+    .linear_bwd = cuda_linear_bwd,
+    .add_fwd = cuda_add_fwd,
+    .accumulate = cuda_accumulate,
+    .scale = cuda_scale,
+    .chscale_fwd = cuda_chscale_fwd,
+    .chscale_bwd = cuda_chscale_bwd,
+    .l2norm_fwd = cuda_l2norm_fwd,
+    .l2norm_bwd = cuda_l2norm_bwd,
+    .dropout_fwd = cuda_dropout_fwd,
+    .dropout_bwd = cuda_dropout_bwd,
+    .softmax_xent = cuda_softmax_xent,
+    .bce_logits = cuda_bce_logits,
+    .softmax_fwd = cuda_softmax_fwd,
+    .argmax_count = cuda_argmax_count,
+    .onehot = cuda_onehot,
+    .accum_f64 = cuda_accum_f64,
+    .sgd_step = cuda_sgd_step,
+    .adam_step = cuda_adam_step,
+    .sumsq = cuda_sumsq,
+    .clip_scale = cuda_clip_scale,
+    .u8_to_f32_norm = cuda_u8_to_f32_norm,
+};

@@ -1,0 +1,54 @@
+/* loss.c: the loss interface's shared parts (loss.h): choosing a loss from the config, term
+ * memory and freeing. The implementations are xent.c and sum.c. */
+#include "engine/losses/loss.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/device/backend.h"
+#include "engine/models/model.h"
+
+int pb_loss_alloc_terms(pb_loss *l, pb_ctx *ctx, pb_err *err) {
+  l->term_loss = ctx->ops->alloc(ctx, (size_t)l->nterms * sizeof(float), "the loss", err);
+  l->owns_term_loss = l->term_loss != NULL;
+  return l->term_loss ? PB_OK : PB_ERR;
+}
+
+void pb_loss_free(pb_loss *l, pb_ctx *ctx) {
+  if (!l) return;
+  if (l->vt && l->vt->free) l->vt->free(l, ctx);
+  if (l->owns_term_loss) ctx->ops->free(ctx, l->term_loss);
+  free(l->priv);
+  free(l);
+}
+
+pb_loss *pb_loss_from_config(const pb_config *cfg, pb_ctx *ctx, int k, const pb_head *heads, int nheads, int max_n,
+                             pb_err *err) {
+  float smoothing = (float)pb_config_float(cfg, "train", "label_smoothing");
+  int bce = !strcmp(pb_config_str(cfg, "train", "loss"), "bce");
+  if (bce && smoothing > 0) {
+    pb_err_set(err, "[train] label_smoothing applies to loss = ce only (loss = bce was set)");
+    return NULL;
+  }
+  if (!nheads) return bce ? pb_loss_bce(ctx, k, max_n, err) : pb_loss_xent(ctx, k, smoothing, max_n, err);
+  if (bce) {
+    pb_err_set(err, "[train] loss = bce is for one head; [model] heads trains each head with softmax "
+                    "cross-entropy (loss = ce)");
+    return NULL;
+  }
+  pb_loss_term terms[PB_LOSS_MAX_TERMS];
+  pb_loss *part[PB_LOSS_MAX_TERMS] = {0};
+  PB_ASSERT(nheads <= PB_LOSS_MAX_TERMS);
+  for (int h = 0; h < nheads; h++) {
+    memset(&terms[h], 0, sizeof terms[h]);
+    snprintf(terms[h].name, sizeof terms[h].name, "%s", heads[h].name);
+    terms[h].weight = heads[h].weight;
+    terms[h].classes = heads[h].classes;
+    terms[h].offset = heads[h].offset;
+    if (!(part[h] = pb_loss_xent(ctx, heads[h].classes, smoothing, max_n, err))) {
+      for (int j = 0; j < h; j++) pb_loss_free(part[j], ctx);
+      return NULL;
+    }
+  }
+  return pb_loss_sum(ctx, nheads, terms, part, err);
+}

@@ -1,0 +1,84 @@
+/* loss.h: the loss interface. A loss turns a model's output into per-term loss values, the
+ * gradient of the training objective and predictions, on the model's device; trainers
+ * (engine/trainers/) decide when and on which model it runs.
+ *
+ * A loss has one or more TERMS. Cross-entropy and BCE have one, unnamed (logged as "loss" /
+ * "acc"); the multi-head weighted sum has one per head, named after it (logged as
+ * "skin_loss", "skin_acc", ...), each with a weight. The objective is sum_t weight_t * (mean
+ * of term t over the samples that have its label); a single-head model is the one-term case.
+ *
+ * Implementations: xent.c (softmax cross-entropy with label smoothing; binary cross-entropy on
+ * one-hot targets), sum.c (the weighted sum over heads). Every op goes through the context's
+ * ops table (engine/device/backend.h): no loss names a device. */
+#ifndef PB_LOSS_H
+#define PB_LOSS_H
+
+#include <stdint.h>
+
+#include "engine/config/config.h"
+#include "engine/device/ctx.h"
+
+#define PB_LOSS_MAX_TERMS 16
+
+typedef struct pb_loss_term {
+  char name[32]; /* "" for the single term of a one-term loss; else the head's name */
+  float weight;  /* in the objective */
+  int classes;   /* logits of the term per sample */
+  int offset;    /* term t's logits: the [n, classes] block at logits + n * offset (head-major) */
+} pb_loss_term;
+
+typedef struct pb_loss pb_loss;
+
+typedef struct pb_loss_vt {
+  const char *kind;
+  /* n samples (n <= the max_n given at creation; n >= 1):
+   *   logits [n, k] (device), head-major for several terms (see pb_loss_term.offset)
+   *   y [nterms, n] labels (device), y_host the same on the host; a label < 0 is missing
+   * Writes term t's loss SUM over its labelled samples to l->term_loss[t] (device float,
+   * overwritten) and its predicted classes to pred + t*n (device). When correct is non-NULL
+   * adds term t's correct predictions to correct[t] (device int); when seen is non-NULL adds
+   * its labelled samples to seen[t] (host). When dlogits is non-NULL writes ([n, k],
+   * overwritten) the gradient of weight_t * scale / (labelled_t * accum) * (term t's sum),
+   * i.e. of the objective for one micro-batch of an accumulation group of accum. */
+  void (*compute)(pb_loss *l, pb_ctx *ctx, const float *logits, const int32_t *y, const int32_t *y_host, int n,
+                  int accum, float *dlogits, int32_t *pred, int *correct, long *seen);
+  /* Test-time augmentation, on the host: logits [n * views, k] hold `views` rows per sample;
+   * the probabilities are averaged over each sample's views (in double), pred[n] gets their
+   * argmax and the return value is the loss sum of the averaged probabilities. NULL when the
+   * loss has no such form (several terms). */
+  double (*views)(pb_loss *l, const float *logits, const int32_t *y_host, int n, int views, int32_t *pred);
+  void (*free)(pb_loss *l, pb_ctx *ctx);
+} pb_loss_vt;
+
+struct pb_loss {
+  const pb_loss_vt *vt;
+  int k;          /* logits per sample (all terms) */
+  int nterms;
+  pb_loss_term term[PB_LOSS_MAX_TERMS];
+  float *term_loss; /* [nterms] on the device: the loss sums of the last compute */
+  int owns_term_loss;
+  void *priv;
+};
+
+/* Softmax cross-entropy over [n, k] with label smoothing s (PyTorch's target
+ * (1-s) onehot + s/k), one term. max_n bounds n. NULL with err on out-of-memory. */
+pb_loss *pb_loss_xent(pb_ctx *ctx, int k, float smoothing, int max_n, pb_err *err);
+/* Binary cross-entropy with logits on one-hot targets of the labels, averaged over the k
+ * classes (nn.BCEWithLogitsLoss on one-hot rows), one term. */
+pb_loss *pb_loss_bce(pb_ctx *ctx, int k, int max_n, pb_err *err);
+/* The weighted sum of one term per head: terms[t] gives the head's name, weight, classes and
+ * offset; part[t] (owned from here on, even on failure) computes that head's term on its
+ * logit block. */
+pb_loss *pb_loss_sum(pb_ctx *ctx, int nterms, const pb_loss_term *terms, pb_loss **part, pb_err *err);
+
+/* The loss [train] loss / label_smoothing ask for, over logits of k per sample; heads: the
+ * model's heads (nheads 0: a one-term loss). Bad combinations are errors naming the keys. */
+struct pb_head;
+pb_loss *pb_loss_from_config(const pb_config *cfg, pb_ctx *ctx, int k, const struct pb_head *heads, int nheads,
+                             int max_n, pb_err *err);
+void pb_loss_free(pb_loss *l, pb_ctx *ctx);
+
+/* Allocates l->term_loss for nterms on ctx (for implementations). */
+int pb_loss_alloc_terms(pb_loss *l, pb_ctx *ctx, pb_err *err);
+
+#endif

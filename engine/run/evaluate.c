@@ -1,0 +1,77 @@
+/* evaluate.c: the evaluation pass (evaluate.h). */
+#include "engine/run/evaluate.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/device/backend.h"
+
+void pb_eval_free(pb_eval *e) {
+  free(e->pred);
+  free(e->labels);
+  free(e->aligned);
+  free(e->groups);
+  memset(e, 0, sizeof *e);
+}
+
+int pb_run_evaluate(pb_run *r, const pb_dataset *d, pb_eval *out, pb_err *err) {
+  memset(out, 0, sizeof *out);
+  int nt = r->nterms, eb = r->eval_batch;
+  long cap = PB_MAX(d->n, 1);
+  out->nterms = nt;
+  out->cap = cap;
+  out->pred = pb_xmalloc((size_t)nt * cap * sizeof(int32_t));
+  out->labels = pb_xmalloc((size_t)nt * cap * sizeof(int32_t));
+  if (d->aligned) out->aligned = pb_xmalloc((size_t)cap);
+  if (d->groups) out->groups = pb_xmalloc((size_t)cap * sizeof(int32_t));
+  int32_t *pred = pb_xmalloc((size_t)eb * nt * sizeof(int32_t)), *idx = pb_xmalloc((size_t)cap * sizeof(int32_t));
+  for (int i = 0; i < d->n; i++) idx[i] = i;
+  pb_run_pass(r, d, 0, idx, d->n, eb, 0, 0);
+  int rc = PB_OK;
+  for (pb_batch *b; (b = pb_loader_next(r->loader));) {
+    float *x;
+    int32_t *y;
+    const int32_t *yh;
+    if (r->stop && *r->stop) {
+      pb_loader_release(r->loader, b);
+      rc = PB_STOPPED;
+      break;
+    }
+    if ((rc = pb_run_batch(r, d, b, &x, &y, &yh, err))) break;
+    int n = b->n;
+    if (!n) continue;
+    double loss[PB_LOSS_MAX_TERMS];
+    pb_trainer_eval(r->tr, x, y, yh, n, b->views, pred, loss);
+    for (int t = 0; t < nt; t++) {
+      out->loss[t] += loss[t];
+      memcpy(out->pred + t * cap + out->n, pred + (size_t)t * n, (size_t)n * sizeof(int32_t));
+      memcpy(out->labels + t * cap + out->n, yh + (size_t)t * n, (size_t)n * sizeof(int32_t));
+    }
+    if (out->aligned) memcpy(out->aligned + out->n, b->aligned, (size_t)n);
+    if (out->groups) memcpy(out->groups + out->n, b->groups, (size_t)n * sizeof(int32_t));
+    out->n += n;
+  }
+  free(pred);
+  free(idx);
+  if (rc) { /* an abandoned pass leaves the loader idle */
+    pb_run_pass_stop(r);
+    return rc;
+  }
+  /* a pass that read no image has no accuracy to report (it would print nan and carry on) */
+  if (out->n == 0 && d->n > 0)
+    return pb_err_set(err, "no %s image could be read (%ld skipped; the first: %s)", d->name, r->pass_bad,
+                      r->nfirst_bad ? r->first_bad[0] : "?");
+  return PB_OK;
+}
+
+void pb_eval_class_counts(const pb_eval *e, int t, int k, pb_class_counts *out) {
+  pb_class_counts_init(out, k);
+  pb_class_counts_add(out, e->pred + t * e->cap, e->labels + t * e->cap, (int)e->n);
+  out->loss_sum = e->loss[t];
+}
+
+void pb_eval_bias_counts(const pb_eval *e, pb_cls_counts *out) {
+  memset(out, 0, sizeof *out);
+  pb_cls_counts_add(out, e->pred, e->labels, e->aligned, (int)e->n);
+  out->loss_sum = e->loss[0];
+}

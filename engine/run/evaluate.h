@@ -1,0 +1,37 @@
+/* evaluate.h: one evaluation pass over a dataset, collecting on the host what metrics/ needs:
+ * each image's predicted class and label per loss term, its bias-aligned flag and group, and
+ * the loss sums. The measurements themselves are pure functions in metrics/. */
+#ifndef PB_EVALUATE_H
+#define PB_EVALUATE_H
+
+#include "engine/run/run.h"
+#include "metrics/classification.h"
+
+typedef struct pb_eval {
+  long n;             /* images evaluated (bad ones left out) */
+  int nterms;
+  int32_t *pred;      /* [nterms, cap]: term t's prediction of image i at pred[t * cap + i] */
+  int32_t *labels;    /* the same layout; -1 = missing */
+  long cap;           /* the dataset's size */
+  uint8_t *aligned;   /* [n] bias-aligned flags, NULL when the data has none */
+  int32_t *groups;    /* [n] bias attribute / group ids, NULL when the data has none */
+  double loss[PB_LOSS_MAX_TERMS]; /* loss sums per term over its labelled images */
+} pb_eval;
+
+/* Returned by pb_run_evaluate when r->stop was set before the pass ended. */
+#define PB_STOPPED 1
+
+/* Evaluation-mode pass over d (batches of eval_batch), averaging the probabilities over the
+ * test-time views of [augment] tta when set. out is initialised here (pb_eval_free, also on
+ * failure). Fails when no image of d could be read, or when the skipped ones pass
+ * [loader] max_bad_fraction; returns PB_STOPPED when r->stop was set. */
+int pb_run_evaluate(pb_run *r, const pb_dataset *d, pb_eval *out, pb_err *err);
+void pb_eval_free(pb_eval *e);
+
+/* Term t's counts over its labelled images, per class of k (metrics/classification.h);
+ * pb_class_counts_free it. */
+void pb_eval_class_counts(const pb_eval *e, int t, int k, pb_class_counts *out);
+/* Accuracy overall and on bias-aligned / bias-conflicting images (term 0). */
+void pb_eval_bias_counts(const pb_eval *e, pb_cls_counts *out);
+
+#endif

@@ -1,0 +1,305 @@
+/* loop.c: the training run (loop.h): the session in its run folder, the epoch loop,
+ * checkpoints with the training state, exact resume and the stop on a signal. */
+#include "engine/run/loop.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine/run/log.h"
+#include "engine/run/evaluate.h"
+#include "engine/run/folder.h"
+#include "engine/run/report.h"
+#include "engine/run/run.h"
+#include "engine/run/state.h"
+#include "engine/run/stop.h"
+
+/* The training session: the run and where it writes. */
+typedef struct train_session {
+  pb_run r;
+  pb_runfolder f;
+  pb_report rep;
+  int64_t saved_step; /* the step of the checkpoint written last (-1: none in this process) */
+  char path[4300];    /* its model file */
+} train_session;
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void fmt_duration(double s, char *buf, size_t len) {
+  if (!(s >= 0) || s > 1e8) {
+    snprintf(buf, len, "?");
+    return;
+  }
+  long t = (long)(s + 0.5);
+  if (t >= 3600)
+    snprintf(buf, len, "%ldh%02ldm", t / 3600, (t / 60) % 60);
+  else
+    snprintf(buf, len, "%ldm%02lds", t / 60, t % 60);
+}
+
+/* The checkpoint at (epoch, cursor); progress 0 for an epoch-end one. */
+static int save_checkpoint(train_session *S, int64_t epoch, int64_t cursor, int progress, pb_err *err) {
+  if (pb_run_save_state(&S->r, &S->f, epoch, cursor, progress, S->path, sizeof S->path, err)) return PB_ERR;
+  S->saved_step = pb_trainer_step(S->r.tr);
+  return PB_OK;
+}
+
+/* ------------------------------------------------------------------ the loop */
+
+/* Reads the trainer's accumulators into the run's progress. */
+static void sync_stats(pb_run *r) { pb_trainer_stats(r->tr, &r->ep); }
+
+static void reset_stats(pb_run *r) {
+  memset(&r->ep, 0, sizeof r->ep);
+  r->ep.nterms = r->nterms;
+  r->ep_seen = 0;
+  pb_trainer_set_stats(r->tr, &r->ep);
+}
+
+/* A stop: the checkpoint at (epoch, cursor) unless this very step was just saved. Returns
+ * PB_EXIT_STOPPED, or PB_ERR when the checkpoint cannot be written. */
+static int stop_now(train_session *S, int64_t epoch, int64_t cursor, pb_err *err) {
+  pb_run *r = &S->r;
+  if (S->saved_step != pb_trainer_step(r->tr)) {
+    sync_stats(r);
+    if (save_checkpoint(S, epoch, cursor, 1, err)) return PB_ERR;
+  }
+  pb_log("interrupted (signal %d) at step %" PRId64 ": checkpoint saved to %s; run the same command to resume",
+         pb_stop_signal(), pb_trainer_step(r->tr), S->path);
+  return PB_EXIT_STOPPED;
+}
+
+/* Result of an epoch: go on, or the loop's end. */
+#define EPOCH_NEXT 0
+#define LOOP_MAX_STEPS 1000
+
+/* After the epoch's last batch: evaluation, the reports, the epoch-end checkpoint, the reset. */
+static int epoch_end(train_session *S, int64_t epoch, double t_ep, double t_train, double t_wait, long imgs,
+                     pb_err *err) {
+  pb_run *r = &S->r;
+  r->cursor = 0;
+  r->ep_bad = r->pass_bad; /* the evaluation passes count their own */
+  sync_stats(r);
+  double train_secs = now_s() - t_ep;
+  t_train = PB_MAX(t_train, train_secs);
+  double loss = pb_report_train_loss(r->tr->loss, &r->ep, r->ep_seen);
+  if (!isfinite(loss))
+    return pb_err_set(err, "the loss became %g in epoch %" PRId64 ": lower [optim] lr or set [train] clip_grad_norm",
+                      loss, epoch + 1);
+  if (r->ep_seen == 0)
+    return pb_err_set(err, "no training image of epoch %" PRId64 " could be read (see the skipped images above)",
+                      epoch + 1);
+  pb_eval val = {0}, test = {0};
+  int erc = r->val.n ? pb_run_evaluate(r, &r->val, &val, err) : PB_OK;
+  if (!erc) erc = pb_run_evaluate(r, &r->test, &test, err);
+  if (erc) {
+    pb_eval_free(&val);
+    pb_eval_free(&test);
+    /* a signal during evaluation: the checkpoint evaluates again on resume */
+    return erc == PB_STOPPED ? stop_now(S, epoch, r->batches_per_epoch, err) : PB_ERR;
+  }
+  double ips = (double)imgs / PB_MAX(t_train, 1e-9);
+  pb_epoch_figures f = {.epoch = epoch,
+                        .epochs = r->epochs,
+                        .step = pb_trainer_step(r->tr),
+                        .lr = r->tr->learner[0].lr,
+                        .train = &r->ep,
+                        .train_images = r->ep_seen,
+                        .val = r->val.n ? &val : NULL,
+                        .test = &test,
+                        .train_seconds = train_secs,
+                        .wall_seconds = now_s() - t_ep,
+                        .images_per_second = ips,
+                        .loader_wait = t_wait,
+                        .bad_images = r->ep_bad};
+  /* The row first: a kill between the two resumes from the previous checkpoint, which cuts
+   * the row off again (pb_runfolder_trim_metrics). */
+  pb_report_epoch(&S->rep, &f);
+  pb_eval_free(&val);
+  pb_eval_free(&test);
+  int final = epoch + 1 == r->epochs;
+  int ck_every = (int)pb_config_int(r->cfg, "run", "checkpoint_every");
+  if (final || (ck_every > 0 && (epoch + 1) % ck_every == 0)) {
+    if (save_checkpoint(S, epoch + 1, 0, 0, err)) return PB_ERR;
+    pb_log("checkpoint: %s", S->path);
+  }
+  reset_stats(r);
+  if (pb_stop_signal() && !final) return stop_now(S, epoch + 1, 0, err);
+  return EPOCH_NEXT;
+}
+
+static int train_loop(train_session *S, pb_err *err) {
+  pb_run *r = &S->r;
+  int32_t *perm = pb_xmalloc((size_t)r->train.n * sizeof(int32_t));
+  int log_every = (int)pb_config_int(r->cfg, "run", "log_interval");
+  int64_t ck_steps = pb_config_int(r->cfg, "run", "checkpoint_every_steps");
+  int64_t max_steps = pb_config_int(r->cfg, "train", "max_steps");
+  int shuffle = pb_config_bool(r->cfg, "data", "shuffle");
+  int accum = r->tr->learner[0].accum_steps;
+  double t_start = now_s();
+  int64_t step0 = pb_trainer_step(r->tr);
+  int64_t total = r->tr->learner[0].total_steps;
+  if (max_steps > 0 && max_steps < total) total = max_steps;
+  int rc = PB_OK;
+  r->stop = pb_stop_flag();
+  if (max_steps > 0 && step0 >= max_steps) {
+    pb_log("[train] max_steps = %" PRId64 " was reached before (step %" PRId64 "): nothing to train", max_steps, step0);
+    free(perm);
+    return LOOP_MAX_STEPS;
+  }
+  for (int64_t epoch = r->epoch; epoch < r->epochs && rc == PB_OK; epoch++) {
+    pb_data_order(perm, r->train.n, r->seed, epoch, shuffle);
+    pb_run_pass(r, &r->train, 1, perm, r->train.n, r->batch, r->cursor, epoch);
+    double t_ep = now_s(), t_train = 0, t_wait = 0;
+    long imgs = 0;
+    for (int64_t b = r->cursor; b < r->batches_per_epoch; b++) {
+      double t0 = now_s();
+      float *x;
+      int32_t *y;
+      const int32_t *yh;
+      pb_batch *bt = pb_loader_next(r->loader);
+      t_wait += now_s() - t0; /* the trainer waiting for a batch the pool had not finished */
+      PB_ASSERT(bt && bt->index == b);
+      if (pb_run_batch(r, &r->train, bt, &x, &y, &yh, err)) {
+        rc = PB_ERR;
+        goto out;
+      }
+      int n = bt->n;
+      int step_now = b == r->batches_per_epoch - 1 || (b + 1) % accum == 0;
+      /* A batch whose every sample was bad computes nothing, but the accumulation group it
+       * ends (the epoch's last, say) still steps. */
+      int stepped = pb_trainer_micro(r->tr, x, y, yh, n, step_now);
+      r->ep_seen += n;
+      imgs += n;
+      t_train += now_s() - t0;
+      if (!stepped) continue; /* inside an accumulation group, or an empty batch */
+      int64_t step = pb_trainer_step(r->tr);
+      if (step % log_every == 0) {
+        /* A log point: the one place a step waits for the device. */
+        sync_stats(r);
+        t_train = PB_MAX(t_train, now_s() - t_ep); /* the device work enqueued is done now */
+        double loss = pb_report_train_loss(r->tr->loss, &r->ep, r->ep_seen);
+        if (!isfinite(loss)) {
+          rc = pb_err_set(err, "the loss became %g by step %" PRId64 " (epoch %" PRId64
+                               "): lower [optim] lr or set [train] clip_grad_norm",
+                          loss, step, epoch + 1);
+          goto out;
+        }
+        char eta[32];
+        fmt_duration((now_s() - t_start) / (double)PB_MAX(step - step0, 1) * (double)(total - step), eta, sizeof eta);
+        pb_report_progress(&S->rep, epoch, r->epochs, b + 1, r->batches_per_epoch, step, &r->ep, r->ep_seen,
+                           r->tr->learner[0].lr, (double)imgs / PB_MAX(t_train, 1e-9), eta);
+      }
+      /* A checkpoint taken after the epoch's last batch has cursor = batches per epoch: its
+       * resume evaluates the epoch and writes its row before going on. */
+      if (ck_steps > 0 && step % ck_steps == 0) {
+        sync_stats(r);
+        if (save_checkpoint(S, epoch, b + 1, 1, err)) {
+          rc = PB_ERR;
+          goto out;
+        }
+      }
+      if (pb_stop_signal()) {
+        rc = stop_now(S, epoch, b + 1, err);
+        goto out;
+      }
+      if (max_steps > 0 && step >= max_steps) {
+        if (S->saved_step != step) {
+          sync_stats(r);
+          if (save_checkpoint(S, epoch, b + 1, 1, err)) {
+            rc = PB_ERR;
+            goto out;
+          }
+        }
+        pb_log("reached [train] max_steps = %" PRId64 ": checkpoint saved to %s", max_steps, S->path);
+        rc = LOOP_MAX_STEPS; /* finished early, not an error */
+        goto out;
+      }
+    }
+    rc = epoch_end(S, epoch, t_ep, t_train, t_wait, imgs, err);
+  }
+out:
+  pb_run_pass_stop(r);
+  free(perm);
+  return rc;
+}
+
+/* ------------------------------------------------------------------ the session */
+
+/* A run already trained to its last epoch: its final model's test figures, nothing written. */
+static int already_complete(train_session *S, pb_err *err) {
+  pb_run *r = &S->r;
+  pb_eval test;
+  if (pb_run_evaluate(r, &r->test, &test, err)) {
+    pb_eval_free(&test);
+    return PB_ERR;
+  }
+  char sp[2048];
+  pb_report_eval_str(r->tr->loss, &test, "test_", 0, sp, sizeof sp);
+  pb_eval_free(&test);
+  pb_log("run %s is already complete (%d epochs, step %" PRId64 "); raise [train] epochs to train on. "
+         "Its final model:%s",
+         S->f.dir, r->epochs, pb_trainer_step(r->tr), sp);
+  return PB_OK;
+}
+
+/* The folder, the log, the resolved config, the resume; then the loop. */
+static int session(train_session *S, pb_config *cfg, const char *resume, pb_err *err) {
+  pb_run *r = &S->r;
+  if (pb_runfolder_make(&S->f, pb_config_str(cfg, "run", "out_dir"), pb_config_str(cfg, "run", "name"), err))
+    return PB_ERR;
+  /* Held until the process ends: no second plumb cleans or writes this folder meanwhile. */
+  if (pb_runfolder_lock(S->f.dir, err) < 0) return PB_ERR;
+  char latest[4300] = "";
+  int have = pb_runfolder_latest(&S->f, latest, sizeof latest);
+  const char *resume_from = resume;
+  if (!resume_from && have) {
+    if (!pb_config_bool(cfg, "run", "resume"))
+      return pb_err_set(err, "%s already holds checkpoints (latest %s) and [run] resume = false: choose another [run] "
+                             "name or remove the folder; nothing was changed",
+                        S->f.dir, latest);
+    resume_from = latest;
+  }
+  char p[4300];
+  snprintf(p, sizeof p, "%s/log.txt", S->f.dir);
+  if (pb_log_open(p, err)) return PB_ERR;
+  pb_runfolder_clean(S->f.dir, S->f.ckdir); /* what a killed run left half-written */
+  snprintf(p, sizeof p, "%s/%s", S->f.dir, resume_from ? "config.resumed.ini" : "config.ini");
+  if (pb_config_write(cfg, p, err)) return PB_ERR;
+  pb_log("plumb %s: run %s (%s)", PLUMB_VERSION, S->f.dir, r->ctx.why);
+  pb_log("data: train %d, val %d, test %d images of %dx%dx%d; model %s with %zu parameters; %" PRId64
+         " steps per epoch",
+         r->train.n, r->val.n, r->test.n, r->train.c, r->train.h, r->train.w, r->model->arch, pb_run_count_params(r),
+         r->tr->learner[0].steps_per_epoch);
+  if (resume_from) {
+    if (pb_run_restore_state(r, resume_from, err)) return PB_ERR;
+    pb_log("resumed from %s: epoch %" PRId64 ", batch %" PRId64 ", step %" PRId64, resume_from, r->epoch + 1,
+           r->cursor, pb_trainer_step(r->tr));
+    if (pb_runfolder_trim_metrics(S->f.dir, r->epoch, err)) return PB_ERR;
+  }
+  if (r->epoch >= r->epochs) return already_complete(S, err);
+  pb_report_init(&S->rep, r->tr->loss, S->f.dir);
+  int rc = train_loop(S, err);
+  pb_report_free(&S->rep);
+  if (rc == PB_OK) pb_log("done: %d epochs, %" PRId64 " steps; run folder %s", r->epochs, pb_trainer_step(r->tr), S->f.dir);
+  return rc == LOOP_MAX_STEPS ? PB_OK : rc;
+}
+
+int pb_train_run(pb_config *cfg, const char *resume, pb_err *err) {
+  train_session *S = pb_xcalloc(1, sizeof *S);
+  S->saved_step = -1;
+  int rc = pb_run_init(&S->r, cfg, err);
+  if (rc == PB_OK) {
+    reset_stats(&S->r);
+    rc = session(S, cfg, resume, err);
+    pb_run_free(&S->r);
+  }
+  free(S);
+  return rc;
+}

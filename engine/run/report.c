@@ -1,0 +1,220 @@
+/* report.c: the log lines and the per-epoch writers of a run (report.h). */
+#include "engine/run/report.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine/run/log.h"
+
+static int named(const pb_loss *l) { return l->term[0].name[0] != 0; }
+
+double pb_report_train_loss(const pb_loss *l, const pb_train_stats *s, long images) {
+  double sum = 0;
+  for (int t = 0; t < l->nterms; t++) sum += (double)l->term[t].weight * s->loss[t];
+  return sum / (double)PB_MAX(images, 1);
+}
+
+static void append(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void append(char *buf, size_t len, const char *fmt, ...) {
+  size_t L = strlen(buf);
+  if (L >= len) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf + L, len - L, fmt, ap);
+  va_end(ap);
+}
+
+/* " | skin: loss 2.1034 acc 0.2100, gender: ..." (training progress of each head). */
+static void heads_train_str(const pb_loss *l, const pb_train_stats *s, char *buf, size_t len) {
+  for (int t = 0; t < l->nterms; t++) {
+    long n = s->seen[t];
+    append(buf, len, "%s %s: loss %.4f acc %.4f", t ? "," : " |", l->term[t].name, n ? s->loss[t] / (double)n : NAN,
+           pb_ratio(s->correct[t], n));
+  }
+}
+
+void pb_report_eval_str(const pb_loss *l, const pb_eval *e, const char *prefix, int bias, char *buf, size_t len) {
+  buf[0] = 0;
+  if (!named(l)) {
+    pb_cls_counts c;
+    pb_eval_bias_counts(e, &c);
+    append(buf, len, " %sloss=%.4f %sacc=%.4f", prefix, c.loss_sum / (double)PB_MAX(c.n, 1), prefix,
+           pb_ratio(c.correct, c.n));
+    if (bias && c.n_aligned + c.n_conflicting > 0)
+      append(buf, len, " %saligned_acc=%.4f %sconflicting_acc=%.4f (aligned %ld, conflicting %ld)", prefix,
+             pb_ratio(c.correct_aligned, c.n_aligned), prefix, pb_ratio(c.correct_conflicting, c.n_conflicting),
+             c.n_aligned, c.n_conflicting);
+    return;
+  }
+  for (int t = 0; t < l->nterms; t++) {
+    pb_class_counts c;
+    pb_eval_class_counts(e, t, l->term[t].classes, &c);
+    const char *nm = l->term[t].name;
+    append(buf, len, " %s%s_loss=%.4f %s%s_acc=%.4f %s%s_disparity=%.4f", prefix, nm,
+           c.n ? c.loss_sum / (double)c.n : NAN, prefix, nm, pb_ratio(c.correct, c.n), prefix, nm,
+           pb_class_counts_disparity(&c));
+    pb_class_counts_free(&c);
+  }
+}
+
+void pb_report_per_class(const pb_loss *l, const pb_eval *e, FILE *out) {
+  if (!named(l)) return;
+  for (int t = 0; t < l->nterms; t++) { /* per-class accuracy behind each disparity */
+    pb_class_counts c;
+    pb_eval_class_counts(e, t, l->term[t].classes, &c);
+    fprintf(out, "  %s per-class accuracy (labelled %ld):", l->term[t].name, c.n);
+    for (int j = 0; j < c.k; j++)
+      if (c.per_n[j])
+        fprintf(out, " %.3f", pb_ratio(c.per_correct[j], c.per_n[j]));
+      else
+        fprintf(out, " -");
+    fprintf(out, "\n");
+    pb_class_counts_free(&c);
+  }
+}
+
+void pb_report_progress(const pb_report *rep, int64_t epoch, int epochs, int64_t batch, int64_t batches, int64_t step,
+                        const pb_train_stats *s, long images_seen, double lr, double images_per_second,
+                        const char *eta) {
+  const pb_loss *l = rep->loss;
+  char hp[1200] = "", accp[32] = "";
+  if (named(l))
+    heads_train_str(l, s, hp, sizeof hp);
+  else
+    snprintf(accp, sizeof accp, " acc %.4f", pb_ratio(s->correct[0], s->seen[0]));
+  pb_log("epoch %" PRId64 "/%d step %" PRId64 "/%" PRId64 " (total %" PRId64 ") loss %.4f%s lr %.4g %.0f img/s eta %s%s",
+         epoch + 1, epochs, batch, batches, step, pb_report_train_loss(l, s, images_seen) * 1.0, accp, lr,
+         images_per_second, eta, hp);
+}
+
+void pb_report_epoch(pb_report *rep, const pb_epoch_figures *f) {
+  const pb_loss *l = rep->loss;
+  char tp[1200] = "", vp[2048] = "", sp[2048] = "", badp[64] = "";
+  if (named(l)) {
+    heads_train_str(l, f->train, tp, sizeof tp);
+    append(tp, sizeof tp, ";");
+  } else {
+    snprintf(tp, sizeof tp, " train_acc=%.4f", pb_ratio(f->train->correct[0], f->train->seen[0]));
+  }
+  if (f->val) pb_report_eval_str(l, f->val, "val_", 0, vp, sizeof vp);
+  pb_report_eval_str(l, f->test, "test_", 1, sp, sizeof sp);
+  if (f->bad_images) snprintf(badp, sizeof badp, " bad_images_skipped=%ld", f->bad_images);
+  pb_log("epoch %" PRId64 "/%d done in %.1fs (%.0f img/s): train_loss=%.4f%s%s%s%s loader_wait=%.2fs", f->epoch + 1,
+         f->epochs, f->wall_seconds, f->images_per_second, pb_report_train_loss(l, f->train, f->train_images), tp, vp,
+         sp, badp, f->loader_wait);
+  for (int i = 0; i < rep->nwriters; i++) rep->writer[i]->epoch(rep->writer[i], l, f);
+}
+
+void pb_report_init(pb_report *rep, const pb_loss *l, const char *dir) {
+  memset(rep, 0, sizeof *rep);
+  rep->loss = l;
+  if (dir) rep->writer[rep->nwriters++] = pb_report_csv(dir);
+}
+
+void pb_report_free(pb_report *rep) {
+  for (int i = 0; i < rep->nwriters; i++)
+    if (rep->writer[i]->free) rep->writer[i]->free(rep->writer[i]);
+  rep->nwriters = 0;
+}
+
+/* ------------------------------------------------------------------ metrics.csv */
+
+/* A row as named cells, in column order. */
+typedef struct {
+  int n;
+  char name[3 * PB_LOSS_MAX_TERMS * 3 + 16][64];
+  char val[3 * PB_LOSS_MAX_TERMS * 3 + 16][32];
+} csv_cells;
+
+static void cell(csv_cells *c, const char *fmt_val, double v, const char *name_fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void cell(csv_cells *c, const char *fmt_val, double v, const char *name_fmt, ...) {
+  PB_ASSERT(c->n < (int)(sizeof c->name / sizeof c->name[0]));
+  va_list ap;
+  va_start(ap, name_fmt);
+  vsnprintf(c->name[c->n], sizeof c->name[0], name_fmt, ap);
+  va_end(ap);
+  if (!strcmp(fmt_val, "%lld"))
+    snprintf(c->val[c->n], sizeof c->val[0], "%lld", (long long)v);
+  else
+    snprintf(c->val[c->n], sizeof c->val[0], fmt_val, v);
+  c->n++;
+}
+
+static void csv_cells_of(const pb_loss *l, const pb_epoch_figures *f, csv_cells *c) {
+  c->n = 0;
+  int nm = named(l), nt = l->nterms;
+  cell(c, "%lld", (double)(f->epoch + 1), "epoch");
+  cell(c, "%lld", (double)f->step, "step");
+  cell(c, "%.6g", f->lr, "lr");
+  cell(c, "%.6f", pb_report_train_loss(l, f->train, f->train_images), "train_loss");
+  for (int t = 0; t < nt; t++) {
+    const char *p = l->term[t].name, *u = nm ? "_" : "";
+    long n = f->train->seen[t];
+    if (nm) cell(c, "%.6f", n ? f->train->loss[t] / (double)n : NAN, "%s%strain_loss", p, u);
+    cell(c, "%.6f", pb_ratio(f->train->correct[t], n), "%s%strain_acc", p, u);
+  }
+  const pb_eval *sets[2] = {f->val, f->test};
+  const char *sn[2] = {"val", "test"};
+  for (int s = 0; s < 2; s++) {
+    for (int t = 0; t < nt; t++) {
+      const char *p = l->term[t].name, *u = nm ? "_" : "";
+      pb_class_counts k = {0};
+      if (sets[s]) pb_eval_class_counts(sets[s], t, l->term[t].classes, &k);
+      cell(c, "%.6f", k.n ? k.loss_sum / (double)k.n : NAN, "%s%s%s_loss", p, u, sn[s]);
+      cell(c, "%.6f", pb_ratio(k.correct, k.n), "%s%s%s_acc", p, u, sn[s]);
+      if (nm && s == 1) cell(c, "%.6f", pb_class_counts_disparity(&k), "%s_test_disparity", p);
+      pb_class_counts_free(&k);
+    }
+  }
+  if (!nm) {
+    pb_cls_counts b;
+    pb_eval_bias_counts(f->test, &b);
+    cell(c, "%.6f", pb_ratio(b.correct_aligned, b.n_aligned), "test_aligned_acc");
+    cell(c, "%.6f", pb_ratio(b.correct_conflicting, b.n_conflicting), "test_conflicting_acc");
+  }
+  cell(c, "%.2f", f->train_seconds, "epoch_seconds");
+  cell(c, "%.1f", f->images_per_second, "images_per_second");
+}
+
+typedef struct {
+  char path[4200];
+} csv_priv;
+
+static void csv_epoch(pb_report_writer *w, const pb_loss *l, const pb_epoch_figures *f) {
+  csv_priv *p = w->priv;
+  int fresh = access(p->path, F_OK) != 0;
+  FILE *fp = fopen(p->path, "a");
+  if (!fp) {
+    pb_log("warning: cannot append to %s: %s", p->path, strerror(errno));
+    return;
+  }
+  csv_cells *c = pb_xmalloc(sizeof *c);
+  csv_cells_of(l, f, c);
+  if (fresh)
+    for (int i = 0; i < c->n; i++) fprintf(fp, "%s%s", c->name[i], i + 1 < c->n ? "," : "\n");
+  for (int i = 0; i < c->n; i++) fprintf(fp, "%s%s", c->val[i], i + 1 < c->n ? "," : "\n");
+  free(c);
+  if (fclose(fp)) pb_log("warning: cannot write %s: %s", p->path, strerror(errno));
+}
+
+static void csv_free(pb_report_writer *w) {
+  free(w->priv);
+  free(w);
+}
+
+pb_report_writer *pb_report_csv(const char *dir) {
+  pb_report_writer *w = pb_xcalloc(1, sizeof *w);
+  csv_priv *p = pb_xcalloc(1, sizeof *p);
+  snprintf(p->path, sizeof p->path, "%s/metrics.csv", dir);
+  w->name = "metrics.csv";
+  w->epoch = csv_epoch;
+  w->free = csv_free;
+  w->priv = p;
+  return w;
+}

@@ -1,0 +1,298 @@
+/* run.c: building a run's session from a config, and staging loader batches onto the model's
+ * device (run.h). */
+#include "engine/run/run.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <inttypes.h>
+
+#include "engine/device/backend.h"
+#include "engine/trainers/checkpoint.h"
+#include "engine/run/log.h"
+#include "engine/run/data.h"
+
+/* The loader's batch memory: pinned on a GPU, so that copies overlap compute. */
+static void *stage_alloc(size_t bytes, void *ctx) {
+  pb_err e;
+  return ((pb_ctx *)ctx)->ops->host_alloc(ctx, bytes, "the loader's batches", &e);
+}
+static void stage_free(void *p, void *ctx) { ((pb_ctx *)ctx)->ops->host_free(ctx, p); }
+
+int pb_run_augs(const pb_config *cfg, const pb_dataset *train, pb_aug *aug_train, pb_aug *aug_test, pb_err *err) {
+  struct {
+    pb_dataset train;
+    pb_aug aug_train, aug_test;
+  } rr, *r = &rr;
+  r->train = *train;
+  int size = (int)pb_config_int(cfg, "augment", "size");
+  if (r->train.kind != PB_DATA_FILES && size && (size != r->train.h || size != r->train.w))
+    return pb_err_set(err, "[augment] size = %d but the stored samples are %dx%d: in-memory data keeps its size "
+                           "(set 0)",
+                      size, r->train.h, r->train.w);
+  double sc[PB_CFG_LIST_MAX], ra[PB_CFG_LIST_MAX];
+  if (pb_config_floats(cfg, "augment", "scale", sc, PB_CFG_LIST_MAX) != 2 || sc[0] > sc[1] || sc[0] <= 0)
+    return pb_err_set(err, "[augment] scale needs two values 0 < lo <= hi <= 1");
+  if (pb_config_floats(cfg, "augment", "ratio", ra, PB_CFG_LIST_MAX) != 2 || ra[0] > ra[1])
+    return pb_err_set(err, "[augment] ratio needs two values lo <= hi");
+  pb_aug a = {.out_c = r->train.c, .out_h = r->train.h, .out_w = r->train.w};
+  a.scale[0] = (float)sc[0], a.scale[1] = (float)sc[1], a.ratio[0] = (float)ra[0], a.ratio[1] = (float)ra[1];
+  a.resize = (int)pb_config_int(cfg, "augment", "resize");
+  if (!a.resize) a.resize = (int)lround(PB_MAX(a.out_h, a.out_w) / 0.875);
+  a.pad = (int)pb_config_int(cfg, "augment", "pad");
+  r->aug_test = a;
+  const char *tta = pb_config_str(cfg, "augment", "tta");
+  r->aug_test.views = !strcmp(tta, "flip") ? 2 : !strcmp(tta, "tencrop") ? 10 : 0;
+  if (r->aug_test.views && r->train.kind == PB_DATA_F32)
+    return pb_err_set(err, "[augment] tta = %s needs image data, not features ([data] dataset = npy)", tta);
+  const char *tg = pb_config_str(cfg, "augment", "test");
+  r->aug_test.geom = !strcmp(tg, "resize_crop") ? PB_AUG_RESIZE_CROP : PB_AUG_NONE;
+  const char *g = pb_config_str(cfg, "augment", "train");
+  a.geom = !strcmp(g, "rrc")           ? PB_AUG_RRC
+           : !strcmp(g, "resize_crop") ? PB_AUG_RESIZE_CROP
+           : !strcmp(g, "pad_crop")    ? PB_AUG_PAD_CROP
+                                       : PB_AUG_NONE;
+  a.flip = (float)pb_config_float(cfg, "augment", "flip");
+  a.invert = (float)pb_config_float(cfg, "augment", "invert");
+  if (r->train.kind == PB_DATA_U8 && (a.geom == PB_AUG_RRC || a.geom == PB_AUG_RESIZE_CROP || r->aug_test.geom))
+    pb_log("note: [augment] resampling in-memory %dx%d images back to %dx%d", r->train.h, r->train.w, a.out_h,
+           a.out_w);
+  r->aug_train = a;
+  *aug_train = r->aug_train;
+  *aug_test = r->aug_test;
+  return PB_OK;
+}
+
+/* Multi-head models: every label of every head fits the head (-1 = missing). */
+static int check_head_labels(const pb_run *r, const pb_dataset *d, pb_err *err) {
+  const pb_model *m = r->model;
+  if (d->nheads != m->nheads && !(m->nheads == 1 && d->nheads <= 1))
+    return pb_err_set(err, "[data] the %s set has %d label column(s) for %d heads ([model] heads): multi-head models "
+                           "need a csv manifest with a label column per head",
+                      d->name, d->nheads, m->nheads);
+  for (int i = 0; i < d->n; i++)
+    for (int h = 0; h < m->nheads; h++) {
+      int32_t y = d->heads ? d->heads[(size_t)i * d->nheads + h] : d->labels[i];
+      if (y >= m->heads[h].classes)
+        return pb_err_set(err, "[data] %s sample %d: label id %d of column '%s' does not fit head %s:%d (more distinct "
+                               "labels than classes)",
+                          d->name, i, y, m->heads[h].name, m->heads[h].name, m->heads[h].classes);
+    }
+  return PB_OK;
+}
+
+/* Two device slots of input bytes and labels (the copy of batch i+1 overlaps batch i's
+ * compute), the normalised input, and the host copy of the labels. */
+static int alloc_staging(pb_run *r, pb_err *err) {
+  const pb_dataset *ds[3] = {&r->train, &r->val, &r->test};
+  for (int k = 0; k < 3; k++)
+    r->max_sample = PB_MAX(r->max_sample, (size_t)ds[k]->c * ds[k]->h * ds[k]->w *
+                                              (ds[k]->kind == PB_DATA_F32 ? sizeof(float) : 1));
+  size_t per = (size_t)r->train.c * r->train.h * r->train.w, mb = (size_t)r->max_rows;
+  size_t ny = mb * (size_t)r->nterms; /* labels per batch: [nterms, n] */
+  for (int s = 0; s < 2; s++)
+    if (!(r->u8_dev[s] = pb_ctx_alloc(&r->ctx, mb * r->max_sample, "the input bytes", err)) ||
+        !(r->y_dev[s] = pb_ctx_alloc(&r->ctx, ny * sizeof(int32_t), "the labels", err)))
+      return PB_ERR;
+  if (!(r->x_dev = pb_ctx_alloc(&r->ctx, mb * per * sizeof(float), "the input batch", err))) return PB_ERR;
+  r->y_host = pb_amalloc(ny * sizeof(int32_t));
+  return PB_OK;
+}
+
+/* The worker pool of [loader], its batches in the context's staging memory. */
+static pb_loader *make_loader(pb_run *r, const pb_config *cfg, pb_err *err) {
+  long workers = pb_config_int(cfg, "loader", "workers");
+  if (workers == 0) workers = PB_MAX(1, sysconf(_SC_NPROCESSORS_ONLN));
+  long depth = pb_config_int(cfg, "loader", "queue_depth");
+  if (depth == 0) depth = workers + 2;
+  pb_loader_opts lo = {.workers = (int)workers,
+                       .depth = (int)PB_MAX(depth, 3),
+                       .max_batch = r->max_batch,
+                       .max_views = r->views,
+                       .max_sample_bytes = r->max_sample,
+                       .reduced_dct = pb_config_bool(cfg, "loader", "reduced_dct"),
+                       .convert_channels = pb_config_bool(cfg, "data", "convert_channels"),
+                       .fail_on_bad = !strcmp(pb_config_str(cfg, "loader", "on_bad_image"), "fail"),
+                       .max_pixels = pb_config_int(cfg, "loader", "max_image_pixels"),
+                       .seed = r->seed,
+                       .max_heads = r->model->nheads,
+                       .alloc = stage_alloc,
+                       .dealloc = stage_free,
+                       .alloc_ctx = &r->ctx};
+  return pb_loader_new(&lo, err);
+}
+
+static int run_init(pb_run *r, pb_config *cfg, int infer, pb_err *err);
+
+int pb_run_init(pb_run *r, pb_config *cfg, pb_err *err) { return run_init(r, cfg, 0, err); }
+int pb_run_init_infer(pb_run *r, pb_config *cfg, pb_err *err) { return run_init(r, cfg, 1, err); }
+
+static int run_init(pb_run *r, pb_config *cfg, int infer, pb_err *err) {
+  memset(r, 0, sizeof *r);
+  r->cfg = cfg;
+  r->seed = (uint64_t)pb_config_int(cfg, "run", "seed");
+  if (pb_ctx_init_cfg(&r->ctx, cfg, err))
+    return PB_ERR;
+  if (pb_run_load_data(cfg, r->seed, &r->train, &r->val, &r->test, err)) goto fail;
+  int want_c = (int)pb_config_int(cfg, "model", "in_channels");
+  if (want_c && want_c != r->train.c) {
+    pb_err_set(err, "[model] in_channels = %d but the data has %d channel(s) (set 0 to take it from the data)", want_c,
+               r->train.c);
+    goto fail;
+  }
+  if (pb_run_data_norm(cfg, r->train.c, &r->norm, err)) goto fail;
+  if (pb_run_augs(cfg, &r->train, &r->aug_train, &r->aug_test, err)) goto fail;
+  r->max_bad_fraction = pb_config_float(cfg, "loader", "max_bad_fraction");
+  r->batch = (int)pb_config_int(cfg, "train", "batch_size");
+  r->eval_batch = (int)pb_config_int(cfg, "train", "eval_batch_size");
+  if (r->eval_batch == 0) r->eval_batch = 2 * r->batch;
+  r->epochs = (int)pb_config_int(cfg, "train", "epochs");
+  if (r->train.n < 1) {
+    pb_err_set(err, "[data] the training set is empty");
+    goto fail;
+  }
+  r->batches_per_epoch = (r->train.n + r->batch - 1) / r->batch;
+  int accum = (int)pb_config_int(cfg, "train", "accum_steps");
+  int64_t steps = (r->batches_per_epoch + accum - 1) / accum;
+  int in[3] = {r->train.c, r->train.h, r->train.w};
+  /* Test-time views: an evaluation batch of eval_batch images is eval_batch * views rows. */
+  r->views = PB_MAX(r->aug_test.views, 1);
+  r->max_rows = infer ? r->eval_batch * r->views : PB_MAX(r->batch, r->eval_batch * r->views);
+  r->model = pb_model_build(cfg, &r->ctx, in, r->max_rows, r->seed, infer, err);
+  if (!r->model) goto fail;
+  if (r->model->nheads && r->views > 1) {
+    pb_err_set(err, "[augment] tta = %s: test-time views are not averaged for multi-head models ([model] heads) yet; "
+                    "use tta = none", pb_config_str(cfg, "augment", "tta"));
+    goto fail;
+  }
+  if (r->model->nheads) {
+    const pb_dataset *dd[3] = {&r->train, &r->val, &r->test};
+    for (int k = 0; k < 3; k++)
+      if (dd[k]->n && check_head_labels(r, dd[k], err)) goto fail;
+  }
+  const char *init_from = pb_config_str(cfg, "model", "init_from");
+  char init_summary[1200];
+  if (init_from[0]) {
+    if (pb_ckpt_init_from(init_from, pb_config_str(cfg, "model", "init_exclude"), r->model, init_summary,
+                          sizeof init_summary, err)) {
+      pb_err_prefix(err, "[model] init_from");
+      goto fail;
+    }
+    printf("%s\n", init_summary);
+  }
+  if (!(r->tr = pb_trainer_from_config(cfg, r->model, steps, r->epochs, err))) goto fail;
+  r->nterms = r->tr->loss->nterms;
+  r->max_batch = infer ? r->eval_batch : PB_MAX(r->batch, r->eval_batch);
+  if (alloc_staging(r, err) || !(r->loader = make_loader(r, cfg, err))) goto fail;
+  return PB_OK;
+fail:
+  pb_run_free(r);
+  return PB_ERR;
+}
+
+void pb_run_free(pb_run *r) {
+  if (r->ctx.ops && r->loader) r->ctx.ops->copy_wait(&r->ctx);
+  pb_loader_free(r->loader);
+  r->loader = NULL;
+  pb_trainer_free(r->tr);
+  r->tr = NULL;
+  if (r->ctx.ops) {
+    for (int s = 0; s < 2; s++) {
+      pb_ctx_free_mem(&r->ctx, r->u8_dev[s]);
+      pb_ctx_free_mem(&r->ctx, r->y_dev[s]);
+    }
+    pb_ctx_free_mem(&r->ctx, r->x_dev);
+  }
+  pb_afree(r->y_host);
+  r->y_host = NULL, r->x_dev = NULL;
+  memset(r->u8_dev, 0, sizeof r->u8_dev);
+  memset(r->y_dev, 0, sizeof r->y_dev);
+  pb_model_free(r->model);
+  r->model = NULL;
+  pb_dataset_free(&r->train);
+  pb_dataset_free(&r->val);
+  pb_dataset_free(&r->test);
+  pb_ctx_free(&r->ctx);
+}
+
+void pb_run_pass(pb_run *r, const pb_dataset *d, int train, const int32_t *order, int n, int batch, int64_t first,
+                 int64_t epoch) {
+  /* The loader reuses its batches: no copy may still read one. */
+  r->ctx.ops->copy_wait(&r->ctx);
+  r->held = NULL;
+  r->pass_n = n, r->pass_bad = 0, r->nfirst_bad = 0;
+  pb_loader_start(r->loader, d, train ? &r->aug_train : &r->aug_test, order, n, batch, first, epoch);
+}
+
+void pb_run_pass_stop(pb_run *r) {
+  r->ctx.ops->copy_wait(&r->ctx);
+  r->held = NULL;
+  pb_loader_stop(r->loader);
+}
+
+int pb_run_batch(pb_run *r, const pb_dataset *d, pb_batch *b, float **x, int32_t **y, const int32_t **y_host,
+                 pb_err *err) {
+  int n = b->n, rows = b->n * b->views;
+  PB_ASSERT(n <= r->max_batch && rows <= r->max_rows);
+  for (int i = 0; i < b->nmsg; i++) pb_log("%s image skipped: %s", d->name, b->msg[i]);
+  if (b->nbad > b->nmsg) pb_log("%s: %d more bad images skipped in batch %" PRId64, d->name, b->nbad - b->nmsg, b->index);
+  if (b->failed) {
+    pb_err_set(err, "%s ([loader] on_bad_image = fail; set skip to leave bad images out)", b->msg[0]);
+    pb_loader_release(r->loader, b);
+    return PB_ERR;
+  }
+  for (int i = 0; i < b->nmsg && r->nfirst_bad < 3; i++)
+    snprintf(r->first_bad[r->nfirst_bad++], sizeof r->first_bad[0], "%s", b->msg[i]);
+  r->pass_bad += b->nbad;
+  /* A pass that loses more than the bound is not the experiment the config describes. */
+  if (b->nbad && (double)r->pass_bad > r->max_bad_fraction * (double)r->pass_n) {
+    pb_err_set(err, "%ld of the %ld %s images of this pass could not be read, more than [loader] max_bad_fraction = %g "
+                    "allows; the first: %s%s%s%s%s",
+               r->pass_bad, r->pass_n, d->name, r->max_bad_fraction, r->first_bad[0], r->nfirst_bad > 1 ? "; " : "",
+               r->nfirst_bad > 1 ? r->first_bad[1] : "", r->nfirst_bad > 2 ? "; " : "",
+               r->nfirst_bad > 2 ? r->first_bad[2] : "");
+    pb_loader_release(r->loader, b);
+    return PB_ERR;
+  }
+  int hw = d->h * d->w;
+  int f32 = d->kind == PB_DATA_F32;
+  pb_ctx *c = &r->ctx;
+  const pb_backend *ops = c->ops;
+  int s = r->slot;
+  r->slot ^= 1;
+  /* The previous batch's memory goes back to the loader once its copy is done; this one is
+   * kept until the next (the caller reads its groups and bias flags). */
+  ops->copy_wait(c);
+  pb_loader_release(r->loader, r->held);
+  r->held = b;
+  /* The device slot may still be read by batch i-2's step: the copy waits for its end. */
+  ops->stage_begin(c, s);
+  size_t bytes = (size_t)rows * d->c * hw * (f32 ? sizeof(float) : 1);
+  ops->h2d_async(c, r->u8_dev[s], b->u8, bytes);
+  if (r->model->nheads) { /* head-major with the batch's stride -> [nheads, n] */
+    for (int h = 0; h < r->nterms; h++) {
+      const int32_t *src = b->heads + (size_t)h * r->max_batch;
+      ops->h2d_async(c, r->y_dev[s] + (size_t)h * n, src, (size_t)n * sizeof(int32_t));
+      memcpy(r->y_host + (size_t)h * n, src, (size_t)n * sizeof(int32_t));
+    }
+  } else {
+    ops->h2d_async(c, r->y_dev[s], b->y, (size_t)n * sizeof(int32_t));
+    memcpy(r->y_host, b->y, (size_t)n * sizeof(int32_t));
+  }
+  if (f32) {
+    *x = (float *)r->u8_dev[s];
+  } else {
+    ops->u8_to_f32_norm(c, r->x_dev, r->u8_dev[s], rows, d->c, hw, r->norm.mean, r->norm.std);
+    *x = r->x_dev;
+  }
+  *y = r->y_dev[s];
+  *y_host = r->y_host;
+  return PB_OK;
+}
+
+size_t pb_run_count_params(const pb_run *r) {
+  size_t n = 0; /* composite layers (residual blocks, heads) count their children's too */
+  for (int i = 0; i < r->model->nlayers; i++) n += pb_layer_count_params(r->model->layers[i]);
+  return n;
+}

@@ -1,0 +1,84 @@
+/* run.h: a run's session: what `plumb train` and `plumb eval` build from a config (the
+ * context, the data, the model, its trainer and the loader), and the staging of loader
+ * batches onto the model's device. The epoch loop is loop.h, evaluation evaluate.h, the run
+ * folder folder.h, the log lines and metrics.csv report.h. */
+#ifndef PB_RUN_H
+#define PB_RUN_H
+
+#include <signal.h>
+
+#include "engine/device/ctx.h"
+#include "engine/models/model.h"
+#include "engine/run/data.h"
+#include "engine/trainers/trainer.h"
+#include "loaders/dataset.h"
+#include "loaders/pool.h"
+
+typedef struct pb_run {
+  pb_config *cfg;
+  pb_ctx ctx;
+  uint64_t seed;
+  pb_dataset train, val, test;
+  pb_norm norm;
+  pb_model *model;
+  pb_trainer *tr;
+  int nterms;            /* the loss's terms: 1, or one per head of a multi-head model */
+  int batch, eval_batch, epochs;
+  int64_t batches_per_epoch;
+  char dir[4096], ckdir[4200];
+  /* the loader: worker pool producing batches (pinned on a GPU), and the per-sample
+   * augmentation of training and evaluation */
+  pb_loader *loader;
+  pb_aug aug_train, aug_test;
+  pb_batch *held;        /* the batch staged last: its copy may be in flight, its flags are read */
+  long ep_bad;           /* bad samples skipped in this epoch (training) */
+  /* the current loader pass: its samples, the bad ones skipped so far and the first of their
+   * messages, checked against [loader] max_bad_fraction */
+  long pass_n, pass_bad;
+  double max_bad_fraction;
+  int nfirst_bad;
+  char first_bad[3][600];
+  const volatile sig_atomic_t *stop; /* non-NULL: evaluation gives up when *stop is set */
+  /* batch staging: two device slots of bytes and labels, the normalised input */
+  int max_batch;         /* samples (images) per batch, training or evaluation */
+  int views;             /* test-time views per evaluation image ([augment] tta; 1 = none) */
+  int max_rows;          /* model inputs per batch: max(batch, eval_batch * views) */
+  size_t max_sample;     /* bytes of the largest sample (u8 or f32) */
+  float *x_dev;
+  int32_t *y_dev[2];
+  uint8_t *u8_dev[2];
+  int32_t *y_host;       /* [nterms, max_batch]: the staged batch's labels on the host */
+  int slot;
+  /* progress, saved in checkpoints (host mirror of the trainer's accumulators) */
+  int64_t epoch, cursor;
+  pb_train_stats ep;     /* per loss term */
+  long ep_seen;          /* images */
+} pb_run;
+
+/* Context, data, model, trainer from cfg. On error everything is released. */
+int pb_run_init(pb_run *r, pb_config *cfg, pb_err *err);
+/* The same for evaluation only (`plumb eval`): the model is planned for inference (no
+ * gradients, nothing saved for backward, batches of eval_batch_size) and has no optimizer. */
+int pb_run_init_infer(pb_run *r, pb_config *cfg, pb_err *err);
+void pb_run_free(pb_run *r);
+/* [augment] for training and evaluation on data shaped like train (in-memory data keeps
+ * its stored size). */
+int pb_run_augs(const pb_config *cfg, const pb_dataset *train, pb_aug *aug_train, pb_aug *aug_test, pb_err *err);
+/* Starts a loader pass over order[0..n) of d from batch first (waits for copies in flight
+ * from the loader's memory first). train: the training augmentation, else evaluation's. */
+void pb_run_pass(pb_run *r, const pb_dataset *d, int train, const int32_t *order, int n, int batch, int64_t first,
+                 int64_t epoch);
+/* Abandons the current pass (a signal, max_steps, an error): the workers stop between samples. */
+void pb_run_pass_stop(pb_run *r);
+/* Stages a loader batch of d for the model's device: *x [n * views, c, h, w] normalised (u8
+ * data) or as stored (f32 data), *y [nterms, n] on the device, *y_host the same on the host.
+ * The bytes go by an asynchronous copy that overlaps the compute already enqueued (a memcpy
+ * on the CPU) and are normalised on the device. Bad samples the batch left out are logged;
+ * with [loader] on_bad_image = fail the first one is returned as the error, with skip an
+ * error names the count and the first files once the pass's skipped samples pass
+ * [loader] max_bad_fraction of its samples. */
+int pb_run_batch(pb_run *r, const pb_dataset *d, pb_batch *b, float **x, int32_t **y, const int32_t **y_host,
+                 pb_err *err);
+size_t pb_run_count_params(const pb_run *r);
+
+#endif

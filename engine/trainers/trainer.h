@@ -1,0 +1,120 @@
+/* trainer.h: the trainer interface and its learners.
+ *
+ * A LEARNER is a model with its optimizer, learning-rate schedule, gradient accumulation and
+ * clipping (learner.c). A TRAINER owns one or more learners and a loss and decides which
+ * learner steps, in what order, on which loss: the plain supervised trainer (plain.c) runs
+ * one learner on one loss; trainers with several models (ReBias) plug in beside it. The run
+ * (engine/run/) feeds batches and epochs and never looks inside.
+ *
+ * Loss values and correct counts accumulate where the model runs (on the GPU without a host
+ * round trip, in double) and are read with pb_trainer_stats at log points. */
+#ifndef PB_TRAINER_H
+#define PB_TRAINER_H
+
+#include "engine/config/config.h"
+#include "engine/losses/loss.h"
+#include "engine/models/model.h"
+#include "engine/trainers/optim.h"
+#include "engine/models/safetensors.h"
+
+#define PB_MAX_LEARNERS 4
+
+typedef struct pb_learner {
+  pb_model *model;
+  pb_optim opt;        /* its step count is the learner's */
+  pb_sched_cfg sched;
+  int accum_steps;     /* micro-batches per optimizer step */
+  int micro;           /* micro-batches accumulated since the last step */
+  double clip;         /* max gradient norm, 0 = off */
+  double lr;           /* of the last optimizer step */
+  int64_t steps_per_epoch, total_steps;
+  double *sumsq;       /* device: the gradient norm's square */
+  float *dout;         /* device [max_n, out]: the gradient of the model's output */
+} pb_learner;
+
+/* [train] accum_steps / clip_grad_norm, [optim] and [schedule] for model m (planned for
+ * training). steps_per_epoch: optimizer steps per epoch. */
+int pb_learner_init(pb_learner *l, pb_model *m, const pb_config *cfg, int64_t steps_per_epoch, int epochs,
+                    pb_err *err);
+void pb_learner_free(pb_learner *l);
+/* Clips, sets the scheduled rate, steps the optimizer and zeroes the gradients. */
+void pb_learner_step(pb_learner *l);
+/* Counts one accumulated micro-batch; steps when step_now or the group is complete. Returns 1
+ * when it stepped. */
+int pb_learner_end_micro(pb_learner *l, int step_now);
+
+/* Training progress per loss term since the last set (an epoch). */
+typedef struct pb_train_stats {
+  int nterms;
+  double loss[PB_LOSS_MAX_TERMS]; /* sums over the labelled samples */
+  long correct[PB_LOSS_MAX_TERMS], seen[PB_LOSS_MAX_TERMS];
+} pb_train_stats;
+
+typedef struct pb_trainer pb_trainer;
+
+typedef struct pb_trainer_vt {
+  const char *kind;
+  /* One micro-batch: x [n, in], labels y [nterms, n] on the device, y_host the same on the
+   * host. Returns 1 when an optimizer stepped. n may be 0 (every sample of the batch was bad):
+   * nothing is computed, but with step_now a pending accumulation group still steps. */
+  int (*micro)(pb_trainer *t, const float *x, const int32_t *y, const int32_t *y_host, int n, int step_now);
+  /* Evaluation forward of n samples with `views` rows each (test-time augmentation; 1 =
+   * none): pred [nterms, n] (host) the predicted classes, term_loss[t] (host) the loss sums.
+   * Waits for the device. */
+  void (*eval)(pb_trainer *t, const float *x, const int32_t *y, const int32_t *y_host, int n, int views,
+               int32_t *pred, double *term_loss);
+  /* Checkpoints: every learner's model and optimizer state at base (meta in the files'
+   * metadata); restore reads them back and leaves the state file's metadata in *st. */
+  int (*save)(pb_trainer *t, const char *base, const char *const *meta, int nmeta, pb_err *err);
+  int (*restore)(pb_trainer *t, const char *model_path, const char *state_path, pb_st_file *st, pb_err *err);
+  void (*free)(pb_trainer *t);
+} pb_trainer_vt;
+
+struct pb_trainer {
+  const pb_trainer_vt *vt;
+  int nlearners;
+  pb_learner learner[PB_MAX_LEARNERS]; /* learner[0]: the model the run evaluates and reports */
+  pb_loss *loss;
+  pb_ctx *ctx;       /* learner 0's model's */
+  int infer_only;
+  /* training progress, on the device: per term */
+  double *loss_acc;  /* [nterms] */
+  int *correct_acc;  /* [nterms] */
+  long seen[PB_LOSS_MAX_TERMS]; /* host: labelled samples */
+  int32_t *pred;     /* device [nterms, max_n] */
+  float *view_logits; /* host [max_n, k]: test-time views on a GPU */
+  void *priv;
+};
+
+/* The trainer for cfg over model m. A model planned for inference only
+ * (pb_model_finalize_infer) gets an evaluation-only trainer: no optimizer, micro is a bug.
+ * Embedding models ([model] embedding_dim) are refused: no loss for embeddings exists yet. */
+pb_trainer *pb_trainer_from_config(const pb_config *cfg, pb_model *m, int64_t steps_per_epoch, int epochs,
+                                   pb_err *err);
+void pb_trainer_free(pb_trainer *t);
+
+/* The plain supervised trainer: one learner over m, one loss (plain.c). */
+pb_trainer *pb_trainer_plain(const pb_config *cfg, pb_model *m, int64_t steps_per_epoch, int epochs, pb_err *err);
+
+static inline int pb_trainer_micro(pb_trainer *t, const float *x, const int32_t *y, const int32_t *y_host, int n,
+                                   int step_now) {
+  return t->vt->micro(t, x, y, y_host, n, step_now);
+}
+static inline void pb_trainer_eval(pb_trainer *t, const float *x, const int32_t *y, const int32_t *y_host, int n,
+                                   int views, int32_t *pred, double *term_loss) {
+  t->vt->eval(t, x, y, y_host, n, views, pred, term_loss);
+}
+/* Optimizer steps taken (learner 0's), its last rate, and its schedule's length. */
+static inline int64_t pb_trainer_step(const pb_trainer *t) { return t->learner[0].opt.step; }
+
+/* The progress since the last set (waits for the device); set it (resume, epoch start). */
+void pb_trainer_stats(pb_trainer *t, pb_train_stats *s);
+void pb_trainer_set_stats(pb_trainer *t, const pb_train_stats *s);
+/* Learning rate after resuming at step: the rate of the last step taken (learner 0). */
+void pb_trainer_resume_lr(pb_trainer *t);
+
+/* For implementations: the shared progress accumulators and prediction buffer for loss l on
+ * m's device (pb_trainer_free releases them). */
+int pb_trainer_alloc_common(pb_trainer *t, pb_model *m, pb_err *err);
+
+#endif
