@@ -134,7 +134,8 @@ int pb_cfg_find(const char *section, const char *key) {
 int pb_cfg_section_known(const char *section) {
   for (int i = 0; i < cfg_nsections; i++)
     if (!strcmp(cfg_sections[i], section)) return 1;
-  return 0;
+  char base[64], name[64];
+  return pb_cfg_split_named(section, base, sizeof base, name, sizeof name, NULL) == 1;
 }
 
 static int cfg_parse(const pb_cfg_key *k, const char *text, pb_cfg_val *v, pb_err *err);
@@ -314,9 +315,13 @@ static int cfg_parse(const pb_cfg_key *k, const char *text, pb_cfg_val *v, pb_er
 
 int pb_cfg_assign(pb_config *c, int idx, const char *value, const char *origin, pb_err *err) {
   PB_ASSERT(idx >= 0 && idx < pb_cfg_nkeys);
+  return pb_cfg_assign_val(&c->v[idx], idx, value, origin, err);
+}
+
+int pb_cfg_assign_val(pb_cfg_val *dst, int idx, const char *value, const char *origin, pb_err *err) {
+  PB_ASSERT(idx >= 0 && idx < pb_cfg_nkeys);
   pb_cfg_val v;
   if (cfg_parse(&pb_cfg_keys[idx], value, &v, err)) return PB_ERR;
-  pb_cfg_val *dst = &c->v[idx];
   free(dst->raw);
   free(dst->origin);
   v.raw = pb_xstrdup(value);
@@ -341,8 +346,10 @@ int pb_cfg_err_unknown_section(pb_err *err, const char *section) {
 int pb_cfg_err_unknown_key(pb_err *err, const char *section, const char *key) {
   const char *names[128] = {0};
   int n = 0, other = -1;
+  char base[64], nm[64]; /* a named section [model.f] has [model]'s keys */
+  const char *look = pb_cfg_split_named(section, base, sizeof base, nm, sizeof nm, NULL) == 1 ? base : section;
   for (int i = 0; i < pb_cfg_nkeys && n < 128; i++) {
-    if (!strcmp(pb_cfg_keys[i].section, section))
+    if (!strcmp(pb_cfg_keys[i].section, look))
       names[n++] = pb_cfg_keys[i].key;
     else if (other < 0 && !strcmp(pb_cfg_keys[i].key, key))
       other = i;
@@ -378,6 +385,7 @@ void pb_config_free(pb_config *c) {
     free(c->v[i].origin);
   }
   free(c->v);
+  pb_cfg_free_named(c);
   free(c);
 }
 
@@ -386,15 +394,21 @@ int pb_config_set(pb_config *c, const char *assignment, pb_err *err) {
   const char *eq = strchr(assignment, '=');
   char name[128], section[64], key[64], loc[160];
   cfg_trim_copy(name, sizeof name, assignment, eq ? (size_t)(eq - assignment) : strlen(assignment));
-  char *dot = strchr(name, '.');
+  char *dot = strrchr(name, '.'); /* section.key, or section.NAME.key for a named section */
   if (!eq || !dot)
     return pb_err_set(err, "--set '%s': expected section.key=value (e.g. --set train.epochs=5)", assignment);
   cfg_trim_copy(section, sizeof section, name, (size_t)(dot - name));
   cfg_trim_copy(key, sizeof key, dot + 1, strlen(dot + 1));
   snprintf(loc, sizeof loc, "--set %s.%s", section, key);
-  if (!pb_cfg_section_known(section)) return pb_cfg_err_unknown_section(err, section), pb_err_prefix(err, "%s", loc);
-  int idx = pb_cfg_find(section, key);
+  char base[64], nm[64];
+  int named = pb_cfg_split_named(section, base, sizeof base, nm, sizeof nm, err);
+  if (named < 0) return pb_err_prefix(err, "%s", loc);
+  if (!named && !pb_cfg_section_known(section))
+    return pb_cfg_err_unknown_section(err, section), pb_err_prefix(err, "%s", loc);
+  int idx = pb_cfg_find(named ? base : section, key);
   if (idx < 0) return pb_cfg_err_unknown_key(err, section, key), pb_err_prefix(err, "%s", loc);
+  pb_cfg_named *ns = NULL;
+  if (named && !(ns = pb_cfg_named_get(c, base, nm, "--set", err))) return pb_err_prefix(err, "%s", loc);
 
   /* The value must survive pb_config_write and a re-read: one line, no inline comment. */
   const char *v0 = eq + 1;
@@ -413,7 +427,7 @@ int pb_config_set(pb_config *c, const char *assignment, pb_err *err) {
       if ((*p == '#' || *p == ';') && p > value && isspace((unsigned char)p[-1])) break;
     if (*p)
       pb_err_set(err, "%s: the value holds ' %c', which a config file reads as the start of a comment", loc, *p);
-    else if (pb_cfg_assign(c, idx, value, "--set", err))
+    else if (ns ? pb_cfg_assign_val(&ns->v[idx], idx, value, "--set", err) : pb_cfg_assign(c, idx, value, "--set", err))
       pb_err_prefix(err, "%s", loc);
     else
       rc = PB_OK;
@@ -502,6 +516,7 @@ static void cfg_write_body(const pb_config *c, FILE *f) {
       fprintf(f, spaced ? "%s = %s\n" : "%s=%s\n", k->key, v->raw);
     }
   }
+  pb_cfg_write_named(c, f);
 }
 
 int pb_config_write(const pb_config *c, const char *path, pb_err *err) {

@@ -67,6 +67,20 @@ int pb_config_is_set(const pb_config *c, const char *section, const char *key);
 /* Where the value came from, for error messages: "exp.ini:12", "--set", or "default". */
 const char *pb_config_origin(const pb_config *c, const char *section, const char *key);
 
+/* Named sections. [model.NAME], [optim.NAME] and [schedule.NAME] (NAME: a-z, 0-9, _) take the
+ * keys of their base section; a key they do not set takes the base section's value. The names
+ * of the [section.NAME] sections given, in order of first appearance: returns their count,
+ * copies up to cap pointers (valid while c lives). */
+int pb_config_names(const pb_config *c, const char *section, const char **names, int cap);
+/* "file:line" of a named section's header (or "--set"); NULL when it was not given. */
+const char *pb_config_named_origin(const pb_config *c, const char *section, const char *name);
+/* 1 when [section.name] sets key itself. */
+int pb_config_named_is_set(const pb_config *c, const char *section, const char *name, const char *key);
+/* A new config (pb_config_free it) equal to c, except that [model], [optim] and [schedule]
+ * hold the values model `name` sees: its named sections' over the base sections'. name
+ * NULL or "": a plain copy. Named sections are not carried into the view. */
+pb_config *pb_config_view(const pb_config *c, const char *name);
+
 /* Writes the resolved config (every key, with its value) as INI, atomically (temp + rename). */
 int pb_config_write(const pb_config *c, const char *path, pb_err *err);
 

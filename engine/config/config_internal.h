@@ -19,9 +19,34 @@ typedef struct pb_cfg_val {
   } list;
 } pb_cfg_val;
 
+/* A named section, [model.f]: its own values of [model]'s keys; the keys it does not set
+ * take [model]'s values (config_named.c). */
+#define PB_CFG_MAX_NAMED 16
+typedef struct pb_cfg_named {
+  char section[16]; /* the base section: "model", "optim" or "schedule" */
+  char name[32];    /* [a-z0-9_], starting with a letter */
+  char *origin;     /* where its header (or first --set) appeared */
+  pb_cfg_val *v;    /* [pb_cfg_nkeys]; raw == NULL: not set here (inherited) */
+} pb_cfg_named;
+
 struct pb_config {
   pb_cfg_val *v; /* [pb_cfg_nkeys], in table order */
+  int nnamed;
+  pb_cfg_named named[PB_CFG_MAX_NAMED]; /* in order of first appearance */
 };
+
+/* "model.f" -> base "model" and name "f". Returns 1 when section has that form with a base
+ * that takes named sections and a valid name, 0 when it is not of the form base.name, -1
+ * with err set when it is but the base or the name is not allowed. */
+int pb_cfg_split_named(const char *section, char *base, size_t blen, char *name, size_t nlen, pb_err *err);
+/* The named section base.name, created (with origin) when new. NULL with err when there
+ * are too many. */
+pb_cfg_named *pb_cfg_named_get(pb_config *c, const char *base, const char *name, const char *origin, pb_err *err);
+/* Parses value for key idx into dst (the key's checks), replacing what dst held. */
+int pb_cfg_assign_val(pb_cfg_val *dst, int idx, const char *value, const char *origin, pb_err *err);
+/* Writes the named sections (only their own values) after the base sections. */
+void pb_cfg_write_named(const pb_config *c, FILE *f);
+void pb_cfg_free_named(pb_config *c);
 
 /* Checks pb_cfg_keys[] once (PB_FATAL on a bad table). */
 void pb_cfg_check_table(void);

@@ -88,7 +88,20 @@ static char *cfg_read_line(char *str, int num, void *stream) {
     if (len >= sizeof name) len = sizeof name - 1;
     memcpy(name, line + 1, len);
     name[len] = '\0';
-    if (!pb_cfg_section_known(name)) {
+    char base[64], nm[64];
+    int named = pb_cfg_split_named(name, base, sizeof base, nm, sizeof nm, L->err);
+    if (named < 0) {
+      cfg_fail(fl);
+      return NULL;
+    }
+    if (named) { /* [model.f]: declared here, even when no key follows */
+      char origin[PATH_MAX + 32];
+      snprintf(origin, sizeof origin, "%s:%d", fl->path, fl->lineno);
+      if (!pb_cfg_named_get(L->c, base, nm, origin, L->err)) {
+        cfg_fail(fl);
+        return NULL;
+      }
+    } else if (!pb_cfg_section_known(name)) {
       pb_cfg_err_unknown_section(L->err, name);
       cfg_fail(fl);
       return NULL;
@@ -159,14 +172,20 @@ static int cfg_handler(void *user, const char *section, const char *name, const 
     pb_cfg_err_unknown_section(L->err, section);
     rc = cfg_fail(fl);
   } else {
-    int idx = pb_cfg_find(section, name);
+    char base[64], nm[64];
+    int named = pb_cfg_split_named(section, base, sizeof base, nm, sizeof nm, NULL) == 1;
+    int idx = pb_cfg_find(named ? base : section, name);
+    char origin[PATH_MAX + 32];
+    snprintf(origin, sizeof origin, "%s:%d", fl->path, fl->lineno);
+    pb_cfg_named *ns = named ? pb_cfg_named_get(L->c, base, nm, origin, L->err) : NULL;
     if (idx < 0) {
       pb_cfg_err_unknown_key(L->err, section, name);
       rc = cfg_fail(fl);
-    } else {
-      char origin[PATH_MAX + 32];
-      snprintf(origin, sizeof origin, "%s:%d", fl->path, fl->lineno);
-      if (pb_cfg_assign(L->c, idx, v, origin, L->err)) rc = cfg_fail(fl);
+    } else if (named && !ns) {
+      rc = cfg_fail(fl);
+    } else if (ns ? pb_cfg_assign_val(&ns->v[idx], idx, v, origin, L->err)
+                  : pb_cfg_assign(L->c, idx, v, origin, L->err)) {
+      rc = cfg_fail(fl);
     }
   }
   free(v);
