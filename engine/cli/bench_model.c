@@ -103,8 +103,8 @@ int pb_cmd_bench_model(const pb_cli_opts *o) {
       pb_model_free(m);
       goto fail;
     }
-    /* labels [nterms, batch]: the synthetic ones, or label 0 for every head of a multi-head model */
-    int nt = t->loss->nterms;
+    /* labels [nlabels, batch]: the synthetic ones, or label 0 for every head of a multi-head model */
+    int nt = t->nlabels;
     int32_t *yh = pb_xcalloc((size_t)batch * nt, sizeof(int32_t)), *yd = y;
     if (nt > 1 || m->nheads) {
       if (!(yd = pb_ctx_alloc(&ctx, (size_t)batch * nt * sizeof(int32_t), "the labels", &err))) {

@@ -26,10 +26,10 @@ int pb_cmd_eval(const pb_cli_opts *o, pb_config *cfg) {
   pb_model_print_memory(r.model, stdout);
   if (pb_run_evaluate(&r, &r.test, &e, &err)) goto out;
   char part[4096];
-  pb_report_eval_str(r.tr->loss, &e, "test_", 1, part, sizeof part);
+  pb_report_eval_str(&r.tr->terms, &e, "test_", 1, part, sizeof part);
   printf("checkpoint %s: %ld test images\n", ck, e.n);
   printf("%s\n", part + 1);
-  pb_report_per_class(r.tr->loss, &e, stdout);
+  pb_report_per_class(&r.tr->terms, &e, stdout);
   rc = 0;
 out:
   if (rc) fprintf(stderr, "plumb eval: error: %s\n", err.msg);

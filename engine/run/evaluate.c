@@ -45,7 +45,7 @@ int pb_run_evaluate(pb_run *r, const pb_dataset *d, pb_eval *out, pb_err *err) {
     for (int t = 0; t < nt; t++) {
       out->loss[t] += loss[t];
       memcpy(out->pred + t * cap + out->n, pred + (size_t)t * n, (size_t)n * sizeof(int32_t));
-      memcpy(out->labels + t * cap + out->n, yh + (size_t)t * n, (size_t)n * sizeof(int32_t));
+      memcpy(out->labels + t * cap + out->n, yh + (size_t)r->tr->terms.label_row[t] * n, (size_t)n * sizeof(int32_t));
     }
     if (out->aligned) memcpy(out->aligned + out->n, b->aligned, (size_t)n);
     if (out->groups) memcpy(out->groups + out->n, b->groups, (size_t)n * sizeof(int32_t));

@@ -88,7 +88,7 @@ static int epoch_end(train_session *S, int64_t epoch, double t_ep, double t_trai
   sync_stats(r);
   double train_secs = now_s() - t_ep;
   t_train = PB_MAX(t_train, train_secs);
-  double loss = pb_report_train_loss(r->tr->loss, &r->ep, r->ep_seen);
+  double loss = pb_report_train_loss(&r->tr->terms, &r->ep, r->ep_seen);
   if (!isfinite(loss))
     return pb_err_set(err, "the loss became %g in epoch %" PRId64 ": lower [optim] lr or set [train] clip_grad_norm",
                       loss, epoch + 1);
@@ -184,7 +184,7 @@ static int train_loop(train_session *S, pb_err *err) {
         /* A log point: the one place a step waits for the device. */
         sync_stats(r);
         t_train = PB_MAX(t_train, now_s() - t_ep); /* the device work enqueued is done now */
-        double loss = pb_report_train_loss(r->tr->loss, &r->ep, r->ep_seen);
+        double loss = pb_report_train_loss(&r->tr->terms, &r->ep, r->ep_seen);
         if (!isfinite(loss)) {
           rc = pb_err_set(err, "the loss became %g by step %" PRId64 " (epoch %" PRId64
                                "): lower [optim] lr or set [train] clip_grad_norm",
@@ -241,7 +241,7 @@ static int already_complete(train_session *S, pb_err *err) {
     return PB_ERR;
   }
   char sp[2048];
-  pb_report_eval_str(r->tr->loss, &test, "test_", 0, sp, sizeof sp);
+  pb_report_eval_str(&r->tr->terms, &test, "test_", 0, sp, sizeof sp);
   pb_eval_free(&test);
   pb_log("run %s is already complete (%d epochs, step %" PRId64 "); raise [train] epochs to train on. "
          "Its final model:%s",
@@ -284,7 +284,7 @@ static int session(train_session *S, pb_config *cfg, const char *resume, pb_err 
     if (pb_runfolder_trim_metrics(S->f.dir, r->epoch, err)) return PB_ERR;
   }
   if (r->epoch >= r->epochs) return already_complete(S, err);
-  pb_report_init(&S->rep, r->tr->loss, S->f.dir);
+  pb_report_init(&S->rep, &r->tr->terms, S->f.dir);
   int rc = train_loop(S, err);
   pb_report_free(&S->rep);
   if (rc == PB_OK) pb_log("done: %d epochs, %" PRId64 " steps; run folder %s", r->epochs, pb_trainer_step(r->tr), S->f.dir);

@@ -11,11 +11,11 @@
 
 #include "engine/run/log.h"
 
-static int named(const pb_loss *l) { return l->term[0].name[0] != 0; }
+static int named(const pb_terms *l) { return l->term[0].name[0] != 0; }
 
-double pb_report_train_loss(const pb_loss *l, const pb_train_stats *s, long images) {
+double pb_report_train_loss(const pb_terms *l, const pb_train_stats *s, long images) {
   double sum = 0;
-  for (int t = 0; t < l->nterms; t++) sum += (double)l->term[t].weight * s->loss[t];
+  for (int t = 0; t < l->n; t++) sum += (double)l->term[t].weight * s->loss[t];
   return sum / (double)PB_MAX(images, 1);
 }
 
@@ -30,15 +30,15 @@ static void append(char *buf, size_t len, const char *fmt, ...) {
 }
 
 /* " | skin: loss 2.1034 acc 0.2100, gender: ..." (training progress of each head). */
-static void heads_train_str(const pb_loss *l, const pb_train_stats *s, char *buf, size_t len) {
-  for (int t = 0; t < l->nterms; t++) {
+static void heads_train_str(const pb_terms *l, const pb_train_stats *s, char *buf, size_t len) {
+  for (int t = 0; t < l->n; t++) {
     long n = s->seen[t];
     append(buf, len, "%s %s: loss %.4f acc %.4f", t ? "," : " |", l->term[t].name, n ? s->loss[t] / (double)n : NAN,
            pb_ratio(s->correct[t], n));
   }
 }
 
-void pb_report_eval_str(const pb_loss *l, const pb_eval *e, const char *prefix, int bias, char *buf, size_t len) {
+void pb_report_eval_str(const pb_terms *l, const pb_eval *e, const char *prefix, int bias, char *buf, size_t len) {
   buf[0] = 0;
   if (!named(l)) {
     pb_cls_counts c;
@@ -51,7 +51,7 @@ void pb_report_eval_str(const pb_loss *l, const pb_eval *e, const char *prefix, 
              c.n_aligned, c.n_conflicting);
     return;
   }
-  for (int t = 0; t < l->nterms; t++) {
+  for (int t = 0; t < l->n; t++) {
     pb_class_counts c;
     pb_eval_class_counts(e, t, l->term[t].classes, &c);
     const char *nm = l->term[t].name;
@@ -62,9 +62,9 @@ void pb_report_eval_str(const pb_loss *l, const pb_eval *e, const char *prefix, 
   }
 }
 
-void pb_report_per_class(const pb_loss *l, const pb_eval *e, FILE *out) {
+void pb_report_per_class(const pb_terms *l, const pb_eval *e, FILE *out) {
   if (!named(l)) return;
-  for (int t = 0; t < l->nterms; t++) { /* per-class accuracy behind each disparity */
+  for (int t = 0; t < l->n; t++) { /* per-class accuracy behind each disparity */
     pb_class_counts c;
     pb_eval_class_counts(e, t, l->term[t].classes, &c);
     fprintf(out, "  %s per-class accuracy (labelled %ld):", l->term[t].name, c.n);
@@ -81,7 +81,7 @@ void pb_report_per_class(const pb_loss *l, const pb_eval *e, FILE *out) {
 void pb_report_progress(const pb_report *rep, int64_t epoch, int epochs, int64_t batch, int64_t batches, int64_t step,
                         const pb_train_stats *s, long images_seen, double lr, double images_per_second,
                         const char *eta) {
-  const pb_loss *l = rep->loss;
+  const pb_terms *l = rep->terms;
   char hp[1200] = "", accp[32] = "";
   if (named(l))
     heads_train_str(l, s, hp, sizeof hp);
@@ -93,7 +93,7 @@ void pb_report_progress(const pb_report *rep, int64_t epoch, int epochs, int64_t
 }
 
 void pb_report_epoch(pb_report *rep, const pb_epoch_figures *f) {
-  const pb_loss *l = rep->loss;
+  const pb_terms *l = rep->terms;
   char tp[1200] = "", vp[2048] = "", sp[2048] = "", badp[64] = "";
   if (named(l)) {
     heads_train_str(l, f->train, tp, sizeof tp);
@@ -110,9 +110,9 @@ void pb_report_epoch(pb_report *rep, const pb_epoch_figures *f) {
   for (int i = 0; i < rep->nwriters; i++) rep->writer[i]->epoch(rep->writer[i], l, f);
 }
 
-void pb_report_init(pb_report *rep, const pb_loss *l, const char *dir) {
+void pb_report_init(pb_report *rep, const pb_terms *l, const char *dir) {
   memset(rep, 0, sizeof *rep);
-  rep->loss = l;
+  rep->terms = l;
   if (dir) rep->writer[rep->nwriters++] = pb_report_csv(dir);
 }
 
@@ -146,9 +146,9 @@ static void cell(csv_cells *c, const char *fmt_val, double v, const char *name_f
   c->n++;
 }
 
-static void csv_cells_of(const pb_loss *l, const pb_epoch_figures *f, csv_cells *c) {
+static void csv_cells_of(const pb_terms *l, const pb_epoch_figures *f, csv_cells *c) {
   c->n = 0;
-  int nm = named(l), nt = l->nterms;
+  int nm = named(l), nt = l->n;
   cell(c, "%lld", (double)(f->epoch + 1), "epoch");
   cell(c, "%lld", (double)f->step, "step");
   cell(c, "%.6g", f->lr, "lr");
@@ -186,7 +186,7 @@ typedef struct {
   char path[4200];
 } csv_priv;
 
-static void csv_epoch(pb_report_writer *w, const pb_loss *l, const pb_epoch_figures *f) {
+static void csv_epoch(pb_report_writer *w, const pb_terms *l, const pb_epoch_figures *f) {
   csv_priv *p = w->priv;
   int fresh = access(p->path, F_OK) != 0;
   FILE *fp = fopen(p->path, "a");

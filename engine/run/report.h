@@ -29,7 +29,7 @@ typedef struct pb_report_writer pb_report_writer;
 struct pb_report_writer {
   const char *name;
   /* One row per epoch; returns PB_ERR only when the writer's output is lost for good. */
-  void (*epoch)(pb_report_writer *w, const pb_loss *loss, const pb_epoch_figures *f);
+  void (*epoch)(pb_report_writer *w, const pb_terms *terms, const pb_epoch_figures *f);
   void (*free)(pb_report_writer *w);
   void *priv;
 };
@@ -37,13 +37,13 @@ struct pb_report_writer {
 #define PB_REPORT_MAX_WRITERS 4
 
 typedef struct pb_report {
-  const pb_loss *loss;  /* its terms name the figures */
+  const pb_terms *terms; /* name the figures */
   int nwriters;
   pb_report_writer *writer[PB_REPORT_MAX_WRITERS];
 } pb_report;
 
-/* A report for a run with loss l writing to run folder dir (dir NULL: log lines only). */
-void pb_report_init(pb_report *rep, const pb_loss *l, const char *dir);
+/* A report for a run with these terms writing to run folder dir (dir NULL: log lines only). */
+void pb_report_init(pb_report *rep, const pb_terms *terms, const char *dir);
 void pb_report_free(pb_report *rep);
 /* The per-epoch line in the log, then every writer's row. */
 void pb_report_epoch(pb_report *rep, const pb_epoch_figures *f);
@@ -54,12 +54,12 @@ void pb_report_progress(const pb_report *rep, int64_t epoch, int epochs, int64_t
 /* The evaluation figures of one set as "PREFIXloss=.. PREFIXacc=.." (one-term) or per head
  * " PREFIXNAME_loss=.. PREFIXNAME_acc=.. PREFIXNAME_disparity=.."; with bias flags the
  * aligned / conflicting accuracies follow when bias is set (one-term). Starts with a space. */
-void pb_report_eval_str(const pb_loss *l, const pb_eval *e, const char *prefix, int bias, char *buf, size_t len);
+void pb_report_eval_str(const pb_terms *l, const pb_eval *e, const char *prefix, int bias, char *buf, size_t len);
 /* Per-class accuracy lines of each head (plumb eval of a multi-head model). */
-void pb_report_per_class(const pb_loss *l, const pb_eval *e, FILE *out);
+void pb_report_per_class(const pb_terms *l, const pb_eval *e, FILE *out);
 
 /* The training objective per image: sum over terms of weight * loss sum, over the images. */
-double pb_report_train_loss(const pb_loss *l, const pb_train_stats *s, long images);
+double pb_report_train_loss(const pb_terms *l, const pb_train_stats *s, long images);
 
 /* The metrics.csv writer (dir/metrics.csv, appended; the header when the file is new). */
 pb_report_writer *pb_report_csv(const char *dir);

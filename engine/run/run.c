@@ -90,7 +90,7 @@ static int alloc_staging(pb_run *r, pb_err *err) {
     r->max_sample = PB_MAX(r->max_sample, (size_t)ds[k]->c * ds[k]->h * ds[k]->w *
                                               (ds[k]->kind == PB_DATA_F32 ? sizeof(float) : 1));
   size_t per = (size_t)r->train.c * r->train.h * r->train.w, mb = (size_t)r->max_rows;
-  size_t ny = mb * (size_t)r->nterms; /* labels per batch: [nterms, n] */
+  size_t ny = mb * (size_t)r->nlabels; /* labels per batch: [nlabels, n] */
   for (int s = 0; s < 2; s++)
     if (!(r->u8_dev[s] = pb_ctx_alloc(&r->ctx, mb * r->max_sample, "the input bytes", err)) ||
         !(r->y_dev[s] = pb_ctx_alloc(&r->ctx, ny * sizeof(int32_t), "the labels", err)))
@@ -182,7 +182,8 @@ static int run_init(pb_run *r, pb_config *cfg, int infer, pb_err *err) {
     printf("%s\n", init_summary);
   }
   if (!(r->tr = pb_trainer_from_config(cfg, r->model, steps, r->epochs, err))) goto fail;
-  r->nterms = r->tr->loss->nterms;
+  r->nterms = r->tr->terms.n;
+  r->nlabels = r->tr->nlabels;
   r->max_batch = infer ? r->eval_batch : PB_MAX(r->batch, r->eval_batch);
   if (alloc_staging(r, err) || !(r->loader = make_loader(r, cfg, err))) goto fail;
   return PB_OK;
@@ -271,7 +272,7 @@ int pb_run_batch(pb_run *r, const pb_dataset *d, pb_batch *b, float **x, int32_t
   size_t bytes = (size_t)rows * d->c * hw * (f32 ? sizeof(float) : 1);
   ops->h2d_async(c, r->u8_dev[s], b->u8, bytes);
   if (r->model->nheads) { /* head-major with the batch's stride -> [nheads, n] */
-    for (int h = 0; h < r->nterms; h++) {
+    for (int h = 0; h < r->nlabels; h++) {
       const int32_t *src = b->heads + (size_t)h * r->max_batch;
       ops->h2d_async(c, r->y_dev[s] + (size_t)h * n, src, (size_t)n * sizeof(int32_t));
       memcpy(r->y_host + (size_t)h * n, src, (size_t)n * sizeof(int32_t));

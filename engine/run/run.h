@@ -22,7 +22,8 @@ typedef struct pb_run {
   pb_norm norm;
   pb_model *model;
   pb_trainer *tr;
-  int nterms;            /* the loss's terms: 1, or one per head of a multi-head model */
+  int nterms;            /* the trainer's terms (trainer.h pb_terms) */
+  int nlabels;           /* label rows per batch: 1, or one per head of a multi-head model */
   int batch, eval_batch, epochs;
   int64_t batches_per_epoch;
   char dir[4096], ckdir[4200];
@@ -47,7 +48,7 @@ typedef struct pb_run {
   float *x_dev;
   int32_t *y_dev[2];
   uint8_t *u8_dev[2];
-  int32_t *y_host;       /* [nterms, max_batch]: the staged batch's labels on the host */
+  int32_t *y_host;       /* [nlabels, max_batch]: the staged batch's labels on the host */
   int slot;
   /* progress, saved in checkpoints (host mirror of the trainer's accumulators) */
   int64_t epoch, cursor;
@@ -71,7 +72,7 @@ void pb_run_pass(pb_run *r, const pb_dataset *d, int train, const int32_t *order
 /* Abandons the current pass (a signal, max_steps, an error): the workers stop between samples. */
 void pb_run_pass_stop(pb_run *r);
 /* Stages a loader batch of d for the model's device: *x [n * views, c, h, w] normalised (u8
- * data) or as stored (f32 data), *y [nterms, n] on the device, *y_host the same on the host.
+ * data) or as stored (f32 data), *y [nlabels, n] on the device, *y_host the same on the host.
  * The bytes go by an asynchronous copy that overlaps the compute already enqueued (a memcpy
  * on the CPU) and are normalised on the device. Bad samples the batch left out are logged;
  * with [loader] on_bad_image = fail the first one is returned as the error, with skip an

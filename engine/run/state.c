@@ -15,7 +15,7 @@ static int make_meta(const pb_run *r, int64_t epoch, int64_t cursor, int progres
                      const char **meta) {
   int n = 0;
   const pb_train_stats *s = &r->ep;
-  const pb_loss *l = r->tr->loss;
+  const pb_terms *l = &r->tr->terms;
   int named = l->term[0].name[0] != 0;
 #define META(k, ...)                         \
   do {                                       \
@@ -34,7 +34,7 @@ static int make_meta(const pb_run *r, int64_t epoch, int64_t cursor, int progres
   META("epoch_loss_sum", "%.17g", progress ? pb_report_train_loss(l, s, 1) : 0.0);
   META("epoch_correct", "%ld", progress && !named ? s->correct[0] : 0);
   META("epoch_seen", "%ld", progress ? r->ep_seen : 0);
-  for (int t = 0; named && t < l->nterms; t++) { /* per-head progress: "loss_sum correct seen" */
+  for (int t = 0; named && t < l->n; t++) { /* per-head progress: "loss_sum correct seen" */
     char k[96];
     snprintf(k, sizeof k, "epoch_head.%s", l->term[t].name);
     META(k, "%.17g %ld %ld", progress ? s->loss[t] : 0.0, progress ? s->correct[t] : 0, progress ? s->seen[t] : 0);
@@ -91,16 +91,16 @@ int pb_run_restore_state(pb_run *r, const char *model_path, pb_err *err) {
   r->epoch = strtoll(vals[1], &end, 10);
   r->cursor = strtoll(vals[2], &end, 10);
   uint64_t seed = strtoull(vals[3], &end, 10);
-  const pb_loss *l = r->tr->loss;
+  const pb_terms *l = &r->tr->terms;
   memset(&r->ep, 0, sizeof r->ep);
-  r->ep.nterms = l->nterms;
+  r->ep.nterms = l->n;
   r->ep_seen = strtol(vals[6], &end, 10);
   if (l->term[0].name[0] == 0) { /* one unnamed term: its figures are the epoch's */
     r->ep.loss[0] = strtod(vals[4], &end);
     r->ep.correct[0] = strtol(vals[5], &end, 10);
     r->ep.seen[0] = r->ep_seen;
   } else {
-    for (int t = 0; t < l->nterms; t++) {
+    for (int t = 0; t < l->n; t++) {
       char k[96];
       snprintf(k, sizeof k, "epoch_head.%s", l->term[t].name);
       const char *v = pb_st_meta(&st, k);

@@ -72,5 +72,8 @@ pb_trainer *pb_trainer_plain(const pb_config *cfg, pb_model *m, int64_t steps_pe
     pb_trainer_free(t);
     return NULL;
   }
+  t->terms.n = t->loss->nterms;
+  for (int i = 0; i < t->loss->nterms; i++) t->terms.term[i] = t->loss->term[i], t->terms.label_row[i] = i;
+  t->nlabels = t->loss->nterms;
   return t;
 }

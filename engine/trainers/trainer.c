@@ -49,7 +49,7 @@ void pb_trainer_free(pb_trainer *t) {
 
 void pb_trainer_stats(pb_trainer *t, pb_train_stats *s) {
   pb_ctx *c = t->ctx;
-  int nt = t->loss->nterms;
+  int nt = t->terms.n;
   memset(s, 0, sizeof *s);
   s->nterms = nt;
   int k[PB_LOSS_MAX_TERMS];
@@ -60,7 +60,7 @@ void pb_trainer_stats(pb_trainer *t, pb_train_stats *s) {
 
 void pb_trainer_set_stats(pb_trainer *t, const pb_train_stats *s) {
   pb_ctx *c = t->ctx;
-  int nt = t->loss->nterms;
+  int nt = t->terms.n;
   int k[PB_LOSS_MAX_TERMS];
   double l[PB_LOSS_MAX_TERMS];
   for (int i = 0; i < nt; i++) {

@@ -43,7 +43,17 @@ void pb_learner_step(pb_learner *l);
  * when it stepped. */
 int pb_learner_end_micro(pb_learner *l, int step_now);
 
-/* Training progress per loss term since the last set (an epoch). */
+/* What a trainer reports: its terms (a loss term, or a model of a multi-model trainer), each
+ * with a name ("" for the single term of a one-model, one-term run), a weight in the training
+ * objective, its classes, and the label row its predictions are scored against (rows of the
+ * [nlabels, n] label block: a head's column, or row 0 for every model). */
+typedef struct pb_terms {
+  int n;
+  pb_loss_term term[PB_LOSS_MAX_TERMS];
+  int label_row[PB_LOSS_MAX_TERMS];
+} pb_terms;
+
+/* Training progress per term since the last set (an epoch). */
 typedef struct pb_train_stats {
   int nterms;
   double loss[PB_LOSS_MAX_TERMS]; /* sums over the labelled samples */
@@ -54,12 +64,12 @@ typedef struct pb_trainer pb_trainer;
 
 typedef struct pb_trainer_vt {
   const char *kind;
-  /* One micro-batch: x [n, in], labels y [nterms, n] on the device, y_host the same on the
+  /* One micro-batch: x [n, in], labels y [nlabels, n] on the device, y_host the same on the
    * host. Returns 1 when an optimizer stepped. n may be 0 (every sample of the batch was bad):
    * nothing is computed, but with step_now a pending accumulation group still steps. */
   int (*micro)(pb_trainer *t, const float *x, const int32_t *y, const int32_t *y_host, int n, int step_now);
   /* Evaluation forward of n samples with `views` rows each (test-time augmentation; 1 =
-   * none): pred [nterms, n] (host) the predicted classes, term_loss[t] (host) the loss sums.
+   * none): pred [terms.n, n] (host) the predicted classes, term_loss[t] (host) the loss sums.
    * Waits for the device. */
   void (*eval)(pb_trainer *t, const float *x, const int32_t *y, const int32_t *y_host, int n, int views,
                int32_t *pred, double *term_loss);
@@ -75,6 +85,8 @@ struct pb_trainer {
   int nlearners;
   pb_learner learner[PB_MAX_LEARNERS]; /* learner[0]: the model the run evaluates and reports */
   pb_loss *loss;
+  pb_terms terms;    /* what it reports (plain: the loss's terms) */
+  int nlabels;       /* label rows a batch carries: [nlabels, n] */
   pb_ctx *ctx;       /* learner 0's model's */
   int infer_only;
   /* training progress, on the device: per term */
