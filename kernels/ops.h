@@ -148,6 +148,23 @@ void pb_chscale_fwd_cpu(float *y, const float *x, const float *s, int n, int c, 
 void pb_chscale_bwd_cpu(float *dx, float *ds, const float *dy, const float *x, const float *s,
                         int n, int c, int hw);
 
+/* ------------------------------------------------------------------ crop add (BagNet residual) */
+
+/* The residual add of ReBias's BagNet blocks (cpu/crop_add.c): the shortcut b is larger than the
+ * branch a (unpadded convolutions) and only its top-left h x w part is added, as the released
+ * identity[:, :, :-diff, :-diff]. */
+typedef struct pb_crop_params {
+  int n, c;       /* batch, channels */
+  int h, w;       /* a, y, dy: [n, c, h, w] */
+  int h_in, w_in; /* b, db: [n, c, h_in, w_in], h_in >= h, w_in >= w */
+} pb_crop_params;
+
+/* y = a + b[:, :, :h, :w]. y overwritten; y may alias a (not b). */
+void pb_add_crop_fwd_cpu(float *y, const float *a, const float *b, const pb_crop_params *p);
+/* db = dy in the top-left h x w of each plane, 0 elsewhere (overwritten). The gradient with
+ * respect to a is dy itself (no op). */
+void pb_add_crop_bwd_cpu(float *db, const float *dy, const pb_crop_params *p);
+
 /* ------------------------------------------------------------------ L2 normalisation (embeddings) */
 
 /* Row-wise y[n,d] = x / max(||x||_2, eps), as PyTorch's F.normalize(x, dim=1, eps) (eps 1e-12 in

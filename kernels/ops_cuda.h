@@ -121,6 +121,12 @@ void pb_chscale_fwd_cuda(float *y, const float *x, const float *s, int n, int c,
 void pb_chscale_bwd_cuda(float *dx, float *ds, const float *dy, const float *x, const float *s, int n, int c, int hw,
                          const pb_cuda_env *env);
 
+/* ------------------------------------------------------------------ crop add (crop_add.cu) */
+
+/* The BagNet residual add and its backward: bitwise the CPU twins (one rounded add or a copy). */
+void pb_add_crop_fwd_cuda(float *y, const float *a, const float *b, const pb_crop_params *p, const pb_cuda_env *env);
+void pb_add_crop_bwd_cuda(float *db, const float *dy, const pb_crop_params *p, const pb_cuda_env *env);
+
 /* ------------------------------------------------------------------ L2 normalisation (l2norm.cu) */
 
 /* One block per row, fixed reduction tree in double: deterministic; within 1 float ulp of the CPU. */

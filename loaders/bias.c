@@ -1,5 +1,8 @@
 /* bias.c: bias injection, inversion and colour (bias.h). The random streams (PB_RNG_DATA,
- * per split and class) are part of every recorded result: changing them changes the data. */
+ * per split and class) are part of every recorded result: changing them changes the data.
+ * Streams: inversion `split` (1, 2); colour, the class's member shuffle 16 + 16 split + class
+ * (32..41, 48..57) and the shuffle of its other colours 256 + 16 split + class (272..281,
+ * 288..297). */
 #include "loaders/bias.h"
 
 #include <math.h>
@@ -46,6 +49,31 @@ void pb_bias_inversion(pb_dataset *d, const uint8_t in0[10], double eps, uint64_
   }
 }
 
+/* Seeded Fisher-Yates shuffle of v[m] on one stream (draw i for position i). */
+static void shuffle(int *v, int m, uint64_t seed, uint64_t stream) {
+  for (int i = m - 1; i > 0; i--) {
+    int j = (int)pb_rng_below(seed, stream, (uint64_t)i, (uint64_t)i + 1);
+    int t = v[i];
+    v[i] = v[j];
+    v[j] = t;
+  }
+}
+
+void pb_bias_colour_class(int32_t *colour, int *order, int m, int cls, double rho, uint64_t seed, int split) {
+  int *ord = order ? order : pb_xmalloc((size_t)(m > 0 ? m : 1) * sizeof(int));
+  for (int k = 0; k < m; k++) ord[k] = k;
+  shuffle(ord, m, seed, PB_RNG_STREAM(PB_RNG_DATA, 16 + split * 16 + cls));
+  /* Python's int(n_samples * rho): the same double product, truncated */
+  int aligned = (int)((double)m * rho);
+  if (aligned > m) aligned = m;
+  int rest = m - aligned, chunk = (rest + 8) / 9; /* int(np.ceil(rest / 9)) */
+  int others[9];
+  for (int i = 0; i < 9; i++) others[i] = (cls + 1 + i) % 10;
+  shuffle(others, 9, seed, PB_RNG_STREAM(PB_RNG_DATA, 256 + split * 16 + cls));
+  for (int r = 0; r < m; r++) colour[ord[r]] = r < aligned ? cls : others[(r - aligned) / chunk];
+  if (!order) free(ord);
+}
+
 void pb_bias_colour(pb_dataset *d, double rho, uint64_t seed, int split) {
   PB_ASSERT(d->kind == PB_DATA_U8 && d->c == 1 && d->images && d->labels);
   size_t hw = (size_t)d->h * d->w;
@@ -53,26 +81,19 @@ void pb_bias_colour(pb_dataset *d, double rho, uint64_t seed, int split) {
   d->groups = pb_xmalloc((size_t)d->n * sizeof(int32_t));
   d->aligned = pb_xmalloc((size_t)d->n);
   int *members = pb_xmalloc((size_t)d->n * sizeof(int));
+  int32_t *col = pb_xmalloc((size_t)d->n * sizeof(int32_t));
   for (int cls = 0; cls < 10; cls++) {
     int m = 0;
     for (int i = 0; i < d->n; i++)
       if (d->labels[i] % 10 == cls) members[m++] = i;
-    /* Seeded Fisher-Yates shuffle of the class's samples. */
-    for (int i = m - 1; i > 0; i--) {
-      int j = (int)pb_rng_below(seed, PB_RNG_STREAM(PB_RNG_DATA, 16 + split * 16 + cls), (uint64_t)i, (uint64_t)i + 1);
-      int t = members[i];
-      members[i] = members[j];
-      members[j] = t;
-    }
-    int biased = (int)lround(m * rho);
-    for (int r = 0; r < m; r++) {
-      int i = members[r];
-      int colour = r < biased ? cls : (cls + 1 + (r - biased) % 9) % 10;
-      d->groups[i] = colour;
-      d->aligned[i] = colour == cls;
+    pb_bias_colour_class(col, NULL, m, cls, rho, seed, split);
+    for (int k = 0; k < m; k++) {
+      d->groups[members[k]] = col[k];
+      d->aligned[members[k]] = col[k] == cls;
     }
   }
   free(members);
+  free(col);
   for (int i = 0; i < d->n; i++) {
     const uint8_t *g = d->images + (size_t)i * hw;
     uint8_t *o = rgb + (size_t)i * 3 * hw;

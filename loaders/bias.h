@@ -6,10 +6,14 @@
  *    colour-inverted (255 - x) with probability 0.5 + 0.01 eps in super-class 0 and
  *    0.5 - 0.01 eps in super-class 1. Aligned = inverted in super-class 0, or not inverted
  *    in super-class 1.
- *  - colour (ReBias Biased MNIST): digits binarised to white, the background coloured; per
- *    class the first round(n rho) shuffled samples take the class colour, the rest are spread
- *    evenly over the other 9 colours. The test set uses rho = 0.1 (uniform colours: the
- *    "unbiased" evaluation). Aligned = the class's own colour.
+ *  - colour (ReBias Biased MNIST, datasets/colour_mnist.py as released): digits binarised to
+ *    white, the background coloured; per class of n samples the first int(n rho) shuffled
+ *    samples take the class colour (truncated, as Python's int: 6742 x 0.997 -> 6721); the
+ *    other r go in consecutive chunks of ceil(r / 9) (the last shorter) to the other labels
+ *    label+1..label+9 mod 10 in a shuffled order, so with few left over some colours get none
+ *    (r = 7 at rho 0.999: seven colours get one sample, two get none). Both shuffles are
+ *    seeded (the released code's are not). The test set uses rho = 0.1 (the "unbiased"
+ *    evaluation) or 1 (test_bias = biased). Aligned = the class's own colour.
  * Both fill d->groups (inversion: 0/1 = inverted; colour: the colour index) and d->aligned. */
 #ifndef PB_BIAS_H
 #define PB_BIAS_H
@@ -49,5 +53,11 @@ int pb_bias_superclasses(int k, uint8_t in0[10]);
 void pb_bias_inversion(pb_dataset *d, const uint8_t in0[10], double eps, uint64_t seed, int split);
 /* Colours d (PB_DATA_U8, c = 1) into 3 channels at rho; fills d->groups and d->aligned. */
 void pb_bias_colour(pb_dataset *d, double rho, uint64_t seed, int split);
+/* The colour assignment of one class of m samples (what pb_bias_colour does per class):
+ * colour[k] = the colour of the class's k-th sample in dataset order (k < m). order (m ints, or
+ * NULL) receives the shuffle: order[r] = the sample at shuffled position r; positions
+ * 0..int(m rho)-1 take cls, the rest chunks of ceil(r / 9) of the shuffled other colours.
+ * rho in [0, 1], 0 <= cls < 10, split: 1 = train, 2 = test (the random streams). */
+void pb_bias_colour_class(int32_t *colour, int *order, int m, int cls, double rho, uint64_t seed, int split);
 
 #endif

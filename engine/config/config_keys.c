@@ -90,7 +90,7 @@ const pb_cfg_key pb_cfg_keys[] = {
   {"model", "width",       F, 0.0625, 16, "1", NULL, "resnets: width multiplier of every stage's planes"},
   {"model", "se_reduction", I, 1, 1024, "16", NULL, "seresnets: squeeze-excitation channel reduction"},
   {"model", "zero_init_residual", B, 0, 0, "false", NULL, "resnets: start each block's last batch-norm weight at 0"},
-  {"model", "stem",        E, 0, 0, "auto", "auto|imagenet|small", "resnets: imagenet = 7x7/2 conv + max pool; small = 3x3/1 conv, no pool (28x28, 32x32); auto = small under 64 pixels"},
+  {"model", "stem",        E, 0, 0, "auto", "auto|imagenet|small", "resnets: imagenet = 7x7/2 conv + max pool; small = 3x3/1 conv, no pool (28x28, 32x32); auto = small under 64 pixels (bagnet18: its released stem, always)"},
   {"model", "heads",       S, 0, 0, "", NULL, "named classification heads after global pooling, NAME:CLASSES,... (e.g. skin:10,gender:2,age:4; checkpoint names heads.NAME.weight); each head is trained on the csv label column of its name; empty = one head fc with num_classes"},
   {"model", "head_weights", FL, 0, 1e6, "", NULL, "heads: loss weight of each head, in the order of heads (empty = 1 each); the loss is the weighted sum of the heads' mean cross-entropies"},
   {"model", "embedding_dim", I, 0, 65536, "0", NULL, "embedding head for metric learning: a linear layer to this many dimensions in place of fc (0 = classification); no training loss exists for it yet"},

@@ -103,6 +103,10 @@ typedef struct pb_backend {
   void (*chscale_bwd)(pb_ctx *ctx, float *dx, float *ds, const float *dy, const float *x, const float *s, int n,
                       int c, int hw);
 
+  /* ---------------------------------------------------------------- crop add (BagNet residual) */
+  void (*add_crop_fwd)(pb_ctx *ctx, float *y, const float *a, const float *b, const pb_crop_params *p);
+  void (*add_crop_bwd)(pb_ctx *ctx, float *db, const float *dy, const pb_crop_params *p);
+
   /* ---------------------------------------------------------------- L2 normalisation */
   void (*l2norm_fwd)(pb_ctx *ctx, float *y, float *norm, const float *x, int n, int d, float eps);
   void (*l2norm_bwd)(pb_ctx *ctx, float *dx, const float *dy, const float *y, const float *norm, int n, int d,

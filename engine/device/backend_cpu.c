@@ -171,6 +171,17 @@ static void cpu_chscale_bwd(pb_ctx *ctx, float *dx, float *ds, const float *dy, 
   pb_chscale_bwd_cpu(dx, ds, dy, x, s, n, c, hw);
 }
 
+/* ------------------------------------------------------------------ crop add (BagNet residual) */
+
+static void cpu_add_crop_fwd(pb_ctx *ctx, float *y, const float *a, const float *b, const pb_crop_params *p) {
+  (void)ctx;
+  pb_add_crop_fwd_cpu(y, a, b, p);
+}
+static void cpu_add_crop_bwd(pb_ctx *ctx, float *db, const float *dy, const pb_crop_params *p) {
+  (void)ctx;
+  pb_add_crop_bwd_cpu(db, dy, p);
+}
+
 /* ------------------------------------------------------------------ L2 normalisation, dropout */
 
 static void cpu_l2norm_fwd(pb_ctx *ctx, float *y, float *norm, const float *x, int n, int d, float eps) {
@@ -285,6 +296,8 @@ const pb_backend pb_backend_cpu = {
     .scale = cpu_scale,
     .chscale_fwd = cpu_chscale_fwd,
     .chscale_bwd = cpu_chscale_bwd,
+    .add_crop_fwd = cpu_add_crop_fwd,
+    .add_crop_bwd = cpu_add_crop_bwd,
     .l2norm_fwd = cpu_l2norm_fwd,
     .l2norm_bwd = cpu_l2norm_bwd,
     .dropout_fwd = cpu_dropout_fwd,

@@ -128,6 +128,12 @@ static void cuda_chscale_bwd(pb_ctx *ctx, float *dx, float *ds, const float *dy,
                              int c, int hw) {
   pb_chscale_bwd_cuda(dx, ds, dy, x, s, n, c, hw, ctx->cuda);
 }
+static void cuda_add_crop_fwd(pb_ctx *ctx, float *y, const float *a, const float *b, const pb_crop_params *p) {
+  pb_add_crop_fwd_cuda(y, a, b, p, ctx->cuda);
+}
+static void cuda_add_crop_bwd(pb_ctx *ctx, float *db, const float *dy, const pb_crop_params *p) {
+  pb_add_crop_bwd_cuda(db, dy, p, ctx->cuda);
+}
 static void cuda_l2norm_fwd(pb_ctx *ctx, float *y, float *norm, const float *x, int n, int d, float eps) {
   pb_l2norm_fwd_cuda(y, norm, x, n, d, eps, ctx->cuda);
 }
@@ -215,6 +221,8 @@ const pb_backend pb_backend_cuda = {
     .scale = cuda_scale,
     .chscale_fwd = cuda_chscale_fwd,
     .chscale_bwd = cuda_chscale_bwd,
+    .add_crop_fwd = cuda_add_crop_fwd,
+    .add_crop_bwd = cuda_add_crop_bwd,
     .l2norm_fwd = cuda_l2norm_fwd,
     .l2norm_bwd = cuda_l2norm_bwd,
     .dropout_fwd = cuda_dropout_fwd,

@@ -141,5 +141,12 @@ pb_layer *pb_basic_block(const char *name, const int in[3], int planes, int stri
                          int zero_init, pb_err *err);
 pb_layer *pb_bottleneck_block(const char *name, const int in[3], int planes, int stride, int se_reduction,
                               int zero_init, pb_err *err);
+/* ReBias's BagNet block (resblock.c; BasicBlock_ of the released models/imagenet_models.py):
+ * conv1 k x k with the stride, bn1, ReLU, conv2 1x1, bn2, both convolutions WITHOUT padding;
+ * the shortcut (x, or downsample.0 1x1 conv with the stride + downsample.1 BN when the stride
+ * is not 1 or the channels change) is cropped to the output's size at its top-left before the
+ * add, then ReLU. Names as torchvision's BasicBlock. zero_init as pb_basic_block. */
+pb_layer *pb_bagnet_block(const char *name, const int in[3], int planes, int stride, int k, int zero_init,
+                          pb_err *err);
 
 #endif

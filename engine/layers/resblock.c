@@ -1,5 +1,6 @@
-/* resblock.c: torchvision's BasicBlock and Bottleneck (stride on the 3x3 convolution, "v1.5")
- * and timm's squeeze-excitation module, as composite layers over child conv2d / batchnorm
+/* resblock.c: torchvision's BasicBlock and Bottleneck (stride on the 3x3 convolution, "v1.5"),
+ * timm's squeeze-excitation module and ReBias's BagNet block (BasicBlock_ of the released
+ * models/imagenet_models.py), as composite layers over child conv2d / batchnorm
  * layers (engine/layers/conv2d.c, batchnorm.c) and the elementwise ops of the context's ops
  * table (engine/device/backend.h), which runs the CPU reference or its CUDA twin, so the block has no
  * twin of its own.
@@ -7,6 +8,10 @@
  *   x -> conv1 -> a1 -> bn1 -> r1 (ReLU in place) -> conv2 -> a2 -> bn2 [-> r2 -> conv3 -> a3 -> bn3]
  *     -> b [-> SE: s = sigmoid(fc2(relu(fc1(gap(b))))); b * s] -> + shortcut(x) -> ReLU -> y
  *   shortcut(x) = x, or bn_d(conv_d(x)) (1x1, stride) when the shape changes ("downsample").
+ * BagNet block: conv1 k x k (stride) and conv2 1x1, both WITHOUT padding, so the branch can be
+ * smaller than the shortcut; the shortcut is then cropped to the branch's size at its top-left
+ * (the released identity[:, :, :-diff, :-diff]), with the crop add op (ops.h) forward and
+ * backward (its gradient: dz padded with zeros to the shortcut's size).
  *
  * Memory. A training forward keeps what backward reads in the block's saved memory (planned by
  * the model): a_i (batch-norm inputs), r_i (ReLU outputs = next conv inputs), the downsample's
@@ -14,7 +19,8 @@
  * The last BN writes straight into y when there is no SE (the residual add and the ReLU then
  * run in place on y; ReLU's backward reads y). Evaluation puts every intermediate in the
  * model's shared work memory instead and saves nothing. Backward uses three work regions of
- * R floats per sample (R = the largest per-sample tensor of the block) for gradients. */
+ * R floats per sample (R = the largest per-sample tensor of the block, the uncropped shortcut
+ * included) for gradients. */
 #include <string.h>
 
 #include "engine/device/backend.h"
@@ -29,6 +35,9 @@ typedef struct {
   pb_layer *fc1, *fc2;             /* SE, or NULL */
   size_t m[MAXC];                  /* per-sample numel of conv i's output */
   size_t in_sz, out_sz, R;         /* per-sample numel of input, output; the largest */
+  size_t ad_sz;                    /* per-sample numel of the shortcut (downsample output or x) */
+  int crop;                        /* 1: the shortcut is larger than the output (BagNet) */
+  pb_crop_params cp;               /* its crop add, for n = 1 (n set per call) */
   int se_c, se_r, hw_out;          /* SE channels, reduced channels; output plane */
   /* per-sample offsets into the saved memory (times max_n) */
   size_t off_a[MAXC], off_r[MAXC], off_ad, off_b, off_s0, off_s1, off_s3;
@@ -109,13 +118,19 @@ static void block_fwd(pb_layer *l, pb_ctx *c, int n, const float *x, float *y, i
     se_fwd(p, c, n, cur, y, s0, s1, s3, train);
   }
   size_t no = (size_t)n * p->out_sz;
+  const float *sc = x;
   if (p->dconv) {
     float *ad = train ? sv(l, p->off_ad) : W0;
     fwd_(p->dconv, c, n, x, ad, train);
     fwd_(p->dbn, c, n, ad, W2, train);
-    acc_(c, y, W2, no);
+    sc = W2;
+  }
+  if (p->crop) {
+    pb_crop_params cp = p->cp;
+    cp.n = n;
+    c->ops->add_crop_fwd(c, y, y, sc, &cp);
   } else {
-    acc_(c, y, x, no);
+    acc_(c, y, sc, no);
   }
   relu_(c, y, y, no);
 }
@@ -140,22 +155,32 @@ static void block_bwd(pb_layer *l, pb_ctx *c, int n, const float *x, const float
       g = G1;
     }
   }
+  /* the shortcut's gradient: dz, or with a crop dz padded with zeros to the shortcut's size */
+  pb_crop_params cp = p->cp;
+  cp.n = n;
+  const float *gs = G0;
+  if (p->crop && (p->dconv || dx)) {
+    c->ops->add_crop_bwd(c, G2, G0, &cp);
+    gs = G2;
+  }
   if (p->dconv) {
-    bwd_(p->dbn, c, n, sv(l, p->off_ad), G0, G1);
+    bwd_(p->dbn, c, n, sv(l, p->off_ad), gs, G1);
     bwd_(p->dconv, c, n, x, G1, dx ? G2 : NULL);
     if (dx) acc_(c, dx, G2, (size_t)n * p->in_sz);
   } else if (dx) {
-    acc_(c, dx, G0, no);
+    acc_(c, dx, gs, (size_t)n * p->in_sz);
   }
 }
 
 static const pb_layer_vt block_vt = {"resblock", block_fwd, block_bwd, NULL, NULL};
+static const pb_layer_vt bagnet_block_vt = {"bagblock", block_fwd, block_bwd, NULL, NULL};
 
-static pb_layer *conv_child(pb_layer *l, const char *sfx, const int in[3], int cout, int k, int stride, int bias,
-                            pb_err *err) {
+/* pad < 0: k / 2 (torchvision's "same" padding for odd k). */
+static pb_layer *conv_child(pb_layer *l, const char *sfx, const int in[3], int cout, int k, int stride, int pad,
+                            int bias, pb_err *err) {
   char name[96];
   snprintf(name, sizeof name, "%s.%s", l->name, sfx);
-  return pb_layer_add_child(l, pb_conv2d_layer(name, in, cout, k, stride, k / 2, 1, 1, bias,
+  return pb_layer_add_child(l, pb_conv2d_layer(name, in, cout, k, stride, pad < 0 ? k / 2 : pad, 1, 1, bias,
                                                PB_INIT_KAIMING_NORMAL_FAN_OUT, err));
 }
 static pb_layer *bn_child(pb_layer *l, const char *sfx, const int in[3], pb_err *err) {
@@ -170,9 +195,10 @@ static int se_width(int c, int r) {
   return v < 8 ? 8 : v;
 }
 
+/* bagnet: convolutions without padding and a cropped shortcut (pb_bagnet_block). */
 static pb_layer *make_block(const char *name, const int in[3], int nconv, const int *couts, const int *ks,
-                            const int *strides, int se_reduction, int zero_init, pb_err *err) {
-  pb_layer *l = pb_layer_new(&block_vt, name, in);
+                            const int *strides, int se_reduction, int zero_init, int bagnet, pb_err *err) {
+  pb_layer *l = pb_layer_new(bagnet ? &bagnet_block_vt : &block_vt, name, in);
   block_priv *p = pb_xcalloc(1, sizeof *p);
   l->priv = p;
   p->nconv = nconv;
@@ -180,7 +206,7 @@ static pb_layer *make_block(const char *name, const int in[3], int nconv, const 
   char sfx[16];
   for (int i = 0; i < nconv; i++) {
     snprintf(sfx, sizeof sfx, "conv%d", i + 1);
-    if (!(p->conv[i] = conv_child(l, sfx, cur, couts[i], ks[i], strides[i], 0, err))) goto fail;
+    if (!(p->conv[i] = conv_child(l, sfx, cur, couts[i], ks[i], strides[i], bagnet ? 0 : -1, 0, err))) goto fail;
     cur = p->conv[i]->out;
     snprintf(sfx, sizeof sfx, "bn%d", i + 1);
     if (!(p->bn[i] = bn_child(l, sfx, cur, err))) goto fail;
@@ -195,20 +221,25 @@ static pb_layer *make_block(const char *name, const int in[3], int nconv, const 
     p->se_c = l->out[0];
     p->se_r = se_width(p->se_c, se_reduction);
     int v[3] = {p->se_c, 1, 1};
-    if (!(p->fc1 = conv_child(l, "se.fc1", v, p->se_r, 1, 1, 1, err))) goto fail;
-    if (!(p->fc2 = conv_child(l, "se.fc2", p->fc1->out, p->se_c, 1, 1, 1, err))) goto fail;
+    if (!(p->fc1 = conv_child(l, "se.fc1", v, p->se_r, 1, 1, 0, 1, err))) goto fail;
+    if (!(p->fc2 = conv_child(l, "se.fc2", p->fc1->out, p->se_c, 1, 1, 0, 1, err))) goto fail;
   }
   int stride = 1;
   for (int i = 0; i < nconv; i++) stride *= strides[i];
+  const int *sc = in; /* the shortcut's shape */
   if (stride != 1 || in[0] != l->out[0]) {
-    if (!(p->dconv = conv_child(l, "downsample.0", in, l->out[0], 1, stride, 0, err))) goto fail;
-    if (p->dconv->out[1] != l->out[1] || p->dconv->out[2] != l->out[2]) {
-      pb_err_set(err, "layer %s: the shortcut's output %dx%d differs from the block's %dx%d", name,
-                 p->dconv->out[1], p->dconv->out[2], l->out[1], l->out[2]);
-      goto fail;
-    }
-    if (!(p->dbn = bn_child(l, "downsample.1", p->dconv->out, err))) goto fail;
+    if (!(p->dconv = conv_child(l, "downsample.0", in, l->out[0], 1, stride, 0, 0, err))) goto fail;
+    sc = p->dconv->out;
   }
+  if (bagnet ? sc[1] < l->out[1] || sc[2] < l->out[2] : sc[1] != l->out[1] || sc[2] != l->out[2]) {
+    pb_err_set(err, "layer %s: the shortcut's output %dx%d %s the block's %dx%d", name, sc[1], sc[2],
+               bagnet ? "is smaller than" : "differs from", l->out[1], l->out[2]);
+    goto fail;
+  }
+  p->crop = sc[1] != l->out[1] || sc[2] != l->out[2];
+  p->cp = (pb_crop_params){1, l->out[0], l->out[1], l->out[2], sc[1], sc[2]};
+  p->ad_sz = (size_t)sc[0] * sc[1] * sc[2];
+  if (p->dconv && !(p->dbn = bn_child(l, "downsample.1", p->dconv->out, err))) goto fail;
   /* saved layout, per sample */
   size_t o = 0;
   for (int i = 0; i < nconv; i++) {
@@ -219,7 +250,7 @@ static pb_layer *make_block(const char *name, const int in[3], int nconv, const 
       o += p->m[i];
     }
   }
-  if (p->dconv) p->off_ad = o, o += p->out_sz;
+  if (p->dconv) p->off_ad = o, o += p->ad_sz;
   if (p->fc1) {
     p->off_b = o, o += p->out_sz;
     p->off_s0 = o, o += (size_t)p->se_c;
@@ -227,7 +258,7 @@ static pb_layer *make_block(const char *name, const int in[3], int nconv, const 
     p->off_s3 = o, o += (size_t)p->se_c;
   }
   l->saved_per_sample = o;
-  p->R = PB_MAX(p->in_sz, p->out_sz);
+  p->R = PB_MAX(PB_MAX(p->in_sz, p->out_sz), p->ad_sz);
   for (int i = 0; i < nconv; i++) p->R = PB_MAX(p->R, p->m[i]);
   l->work_per_sample = 3 * p->R + (p->fc1 ? 3 * (size_t)p->se_c : 0);
   return l;
@@ -239,11 +270,17 @@ fail:
 pb_layer *pb_basic_block(const char *name, const int in[3], int planes, int stride, int k, int se_reduction,
                          int zero_init, pb_err *err) {
   int couts[2] = {planes, planes}, ks[2] = {k, k}, strides[2] = {stride, 1};
-  return make_block(name, in, 2, couts, ks, strides, se_reduction, zero_init, err);
+  return make_block(name, in, 2, couts, ks, strides, se_reduction, zero_init, 0, err);
 }
 
 pb_layer *pb_bottleneck_block(const char *name, const int in[3], int planes, int stride, int se_reduction,
                               int zero_init, pb_err *err) {
   int couts[3] = {planes, planes, 4 * planes}, ks[3] = {1, 3, 1}, strides[3] = {1, stride, 1};
-  return make_block(name, in, 3, couts, ks, strides, se_reduction, zero_init, err);
+  return make_block(name, in, 3, couts, ks, strides, se_reduction, zero_init, 0, err);
+}
+
+pb_layer *pb_bagnet_block(const char *name, const int in[3], int planes, int stride, int k, int zero_init,
+                          pb_err *err) {
+  int couts[2] = {planes, planes}, ks[2] = {k, 1}, strides[2] = {stride, 1};
+  return make_block(name, in, 2, couts, ks, strides, 0, zero_init, 1, err);
 }

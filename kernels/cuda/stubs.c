@@ -171,6 +171,14 @@ void pb_chscale_bwd_cuda(float *dx, float *ds, const float *dy, const float *x, 
   pb_cuda_absent(__func__);
 }
 
+void pb_add_crop_fwd_cuda(float *y, const float *a, const float *b, const pb_crop_params *p, const pb_cuda_env *env) {
+  pb_cuda_absent(__func__);
+}
+
+void pb_add_crop_bwd_cuda(float *db, const float *dy, const pb_crop_params *p, const pb_cuda_env *env) {
+  pb_cuda_absent(__func__);
+}
+
 void pb_l2norm_fwd_cuda(float *y, float *norm, const float *x, int n, int d, float eps, const pb_cuda_env *env) {
   pb_cuda_absent(__func__);
 }

@@ -15,14 +15,19 @@
 typedef struct {
   const char *what;
   int bottleneck, in[3], planes, stride, se;
+  int bag_k; /* > 0: a BagNet block (pb_bagnet_block) with this kernel; bottleneck and se unused */
 } rb_case;
 
-/* n = 2, 6x6 inputs: basic without and with downsample, bottleneck stride 2, SE bottleneck. */
+/* n = 2, 6x6 inputs: basic without and with downsample, bottleneck stride 2, SE bottleneck;
+ * BagNet blocks (unpadded, the shortcut cropped to the output's top-left) with a downsample
+ * (3x3 -> 2x2) and with an identity shortcut (6x6 -> 4x4). */
 static const rb_case RB_CASES[] = {
-    {"basic 8->8 stride 1 (identity shortcut)", 0, {8, 6, 6}, 8, 1, 0},
-    {"basic 8->16 stride 2 (downsample)", 0, {8, 6, 6}, 16, 2, 0},
-    {"bottleneck 16->16 stride 2 (downsample)", 1, {16, 6, 6}, 4, 2, 0},
-    {"SE bottleneck 16->32 stride 1 (se_reduction 4)", 1, {16, 6, 6}, 8, 1, 4},
+    {"basic 8->8 stride 1 (identity shortcut)", 0, {8, 6, 6}, 8, 1, 0, 0},
+    {"basic 8->16 stride 2 (downsample)", 0, {8, 6, 6}, 16, 2, 0, 0},
+    {"bottleneck 16->16 stride 2 (downsample)", 1, {16, 6, 6}, 4, 2, 0, 0},
+    {"SE bottleneck 16->32 stride 1 (se_reduction 4)", 1, {16, 6, 6}, 8, 1, 4, 0},
+    {"bagnet k3 8->16 stride 2 (downsample 3x3 cropped to 2x2)", 0, {8, 6, 6}, 16, 2, 0, 3},
+    {"bagnet k3 8->8 stride 1 (identity 6x6 cropped to 4x4)", 0, {8, 6, 6}, 8, 1, 0, 3},
 };
 #define RB_NCASES ((int)(sizeof RB_CASES / sizeof RB_CASES[0]))
 #define RB_N 2
@@ -31,7 +36,8 @@ static const rb_case RB_CASES[] = {
 static pb_model *rb_build(const rb_case *c, pb_ctx *ctx, uint64_t seed) {
   pb_err err = {{0}};
   pb_model *m = pb_model_new(ctx, c->in, "block");
-  pb_layer *l = c->bottleneck ? pb_bottleneck_block("layer1.0", c->in, c->planes, c->stride, c->se, 0, &err)
+  pb_layer *l = c->bag_k      ? pb_bagnet_block("layer1.0", c->in, c->planes, c->stride, c->bag_k, 0, &err)
+                : c->bottleneck ? pb_bottleneck_block("layer1.0", c->in, c->planes, c->stride, c->se, 0, &err)
                               : pb_basic_block("layer1.0", c->in, c->planes, c->stride, 3, c->se, 0, &err);
   if (!l) {
     fprintf(stderr, "FAIL: %s: %s\n", c->what, err.msg);

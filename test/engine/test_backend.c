@@ -127,6 +127,20 @@ static void test_cpu_ops_bitwise(pb_ctx *c) {
   free(x), free(w), free(bias), free(y1), free(y2), free(dx1), free(dx2), free(dw1), free(dw2);
 }
 
+/* The crop add (BagNet residual): the table's entries against the CPU kernels, bitwise. */
+static void test_cpu_add_crop_bitwise(pb_ctx *c) {
+  const pb_backend *o = c->ops;
+  pb_crop_params p = {2, 3, 4, 5, 6, 7};
+  float a[120], b[252], y1[120], y2[120], db1[252], db2[252];
+  pb_test_fill_uniform(a, 120, -1, 1, 20), pb_test_fill_uniform(b, 252, -1, 1, 21);
+  pb_add_crop_fwd_cpu(y1, a, b, &p);
+  o->add_crop_fwd(c, y2, a, b, &p);
+  PB_CHECK_MSG(!memcmp(y1, y2, sizeof y1), "add_crop_fwd differs from pb_add_crop_fwd_cpu");
+  pb_add_crop_bwd_cpu(db1, a, &p);
+  o->add_crop_bwd(c, db2, a, &p);
+  PB_CHECK_MSG(!memcmp(db1, db2, sizeof db1), "add_crop_bwd differs from pb_add_crop_bwd_cpu");
+}
+
 int main(void) {
   test_complete(&pb_backend_cpu, "cpu");
   test_complete(&pb_backend_cuda, "cuda");
@@ -136,6 +150,7 @@ int main(void) {
   PB_CHECK(c.ops == &pb_backend_cpu);
   test_memory(&c);
   test_cpu_ops_bitwise(&c);
+  test_cpu_add_crop_bitwise(&c);
   pb_ctx_free(&c);
   return pb_test_exit("test_backend");
 }

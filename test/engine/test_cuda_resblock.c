@@ -1,9 +1,10 @@
 /* test_cuda_resblock.c: each composite residual block (engine/layers/resblock.c) on the GPU
  * against the CPU, on random inputs: the cases of resblock_cases.h (basic with and without
- * downsample, bottleneck stride 2, SE bottleneck; n = 2, 6x6), the same parameters on both
- * devices. Checked: the training forward y, the batch-norm running statistics it updates, the
- * input gradient and every parameter gradient of the backward, and the evaluation forward
- * (running statistics). Needs a GPU: exits 77 (ctest: skipped) without one.
+ * downsample, bottleneck stride 2, SE bottleneck, BagNet blocks with a cropped shortcut; n = 2,
+ * 6x6), the same parameters on both devices. Checked: the training forward y, the batch-norm
+ * running statistics it updates, the input gradient and every parameter gradient of the
+ * backward, and the evaluation forward (running statistics). Needs a GPU: exits 77 (ctest:
+ * skipped) without one.
  *
  * Tolerances: TF32 off, deterministic algorithms. Relative L2 error ||gpu - cpu|| / ||cpu|| <=
  * 1e-5 for y and the running statistics, <= 1e-4 for gradients; element-wise atol 1e-5, rtol

@@ -1,6 +1,7 @@
 /* test_grad_resblock.c: finite-difference gradient check of each composite residual block
  * (engine/layers/resblock.c) on the CPU in TRAINING mode (batch-norm batch statistics): basic
- * block with and without downsample, bottleneck with stride 2, SE bottleneck; n = 2, 6x6.
+ * block with and without downsample, bottleneck with stride 2, SE bottleneck, BagNet blocks (cropped
+ * shortcut, with a downsample and with the identity); n = 2, 6x6.
  * Every trainable tensor's gradient and the input gradient are compared with central
  * differences of L = sum(y * r), r a fixed random tensor.
  *

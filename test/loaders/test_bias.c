@@ -2,11 +2,21 @@
  * engine/run/data.h, against the protocols of REFERENCES.md, on Fashion-MNIST ($PLUMB_DATA or
  * the Debian package; exit 77 without it).
  *
- * Colour (ReBias Biased MNIST), rho in {0.99, 0.997, 0.1 (unbiased), 1.0 (biased)}: per class
- * exactly round(n rho) samples carry the class colour (the protocol is exact, so the check
- * is equality, not a sampling bound); the rest are spread evenly over the 9 other colours
- * (counts (rest / 9) or (rest / 9) + 1, in the order +1..+9); every non-zero pixel of the
- * grey image is white (255, 255, 255), every zero pixel the sample's colour; groups and
+ * Colour (ReBias Biased MNIST, datasets/colour_mnist.py as released). The assignment of one class
+ * (pb_bias_colour_class) without data, on class sizes of MNIST: exactly int(n rho) samples
+ * (Python's truncation: 6742 x 0.997 -> 6721, 100 x 0.29 = 28.999... -> 28) take the class
+ * colour, the first int(n rho) of the shuffle; the other r follow in consecutive chunks of
+ * ceil(r / 9) (the last shorter), each chunk one colour, distinct, never the class's, from
+ * label+1..label+9 mod 10: n 6742 rho 0.997 -> 21 others in 7 chunks of 3 (2 colours get none);
+ * rho 0.999 -> 7 chunks of 1 (2 get none); n 5923 rho 0.99 -> 8 chunks of 7 and one of 4; the
+ * test set's rho 0.1 (n 1135 -> 113 aligned, 8 chunks of 114 and one of 110; n 980 -> 98 and 9
+ * of 98) and rho 1 (all aligned). The same seed gives the same assignment; the shuffles of the
+ * other colours differ between classes and seeds (their own stream).
+ * On Fashion-MNIST, rho in {0.99, 0.997, 0.999, 0.1 (unbiased), 1.0 (biased)}: per class the
+ * colour counts are exactly those (the protocol is exact, so the check is equality, not a
+ * sampling bound: aligned int(n rho), the others' counts as a multiset), and each class's
+ * colours are pb_bias_colour_class's for its samples in dataset order; every non-zero pixel of
+ * the grey image is white (255, 255, 255), every zero pixel the sample's colour; groups and
  * aligned flags agree with the pixels; the test set is rho = 0.1 (or 1 with test_bias =
  * biased).
  * Inversion (bias amplification), eps in {0, 10, 25, 50} x class_assignment in {0, 17, 251}:
@@ -24,6 +34,7 @@
 #include <unistd.h>
 
 #include "engine/run/data.h"
+#include "loaders/bias.h"
 #include "loaders/dataset.h"
 #include "loaders/image.h"
 #include "test/testutil.h"
@@ -85,8 +96,108 @@ static const char *write_grid(const pb_dataset *d, const char *name) {
   return path;
 }
 
+/* The protocol's counts for a class of m samples at rho: *aligned = int(m rho); want[0..8], the
+ * other colours' counts sorted in decreasing order (chunks of ceil(r / 9), the last shorter,
+ * then zeros). Returns the chunk size. */
+static long protocol(long m, double rho, long *aligned, long want[9]) {
+  *aligned = (long)((double)m * rho);
+  long r = m - *aligned, chunk = (r + 8) / 9;
+  for (int i = 0; i < 9; i++) {
+    long left = r - (long)i * chunk;
+    want[i] = left <= 0 ? 0 : left < chunk ? left : chunk;
+  }
+  return chunk;
+}
+
+static int desc(const void *a, const void *b) {
+  long x = *(const long *)a, y = *(const long *)b;
+  return (x < y) - (x > y);
+}
+
+/* One class assignment (pb_bias_colour_class) against the protocol; want_aligned, want_chunk and
+ * want_chunks (the number of non-empty chunks) as computed by hand in the caller. */
+static void check_class(int m, int cls, double rho, long want_aligned, long want_chunk, int want_chunks, uint64_t seed,
+                        int split) {
+  int32_t *col = malloc((size_t)m * sizeof(int32_t)), *col2 = malloc((size_t)m * sizeof(int32_t));
+  int *order = malloc((size_t)m * sizeof(int));
+  pb_bias_colour_class(col, order, m, cls, rho, seed, split);
+  long aligned, want[9];
+  long chunk = protocol(m, rho, &aligned, want);
+  PB_CHECK_MSG(aligned == want_aligned && chunk == want_chunk, "n %d rho %g: protocol() gives %ld aligned, chunks of %ld",
+               m, rho, aligned, chunk);
+  /* order is a permutation */
+  uint8_t *seen = calloc((size_t)m, 1);
+  int perm = 1;
+  for (int r = 0; r < m; r++) perm &= order[r] >= 0 && order[r] < m && !seen[order[r]]++;
+  PB_CHECK_MSG(perm, "n %d: order is not a permutation", m);
+  /* the first int(m rho) of the shuffle: the class colour; then consecutive chunks */
+  long bad = 0, cnt[10] = {0};
+  int chunk_col[9], nchunks = 0;
+  for (int r = 0; r < m; r++) {
+    int c = col[order[r]];
+    cnt[c]++;
+    if (r < want_aligned) {
+      bad += c != cls;
+      continue;
+    }
+    long q = (r - want_aligned) / want_chunk;
+    if ((r - want_aligned) % want_chunk == 0) chunk_col[nchunks++] = c; /* a new chunk starts */
+    bad += q != nchunks - 1 || c != chunk_col[q] || c == cls;
+  }
+  PB_CHECK_MSG(bad == 0, "n %d rho %g class %d: %ld samples off the chunk layout", m, rho, cls, bad);
+  PB_CHECK_MSG(nchunks == want_chunks, "n %d rho %g: %d chunks, want %d", m, rho, nchunks, want_chunks);
+  int distinct = 1;
+  for (int i = 0; i < nchunks; i++)
+    for (int j = 0; j < i; j++) distinct &= chunk_col[i] != chunk_col[j];
+  PB_CHECK_MSG(distinct, "n %d rho %g: a colour got two chunks", m, rho);
+  long got[9];
+  for (int off = 1; off <= 9; off++) got[off - 1] = cnt[(cls + off) % 10];
+  qsort(got, 9, sizeof got[0], desc);
+  PB_CHECK_MSG(cnt[cls] == want_aligned && !memcmp(got, want, sizeof want),
+               "n %d rho %g: %ld aligned, others %ld %ld %ld %ld %ld %ld %ld %ld %ld", m, rho, cnt[cls], got[0], got[1],
+               got[2], got[3], got[4], got[5], got[6], got[7], got[8]);
+  /* the same seed: the same assignment */
+  pb_bias_colour_class(col2, NULL, m, cls, rho, seed, split);
+  PB_CHECK(!memcmp(col, col2, (size_t)m * sizeof(int32_t)));
+  printf("  class %d n %d rho %g: %ld aligned, %d chunks of %ld (others: %ld %ld %ld %ld %ld %ld %ld %ld %ld)\n", cls,
+         m, rho, cnt[cls], nchunks, want_chunk, got[0], got[1], got[2], got[3], got[4], got[5], got[6], got[7], got[8]);
+  free(col), free(col2), free(order), free(seen);
+}
+
+/* The order in which a class's other colours receive chunks, at rho 0 (every colour a chunk). */
+static void chunk_order(int m, int cls, uint64_t seed, int split, int out[9]) {
+  int32_t *col = malloc((size_t)m * sizeof(int32_t));
+  int *order = malloc((size_t)m * sizeof(int));
+  pb_bias_colour_class(col, order, m, cls, 0.0, seed, split);
+  int chunk = (m + 8) / 9;
+  for (int i = 0; i < 9; i++) out[i] = col[order[i * chunk]];
+  free(col), free(order);
+}
+
+static void test_colour_class(void) {
+  check_class(6742, 1, 0.997, 6721, 3, 7, 1, 1); /* MNIST's class 1: 21 others, 2 colours none */
+  check_class(6742, 1, 0.999, 6735, 1, 7, 1, 1);
+  check_class(5923, 0, 0.99, 5863, 7, 9, 1, 1);  /* 5863.77: 60 others, 8 x 7 + 4 */
+  check_class(5923, 0, 0.995, 5893, 4, 8, 1, 1); /* 5893.385: 30 others, 7 x 4 + 2 */
+  check_class(100, 9, 0.29, 28, 8, 9, 1, 1);     /* 28.999999999999996: truncated, not rounded */
+  check_class(1135, 1, 0.1, 113, 114, 9, 1, 2);  /* test set, unbiased: 113.5 -> 113 */
+  check_class(980, 0, 0.1, 98, 98, 9, 1, 2);
+  check_class(1135, 1, 1.0, 1135, 0, 0, 1, 2);   /* biased: no others, chunks of ceil(0 / 9) = 0 */
+  /* the shuffle of the other colours has its own stream: it differs between classes and seeds */
+  int a[9], b[9], c[9];
+  chunk_order(900, 3, 1, 1, a);
+  chunk_order(900, 3, 2, 1, b);
+  chunk_order(900, 4, 1, 1, c);
+  int same_ab = !memcmp(a, b, sizeof a), shifted = 1;
+  for (int i = 0; i < 9; i++) shifted &= c[i] == (a[i] + 1) % 10;
+  printf("  other-colour order, class 3 seed 1: %d %d %d %d %d %d %d %d %d; seed 2: %d %d %d %d %d %d %d %d %d\n", a[0],
+         a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8]);
+  PB_CHECK_MSG(!same_ab && !shifted, "the other colours' shuffle does not depend on the seed and the class");
+}
+
 /* Checks d (colour-injected from grey) against the protocol at rho. */
-static void check_colour(const pb_dataset *d, const pb_dataset *grey, double rho, const char *what) {
+static void check_colour(const pb_dataset *d, const pb_dataset *grey, double rho, uint64_t seed, int split,
+                         const char *what) {
   PB_CHECK(d->c == 3 && d->n == grey->n && d->groups && d->aligned);
   size_t hw = (size_t)d->h * d->w;
   long bad_px = 0, bad_flag = 0, total_aligned = 0;
@@ -103,40 +214,45 @@ static void check_colour(const pb_dataset *d, const pb_dataset *grey, double rho
       for (int k = 0; k < 3; k++) bad_px += s[k * hw + j] != (g[j] ? 255 : colours[col][k]);
   }
   PB_CHECK_MSG(bad_px == 0 && bad_flag == 0, "%s: %ld wrong pixels, %ld wrong flags", what, bad_px, bad_flag);
-  int exact = 1, even = 1;
+  int exact = 1, same = 1;
+  long agg[9] = {0}, agg_aligned = 0;
+  int32_t *col = malloc((size_t)d->n * sizeof(int32_t)), *ref = malloc((size_t)d->n * sizeof(int32_t));
   for (int cls = 0; cls < 10; cls++) {
-    long m = 0, cnt[10] = {0};
+    long m = 0, cnt[10] = {0}, aligned, want[9], got[9];
     for (int i = 0; i < d->n; i++)
-      if (d->labels[i] == cls) m++, cnt[d->groups[i]]++;
-    long want = lround((double)m * rho), rest = m - want;
-    exact &= cnt[cls] == want;
-    if (cnt[cls] != want) printf("  %s class %d: %ld of %ld aligned, want round(n rho) = %ld\n", what, cls, cnt[cls], m, want);
-    /* The r-th remaining sample takes colour cls + 1 + r % 9: offsets 1..rest%9 get one more. */
-    for (int off = 1; off <= 9; off++) {
-      long w = rest / 9 + (off - 1 < rest % 9);
-      if (cnt[(cls + off) % 10] != w) {
-        even = 0;
-        printf("  %s class %d colour +%d: %ld samples, want %ld\n", what, cls, off, cnt[(cls + off) % 10], w);
-      }
+      if (d->labels[i] == cls) col[m++] = d->groups[i], cnt[d->groups[i]]++;
+    protocol(m, rho, &aligned, want);
+    for (int off = 1; off <= 9; off++) got[off - 1] = cnt[(cls + off) % 10];
+    qsort(got, 9, sizeof got[0], desc);
+    if (cnt[cls] != aligned || memcmp(got, want, sizeof want)) {
+      exact = 0;
+      printf("  %s class %d: %ld of %ld aligned (want int(n rho) = %ld), others %ld %ld %ld .. %ld (want %ld %ld %ld .. %ld)\n",
+             what, cls, cnt[cls], m, aligned, got[0], got[1], got[2], got[8], want[0], want[1], want[2], want[8]);
     }
+    if (cls == 0) memcpy(agg, got, sizeof agg), agg_aligned = cnt[cls];
+    pb_bias_colour_class(ref, NULL, (int)m, cls, rho, seed, split);
+    same &= !memcmp(col, ref, (size_t)m * sizeof(int32_t));
   }
-  PB_CHECK_MSG(exact && even, "%s: per-class counts off the protocol", what);
-  printf("  %s: n %d, aligned fraction %.5f (rho %.3f), per-class counts exact, others even\n", what, d->n,
-         (double)total_aligned / d->n, rho);
+  free(col), free(ref);
+  PB_CHECK_MSG(exact, "%s: per-class counts off the protocol", what);
+  PB_CHECK_MSG(same, "%s: the colours are not pb_bias_colour_class's", what);
+  printf("  %s: n %d, aligned fraction %.5f (rho %.3f), per-class counts exact (class 0: %ld aligned, others %ld %ld %ld "
+         "%ld %ld %ld %ld %ld %ld)\n", what, d->n, (double)total_aligned / d->n, rho, agg_aligned, agg[0], agg[1],
+         agg[2], agg[3], agg[4], agg[5], agg[6], agg[7], agg[8]);
 }
 
 static void test_colour(void) {
   pb_dataset grey, grey_te, tr, te;
   load("none", NULL, 1, NULL, &grey, &grey_te);
-  const double rhos[4] = {0.99, 0.997, 0.1, 1.0};
-  for (int r = 0; r < 4; r++) {
+  const double rhos[5] = {0.99, 0.997, 0.999, 0.1, 1.0};
+  for (int r = 0; r < 5; r++) {
     char p[64], what[64];
     snprintf(p, sizeof p, "data.rho=%g", rhos[r]);
     load("colour", p, 1, NULL, &tr, &te);
     snprintf(what, sizeof what, "colour rho %g train", rhos[r]);
-    check_colour(&tr, &grey, rhos[r], what);
+    check_colour(&tr, &grey, rhos[r], 1, 1, what);
     if (r == 0) {
-      check_colour(&te, &grey_te, 0.1, "colour test (default: unbiased)");
+      check_colour(&te, &grey_te, 0.1, 1, 2, "colour test (default: unbiased)");
       write_grid(&tr, "colour_rho0.99_train");
       write_grid(&te, "colour_test_unbiased");
       /* The same seed: the same bytes; another seed: another assignment. */
@@ -155,7 +271,7 @@ static void test_colour(void) {
     pb_dataset_free(&tr), pb_dataset_free(&te);
   }
   load("colour", "data.rho=0.997", 3, "data.test_bias=biased", &tr, &te);
-  check_colour(&te, &grey_te, 1.0, "colour test (test_bias = biased)");
+  check_colour(&te, &grey_te, 1.0, 3, 2, "colour test (test_bias = biased)");
   pb_dataset_free(&tr), pb_dataset_free(&te);
   pb_dataset_free(&grey), pb_dataset_free(&grey_te);
 }
@@ -272,6 +388,7 @@ int main(void) {
     return 77;
   }
   snprintf(g_dir, sizeof g_dir, "%s", pb_test_tmpdir("test_bias"));
+  test_colour_class();
   test_colour();
   test_inversion();
   return pb_test_exit("test_bias");
