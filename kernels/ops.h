@@ -213,6 +213,77 @@ void pb_onehot_cpu(float *t, const int32_t *labels, int n, int k);
  * where the loss is, so a GPU run needs no copy per step). */
 void pb_accum_f64_cpu(double *acc, const float *x);
 
+/* ------------------------------------------------------------------ HSIC (cpu/hsic.c; ReBias's penalty) */
+
+/* The Hilbert-Schmidt Independence Criterion of two feature batches with RBF kernels, as in
+ * ReBias (REFERENCES.md, "ReBias"; clovaai/rebias criterions/hsic.py):
+ *   x [n, dx], y [n, dy]: row i is sample i's features, flattened (the same n samples);
+ *   D_ij = |x_i|^2 + |x_j|^2 - 2 x_i.x_j  (from a GEMM; NOT clamped: rounding may leave a
+ *          slightly negative off-diagonal entry, as in the official code); D_ii = 0 exactly;
+ *   K = exp(-D / (2 sigma_x^2)), so diag(K) = 1; L likewise from y with sigma_y;
+ *   unbiased = 0: HSIC_b = tr(K H L H) / (n-1)^2, H = I - 11^T/n  (Gretton 2005);
+ *   unbiased = 1: HSIC_u = [tr(Kt Lt) + (1^T Kt 1)(1^T Lt 1)/((n-1)(n-2))
+ *                           - 2/(n-2) (Kt 1)^T (Lt 1)] / (n (n-3))   (Song 2012, ReBias's
+ *                 default), Kt = K with its diagonal set to 0, Lt likewise.
+ * HSIC is symmetric in (x, sigma_x) <-> (y, sigma_y).
+ *
+ * Precision (the twin, kernels/cuda/hsic.cu, does the same in the same order):
+ *  - the features are centred first (column means in double): D is translation invariant,
+ *    and removing a common offset (post-ReLU features are all positive) removes most of the
+ *    cancellation in |x_i|^2 + |x_j|^2 - 2 x_i.x_j. The Gram matrix G = xc xc^T is a float
+ *    GEMM; D_ij = G_ii + G_jj - 2 G_ij in double from the upper triangle (a < b), so K is
+ *    exactly symmetric; K_ij = (float)exp(-D_ij / (2 sigma^2)) in double.
+ *  - every sum over the n^2 entries is in double in two levels: each row i sums its
+ *    off-diagonal terms (j != i) in order of j, then the n row sums are summed in order of i
+ *    (the diagonal's contributions, K_ii = L_ii = 1, are added in closed form). The result
+ *    does not depend on the thread count; only the GEMMs (row blocks, one per thread) may.
+ *  - near independence HSIC_u is rounding noise around 0 (and may be negative): its error is
+ *    relative to the size of its terms (~1e-6 of them), not to the value.
+ *
+ * Preconditions (PB_ASSERT: a violation is a bug of the caller): n >= 4 when unbiased (the
+ * estimator divides by n-3), n >= 2 when biased, dx, dy >= 1, sigma_x, sigma_y > 0 and finite.
+ * The caller (the HSIC loss) must turn bad configurations into user errors before calling:
+ * a batch smaller than 4 (e.g. the last, short batch of an epoch: drop it or skip the
+ * penalty), a sigma <= 0, and a 'median' sigma from constant features (every distance 0, so
+ * the median is 0: sigma 0 is not allowed here; report it, or fall back to a fixed sigma).
+ * Non-finite features give a NaN value; nothing is checked per call. */
+typedef struct pb_hsic_params {
+  int n, dx, dy;          /* batch, x's and y's feature dimensions */
+  float sigma_x, sigma_y; /* RBF widths, > 0 */
+  int unbiased;           /* 1: Song's unbiased estimator (ReBias's default), 0: Gretton's biased */
+} pb_hsic_params;
+
+/* Floats of scratch pb_hsic_fwd_cpu and pb_hsic_bwd_cpu need for these params (any thread
+ * count): O(n^2 + n (dx + dy)). The scratch buffer must be 8-byte aligned (doubles live in it;
+ * pb_amalloc and malloc are). */
+size_t pb_hsic_scratch_cpu(const pb_hsic_params *p);
+
+/* value[0] = HSIC(x, y) (ONE float, overwritten), x [n, dx], y [n, dy]. */
+void pb_hsic_fwd_cpu(float *value, const float *x, const float *y, const pb_hsic_params *p,
+                     const pb_scratch *s);
+
+/* dx [n, dx] += grad_scale * dHSIC/dx and dy [n, dy] += grad_scale * dHSIC/dy.
+ * BOTH ACCUMULATE (+=), although x and y are activations: the same features also receive the
+ * classifier's gradient, so the caller adds the penalty's share on top of it (grad_scale =
+ * lambda, or -lambda for the g step's -HSIC). Either may be NULL: that side is detached and
+ * costs nothing. Computed with GEMMs: dx = (2 grad_scale / sigma_x^2) (W xc - diag(W 1) xc),
+ * W_ij = K_ij dHSIC/dK_ij (symmetrised, W_ii = 0), and the same for y with L. */
+void pb_hsic_bwd_cpu(float *dx, float *dy, float grad_scale, const float *x, const float *y,
+                     const pb_hsic_params *p, const pb_scratch *s);
+
+/* d [n, n] = the squared distances D_ij = |x_i|^2 + |x_j|^2 - 2 x_i.x_j of the rows of
+ * x [n, dim] (overwritten), for the 'median' sigma: a float GEMM of x (NOT centred: no
+ * scratch), then D_ij = G_ii + G_jj - 2 G_ij in double from the upper triangle, mirrored;
+ * D_ii = 0 exactly; not clamped. n >= 1, dim >= 1. */
+void pb_sqdist_cpu(float *d, const float *x, int n, int dim);
+
+/* A host helper, not an op: the median of d[count] as numpy's np.median (the mean of the two
+ * middle values for an even count), over every entry given: for ReBias, all n^2 entries of
+ * one or more pb_sqdist_cpu matrices, the zero diagonal and both (i,j) and (j,i) included.
+ * The median itself is sigma^2: sigma = sqrt(median). count >= 1; d is not modified (a copy
+ * is sorted: it allocates count floats, aborting on exhaustion). NaN entries: NaN. */
+double pb_median_sqdist(const float *d, size_t count);
+
 /* ------------------------------------------------------------------ optimizers (flat parameter block) */
 
 typedef struct pb_sgd_params {

@@ -159,6 +159,22 @@ void pb_onehot_cuda(float *t, const int32_t *labels, int n, int k, const pb_cuda
 /* acc[0] += (double)x[0]: ONE device double, ONE device float; bitwise the CPU. */
 void pb_accum_f64_cuda(double *acc, const float *x, const pb_cuda_env *env);
 
+/* ------------------------------------------------------------------ HSIC (hsic.cu) */
+
+/* Bytes of env->workspace the three ops below need for these params (pb_sqdist_cuda needs
+ * n*n floats, less than the HSIC ops for the same n). The ops abort (tier 1) when the
+ * workspace is smaller: a caller checks this once, when it is built (the backend's
+ * hsic_reserve entry turns it into a user error). */
+size_t pb_hsic_workspace_cuda(const pb_hsic_params *p);
+/* As the CPU twins (value: ONE device float, overwritten; dx, dy ACCUMULATE, either NULL).
+ * GEMMs on cuBLAS in full fp32 whatever env->tf32 says (the distances cancel); the O(n^2)
+ * parts fused kernels; every sum in double with fixed trees: run-to-run bitwise reproducible.
+ * The twin test (test_cuda_hsic) states the tolerances against the CPU. */
+void pb_hsic_fwd_cuda(float *value, const float *x, const float *y, const pb_hsic_params *p, const pb_cuda_env *env);
+void pb_hsic_bwd_cuda(float *dx, float *dy, float grad_scale, const float *x, const float *y, const pb_hsic_params *p,
+                      const pb_cuda_env *env);
+void pb_sqdist_cuda(float *d, const float *x, int n, int dim, const pb_cuda_env *env);
+
 /* ------------------------------------------------------------------ data (convert.cu) */
 
 /* x[n,c,hw] = (u8/255 - mean[c]) / std[c]; mean/std are HOST arrays of c (<= 8) values. */

@@ -132,6 +132,25 @@ typedef struct pb_backend {
   /* acc[0] += (double)x[0]: one double, one float. */
   void (*accum_f64)(pb_ctx *ctx, double *acc, const float *x);
 
+  /* ---------------------------------------------------------------- HSIC (ReBias's penalty) */
+  /* Makes available the memory hsic_fwd, hsic_bwd and sqdist need for these params (sqdist of
+   * the same n included); call while building, as pb_ctx_reserve_scratch, never in a step.
+   * CPU: grows the context's host scratch to pb_hsic_scratch_cpu(p) floats (always PB_OK).
+   * GPU: the workspace is fixed when the context is made: checks that it holds
+   * pb_hsic_workspace_cuda(p) bytes, else PB_ERR naming both sizes and [run] cudnn_workspace_mb.
+   * The params' own preconditions (ops.h: n >= 4 unbiased, sigmas > 0) are the caller's to
+   * check: the ops assert them. */
+  int (*hsic_reserve)(pb_ctx *ctx, const pb_hsic_params *p, pb_err *err);
+  /* value: ONE float, overwritten. x [n, dx], y [n, dy]. */
+  void (*hsic_fwd)(pb_ctx *ctx, float *value, const float *x, const float *y, const pb_hsic_params *p);
+  /* dx += grad_scale dHSIC/dx, dy += grad_scale dHSIC/dy: ACCUMULATED (the features' gradient
+   * from the classifier is already there); either may be NULL (detached). */
+  void (*hsic_bwd)(pb_ctx *ctx, float *dx, float *dy, float grad_scale, const float *x, const float *y,
+                   const pb_hsic_params *p);
+  /* d [n, n] = squared distances of the rows of x [n, dim] (overwritten; for the median sigma:
+   * download it and take pb_median_sqdist on the host). */
+  void (*sqdist)(pb_ctx *ctx, float *d, const float *x, int n, int dim);
+
   /* ---------------------------------------------------------------- optimizers */
   void (*sgd_step)(pb_ctx *ctx, float *param, float *buf, const float *grad, size_t n, const pb_sgd_params *p,
                    int first_step);

@@ -233,6 +233,27 @@ static void cpu_accum_f64(pb_ctx *ctx, double *acc, const float *x) {
   pb_accum_f64_cpu(acc, x);
 }
 
+/* ------------------------------------------------------------------ HSIC */
+
+static int cpu_hsic_reserve(pb_ctx *ctx, const pb_hsic_params *p, pb_err *err) {
+  (void)err;
+  pb_ctx_reserve_scratch(ctx, pb_hsic_scratch_cpu(p));
+  return PB_OK;
+}
+static void cpu_hsic_fwd(pb_ctx *ctx, float *value, const float *x, const float *y, const pb_hsic_params *p) {
+  pb_scratch s = cpu_scratch(ctx);
+  pb_hsic_fwd_cpu(value, x, y, p, &s);
+}
+static void cpu_hsic_bwd(pb_ctx *ctx, float *dx, float *dy, float grad_scale, const float *x, const float *y,
+                         const pb_hsic_params *p) {
+  pb_scratch s = cpu_scratch(ctx);
+  pb_hsic_bwd_cpu(dx, dy, grad_scale, x, y, p, &s);
+}
+static void cpu_sqdist(pb_ctx *ctx, float *d, const float *x, int n, int dim) {
+  (void)ctx;
+  pb_sqdist_cpu(d, x, n, dim);
+}
+
 /* ------------------------------------------------------------------ optimizers, data */
 
 static void cpu_sgd_step(pb_ctx *ctx, float *param, float *buf, const float *grad, size_t n,
@@ -308,6 +329,10 @@ const pb_backend pb_backend_cpu = {
     .argmax_count = cpu_argmax_count,
     .onehot = cpu_onehot,
     .accum_f64 = cpu_accum_f64,
+    .hsic_reserve = cpu_hsic_reserve,
+    .hsic_fwd = cpu_hsic_fwd,
+    .hsic_bwd = cpu_hsic_bwd,
+    .sqdist = cpu_sqdist,
     .sgd_step = cpu_sgd_step,
     .adam_step = cpu_adam_step,
     .sumsq = cpu_sumsq,

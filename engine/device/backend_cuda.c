@@ -167,6 +167,26 @@ static void cuda_onehot(pb_ctx *ctx, float *t, const int32_t *labels, int n, int
   pb_onehot_cuda(t, labels, n, k, ctx->cuda);
 }
 static void cuda_accum_f64(pb_ctx *ctx, double *acc, const float *x) { pb_accum_f64_cuda(acc, x, ctx->cuda); }
+/* The workspace is fixed at context init ([run] cudnn_workspace_mb): a batch whose HSIC does not
+ * fit is a configuration error, reported here when the loss is built, not an abort in a step. */
+static int cuda_hsic_reserve(pb_ctx *ctx, const pb_hsic_params *p, pb_err *err) {
+  const size_t need = pb_hsic_workspace_cuda(p), have = ctx->cuda->workspace ? ctx->cuda->workspace_bytes : 0;
+  if (need <= have) return PB_OK;
+  return pb_err_set(err,
+                    "the HSIC of a batch of %d (features %d and %d) needs %zu bytes of GPU workspace, %zu are "
+                    "set: raise [run] cudnn_workspace_mb to at least %zu, or use a smaller batch",
+                    p->n, p->dx, p->dy, need, have, (need + ((size_t)1 << 20) - 1) >> 20);
+}
+static void cuda_hsic_fwd(pb_ctx *ctx, float *value, const float *x, const float *y, const pb_hsic_params *p) {
+  pb_hsic_fwd_cuda(value, x, y, p, ctx->cuda);
+}
+static void cuda_hsic_bwd(pb_ctx *ctx, float *dx, float *dy, float grad_scale, const float *x, const float *y,
+                          const pb_hsic_params *p) {
+  pb_hsic_bwd_cuda(dx, dy, grad_scale, x, y, p, ctx->cuda);
+}
+static void cuda_sqdist(pb_ctx *ctx, float *d, const float *x, int n, int dim) {
+  pb_sqdist_cuda(d, x, n, dim, ctx->cuda);
+}
 static void cuda_sgd_step(pb_ctx *ctx, float *param, float *buf, const float *grad, size_t n, const pb_sgd_params *p,
                           int first_step) {
   pb_sgd_step_cuda(param, buf, grad, n, p, first_step, ctx->cuda);
@@ -233,6 +253,10 @@ const pb_backend pb_backend_cuda = {
     .argmax_count = cuda_argmax_count,
     .onehot = cuda_onehot,
     .accum_f64 = cuda_accum_f64,
+    .hsic_reserve = cuda_hsic_reserve,
+    .hsic_fwd = cuda_hsic_fwd,
+    .hsic_bwd = cuda_hsic_bwd,
+    .sqdist = cuda_sqdist,
     .sgd_step = cuda_sgd_step,
     .adam_step = cuda_adam_step,
     .sumsq = cuda_sumsq,

@@ -219,6 +219,22 @@ void pb_accum_f64_cuda(double *acc, const float *x, const pb_cuda_env *env) {
   pb_cuda_absent(__func__);
 }
 
+size_t pb_hsic_workspace_cuda(const pb_hsic_params *p) {
+  pb_cuda_absent(__func__);
+}
+
+void pb_hsic_fwd_cuda(float *value, const float *x, const float *y, const pb_hsic_params *p, const pb_cuda_env *env) {
+  pb_cuda_absent(__func__);
+}
+
+void pb_hsic_bwd_cuda(float *dx, float *dy, float grad_scale, const float *x, const float *y, const pb_hsic_params *p, const pb_cuda_env *env) {
+  pb_cuda_absent(__func__);
+}
+
+void pb_sqdist_cuda(float *d, const float *x, int n, int dim, const pb_cuda_env *env) {
+  pb_cuda_absent(__func__);
+}
+
 void pb_u8_to_f32_norm_cuda(float *x, const uint8_t *u8, int n, int c, int hw, const float *mean, const float *std, const pb_cuda_env *env) {
   pb_cuda_absent(__func__);
 }

@@ -2,7 +2,8 @@
  * checked slot by slot so a new entry cannot be forgotten); a CPU context selects
  * pb_backend_cpu; its memory and staging entries behave as documented; and its op entries are
  * the CPU kernels with the context's scratch and thread count: bitwise equal to direct calls
- * (the property the quickstart fingerprint, test_quickstart_identical, relies on).
+ * (the property the quickstart fingerprint, test_quickstart_identical, relies on), HSIC's scratch
+ * reserved through the table's hsic_reserve.
  * The CUDA table's ops are exercised on a GPU by test_cuda_train_step and test_cuda_resblock. */
 #include <stddef.h>
 #include <stdlib.h>
@@ -123,6 +124,23 @@ static void test_cpu_ops_bitwise(pb_ctx *c) {
   double ss;
   o->sumsq(c, &ss, x, nx);
   PB_CHECK_MSG(ss == pb_sumsq_cpu(x, nx), "sumsq differs from pb_sumsq_cpu");
+
+  /* HSIC: the caller reserves the scratch through the table (hsic_reserve), then the entries are
+   * the kernels with the context's scratch and threads */
+  pb_hsic_params hp = {.n = 9, .dx = 7, .dy = 5, .sigma_x = 1.1f, .sigma_y = 0.7f, .unbiased = 1};
+  pb_err err = {{0}};
+  PB_CHECK(o->hsic_reserve(c, &hp, &err) == PB_OK && c->scratch_floats >= pb_hsic_scratch_cpu(&hp));
+  pb_scratch hs = {c->scratch, c->scratch_floats, c->nthreads};
+  float hv1, hv2, hx1[63] = {0}, hx2[63] = {0}, hy1[45] = {0}, hy2[45] = {0}, d1[81], d2[81];
+  pb_hsic_fwd_cpu(&hv1, x, x + 63, &hp, &hs);
+  o->hsic_fwd(c, &hv2, x, x + 63, &hp);
+  PB_CHECK_MSG(!memcmp(&hv1, &hv2, sizeof hv1), "hsic_fwd differs from pb_hsic_fwd_cpu");
+  pb_hsic_bwd_cpu(hx1, hy1, -0.5f, x, x + 63, &hp, &hs);
+  o->hsic_bwd(c, hx2, hy2, -0.5f, x, x + 63, &hp);
+  PB_CHECK_MSG(!memcmp(hx1, hx2, sizeof hx1) && !memcmp(hy1, hy2, sizeof hy1), "hsic_bwd differs");
+  pb_sqdist_cpu(d1, x, 9, 7);
+  o->sqdist(c, d2, x, 9, 7);
+  PB_CHECK_MSG(!memcmp(d1, d2, sizeof d1), "sqdist differs from pb_sqdist_cpu");
 
   free(x), free(w), free(bias), free(y1), free(y2), free(dx1), free(dx2), free(dw1), free(dw2);
 }
