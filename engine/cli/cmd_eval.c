@@ -6,6 +6,7 @@
 #include "engine/cli/cli.h"
 #include "engine/run/evaluate.h"
 #include "engine/run/report.h"
+#include "engine/run/state.h"
 
 int pb_cmd_eval(const pb_cli_opts *o, pb_config *cfg) {
   const char *ck = pb_cli_opt(o, "checkpoint");
@@ -21,7 +22,7 @@ int pb_cmd_eval(const pb_cli_opts *o, pb_config *cfg) {
   }
   int rc = 1;
   pb_eval e = {0};
-  if (pb_ckpt_load_model(ck, r.model, &err)) goto out;
+  if (pb_run_load_models(&r, ck, &err)) goto out;
   /* The inference plan: no gradients, nothing saved for backward (one line, for the log). */
   pb_model_print_memory(r.model, stdout);
   if (pb_run_evaluate(&r, &r.test, &e, &err)) goto out;

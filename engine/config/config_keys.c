@@ -95,6 +95,7 @@ const pb_cfg_key pb_cfg_keys[] = {
   {"model", "head_weights", FL, 0, 1e6, "", NULL, "heads: loss weight of each head, in the order of heads (empty = 1 each); the loss is the weighted sum of the heads' mean cross-entropies"},
   {"model", "embedding_dim", I, 0, 65536, "0", NULL, "embedding head for metric learning: a linear layer to this many dimensions in place of fc (0 = classification); no training loss exists for it yet"},
   {"model", "embedding_l2", B, 0, 0, "false", NULL, "embedding head: L2-normalise the embedding (F.normalize)"},
+  {"model", "frozen",      B, 0, 0, "false", NULL, "named models ([model.NAME]): never stepped by the method (no optimizer; an [optim.NAME] for it is an error); evaluated and checkpointed like the others"},
   {"model", "input_size",  I, 1, 4096, "224", NULL, "input side for plumb info --model and plumb bench (training takes it from the data)"},
 
   {"train", "epochs",          I, 1, 100000, "10", NULL, "passes over the training set"},
@@ -123,6 +124,16 @@ const pb_cfg_key pb_cfg_keys[] = {
   {"schedule", "milestones",   IL, 0, 1e12, "", NULL, "multistep: units at which lr is multiplied by gamma"},
   {"schedule", "min_lr",       F, 0, 100, "0", NULL, "cosine: final learning rate"},
   {"schedule", "warmup_steps", I, 0, 1e12, "0", NULL, "optimizer steps of linear warm-up from 0 (0 = none)"},
+
+  {"method", "name",       E, 0, 0, "plain", "plain|vanilla|biased|rebias", "training method: plain = one model ([model]); with named models [model.NAME]: vanilla = f on its cross-entropy, biased = g on its cross-entropy, rebias = the ReBias min-max (g: CE(g) - lambda_g HSIC(g, f); f: CE(f) + lambda_f sum over g of HSIC(f, g)); every named model is evaluated and checkpointed"},
+  {"method", "f",          S, 0, 0, "f", NULL, "the de-biased model: the NAME of its [model.NAME]"},
+  {"method", "g",          S, 0, 0, "g", NULL, "the biased model(s): comma-separated NAMEs of [model.NAME] sections"},
+  {"method", "lambda_f",   F, 0, 1e6, "1", NULL, "rebias: weight of sum over g of HSIC(f, g) in f's loss"},
+  {"method", "lambda_g",   F, 0, 1e6, "1", NULL, "rebias: weight of -HSIC(g, f) in g's loss"},
+  {"method", "n_g_update", I, 1, 1000, "1", NULL, "rebias: g steps per f step"},
+  {"method", "hsic",       E, 0, 0, "unbiased", "unbiased|biased", "rebias: HSIC estimator (unbiased: Song et al. 2012, batches of 4 or more; biased: Gretton 2005)"},
+  {"method", "sigma_x",    S, 0, 0, "1", NULL, "rebias: RBF kernel width of the first HSIC argument: a number > 0, or dimension (sqrt of the feature dimension)"},
+  {"method", "sigma_y",    S, 0, 0, "1", NULL, "rebias: the same for the second argument"},
 };
 /* clang-format on */
 

@@ -231,8 +231,10 @@ float *pb_model_forward(pb_model *m, const float *x, int n, int train) {
   return (float *)cur;
 }
 
-void pb_model_backward(pb_model *m, const float *dout, int n) {
-  PB_ASSERT(n == m->last_n && !m->infer_only);
+void pb_model_backward(pb_model *m, const float *dout, int n) { pb_model_backward_hook(m, dout, n, NULL, NULL); }
+
+void pb_model_backward_hook(pb_model *m, const float *dout, int n, pb_feature_grad_fn hook, void *user) {
+  PB_ASSERT(n == m->last_n && !m->infer_only && m->nlayers >= 2);
   const float *dy = dout;
   int which = 0;
   for (int i = m->nlayers - 1; i >= 0; i--) {
@@ -243,9 +245,18 @@ void pb_model_backward(pb_model *m, const float *dout, int n) {
     int need_dx = i > 0 || !strcmp(l->vt->kind, "batchnorm");
     float *dx = need_dx ? m->dbuf[which] : NULL;
     l->vt->backward(l, m->ctx, n, x, m->act[i], dy, dx);
+    /* the classifier's input gradient is formed: the hook adds to it before it flows on */
+    if (hook && i == m->nlayers - 1) hook(user, dx, n);
     dy = dx;
     which ^= 1;
   }
+}
+
+const float *pb_model_features(const pb_model *m, int *dim) {
+  PB_ASSERT(m->nlayers >= 2);
+  const pb_layer *last = m->layers[m->nlayers - 1];
+  if (dim) *dim = (int)pb_layer_in_numel(last);
+  return m->act[m->nlayers - 2];
 }
 
 void pb_model_zero_grad(pb_model *m) { pb_ctx_zero(m->ctx, m->grads, PB_MAX(m->nparams, 1) * sizeof(float)); }

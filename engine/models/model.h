@@ -89,6 +89,14 @@ void pb_model_init(pb_model *m, uint64_t seed);
 float *pb_model_forward(pb_model *m, const float *x, int n, int train);
 /* Backward of the last training forward: parameter gradients ACCUMULATE. */
 void pb_model_backward(pb_model *m, const float *dout, int n);
+/* The same, calling hook(user, dfeat, n) once the gradient of the FEATURES (the input of the
+ * last layer, the classifier: [n, dim] on the device) is formed, so that a penalty on the
+ * features (HSIC) adds its gradient there before it flows into the backbone. */
+typedef void (*pb_feature_grad_fn)(void *user, float *dfeat, int n);
+void pb_model_backward_hook(pb_model *m, const float *dout, int n, pb_feature_grad_fn hook, void *user);
+/* The features of the last forward: the input of the last layer (after global pooling and
+ * flattening), [n, *dim] on the device, valid until the next forward. */
+const float *pb_model_features(const pb_model *m, int *dim);
 void pb_model_zero_grad(pb_model *m);
 void pb_model_free(pb_model *m);
 

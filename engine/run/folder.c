@@ -43,14 +43,15 @@ int pb_runfolder_lock(const char *dir, pb_err *err) {
   return fd;
 }
 
-/* "step-<digits>.state.safetensors": its model file's name in model (same folder). */
+/* A companion of a checkpoint, "step-<digits>.<more>.safetensors" (its state file, another
+ * model's files), whose model file "step-<digits>.safetensors" (written last) is missing. */
 static int orphan_state(const char *dir, const char *name, char *model, size_t len) {
-  const char *suf = ".state.safetensors";
-  size_t L = strlen(name), S = strlen(suf);
+  const char *suf = ".safetensors";
+  size_t L = strlen(name), S = strlen(suf), i = 5;
   if (strncmp(name, "step-", 5) || L <= 5 + S || strcmp(name + L - S, suf)) return 0;
-  for (size_t i = 5; i < L - S; i++)
-    if (name[i] < '0' || name[i] > '9') return 0;
-  snprintf(model, len, "%s/%.*s.safetensors", dir, (int)(L - S), name);
+  while (i < L && name[i] >= '0' && name[i] <= '9') i++;
+  if (i == 5 || name[i] != '.' || i + S == L) return 0; /* the model file itself */
+  snprintf(model, len, "%s/%.*s.safetensors", dir, (int)i, name);
   return access(model, F_OK) != 0;
 }
 
@@ -70,7 +71,7 @@ static int clean_dir(const char *dir) {
       continue;
     }
     pb_log("removed stale %s (%s)", p,
-           tmp ? "a temporary file of a write that did not finish" : "the state file of an unfinished checkpoint");
+           tmp ? "a temporary file of a write that did not finish" : "a file of an unfinished checkpoint");
     removed++;
   }
   closedir(d);
@@ -196,10 +197,18 @@ void pb_runfolder_prune(const pb_runfolder *f, int keep) {
   int64_t steps[4096];
   int n = list_steps(f->ckdir, steps, 4096);
   for (int i = 0; i < n - keep; i++) {
-    char p[4400];
+    char p[4400], prefix[64];
+    /* the model file first: without it the checkpoint no longer counts as complete */
     snprintf(p, sizeof p, "%s/step-%010" PRId64 ".safetensors", f->ckdir, steps[i]);
     unlink(p);
-    snprintf(p, sizeof p, "%s/step-%010" PRId64 ".state.safetensors", f->ckdir, steps[i]);
-    unlink(p);
+    snprintf(prefix, sizeof prefix, "step-%010" PRId64 ".", steps[i]); /* its state file, other models' files */
+    DIR *d = opendir(f->ckdir);
+    if (!d) continue;
+    for (struct dirent *e; (e = readdir(d));) {
+      if (strncmp(e->d_name, prefix, strlen(prefix))) continue;
+      snprintf(p, sizeof p, "%s/%s", f->ckdir, e->d_name);
+      unlink(p);
+    }
+    closedir(d);
   }
 }

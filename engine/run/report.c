@@ -33,8 +33,11 @@ static void append(char *buf, size_t len, const char *fmt, ...) {
 static void heads_train_str(const pb_terms *l, const pb_train_stats *s, char *buf, size_t len) {
   for (int t = 0; t < l->n; t++) {
     long n = s->seen[t];
-    append(buf, len, "%s %s: loss %.4f acc %.4f", t ? "," : " |", l->term[t].name, n ? s->loss[t] / (double)n : NAN,
-           pb_ratio(s->correct[t], n));
+    if (!l->term[t].classes) /* a value (HSIC): its mean per step */
+      append(buf, len, "%s %s: %.4f", t ? "," : " |", l->term[t].name, n ? s->loss[t] / (double)n : NAN);
+    else
+      append(buf, len, "%s %s: loss %.4f acc %.4f", t ? "," : " |", l->term[t].name, n ? s->loss[t] / (double)n : NAN,
+             pb_ratio(s->correct[t], n));
   }
 }
 
@@ -52,6 +55,7 @@ void pb_report_eval_str(const pb_terms *l, const pb_eval *e, const char *prefix,
     return;
   }
   for (int t = 0; t < l->n; t++) {
+    if (!l->term[t].classes) continue; /* a value, no predictions */
     pb_class_counts c;
     pb_eval_class_counts(e, t, l->term[t].classes, &c);
     const char *nm = l->term[t].name;
@@ -65,6 +69,7 @@ void pb_report_eval_str(const pb_terms *l, const pb_eval *e, const char *prefix,
 void pb_report_per_class(const pb_terms *l, const pb_eval *e, FILE *out) {
   if (!named(l)) return;
   for (int t = 0; t < l->n; t++) { /* per-class accuracy behind each disparity */
+    if (!l->term[t].classes) continue;
     pb_class_counts c;
     pb_eval_class_counts(e, t, l->term[t].classes, &c);
     fprintf(out, "  %s per-class accuracy (labelled %ld):", l->term[t].name, c.n);
@@ -157,13 +162,14 @@ static void csv_cells_of(const pb_terms *l, const pb_epoch_figures *f, csv_cells
     const char *p = l->term[t].name, *u = nm ? "_" : "";
     long n = f->train->seen[t];
     if (nm) cell(c, "%.6f", n ? f->train->loss[t] / (double)n : NAN, "%s%strain_loss", p, u);
-    cell(c, "%.6f", pb_ratio(f->train->correct[t], n), "%s%strain_acc", p, u);
+    if (l->term[t].classes) cell(c, "%.6f", pb_ratio(f->train->correct[t], n), "%s%strain_acc", p, u);
   }
   const pb_eval *sets[2] = {f->val, f->test};
   const char *sn[2] = {"val", "test"};
   for (int s = 0; s < 2; s++) {
     for (int t = 0; t < nt; t++) {
       const char *p = l->term[t].name, *u = nm ? "_" : "";
+      if (!l->term[t].classes) continue; /* a value, no predictions */
       pb_class_counts k = {0};
       if (sets[s]) pb_eval_class_counts(sets[s], t, l->term[t].classes, &k);
       cell(c, "%.6f", k.n ? k.loss_sum / (double)k.n : NAN, "%s%s%s_loss", p, u, sn[s]);

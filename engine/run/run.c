@@ -123,6 +123,91 @@ static pb_loader *make_loader(pb_run *r, const pb_config *cfg, pb_err *err) {
   return pb_loader_new(&lo, err);
 }
 
+/* [model.NAME] i's seed: the run's, mixed with the name (FNV-1a), so that two models of the same
+ * architecture start apart and a model's start does not depend on the others declared. */
+static uint64_t model_seed(uint64_t seed, const char *name) {
+  uint64_t h = 1469598103934665603ull;
+  for (const char *c = name; *c; c++) h = (h ^ (uint8_t)*c) * 1099511628211ull;
+  return *name ? seed ^ h : seed;
+}
+
+/* [model] init_from of one model (its view of the config). */
+static int init_from(const pb_config *view, pb_model *m, const char *name, pb_err *err) {
+  const char *path = pb_config_str(view, "model", "init_from");
+  if (!path[0]) return PB_OK;
+  char summary[1200];
+  if (pb_ckpt_init_from(path, pb_config_str(view, "model", "init_exclude"), m, summary, sizeof summary, err))
+    return pb_err_prefix(err, "[model%s%s] init_from", *name ? "." : "", name);
+  printf("%s%s%s\n", *name ? name : "", *name ? ": " : "", summary);
+  return PB_OK;
+}
+
+/* The models and their trainer: one model ([model]) and the plain trainer, or the named models
+ * ([model.NAME]) and the trainer of [method] over them. */
+static int build_models(pb_run *r, pb_config *cfg, const int in[3], int infer, int64_t steps, pb_err *err) {
+  const char *names[PB_MAX_LEARNERS + 1];
+  int nm = pb_config_names(cfg, "model", names, PB_MAX_LEARNERS + 1);
+  const char *method = pb_config_str(cfg, "method", "name");
+  if (nm > PB_MAX_LEARNERS)
+    return pb_err_set(err, "%s: [model.%s]: at most %d named models", pb_config_named_origin(cfg, "model", names[PB_MAX_LEARNERS]),
+                      names[PB_MAX_LEARNERS], PB_MAX_LEARNERS);
+  if (nm && !strcmp(method, "plain"))
+    return pb_err_set(err, "%s: [model.%s]: named models are trained by a method: set [method] name = vanilla, biased "
+                           "or rebias",
+                      pb_config_named_origin(cfg, "model", names[0]), names[0]);
+  if (!nm && strcmp(method, "plain"))
+    return pb_err_set(err, "%s: [method] name = %s trains named models: declare them as [model.f] and [model.g] "
+                           "sections (or set name = plain)",
+                      pb_config_origin(cfg, "method", "name"), method);
+  static const char *const learner_sections[] = {"optim", "schedule"};
+  for (int s = 0; s < 2; s++) { /* [optim.NAME] / [schedule.NAME] of a model that does not exist */
+    const char *on[PB_CFG_LIST_MAX];
+    int no = pb_config_names(cfg, learner_sections[s], on, PB_CFG_LIST_MAX);
+    for (int j = 0; j < no && j < PB_CFG_LIST_MAX; j++) {
+      int k = 0;
+      while (k < nm && strcmp(names[k], on[j])) k++;
+      if (k == nm)
+        return pb_err_set(err, "%s: [%s.%s]: no [model.%s] section declares model '%s'",
+                          pb_config_named_origin(cfg, learner_sections[s], on[j]), learner_sections[s], on[j], on[j],
+                          on[j]);
+    }
+  }
+  if (!nm) {
+    r->nmodels = 1;
+    if (!(r->model = r->models[0] = pb_model_build(cfg, &r->ctx, in, r->max_rows, r->seed, infer, err))) return PB_ERR;
+    if (r->model->nheads && r->views > 1)
+      return pb_err_set(err, "[augment] tta = %s: test-time views are not averaged for multi-head models ([model] heads) "
+                             "yet; use tta = none",
+                        pb_config_str(cfg, "augment", "tta"));
+    if (r->model->nheads) {
+      const pb_dataset *dd[3] = {&r->train, &r->val, &r->test};
+      for (int k = 0; k < 3; k++)
+        if (dd[k]->n && check_head_labels(r, dd[k], err)) return PB_ERR;
+    }
+    if (init_from(cfg, r->model, "", err)) return PB_ERR;
+    if (!(r->tr = pb_trainer_from_config(cfg, r->model, steps, r->epochs, err))) return PB_ERR;
+    return PB_OK;
+  }
+  pb_config *views[PB_MAX_LEARNERS] = {0};
+  int rc = PB_ERR;
+  for (int i = 0; i < nm; i++) {
+    views[i] = pb_config_view(cfg, names[i]);
+    r->models[i] = pb_model_build(views[i], &r->ctx, in, r->max_rows, model_seed(r->seed, names[i]), infer, err);
+    r->nmodels = i + 1;
+    if (!r->models[i]) {
+      pb_err_prefix(err, "[model.%s]", names[i]);
+      goto out;
+    }
+    if (init_from(views[i], r->models[i], names[i], err)) goto out;
+  }
+  if (!(r->tr = pb_trainer_models(cfg, r->models, views, names, nm, steps, r->epochs, err))) goto out;
+  r->model = r->tr->learner[0].model;
+  rc = PB_OK;
+out:
+  for (int i = 0; i < nm; i++) pb_config_free(views[i]);
+  return rc;
+}
+
 static int run_init(pb_run *r, pb_config *cfg, int infer, pb_err *err);
 
 int pb_run_init(pb_run *r, pb_config *cfg, pb_err *err) { return run_init(r, cfg, 0, err); }
@@ -159,29 +244,7 @@ static int run_init(pb_run *r, pb_config *cfg, int infer, pb_err *err) {
   /* Test-time views: an evaluation batch of eval_batch images is eval_batch * views rows. */
   r->views = PB_MAX(r->aug_test.views, 1);
   r->max_rows = infer ? r->eval_batch * r->views : PB_MAX(r->batch, r->eval_batch * r->views);
-  r->model = pb_model_build(cfg, &r->ctx, in, r->max_rows, r->seed, infer, err);
-  if (!r->model) goto fail;
-  if (r->model->nheads && r->views > 1) {
-    pb_err_set(err, "[augment] tta = %s: test-time views are not averaged for multi-head models ([model] heads) yet; "
-                    "use tta = none", pb_config_str(cfg, "augment", "tta"));
-    goto fail;
-  }
-  if (r->model->nheads) {
-    const pb_dataset *dd[3] = {&r->train, &r->val, &r->test};
-    for (int k = 0; k < 3; k++)
-      if (dd[k]->n && check_head_labels(r, dd[k], err)) goto fail;
-  }
-  const char *init_from = pb_config_str(cfg, "model", "init_from");
-  char init_summary[1200];
-  if (init_from[0]) {
-    if (pb_ckpt_init_from(init_from, pb_config_str(cfg, "model", "init_exclude"), r->model, init_summary,
-                          sizeof init_summary, err)) {
-      pb_err_prefix(err, "[model] init_from");
-      goto fail;
-    }
-    printf("%s\n", init_summary);
-  }
-  if (!(r->tr = pb_trainer_from_config(cfg, r->model, steps, r->epochs, err))) goto fail;
+  if (build_models(r, cfg, in, infer, steps, err)) goto fail;
   r->nterms = r->tr->terms.n;
   r->nlabels = r->tr->nlabels;
   r->max_batch = infer ? r->eval_batch : PB_MAX(r->batch, r->eval_batch);
@@ -209,7 +272,8 @@ void pb_run_free(pb_run *r) {
   r->y_host = NULL, r->x_dev = NULL;
   memset(r->u8_dev, 0, sizeof r->u8_dev);
   memset(r->y_dev, 0, sizeof r->y_dev);
-  pb_model_free(r->model);
+  for (int i = 0; i < r->nmodels; i++) pb_model_free(r->models[i]);
+  r->nmodels = 0;
   r->model = NULL;
   pb_dataset_free(&r->train);
   pb_dataset_free(&r->val);

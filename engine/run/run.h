@@ -20,7 +20,9 @@ typedef struct pb_run {
   uint64_t seed;
   pb_dataset train, val, test;
   pb_norm norm;
-  pb_model *model;
+  pb_model *model;       /* the reported model: the only one, or the method's f (g for biased) */
+  int nmodels;
+  pb_model *models[PB_MAX_LEARNERS]; /* owned: [model], or the [model.NAME] models in declaration order */
   pb_trainer *tr;
   int nterms;            /* the trainer's terms (trainer.h pb_terms) */
   int nlabels;           /* label rows per batch: 1, or one per head of a multi-head model */

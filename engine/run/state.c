@@ -7,10 +7,20 @@
 #include <string.h>
 
 #include "engine/run/report.h"
+#include "engine/trainers/checkpoint.h"
 #include "engine/run/stop.h"
 
 /* Training-state metadata written into every checkpoint. progress 0: an epoch-end checkpoint,
  * which carries no progress of the epoch. */
+/* "rng.dropout.LAYER" for the reported model (as with one model), "rng.dropout.NAME.LAYER"
+ * for the other models of a multi-model run. */
+static void dropout_key(const pb_run *r, int learner, const pb_layer *ly, char *k, size_t len) {
+  if (learner == 0)
+    snprintf(k, len, "rng.dropout.%s", ly->name);
+  else
+    snprintf(k, len, "rng.dropout.%s.%s", r->tr->terms.term[learner].name, ly->name);
+}
+
 static int make_meta(const pb_run *r, int64_t epoch, int64_t cursor, int progress, char store[][96],
                      const char **meta) {
   int n = 0;
@@ -39,12 +49,15 @@ static int make_meta(const pb_run *r, int64_t epoch, int64_t cursor, int progres
     snprintf(k, sizeof k, "epoch_head.%s", l->term[t].name);
     META(k, "%.17g %ld %ld", progress ? s->loss[t] : 0.0, progress ? s->correct[t] : 0, progress ? s->seen[t] : 0);
   }
-  for (int i = 0; i < r->model->nlayers && n < 60; i++) {
-    pb_layer *ly = r->model->layers[i];
-    if (strcmp(ly->vt->kind, "dropout")) continue;
-    char k[96];
-    snprintf(k, sizeof k, "rng.dropout.%s", ly->name);
-    META(k, "%" PRIu64, *pb_dropout_counter(ly));
+  for (int j = 0; j < r->tr->nlearners; j++) { /* every model's dropout counters */
+    const pb_model *m = r->tr->learner[j].model;
+    for (int i = 0; i < m->nlayers && n < 60; i++) {
+      pb_layer *ly = m->layers[i];
+      if (strcmp(ly->vt->kind, "dropout")) continue;
+      char k[96];
+      dropout_key(r, j, ly, k, sizeof k);
+      META(k, "%" PRIu64, *pb_dropout_counter(ly));
+    }
   }
 #undef META
   return n;
@@ -125,13 +138,16 @@ int pb_run_restore_state(pb_run *r, const char *model_path, pb_err *err) {
                state_path, r->cursor, r->batches_per_epoch);
     goto out;
   }
-  for (int i = 0; i < r->model->nlayers; i++) {
-    pb_layer *ly = r->model->layers[i];
-    if (strcmp(ly->vt->kind, "dropout")) continue;
-    char k[128];
-    snprintf(k, sizeof k, "rng.dropout.%s", ly->name);
-    const char *v = pb_st_meta(&st, k);
-    if (v) *pb_dropout_counter(ly) = strtoull(v, &end, 10);
+  for (int j = 0; j < r->tr->nlearners; j++) {
+    const pb_model *m = r->tr->learner[j].model;
+    for (int i = 0; i < m->nlayers; i++) {
+      pb_layer *ly = m->layers[i];
+      if (strcmp(ly->vt->kind, "dropout")) continue;
+      char k[128];
+      dropout_key(r, j, ly, k, sizeof k);
+      const char *v = pb_st_meta(&st, k);
+      if (v) *pb_dropout_counter(ly) = strtoull(v, &end, 10);
+    }
   }
   rc = PB_OK;
 out:
@@ -139,3 +155,15 @@ out:
   return rc;
 }
 
+
+int pb_run_load_models(pb_run *r, const char *model_path, pb_err *err) {
+  size_t L = strlen(model_path), S = strlen(".safetensors");
+  for (int j = 1; j < r->tr->nlearners; j++) {
+    if (L <= S || strcmp(model_path + L - S, ".safetensors"))
+      return pb_err_set(err, "--checkpoint %s: expected a checkpoint's model file, NAME.safetensors", model_path);
+    char p[4400];
+    snprintf(p, sizeof p, "%.*s.%s.safetensors", (int)(L - S), model_path, r->tr->terms.term[j].name);
+    if (pb_ckpt_load_model(p, r->tr->learner[j].model, err)) return PB_ERR;
+  }
+  return pb_ckpt_load_model(model_path, r->tr->learner[0].model, err);
+}

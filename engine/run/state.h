@@ -18,4 +18,9 @@ int pb_run_save_state(pb_run *r, const pb_runfolder *f, int64_t epoch, int64_t c
  * cursor that does not fit this config's epoch. */
 int pb_run_restore_state(pb_run *r, const char *model_path, pb_err *err);
 
+/* Loads every model of r from the checkpoint whose model file is model_path (the reported
+ * model) and, in a multi-model run, its companions model_path less ".safetensors" plus
+ * ".NAME.safetensors" (plumb eval). Errors name the file and the tensor. */
+int pb_run_load_models(pb_run *r, const char *model_path, pb_err *err);
+
 #endif

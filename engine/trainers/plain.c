@@ -67,13 +67,16 @@ pb_trainer *pb_trainer_plain(const pb_config *cfg, pb_model *m, int64_t steps_pe
   const int *out = pb_model_out(m);
   int k = out[0] * out[1] * out[2];
   if (pb_learner_init(&t->learner[0], m, cfg, steps_per_epoch, epochs, err) ||
-      !(t->loss = pb_loss_from_config(cfg, m->ctx, k, m->heads, m->nheads, m->max_n, err)) ||
-      pb_trainer_alloc_common(t, m, err)) {
+      !(t->loss = pb_loss_from_config(cfg, m->ctx, k, m->heads, m->nheads, m->max_n, err))) {
     pb_trainer_free(t);
     return NULL;
   }
   t->terms.n = t->loss->nterms;
   for (int i = 0; i < t->loss->nterms; i++) t->terms.term[i] = t->loss->term[i], t->terms.label_row[i] = i;
   t->nlabels = t->loss->nterms;
+  if (pb_trainer_alloc_common(t, m, err)) {
+    pb_trainer_free(t);
+    return NULL;
+  }
   return t;
 }

@@ -21,7 +21,7 @@ pb_trainer *pb_trainer_from_config(const pb_config *cfg, pb_model *m, int64_t st
 
 int pb_trainer_alloc_common(pb_trainer *t, pb_model *m, pb_err *err) {
   pb_ctx *c = m->ctx;
-  int nt = t->loss->nterms;
+  int nt = t->terms.n;
   const int *out = pb_model_out(m);
   if (!(t->loss_acc = c->ops->alloc(c, (size_t)nt * sizeof(double), "the loss", err)) ||
       !(t->correct_acc = c->ops->alloc(c, (size_t)nt * sizeof(int), "the accuracy count", err)) ||

@@ -105,6 +105,15 @@ pb_trainer *pb_trainer_from_config(const pb_config *cfg, pb_model *m, int64_t st
                                    pb_err *err);
 void pb_trainer_free(pb_trainer *t);
 
+/* The trainer of [method] over named models (rebias.c): models[i] named names[i], built from
+ * views[i] (pb_config_view of cfg for that name). vanilla trains f on its cross-entropy,
+ * biased the g models, rebias both in the ReBias min-max; frozen models are evaluated and
+ * checkpointed only. learner[0] is the reported model (f; the first g for biased); its
+ * terms: one per model (its CE and accuracy), then "hsic" (rebias; a value, no predictions).
+ * User errors name the key and where it was set. */
+pb_trainer *pb_trainer_models(const pb_config *cfg, pb_model **models, pb_config **views, const char **names, int n,
+                              int64_t steps_per_epoch, int epochs, pb_err *err);
+
 /* The plain supervised trainer: one learner over m, one loss (plain.c). */
 pb_trainer *pb_trainer_plain(const pb_config *cfg, pb_model *m, int64_t steps_per_epoch, int epochs, pb_err *err);
 

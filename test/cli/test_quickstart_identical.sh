@@ -1,8 +1,9 @@
 # Behaviour is unchanged by refactoring: the quickstart (configs/quickstart.ini, 3 epochs on the
 # CPU, 2 threads) ends in a checkpoint whose model and state files are bit-identical to the
 # ones recorded before issue 11's restructuring, with the same loss and accuracy columns in
-# metrics.csv, and `plumb config` lists the same keys (test/fixtures/quickstart_fingerprint.txt,
-# written by scripts/fixtures/quickstart_fingerprint.sh). A change that is MEANT to change the
+# metrics.csv, and `plumb config` lists the recorded keys (test/fixtures/quickstart_fingerprint.txt,
+# written by scripts/fixtures/quickstart_fingerprint.sh; the key list gained [model] frozen and
+# [method] with issue 12, the checkpoint and metrics lines are still 277ce12's). A change that is MEANT to change the
 # numbers regenerates the fixture and says why in its commit.
 source "$(dirname "$0")/lib.sh"
 need_data
