@@ -1,6 +1,7 @@
 /* cmd_eval.c: `plumb eval CONFIG --checkpoint FILE`: test loss, accuracy and bias figures
  * (per head and per class for multi-head models). */
 #include <stdio.h>
+#include <string.h>
 
 #include "engine/trainers/checkpoint.h"
 #include "engine/cli/cli.h"
@@ -25,12 +26,30 @@ int pb_cmd_eval(const pb_cli_opts *o, pb_config *cfg) {
   if (pb_run_load_models(&r, ck, &err)) goto out;
   /* The inference plan: no gradients, nothing saved for backward (one line, for the log). */
   pb_model_print_memory(r.model, stdout);
-  if (pb_run_evaluate(&r, &r.test, &e, &err)) goto out;
-  char part[4096];
-  pb_report_eval_str(&r.tr->terms, &e, "test_", 1, part, sizeof part);
-  printf("checkpoint %s: %ld test images\n", ck, e.n);
-  printf("%s\n", part + 1);
-  pb_report_per_class(&r.tr->terms, &e, stdout);
+  /* --model NAME: that model's figures only (the others' terms are left out of the report) */
+  pb_terms terms = r.tr->terms;
+  const char *only = pb_cli_opt(o, "model");
+  if (only) {
+    int found = 0;
+    for (int t = 0; t < terms.n; t++) {
+      if (terms.term[t].classes && !strcmp(terms.term[t].name, only)) found = 1;
+      else terms.term[t].classes = 0;
+    }
+    if (!found) {
+      pb_err_set(&err, "--model %s: the config has no model of that name ([model.NAME] sections)", only);
+      goto out;
+    }
+  }
+  for (int k = 0; k < r.ntests; k++) {
+    if (pb_run_evaluate(&r, &r.tests[k], &e, &err)) goto out;
+    char part[4096], pre[32];
+    snprintf(pre, sizeof pre, "%s_", r.tests[k].name);
+    pb_report_eval_str(&terms, &e, pre, 1, part, sizeof part);
+    printf("checkpoint %s: %ld %s images\n", ck, e.n, r.tests[k].name);
+    printf("%s\n", part + 1);
+    pb_report_per_class(&terms, &e, stdout);
+    pb_eval_free(&e);
+  }
   rc = 0;
 out:
   if (rc) fprintf(stderr, "plumb eval: error: %s\n", err.msg);

@@ -74,6 +74,40 @@ int pb_run_load_data(const pb_config *cfg, uint64_t seed, pb_dataset *train, pb_
   return pb_data_load(&p, train, val, test, err);
 }
 
+int pb_run_load_test_variants(const pb_config *cfg, uint64_t seed, pb_dataset *tests, int cap, int *n, pb_err *err) {
+  *n = 0;
+  const char *spec = pb_config_str(cfg, "data", "test_variants");
+  if (!spec[0]) return PB_OK;
+  pb_data_params p;
+  if (pb_run_data_params(cfg, seed, &p, err)) return PB_ERR;
+  if (p.bias.kind == PB_BIAS_NONE)
+    return pb_err_set(err, "%s: [data] test_variants = %s needs a bias ([data] bias = colour or inversion)",
+                      pb_config_origin(cfg, "data", "test_variants"), spec);
+  char buf[256];
+  snprintf(buf, sizeof buf, "%s", spec);
+  for (char *sv, *tok = strtok_r(buf, ", ", &sv); tok; tok = strtok_r(NULL, ", ", &sv)) {
+    int tb = !strcmp(tok, "biased") ? PB_TEST_BIAS_BIASED : !strcmp(tok, "unbiased") ? PB_TEST_BIAS_UNBIASED : -1;
+    if (tb < 0 || *n == cap) {
+      for (int k = 0; k < *n; k++) pb_dataset_free(&tests[k]);
+      *n = 0;
+      return pb_err_set(err, "%s: [data] test_variants = %s: %s", pb_config_origin(cfg, "data", "test_variants"), spec,
+                        tb < 0 ? "each variant is biased or unbiased" : "too many variants");
+    }
+    p.bias.test_bias = tb;
+    pb_dataset tr, va;
+    if (pb_data_load(&p, &tr, &va, &tests[*n], err)) {
+      for (int k = 0; k < *n; k++) pb_dataset_free(&tests[k]);
+      *n = 0;
+      return PB_ERR;
+    }
+    pb_dataset_free(&tr);
+    pb_dataset_free(&va);
+    snprintf(tests[*n].name, sizeof tests[*n].name, "%s", tok);
+    (*n)++;
+  }
+  return PB_OK;
+}
+
 int pb_run_data_norm(const pb_config *cfg, int channels, pb_norm *out, pb_err *err) {
   double mean[PB_CFG_LIST_MAX], std[PB_CFG_LIST_MAX];
   int nm = pb_config_floats(cfg, "data", "mean", mean, PB_CFG_LIST_MAX);

@@ -18,6 +18,12 @@ int pb_run_data_params(const pb_config *cfg, uint64_t seed, pb_data_params *out,
 int pb_run_load_data(const pb_config *cfg, uint64_t seed, pb_dataset *train, pb_dataset *val, pb_dataset *test,
                      pb_err *err);
 
+/* [data] test_variants: the test set again for each named bias variant ("biased": rho 1 /
+ * eps 50; "unbiased": rho 0.1 / eps 0), each named after its variant, into tests[0..*n).
+ * *n = 0 when the key is empty. Errors name the key: an unknown variant, variants without
+ * [data] bias, more than cap. */
+int pb_run_load_test_variants(const pb_config *cfg, uint64_t seed, pb_dataset *tests, int cap, int *n, pb_err *err);
+
 /* Per-channel normalisation of u8 images: x = (v / 255 - mean[c]) / std[c]. */
 typedef struct pb_norm {
   float mean[8], std[8];

@@ -75,6 +75,27 @@ static int stop_now(train_session *S, int64_t epoch, int64_t cursor, pb_err *err
   return PB_EXIT_STOPPED;
 }
 
+/* [run] select: after the epoch's row, a better value of the column than any before writes the
+ * epoch's models as best.safetensors (+ companions). */
+static int select_best(train_session *S, const pb_epoch_figures *f, int64_t epoch, pb_err *err) {
+  pb_run *r = &S->r;
+  const char *col = pb_config_str(r->cfg, "run", "select");
+  double v;
+  if (!col[0] || !pb_report_value(&r->tr->terms, f, col, &v) || !isfinite(v)) return PB_OK;
+  size_t L = strlen(col);
+  int lower = L > 5 && !strcmp(col + L - 5, "_loss");
+  if (r->select_epoch > 0 && (lower ? v >= r->select_best : v <= r->select_best)) return PB_OK;
+  char base[4300];
+  snprintf(base, sizeof base, "%s/best", S->f.ckdir);
+  pb_stop_saving(1);
+  int rc = r->tr->vt->save(r->tr, base, NULL, 0, err);
+  pb_stop_saving(0);
+  if (rc) return PB_ERR;
+  pb_log("best so far by [run] select = %s: epoch %" PRId64 " (%s = %.4f): %s.safetensors", col, epoch + 1, col, v, base);
+  r->select_best = v, r->select_epoch = epoch + 1;
+  return PB_OK;
+}
+
 /* Result of an epoch: go on, or the loop's end. */
 #define EPOCH_NEXT 0
 #define LOOP_MAX_STEPS 1000
@@ -95,12 +116,12 @@ static int epoch_end(train_session *S, int64_t epoch, double t_ep, double t_trai
   if (r->ep_seen == 0)
     return pb_err_set(err, "no training image of epoch %" PRId64 " could be read (see the skipped images above)",
                       epoch + 1);
-  pb_eval val = {0}, test = {0};
+  pb_eval val = {0}, tests[PB_RUN_MAX_TESTS] = {{0}};
   int erc = r->val.n ? pb_run_evaluate(r, &r->val, &val, err) : PB_OK;
-  if (!erc) erc = pb_run_evaluate(r, &r->test, &test, err);
+  for (int k = 0; k < r->ntests && !erc; k++) erc = pb_run_evaluate(r, &r->tests[k], &tests[k], err);
   if (erc) {
     pb_eval_free(&val);
-    pb_eval_free(&test);
+    for (int k = 0; k < r->ntests; k++) pb_eval_free(&tests[k]);
     /* a signal during evaluation: the checkpoint evaluates again on resume */
     return erc == PB_STOPPED ? stop_now(S, epoch, r->batches_per_epoch, err) : PB_ERR;
   }
@@ -112,17 +133,20 @@ static int epoch_end(train_session *S, int64_t epoch, double t_ep, double t_trai
                         .train = &r->ep,
                         .train_images = r->ep_seen,
                         .val = r->val.n ? &val : NULL,
-                        .test = &test,
+                        .ntests = r->ntests,
                         .train_seconds = train_secs,
                         .wall_seconds = now_s() - t_ep,
                         .images_per_second = ips,
                         .loader_wait = t_wait,
                         .bad_images = r->ep_bad};
+  for (int k = 0; k < r->ntests; k++) f.tests[k] = &tests[k], f.test_names[k] = r->tests[k].name;
   /* The row first: a kill between the two resumes from the previous checkpoint, which cuts
    * the row off again (pb_runfolder_trim_metrics). */
   pb_report_epoch(&S->rep, &f);
+  int sel = select_best(S, &f, epoch, err);
   pb_eval_free(&val);
-  pb_eval_free(&test);
+  for (int k = 0; k < r->ntests; k++) pb_eval_free(&tests[k]);
+  if (sel) return PB_ERR;
   int final = epoch + 1 == r->epochs;
   int ck_every = (int)pb_config_int(r->cfg, "run", "checkpoint_every");
   if (final || (ck_every > 0 && (epoch + 1) % ck_every == 0)) {
@@ -235,14 +259,19 @@ out:
 /* A run already trained to its last epoch: its final model's test figures, nothing written. */
 static int already_complete(train_session *S, pb_err *err) {
   pb_run *r = &S->r;
-  pb_eval test;
-  if (pb_run_evaluate(r, &r->test, &test, err)) {
+  char sp[4096] = "";
+  for (int k = 0; k < r->ntests; k++) {
+    pb_eval test;
+    char pre[32], part[2048];
+    if (pb_run_evaluate(r, &r->tests[k], &test, err)) {
+      pb_eval_free(&test);
+      return PB_ERR;
+    }
+    snprintf(pre, sizeof pre, "%s_", r->tests[k].name);
+    pb_report_eval_str(&r->tr->terms, &test, pre, 0, part, sizeof part);
     pb_eval_free(&test);
-    return PB_ERR;
+    snprintf(sp + strlen(sp), sizeof sp - strlen(sp), "%s", part);
   }
-  char sp[2048];
-  pb_report_eval_str(&r->tr->terms, &test, "test_", 0, sp, sizeof sp);
-  pb_eval_free(&test);
   pb_log("run %s is already complete (%d epochs, step %" PRId64 "); raise [train] epochs to train on. "
          "Its final model:%s",
          S->f.dir, r->epochs, pb_trainer_step(r->tr), sp);
@@ -275,7 +304,7 @@ static int session(train_session *S, pb_config *cfg, const char *resume, pb_err 
   pb_log("plumb %s: run %s (%s)", PLUMB_VERSION, S->f.dir, r->ctx.why);
   pb_log("data: train %d, val %d, test %d images of %dx%dx%d; model %s with %zu parameters; %" PRId64
          " steps per epoch",
-         r->train.n, r->val.n, r->test.n, r->train.c, r->train.h, r->train.w, r->model->arch, pb_run_count_params(r),
+         r->train.n, r->val.n, r->tests[0].n, r->train.c, r->train.h, r->train.w, r->model->arch, pb_run_count_params(r),
          r->tr->learner[0].steps_per_epoch);
   if (resume_from) {
     if (pb_run_restore_state(r, resume_from, err)) return PB_ERR;
@@ -291,10 +320,31 @@ static int session(train_session *S, pb_config *cfg, const char *resume, pb_err 
   return rc == LOOP_MAX_STEPS ? PB_OK : rc;
 }
 
+/* [run] select must name a column of this run's metrics.csv. */
+static int check_select(const pb_run *r, pb_err *err) {
+  const char *col = pb_config_str(r->cfg, "run", "select");
+  if (!col[0]) return PB_OK;
+  pb_eval empty[1 + PB_RUN_MAX_TESTS];
+  memset(empty, 0, sizeof empty);
+  pb_train_stats st;
+  memset(&st, 0, sizeof st);
+  pb_epoch_figures f = {.train = &st, .val = r->val.n ? &empty[0] : NULL, .ntests = r->ntests};
+  for (int k = 0; k < r->ntests; k++) f.tests[k] = &empty[1 + k], f.test_names[k] = r->tests[k].name;
+  double v;
+  if (pb_report_value(&r->tr->terms, &f, col, &v)) return PB_OK;
+  return pb_err_set(err, "%s: [run] select = %s is not a column of this run's metrics.csv (e.g. %s%stest_acc)",
+                    pb_config_origin(r->cfg, "run", "select"), col, r->tr->terms.term[0].name,
+                    r->tr->terms.term[0].name[0] ? "_" : "");
+}
+
 int pb_train_run(pb_config *cfg, const char *resume, pb_err *err) {
   train_session *S = pb_xcalloc(1, sizeof *S);
   S->saved_step = -1;
   int rc = pb_run_init(&S->r, cfg, err);
+  if (rc == PB_OK && check_select(&S->r, err)) {
+    pb_run_free(&S->r);
+    rc = PB_ERR;
+  }
   if (rc == PB_OK) {
     reset_stats(&S->r);
     rc = session(S, cfg, resume, err);

@@ -107,7 +107,12 @@ void pb_report_epoch(pb_report *rep, const pb_epoch_figures *f) {
     snprintf(tp, sizeof tp, " train_acc=%.4f", pb_ratio(f->train->correct[0], f->train->seen[0]));
   }
   if (f->val) pb_report_eval_str(l, f->val, "val_", 0, vp, sizeof vp);
-  pb_report_eval_str(l, f->test, "test_", 1, sp, sizeof sp);
+  for (int k = 0; k < f->ntests; k++) {
+    char pre[32], part[2048];
+    snprintf(pre, sizeof pre, "%s_", f->test_names[k]);
+    pb_report_eval_str(l, f->tests[k], pre, 1, part, sizeof part);
+    append(sp, sizeof sp, "%s", part);
+  }
   if (f->bad_images) snprintf(badp, sizeof badp, " bad_images_skipped=%ld", f->bad_images);
   pb_log("epoch %" PRId64 "/%d done in %.1fs (%.0f img/s): train_loss=%.4f%s%s%s%s loader_wait=%.2fs", f->epoch + 1,
          f->epochs, f->wall_seconds, f->images_per_second, pb_report_train_loss(l, f->train, f->train_images), tp, vp,
@@ -132,8 +137,8 @@ void pb_report_free(pb_report *rep) {
 /* A row as named cells, in column order. */
 typedef struct {
   int n;
-  char name[3 * PB_LOSS_MAX_TERMS * 3 + 16][64];
-  char val[3 * PB_LOSS_MAX_TERMS * 3 + 16][32];
+  char name[PB_LOSS_MAX_TERMS * 20 + 24][64];
+  char val[PB_LOSS_MAX_TERMS * 20 + 24][32];
 } csv_cells;
 
 static void cell(csv_cells *c, const char *fmt_val, double v, const char *name_fmt, ...)
@@ -164,9 +169,10 @@ static void csv_cells_of(const pb_terms *l, const pb_epoch_figures *f, csv_cells
     if (nm) cell(c, "%.6f", n ? f->train->loss[t] / (double)n : NAN, "%s%strain_loss", p, u);
     if (l->term[t].classes) cell(c, "%.6f", pb_ratio(f->train->correct[t], n), "%s%strain_acc", p, u);
   }
-  const pb_eval *sets[2] = {f->val, f->test};
-  const char *sn[2] = {"val", "test"};
-  for (int s = 0; s < 2; s++) {
+  const pb_eval *sets[1 + 4] = {f->val};
+  const char *sn[1 + 4] = {"val"};
+  for (int k = 0; k < f->ntests; k++) sets[1 + k] = f->tests[k], sn[1 + k] = f->test_names[k];
+  for (int s = 0; s < 1 + f->ntests; s++) {
     for (int t = 0; t < nt; t++) {
       const char *p = l->term[t].name, *u = nm ? "_" : "";
       if (!l->term[t].classes) continue; /* a value, no predictions */
@@ -174,18 +180,28 @@ static void csv_cells_of(const pb_terms *l, const pb_epoch_figures *f, csv_cells
       if (sets[s]) pb_eval_class_counts(sets[s], t, l->term[t].classes, &k);
       cell(c, "%.6f", k.n ? k.loss_sum / (double)k.n : NAN, "%s%s%s_loss", p, u, sn[s]);
       cell(c, "%.6f", pb_ratio(k.correct, k.n), "%s%s%s_acc", p, u, sn[s]);
-      if (nm && s == 1) cell(c, "%.6f", pb_class_counts_disparity(&k), "%s_test_disparity", p);
+      if (nm && s >= 1) cell(c, "%.6f", pb_class_counts_disparity(&k), "%s_%s_disparity", p, sn[s]);
       pb_class_counts_free(&k);
     }
   }
-  if (!nm) {
+  for (int k = 0; !nm && k < f->ntests; k++) {
     pb_cls_counts b;
-    pb_eval_bias_counts(f->test, &b);
-    cell(c, "%.6f", pb_ratio(b.correct_aligned, b.n_aligned), "test_aligned_acc");
-    cell(c, "%.6f", pb_ratio(b.correct_conflicting, b.n_conflicting), "test_conflicting_acc");
+    pb_eval_bias_counts(f->tests[k], &b);
+    cell(c, "%.6f", pb_ratio(b.correct_aligned, b.n_aligned), "%s_aligned_acc", f->test_names[k]);
+    cell(c, "%.6f", pb_ratio(b.correct_conflicting, b.n_conflicting), "%s_conflicting_acc", f->test_names[k]);
   }
   cell(c, "%.2f", f->train_seconds, "epoch_seconds");
   cell(c, "%.1f", f->images_per_second, "images_per_second");
+}
+
+int pb_report_value(const pb_terms *terms, const pb_epoch_figures *f, const char *name, double *v) {
+  csv_cells *c = pb_xmalloc(sizeof *c);
+  csv_cells_of(terms, f, c);
+  int found = 0;
+  for (int i = 0; i < c->n && !found; i++)
+    if (!strcmp(c->name[i], name)) found = 1, *v = strtod(c->val[i], NULL);
+  free(c);
+  return found;
 }
 
 typedef struct {

@@ -20,7 +20,9 @@ typedef struct pb_epoch_figures {
   const pb_train_stats *train;
   long train_images;
   const pb_eval *val;      /* NULL without a validation set */
-  const pb_eval *test;
+  int ntests;
+  const pb_eval *tests[4]; /* the test sets, named test_names[k] ("test", or the variants) */
+  const char *test_names[4];
   double train_seconds, wall_seconds, images_per_second, loader_wait;
   long bad_images;
 } pb_epoch_figures;
@@ -60,6 +62,10 @@ void pb_report_per_class(const pb_terms *l, const pb_eval *e, FILE *out);
 
 /* The training objective per image: sum over terms of weight * loss sum, over the images. */
 double pb_report_train_loss(const pb_terms *l, const pb_train_stats *s, long images);
+
+/* The value of metrics.csv column `name` in f's row: 1 when the row has that column, else 0
+ * (v untouched). */
+int pb_report_value(const pb_terms *terms, const pb_epoch_figures *f, const char *name, double *v);
 
 /* The metrics.csv writer (dir/metrics.csv, appended; the header when the file is new). */
 pb_report_writer *pb_report_csv(const char *dir);

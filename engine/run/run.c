@@ -85,8 +85,9 @@ static int check_head_labels(const pb_run *r, const pb_dataset *d, pb_err *err) 
 /* Two device slots of input bytes and labels (the copy of batch i+1 overlaps batch i's
  * compute), the normalised input, and the host copy of the labels. */
 static int alloc_staging(pb_run *r, pb_err *err) {
-  const pb_dataset *ds[3] = {&r->train, &r->val, &r->test};
-  for (int k = 0; k < 3; k++)
+  const pb_dataset *ds[2 + PB_RUN_MAX_TESTS] = {&r->train, &r->val};
+  for (int k = 0; k < r->ntests; k++) ds[2 + k] = &r->tests[k];
+  for (int k = 0; k < 2 + r->ntests; k++)
     r->max_sample = PB_MAX(r->max_sample, (size_t)ds[k]->c * ds[k]->h * ds[k]->w *
                                               (ds[k]->kind == PB_DATA_F32 ? sizeof(float) : 1));
   size_t per = (size_t)r->train.c * r->train.h * r->train.w, mb = (size_t)r->max_rows;
@@ -180,8 +181,9 @@ static int build_models(pb_run *r, pb_config *cfg, const int in[3], int infer, i
                              "yet; use tta = none",
                         pb_config_str(cfg, "augment", "tta"));
     if (r->model->nheads) {
-      const pb_dataset *dd[3] = {&r->train, &r->val, &r->test};
-      for (int k = 0; k < 3; k++)
+      const pb_dataset *dd[2 + PB_RUN_MAX_TESTS] = {&r->train, &r->val};
+      for (int k = 0; k < r->ntests; k++) dd[2 + k] = &r->tests[k];
+      for (int k = 0; k < 2 + r->ntests; k++)
         if (dd[k]->n && check_head_labels(r, dd[k], err)) return PB_ERR;
     }
     if (init_from(cfg, r->model, "", err)) return PB_ERR;
@@ -219,7 +221,16 @@ static int run_init(pb_run *r, pb_config *cfg, int infer, pb_err *err) {
   r->seed = (uint64_t)pb_config_int(cfg, "run", "seed");
   if (pb_ctx_init_cfg(&r->ctx, cfg, err))
     return PB_ERR;
-  if (pb_run_load_data(cfg, r->seed, &r->train, &r->val, &r->test, err)) goto fail;
+  if (pb_run_load_data(cfg, r->seed, &r->train, &r->val, &r->tests[0], err)) goto fail;
+  r->ntests = 1;
+  int nv;
+  pb_dataset variants[PB_RUN_MAX_TESTS];
+  if (pb_run_load_test_variants(cfg, r->seed, variants, PB_RUN_MAX_TESTS, &nv, err)) goto fail;
+  if (nv) { /* the variants in place of the one test set */
+    pb_dataset_free(&r->tests[0]);
+    for (int k = 0; k < nv; k++) r->tests[k] = variants[k];
+    r->ntests = nv;
+  }
   int want_c = (int)pb_config_int(cfg, "model", "in_channels");
   if (want_c && want_c != r->train.c) {
     pb_err_set(err, "[model] in_channels = %d but the data has %d channel(s) (set 0 to take it from the data)", want_c,
@@ -277,7 +288,8 @@ void pb_run_free(pb_run *r) {
   r->model = NULL;
   pb_dataset_free(&r->train);
   pb_dataset_free(&r->val);
-  pb_dataset_free(&r->test);
+  for (int k = 0; k < r->ntests; k++) pb_dataset_free(&r->tests[k]);
+  r->ntests = 0;
   pb_ctx_free(&r->ctx);
 }
 

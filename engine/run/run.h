@@ -14,11 +14,15 @@
 #include "loaders/dataset.h"
 #include "loaders/pool.h"
 
+#define PB_RUN_MAX_TESTS 4
+
 typedef struct pb_run {
   pb_config *cfg;
   pb_ctx ctx;
   uint64_t seed;
-  pb_dataset train, val, test;
+  pb_dataset train, val;
+  int ntests;
+  pb_dataset tests[PB_RUN_MAX_TESTS]; /* "test" ([data] test_bias), or the [data] test_variants */
   pb_norm norm;
   pb_model *model;       /* the reported model: the only one, or the method's f (g for biased) */
   int nmodels;
@@ -56,6 +60,10 @@ typedef struct pb_run {
   int64_t epoch, cursor;
   pb_train_stats ep;     /* per loss term */
   long ep_seen;          /* images */
+  /* [run] select: the best value of that column so far and its epoch (1-based; 0: none yet),
+   * saved in checkpoints while select is set */
+  double select_best;
+  int64_t select_epoch;
 } pb_run;
 
 /* Context, data, model, trainer from cfg. On error everything is released. */

@@ -49,6 +49,10 @@ static int make_meta(const pb_run *r, int64_t epoch, int64_t cursor, int progres
     snprintf(k, sizeof k, "epoch_head.%s", l->term[t].name);
     META(k, "%.17g %ld %ld", progress ? s->loss[t] : 0.0, progress ? s->correct[t] : 0, progress ? s->seen[t] : 0);
   }
+  if (pb_config_str(r->cfg, "run", "select")[0]) {
+    META("select.best", "%.17g", r->select_best);
+    META("select.epoch", "%" PRId64, r->select_epoch);
+  }
   for (int j = 0; j < r->tr->nlearners; j++) { /* every model's dropout counters */
     const pb_model *m = r->tr->learner[j].model;
     for (int i = 0; i < m->nlayers && n < 60; i++) {
@@ -149,6 +153,8 @@ int pb_run_restore_state(pb_run *r, const char *model_path, pb_err *err) {
       if (v) *pb_dropout_counter(ly) = strtoull(v, &end, 10);
     }
   }
+  const char *sb = pb_st_meta(&st, "select.best"), *se = pb_st_meta(&st, "select.epoch");
+  if (sb && se) r->select_best = strtod(sb, NULL), r->select_epoch = strtoll(se, NULL, 10);
   rc = PB_OK;
 out:
   pb_st_free(&st);

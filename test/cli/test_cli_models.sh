@@ -55,6 +55,11 @@ for m in f g; do
   check "plumb eval reproduces $m's test accuracy ($a)" grep -q "$a" <<<"$ev"
 done
 
+evg=$("$PLUMB" eval "$T/rb.ini" --checkpoint "$ck.safetensors" --model g 2>&1)
+check "plumb eval --model g gives g's figures only" bash -c "grep -q 'test_g_acc=' <<<'$evg' && ! grep -q 'test_f_acc=' <<<'$evg'"
+expect_fail "plumb eval --model of no model" "--model h: the config has no model of that name" \
+  "$PLUMB" eval "$T/rb.ini" --checkpoint "$ck.safetensors" --model h
+
 # exact resume with two models: 4 steps, stop, resume to 12 = 12 straight
 "$PLUMB" train "$T/rb.ini" --set run.name=split --set train.max_steps=5 > "$T/s1.log" 2>&1
 "$PLUMB" train "$T/rb.ini" --set run.name=split > "$T/s2.log" 2>&1
@@ -79,6 +84,33 @@ check "vanilla leaves g untouched" cmp "$T/runs/van/checkpoints/step-0000000002.
 check "biased exits 0 and reports g" grep -q "g: loss" "$T/b.log"
 check "biased: g is the reported model (step-N.safetensors), f beside it" \
   test -s "$T/runs/bia/checkpoints/step-0000000002.f.safetensors"
+
+# test variants and the best epoch by a column
+out=$("$PLUMB" train "$T/rb.ini" --set run.name=sel --set data.test_variants=biased,unbiased \
+  --set run.select=f_unbiased_acc 2>&1); rc=$?
+check "a run with test variants and select exits 0" test $rc -eq 0
+check "epoch lines carry each model's biased and unbiased accuracy" \
+  grep -qE "biased_f_acc=[0-9.]+ .*biased_g_acc=[0-9.]+ .*unbiased_f_acc=[0-9.]+ .*unbiased_g_acc=" <<<"$out"
+check "metrics.csv has the variants' columns" grep -q "f_biased_acc,.*f_unbiased_acc" "$T/runs/sel/metrics.csv"
+check "the log says which epoch is best" grep -qE "best so far by \[run\] select = f_unbiased_acc: epoch [12]" <<<"$out"
+check "best.safetensors and its companion written" test -s "$T/runs/sel/checkpoints/best.safetensors" -a \
+  -s "$T/runs/sel/checkpoints/best.g.safetensors"
+bestep=$(grep -oE "select = f_unbiased_acc: epoch [0-9]+" <<<"$out" | tail -1 | awk '{print $NF}')
+col=$(head -1 "$T/runs/sel/metrics.csv" | tr , '\n' | grep -nx f_unbiased_acc | cut -d: -f1)
+bestcsv=$(awk -F, -v c="$col" 'NR > 1 && (best == "" || $c > best) {best = $c; e = $1} END {print e}' "$T/runs/sel/metrics.csv")
+check "the best epoch is the metrics.csv row with the highest f_unbiased_acc ($bestep = $bestcsv)" test "$bestep" = "$bestcsv"
+expect_fail "select names no column" "[run] select = f_unbiased_accc is not a column" \
+  "$PLUMB" train "$T/rb.ini" --set run.name=e8 --set data.test_variants=biased,unbiased --set run.select=f_unbiased_accc
+expect_fail "an unknown test variant" "[data] test_variants = tilted: each variant is biased or unbiased" \
+  "$PLUMB" train "$T/rb.ini" --set run.name=e9 --set data.test_variants=tilted
+
+# the shipped configs (configs/rebias/) train, shortened
+for m in vanilla biased rebias; do
+  "$PLUMB" train "$PLUMB_SRC/configs/rebias/colour_$m.ini" --set run.out_dir="$T/runs" --set data.dir="$DATA" \
+    --set data.limit_train=96 --set data.limit_test=64 --set train.batch_size=32 --set train.epochs=1 \
+    --set run.device=cpu --set run.threads=2 > "$T/cfg_$m.log" 2>&1
+  check "configs/rebias/colour_$m.ini trains (shortened)" grep -q "done: 1 epochs" "$T/cfg_$m.log"
+done
 
 # bad configs
 tiny_config

@@ -2,7 +2,8 @@
 # CPU, 2 threads) ends in a checkpoint whose model and state files are bit-identical to the
 # ones recorded before issue 11's restructuring, with the same loss and accuracy columns in
 # metrics.csv, and `plumb config` lists the recorded keys (test/fixtures/quickstart_fingerprint.txt,
-# written by scripts/fixtures/quickstart_fingerprint.sh; the key list gained [model] frozen and
+# written by scripts/fixtures/quickstart_fingerprint.sh; the key list gained [model] frozen,
+# [run] select, [data] test_variants and
 # [method] with issue 12, the checkpoint and metrics lines are still 277ce12's). A change that is MEANT to change the
 # numbers regenerates the fixture and says why in its commit.
 source "$(dirname "$0")/lib.sh"
