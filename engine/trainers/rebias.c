@@ -312,6 +312,11 @@ pb_trainer *pb_trainer_models(const pb_config *cfg, pb_model **models, pb_config
       goto fail;
     }
     if (pb_learner_init(&t->learner[j], m, views[i], steps_per_epoch, epochs, err)) goto fail;
+    if (p->method == M_REBIAS && tmp.is_g[i]) { /* g steps n_g_update times a batch: its schedule's epoch is as long */
+      int ng = (int)pb_config_int(cfg, "method", "n_g_update");
+      t->learner[j].steps_per_epoch *= ng;
+      t->learner[j].total_steps *= ng;
+    }
     if (!p->trained[j]) { /* never stepped: no optimizer state, nothing to plan for it */
       pb_optim_free(&t->learner[j].opt);
     }
@@ -356,8 +361,8 @@ pb_trainer *pb_trainer_models(const pb_config *cfg, pb_model **models, pb_config
                       "takes 2)", pb_config_int(cfg, "train", "batch_size"));
       goto fail;
     }
-    /* the HSIC memory for every pair, planned now */
-    for (int a = 0; a < n; a++)
+    /* the HSIC memory for every pair, planned now (evaluation computes no HSIC) */
+    for (int a = 0; a < n && !t->infer_only; a++)
       for (int b = 0; b < n; b++) {
         int da, db;
         if (a == b) continue;
