@@ -5,7 +5,7 @@
 # 3x28x28 batches already on the device; prints both and the ratio plumb / PyTorch.
 #   bash scripts/bench/bench_rebias.sh [--device cpu|cuda] [--batch N] [--steps S] [--warmup W]
 #                                      [--threads T] [--tf32 on|off] [--plumb PATH] [--config INI]
-# Defaults are sized for a small CPU (batch 64, 4 steps after 1 warm-up: about a minute on 2
+# Defaults are sized for a small CPU (batch 64, 8 steps after 2 warm-up: under a minute on 2
 # cores); on a GPU: --device cuda --batch 256 (then 50 steps after 10 warm-up unless given).
 # Needs build/plumb (or --plumb) and python3 with torch ($PYTHON, else /usr/bin/python3:
 # scripts/setup.sh --torch installs Debian's).
@@ -30,7 +30,7 @@ while (($#)); do
   shift 2
 done
 if [[ $DEVICE == cpu ]]; then
-  STEPS=${STEPS:-4} WARMUP=${WARMUP:-1}
+  STEPS=${STEPS:-8} WARMUP=${WARMUP:-2}
   ((THREADS)) || THREADS=$(nproc)
 else
   STEPS=${STEPS:-50} WARMUP=${WARMUP:-10}
