@@ -5,7 +5,7 @@
 # dependencies unpacked from .gpu-deps/*.deb (scripts/gpu-deps.sh) when pkg-config lacks them;
 # 3. ctest, failing if any GPU test skipped; 4. compute-sanitizer memcheck over the GPU tests;
 # 5. benchmarks (quickstart epoch on GPU vs CPU vs PyTorch; ResNets vs PyTorch; loader vs
-# torchvision); 6. a summary table, printed last. MEMCHECK=0 skips step 4; BENCH picks step 5's
+# torchvision; the ReBias training step vs PyTorch); 6. a summary table, printed last. MEMCHECK=0 skips step 4; BENCH picks step 5's
 # benchmarks (BENCH=none: none).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -117,8 +117,8 @@ fi
 fi
 
 # ---------------------------------------------------------------- 5. benchmarks
-# BENCH (default "quickstart models workspace loader"): which benchmarks to run.
-BENCH=${BENCH:-quickstart models workspace loader}
+# BENCH (default "quickstart models workspace loader rebias"): which benchmarks to run.
+BENCH=${BENCH:-quickstart models workspace loader rebias}
 want() { [[ " $BENCH " == *" $1 "* ]]; }
 if ! want quickstart; then
   note "quickstart benchmark: not asked for (BENCH)"
@@ -165,6 +165,12 @@ done < <(grep -E "^(se)?resnet[0-9]+ [0-9]+$" "$LOG/param_counts.txt")
 want loader && PLUMB=$B/plumb IMAGES=${LOADER_IMAGES:-4000} BATCH=64 timeout 240 bash scripts/bench/loader_vs_torch.sh /tmp/plumb-corpus \
   > "$LOG/bench_loader.txt" 2>&1
 want loader && while read -r line; do note "loader $line"; done < <(grep -E "^workers .*ratio" "$LOG/bench_loader.txt")
+
+# ReBias (issue 12): the min-max step (f SimpleConvNet k7, g k1, unbiased HSIC, Adam) on
+# synthetic 3x28x28 batches of 256, plumb bench --config beside PyTorch, TF32 on both sides.
+want rebias && timeout 240 bash scripts/bench/bench_rebias.sh --device cuda --batch "${REBIAS_BATCH:-256}" \
+  --plumb "$B/plumb" > "$LOG/bench_rebias.txt" 2>&1
+want rebias && note "bench: $(grep -E "^rebias batch" "$LOG/bench_rebias.txt" || echo "rebias: failed (see bench_rebias.txt)")"
 
 # ---------------------------------------------------------------- 6. summary
 {

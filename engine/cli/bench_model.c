@@ -26,8 +26,7 @@ static double now_s(void) {
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-static void report_mem(pb_ctx *c, const pb_model *m) {
-  pb_model_print_memory(m, stdout);
+void pb_cli_bench_memory(const pb_ctx *c) {
   if (c->cuda) {
     size_t cur = 0, peak = 0;
     pb_cuda_alloc_stats(&cur, &peak);
@@ -41,6 +40,11 @@ static void report_mem(pb_ctx *c, const pb_model *m) {
     getrusage(RUSAGE_SELF, &ru);
     printf("  peak RSS so far: %.1f MiB\n", (double)ru.ru_maxrss / 1024.0);
   }
+}
+
+static void report_mem(pb_ctx *c, const pb_model *m) {
+  pb_model_print_memory(m, stdout);
+  pb_cli_bench_memory(c);
 }
 
 /* Synthetic batch on the device: x uniform in [-1, 1), labels uniform. */

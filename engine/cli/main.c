@@ -33,9 +33,11 @@ static const pb_command commands[] = {
      .run = pb_cmd_config},
     {.name = "bench",
      .usage = "--model NAME [--batch N] [--steps S] [--mode train|infer|both] [--set ...] | --loader CONFIG "
-              "[--workers 1,2,4] [--images N] [--set ...]",
-     .help = "training / inference throughput on synthetic data, or decode + augment throughput per worker count",
-     .options = "model,batch,steps,warmup,mode,loader,workers,images",
+              "[--workers 1,2,4] [--images N] [--set ...] | --config CONFIG [--batch N] [--steps S] [--warmup W] "
+              "[--set ...]",
+     .help = "training / inference throughput on synthetic data, decode + augment throughput per worker count, "
+             "or a config's training step (any method) on synthetic data",
+     .options = "model,batch,steps,warmup,mode,loader,workers,images,config",
      .run = pb_cmd_bench},
 };
 #define NCOMMANDS ((int)(sizeof commands / sizeof commands[0]))

@@ -266,6 +266,24 @@ fail:
   return PB_ERR;
 }
 
+int pb_run_init_models(pb_run *r, pb_config *cfg, const int in[3], int batch, int64_t steps_per_epoch,
+                       pb_err *err) {
+  memset(r, 0, sizeof *r);
+  r->cfg = cfg;
+  r->seed = (uint64_t)pb_config_int(cfg, "run", "seed");
+  if (pb_ctx_init_cfg(&r->ctx, cfg, err)) return PB_ERR;
+  r->batch = r->eval_batch = r->max_batch = r->max_rows = batch;
+  r->views = 1;
+  r->epochs = (int)pb_config_int(cfg, "train", "epochs");
+  if (build_models(r, cfg, in, 0, steps_per_epoch, err)) {
+    pb_run_free(r);
+    return PB_ERR;
+  }
+  r->nterms = r->tr->terms.n;
+  r->nlabels = r->tr->nlabels;
+  return PB_OK;
+}
+
 void pb_run_free(pb_run *r) {
   if (r->ctx.ops && r->loader) r->ctx.ops->copy_wait(&r->ctx);
   pb_loader_free(r->loader);

@@ -71,6 +71,13 @@ int pb_run_init(pb_run *r, pb_config *cfg, pb_err *err);
 /* The same for evaluation only (`plumb eval`): the model is planned for inference (no
  * gradients, nothing saved for backward, batches of eval_batch_size) and has no optimizer. */
 int pb_run_init_infer(pb_run *r, pb_config *cfg, pb_err *err);
+/* Context, models and trainer from cfg without data, for benchmarks on synthetic batches: the
+ * models and their trainer are built exactly as pb_run_init builds them (same seeds, views,
+ * init_from, method), for inputs in[3] and batches of up to `batch` rows; steps_per_epoch sets
+ * the schedules' length. No dataset, loader or staging memory (r->train etc. stay empty). On
+ * error everything is released. */
+int pb_run_init_models(pb_run *r, pb_config *cfg, const int in[3], int batch, int64_t steps_per_epoch,
+                       pb_err *err);
 void pb_run_free(pb_run *r);
 /* [augment] for training and evaluation on data shaped like train (in-memory data keeps
  * its stored size). */
