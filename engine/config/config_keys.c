@@ -134,8 +134,9 @@ const pb_cfg_key pb_cfg_keys[] = {
   {"method", "lambda_g",   F, 0, 1e6, "1", NULL, "rebias: weight of -HSIC(g, f) in g's loss"},
   {"method", "n_g_update", I, 1, 1000, "1", NULL, "rebias: g steps per f step"},
   {"method", "hsic",       E, 0, 0, "unbiased", "unbiased|biased", "rebias: HSIC estimator (unbiased: Song et al. 2012, batches of 4 or more; biased: Gretton 2005)"},
-  {"method", "sigma_x",    S, 0, 0, "1", NULL, "rebias: RBF kernel width of the first HSIC argument: a number > 0, or dimension (sqrt of the feature dimension)"},
-  {"method", "sigma_y",    S, 0, 0, "1", NULL, "rebias: the same for the second argument"},
+  {"method", "sigma_x",    S, 0, 0, "1", NULL, "rebias: RBF kernel width of the first HSIC argument: a number > 0, dimension (sqrt of the feature dimension) or median (sqrt of the median squared distance of f's features over the first quarter of an epoch's batches, as released)"},
+  {"method", "sigma_y",    S, 0, 0, "1", NULL, "rebias: the same for the second argument (median: over every g model's features, pooled)"},
+  {"method", "update_sigma_per_epoch", B, 0, 0, "false", NULL, "rebias with a median sigma: compute it again before every epoch (ImageNet protocol), not only at the start"},
 };
 /* clang-format on */
 

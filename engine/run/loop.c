@@ -96,6 +96,33 @@ static int select_best(train_session *S, const pb_epoch_figures *f, int64_t epoc
   return PB_OK;
 }
 
+/* A statistic the trainer needs before the epoch (the ReBias median sigma): the first batches
+ * of the epoch's order, training augmentation, fed to the trainer. Only at an epoch's start:
+ * a resume in the middle of one goes on with what the checkpoint holds. */
+static int observe(train_session *S, int64_t epoch, const int32_t *perm, pb_err *err) {
+  pb_run *r = &S->r;
+  pb_trainer *t = r->tr;
+  if (!t->vt->observe_batches || r->cursor != 0) return PB_OK;
+  int64_t k = t->vt->observe_batches(t, epoch, r->batches_per_epoch);
+  if (!k) return PB_OK;
+  int n = (int)PB_MIN((int64_t)r->train.n, k * r->batch);
+  pb_run_pass(r, &r->train, 1, perm, n, r->batch, 0, epoch);
+  for (pb_batch *b; (b = pb_loader_next(r->loader));) {
+    float *x;
+    int32_t *y;
+    const int32_t *yh;
+    if (pb_run_batch(r, &r->train, b, &x, &y, &yh, err)) {
+      pb_run_pass_stop(r);
+      return PB_ERR;
+    }
+    if (b->n) t->vt->observe(t, x, b->n);
+  }
+  char msg[256] = "";
+  if (t->vt->observe_end(t, msg, sizeof msg, err)) return PB_ERR;
+  pb_log("epoch %" PRId64 ": %s (%" PRId64 " batches)", epoch + 1, msg, k);
+  return PB_OK;
+}
+
 /* Result of an epoch: go on, or the loop's end. */
 #define EPOCH_NEXT 0
 #define LOOP_MAX_STEPS 1000
@@ -179,6 +206,10 @@ static int train_loop(train_session *S, pb_err *err) {
   }
   for (int64_t epoch = r->epoch; epoch < r->epochs && rc == PB_OK; epoch++) {
     pb_data_order(perm, r->train.n, r->seed, epoch, shuffle);
+    if (observe(S, epoch, perm, err)) {
+      rc = PB_ERR;
+      goto out;
+    }
     pb_run_pass(r, &r->train, 1, perm, r->train.n, r->batch, r->cursor, epoch);
     double t_ep = now_s(), t_train = 0, t_wait = 0;
     long imgs = 0;

@@ -56,7 +56,7 @@ static int plain_restore(pb_trainer *t, const char *model_path, const char *stat
   return pb_ckpt_load_state(state_path, &t->learner[0].opt, t->learner[0].model, st, err);
 }
 
-static const pb_trainer_vt plain_vt = {"plain", plain_micro, plain_eval, plain_save, plain_restore, NULL};
+static const pb_trainer_vt plain_vt = {"plain", plain_micro, plain_eval, plain_save, plain_restore, NULL, NULL, NULL, NULL};
 
 pb_trainer *pb_trainer_plain(const pb_config *cfg, pb_model *m, int64_t steps_per_epoch, int epochs, pb_err *err) {
   pb_trainer *t = pb_xcalloc(1, sizeof *t);

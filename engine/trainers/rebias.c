@@ -33,7 +33,12 @@ typedef struct {
   int f;                             /* learner index of f (-1: none) */
   float lambda_f, lambda_g;
   int n_g_update, unbiased;
-  char sigma_x[32], sigma_y[32];     /* a number or "dimension" */
+  char sigma_x[32], sigma_y[32];     /* a number, "dimension" or "median" */
+  float median_x, median_y;          /* the median sigmas (0: not computed yet) */
+  int sigma_every_epoch;             /* [method] update_sigma_per_epoch */
+  float *dist;                       /* device [max_n, max_n]: one batch's squared distances */
+  float *pool[2];                    /* host: the distances observed (x: f's; y: every g's) */
+  size_t npool[2], cap[2];
   int hsic_term;                     /* index of the "hsic" term, -1 without */
   float *hsic_val;                   /* device [PB_MAX_LEARNERS] */
   /* the hook's arguments */
@@ -46,16 +51,77 @@ typedef struct {
   const float *self_feat;
 } rb_priv;
 
-static float sigma_of(const char *spec, int dim) {
+static float sigma_of(const char *spec, int dim, float median) {
   if (!strcmp(spec, "dimension")) return sqrtf((float)dim);
+  if (!strcmp(spec, "median")) return median > 0 ? median : 1.0f; /* 1 only while planning memory */
   return (float)strtod(spec, NULL);
 }
 
 static pb_hsic_params hsic_params(const rb_priv *p, int n, int dx, int dy) {
   pb_hsic_params h = {.n = n, .dx = dx, .dy = dy, .unbiased = p->unbiased};
-  h.sigma_x = sigma_of(p->sigma_x, dx);
-  h.sigma_y = sigma_of(p->sigma_y, dy);
+  h.sigma_x = sigma_of(p->sigma_x, dx, p->median_x);
+  h.sigma_y = sigma_of(p->sigma_y, dy, p->median_y);
   return h;
+}
+
+/* ------------------------------------------------------------------ the median sigma */
+
+/* As released (sigma_utils.py): the squared distances of f's features (for sigma_x) and of
+ * every g's (pooled, for sigma_y) over the first floor(batches / 4) + 1 batches of the
+ * epoch's order, the models in training mode (their batch-norm statistics move, as there);
+ * sigma = sqrt of ONE median over all of them (diagonal zeros and both (i,j), (j,i)
+ * included). At the start, and before every epoch with update_sigma_per_epoch. */
+static int rb_uses_median(const rb_priv *p) {
+  return p->method == M_REBIAS && (!strcmp(p->sigma_x, "median") || !strcmp(p->sigma_y, "median"));
+}
+
+static int64_t rb_observe_batches(pb_trainer *t, int64_t epoch, int64_t batches) {
+  rb_priv *p = t->priv;
+  if (!rb_uses_median(p) || t->infer_only || (epoch > 0 && !p->sigma_every_epoch)) return 0;
+  p->npool[0] = p->npool[1] = 0;
+  return PB_MIN(batches, batches / 4 + 1);
+}
+
+static void pool_add(rb_priv *p, int w, pb_ctx *c, int n) {
+  size_t m = (size_t)n * n;
+  if (p->npool[w] + m > p->cap[w]) {
+    p->cap[w] = PB_MAX(2 * p->cap[w], p->npool[w] + m);
+    p->pool[w] = pb_xrealloc(p->pool[w], p->cap[w] * sizeof(float));
+  }
+  c->ops->download(c, p->pool[w] + p->npool[w], p->dist, m * sizeof(float));
+  p->npool[w] += m;
+}
+
+static void rb_observe(pb_trainer *t, const float *x, int n) {
+  rb_priv *p = t->priv;
+  pb_ctx *c = t->ctx;
+  if (n < 2) return;
+  for (int i = 0; i < p->nmodels; i++) {
+    if (i != p->f && !p->is_g[i]) continue;
+    pb_model *m = t->learner[i].model;
+    pb_model_forward(m, x, n, 1);
+    int d;
+    const float *feat = pb_model_features(m, &d);
+    c->ops->sqdist(c, p->dist, feat, n, d);
+    pool_add(p, p->is_g[i] ? 1 : 0, c, n);
+  }
+}
+
+static int rb_observe_end(pb_trainer *t, char *msg, size_t len, pb_err *err) {
+  rb_priv *p = t->priv;
+  float *dst[2] = {&p->median_x, &p->median_y};
+  for (int w = 0; w < 2; w++) {
+    if (!p->npool[w]) continue;
+    double med = pb_median_sqdist(p->pool[w], p->npool[w]);
+    if (!(med > 0) || !isfinite(med))
+      return pb_err_set(err, "[method] sigma_%c = median: the median squared distance of %s's features is %g (constant "
+                             "or non-finite features); set a fixed sigma",
+                        w ? 'y' : 'x', w ? "the g models" : "f", med);
+    *dst[w] = (float)sqrt(med);
+  }
+  snprintf(msg, len, "median sigma over %zu distances: sigma_x = %.6g (f), sigma_y = %.6g (g)", p->npool[0] + p->npool[1],
+           p->median_x, p->median_y);
+  return PB_OK;
 }
 
 /* Adds grad_scale * dHSIC(self, other_k)/dself for every other model k to the features'
@@ -181,7 +247,13 @@ static int rb_save(pb_trainer *t, const char *base, const char *const *meta, int
     int n2 = 0;
     if (i == 0) {
       snprintf(b, sizeof b, "%s", base);
-      for (int k = 0; k < 2 * nmeta && k < 254; k++) m2[n2++] = meta[k];
+      for (int k = 0; k < 2 * nmeta && k < 250; k++) m2[n2++] = meta[k];
+      if (rb_uses_median(p)) { /* the sigmas in use: a resume goes on with them */
+        static char sx[32], sy[32];
+        snprintf(sx, sizeof sx, "%.9g", p->median_x);
+        snprintf(sy, sizeof sy, "%.9g", p->median_y);
+        m2[n2++] = "rebias.median_sigma_x", m2[n2++] = sx, m2[n2++] = "rebias.median_sigma_y", m2[n2++] = sy;
+      }
     } else { /* a model's own file: its own step count */
       snprintf(b, sizeof b, "%s.%s", base, p->names[i]);
       snprintf(st, sizeof st, "%lld", (long long)t->learner[i].opt.step);
@@ -216,7 +288,10 @@ static int rb_restore(pb_trainer *t, const char *model_path, const char *state_p
     pb_st_free(&s2);
   }
   if (pb_ckpt_load_model(model_path, t->learner[0].model, err)) return PB_ERR;
-  return pb_ckpt_load_state(state_path, &t->learner[0].opt, t->learner[0].model, st, err);
+  if (pb_ckpt_load_state(state_path, &t->learner[0].opt, t->learner[0].model, st, err)) return PB_ERR;
+  const char *sx = pb_st_meta(st, "rebias.median_sigma_x"), *sy = pb_st_meta(st, "rebias.median_sigma_y");
+  if (sx && sy) p->median_x = strtof(sx, NULL), p->median_y = strtof(sy, NULL);
+  return PB_OK;
 }
 
 static void rb_free(pb_trainer *t) {
@@ -224,9 +299,13 @@ static void rb_free(pb_trainer *t) {
   if (!p) return;
   for (int i = 0; i < p->nmodels; i++) pb_loss_free(p->ce[i], t->ctx);
   t->ctx->ops->free(t->ctx, p->hsic_val);
+  t->ctx->ops->free(t->ctx, p->dist);
+  free(p->pool[0]);
+  free(p->pool[1]);
 }
 
-static const pb_trainer_vt rb_vt = {"rebias", rb_micro, rb_eval, rb_save, rb_restore, rb_free};
+static const pb_trainer_vt rb_vt = {"rebias",  rb_micro,           rb_eval,    rb_save,       rb_restore,
+                                    rb_free,   rb_observe_batches, rb_observe, rb_observe_end};
 
 /* Which models a method needs and trains; every user error names the key and where it was set. */
 static int check_models(const pb_config *cfg, rb_priv *p, const char **names, int n, pb_err *err) {
@@ -342,9 +421,9 @@ pb_trainer *pb_trainer_models(const pb_config *cfg, pb_model **models, pb_config
       const char *v = pb_config_str(cfg, "method", keys[k]);
       char *end;
       double d = strtod(v, &end);
-      if (strcmp(v, "dimension") && (end == v || *end || !(d > 0) || !isfinite(d))) {
-        pb_err_set(err, "%s: [method] %s = %s: expected a number > 0 or dimension", pb_config_origin(cfg, "method", keys[k]),
-                   keys[k], v);
+      if (strcmp(v, "dimension") && strcmp(v, "median") && (end == v || *end || !(d > 0) || !isfinite(d))) {
+        pb_err_set(err, "%s: [method] %s = %s: expected a number > 0, median or dimension",
+                   pb_config_origin(cfg, "method", keys[k]), keys[k], v);
         goto fail;
       }
       snprintf(dst[k], 32, "%s", v);
@@ -372,6 +451,10 @@ pb_trainer *pb_trainer_models(const pb_config *cfg, pb_model **models, pb_config
         if (t->ctx->ops->hsic_reserve(t->ctx, &h, err)) goto fail;
       }
     if (!(p->hsic_val = t->ctx->ops->alloc(t->ctx, PB_MAX_LEARNERS * sizeof(float), "the HSIC values", err))) goto fail;
+    p->sigma_every_epoch = pb_config_bool(cfg, "method", "update_sigma_per_epoch");
+    if (rb_uses_median(p) && !t->infer_only &&
+        !(p->dist = t->ctx->ops->alloc(t->ctx, (size_t)max_n * max_n * sizeof(float), "the median sigma's distances", err)))
+      goto fail;
     p->hsic_term = t->terms.n++;
     pb_loss_term *tm = &t->terms.term[p->hsic_term];
     snprintf(tm->name, sizeof tm->name, "hsic");

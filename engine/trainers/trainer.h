@@ -78,6 +78,13 @@ typedef struct pb_trainer_vt {
   int (*save)(pb_trainer *t, const char *base, const char *const *meta, int nmeta, pb_err *err);
   int (*restore)(pb_trainer *t, const char *model_path, const char *state_path, pb_st_file *st, pb_err *err);
   void (*free)(pb_trainer *t);
+  /* Optional (NULL: none). A statistic of the data the trainer needs before it trains (the
+   * ReBias median sigma): observe_batches returns how many batches of the epoch's order it
+   * wants before epoch `epoch` starts (0: none; batches_per_epoch: the epoch's length), the run
+   * feeds them to observe (x [n, in] on the device, training mode), then observe_end. */
+  int64_t (*observe_batches)(pb_trainer *t, int64_t epoch, int64_t batches_per_epoch);
+  void (*observe)(pb_trainer *t, const float *x, int n);
+  int (*observe_end)(pb_trainer *t, char *msg, size_t len, pb_err *err); /* msg: a line for the log */
 } pb_trainer_vt;
 
 struct pb_trainer {

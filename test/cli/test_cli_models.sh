@@ -60,6 +60,12 @@ check "plumb eval --model g gives g's figures only" bash -c "grep -q 'test_g_acc
 expect_fail "plumb eval --model of no model" "--model h: the config has no model of that name" \
   "$PLUMB" eval "$T/rb.ini" --checkpoint "$ck.safetensors" --model h
 
+ini=$("$PLUMB" train "$T/rb.ini" --set run.name=ini --set model.g.init_from="$ck.g.safetensors" --set train.max_steps=1 2>&1)
+check "[model.g] init_from loads g from another run's g file" \
+  grep -qE "^g: init_from .*step-0000000016.g.safetensors: loaded [0-9]+ tensors" <<<"$ini"
+expect_fail "[model.g] init_from of f's file names the misfit" "[model.g] init_from" \
+  "$PLUMB" train "$T/rb.ini" --set run.name=e10 --set model.g.init_from="$ck.safetensors"
+
 # exact resume with two models: 4 steps, stop, resume to 12 = 12 straight
 "$PLUMB" train "$T/rb.ini" --set run.name=split --set train.max_steps=5 > "$T/s1.log" 2>&1
 "$PLUMB" train "$T/rb.ini" --set run.name=split > "$T/s2.log" 2>&1
@@ -73,6 +79,20 @@ check "metrics.csv rows identical after resume (loss and accuracy columns)" \
 "$PLUMB" train "$T/rb.ini" --set run.name=lam --set method.lambda_f=0 --set method.lambda_g=0 --set train.max_steps=3 > /dev/null 2>&1
 check "lambda 0 gives another f (the penalty acts; the comparison can fail)" \
   bash -c "! cmp -s $T/runs/lam/checkpoints/step-0000000003.safetensors $T/runs/split/checkpoints/step-0000000005.safetensors"
+
+# the median sigma (as released: over the first quarter of the epoch's batches, computed again
+# every epoch here), and an exact resume with it
+MED="--set method.sigma_x=median --set method.sigma_y=median --set method.update_sigma_per_epoch=true"
+"$PLUMB" train "$T/rb.ini" --set run.name=med $MED > "$T/m.log" 2>&1
+check "median sigma run exits 0" test $? -eq 0
+check "median sigma computed before each epoch and logged" \
+  test "$(grep -cE "median sigma over [0-9]+ distances: sigma_x = [0-9.e+-]+ \(f\), sigma_y = [0-9.e+-]+ \(g\) \(3 batches\)" "$T/m.log")" -eq 2
+"$PLUMB" train "$T/rb.ini" --set run.name=med2 $MED --set train.max_steps=5 > /dev/null 2>&1
+"$PLUMB" train "$T/rb.ini" --set run.name=med2 $MED > "$T/m2.log" 2>&1
+for suf in safetensors state.safetensors g.safetensors g.state.safetensors; do
+  check "median sigma: resume bit-identical ($suf)" cmp "$T/runs/med/checkpoints/step-0000000016.$suf" \
+    "$T/runs/med2/checkpoints/step-0000000016.$suf"
+done
 
 # vanilla trains f only; g keeps its initialisation
 "$PLUMB" train "$T/rb.ini" --set run.name=van --set method.name=vanilla --set train.max_steps=2 > "$T/v.log" 2>&1
@@ -128,7 +148,7 @@ expect_fail "a frozen model with an optimizer section" "rb3.ini:32: [optim.g] co
   "$PLUMB" train "$T/rb3.ini" --set run.name=e4
 expect_fail "g names no model" "no [model.h] section declares model 'h'" \
   "$PLUMB" train "$T/rb.ini" --set run.name=e5 --set method.g=h
-expect_fail "a bad sigma" "[method] sigma_x = wide: expected a number > 0 or dimension" \
+expect_fail "a bad sigma" "[method] sigma_x = wide: expected a number > 0, median or dimension" \
   "$PLUMB" train "$T/rb.ini" --set run.name=e6 --set method.sigma_x=wide
 expect_fail "accumulation with rebias" "accum_steps = 2: the ReBias min-max steps every batch" \
   "$PLUMB" train "$T/rb.ini" --set run.name=e7 --set train.accum_steps=2
