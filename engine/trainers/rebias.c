@@ -337,6 +337,61 @@ static int check_models(const pb_config *cfg, rb_priv *p, const char **names, in
   return PB_OK;
 }
 
+/* ReBias's keys, the memory of its HSIC terms, and the logged "hsic" term. */
+static int rebias_setup(pb_trainer *t, rb_priv *p, const pb_config *cfg, int n, pb_err *err) {
+  p->lambda_f = (float)pb_config_float(cfg, "method", "lambda_f");
+  p->lambda_g = (float)pb_config_float(cfg, "method", "lambda_g");
+  p->n_g_update = (int)pb_config_int(cfg, "method", "n_g_update");
+  p->unbiased = !strcmp(pb_config_str(cfg, "method", "hsic"), "unbiased");
+  const char *keys[2] = {"sigma_x", "sigma_y"};
+  char *dst[2] = {p->sigma_x, p->sigma_y};
+  for (int k = 0; k < 2; k++) {
+    const char *v = pb_config_str(cfg, "method", keys[k]);
+    char *end;
+    double d = strtod(v, &end);
+    if (strcmp(v, "dimension") && strcmp(v, "median") && (end == v || *end || !(d > 0) || !isfinite(d))) {
+      pb_err_set(err, "%s: [method] %s = %s: expected a number > 0, median or dimension",
+                 pb_config_origin(cfg, "method", keys[k]), keys[k], v);
+      return PB_ERR;
+    }
+    snprintf(dst[k], 32, "%s", v);
+  }
+  for (int j = 0; j < n; j++)
+    if (p->trained[j] && t->learner[j].accum_steps != 1) {
+      pb_err_set(err, "[train] accum_steps = %d: the ReBias min-max steps every batch (HSIC is a statistic of the "
+                      "batch); set accum_steps = 1", t->learner[j].accum_steps);
+      return PB_ERR;
+    }
+  int max_n = t->learner[0].model->max_n;
+  if (p->unbiased && (int)pb_config_int(cfg, "train", "batch_size") < 4) {
+    pb_err_set(err, "[train] batch_size = %ld: the unbiased HSIC needs batches of 4 or more ([method] hsic = biased "
+                    "takes 2)", pb_config_int(cfg, "train", "batch_size"));
+    return PB_ERR;
+  }
+  /* the HSIC memory for every pair, planned now (evaluation computes no HSIC) */
+  for (int a = 0; a < n && !t->infer_only; a++)
+    for (int b = 0; b < n; b++) {
+      int da, db;
+      if (a == b) continue;
+      pb_model_features(t->learner[a].model, &da);
+      pb_model_features(t->learner[b].model, &db);
+      pb_hsic_params h = hsic_params(p, max_n, da, db);
+      if (t->ctx->ops->hsic_reserve(t->ctx, &h, err)) return PB_ERR;
+    }
+  if (!(p->hsic_val = t->ctx->ops->alloc(t->ctx, PB_MAX_LEARNERS * sizeof(float), "the HSIC values", err))) return PB_ERR;
+  p->sigma_every_epoch = pb_config_bool(cfg, "method", "update_sigma_per_epoch");
+  if (rb_uses_median(p) && !t->infer_only &&
+      !(p->dist = t->ctx->ops->alloc(t->ctx, (size_t)max_n * max_n * sizeof(float), "the median sigma's distances", err)))
+    return PB_ERR;
+  p->hsic_term = t->terms.n++;
+  pb_loss_term *tm = &t->terms.term[p->hsic_term];
+  snprintf(tm->name, sizeof tm->name, "hsic");
+  tm->weight = 0.0f;
+  tm->classes = 0; /* a value, no predictions */
+  t->terms.label_row[p->hsic_term] = 0;
+  return PB_OK;
+}
+
 pb_trainer *pb_trainer_models(const pb_config *cfg, pb_model **models, pb_config **views, const char **names, int n,
                               int64_t steps_per_epoch, int epochs, pb_err *err) {
   PB_ASSERT(n >= 1 && n <= PB_MAX_LEARNERS);
@@ -410,58 +465,7 @@ pb_trainer *pb_trainer_models(const pb_config *cfg, pb_model **models, pb_config
   }
   t->terms.n = n;
   t->nlabels = 1;
-  if (p->method == M_REBIAS) {
-    p->lambda_f = (float)pb_config_float(cfg, "method", "lambda_f");
-    p->lambda_g = (float)pb_config_float(cfg, "method", "lambda_g");
-    p->n_g_update = (int)pb_config_int(cfg, "method", "n_g_update");
-    p->unbiased = !strcmp(pb_config_str(cfg, "method", "hsic"), "unbiased");
-    const char *keys[2] = {"sigma_x", "sigma_y"};
-    char *dst[2] = {p->sigma_x, p->sigma_y};
-    for (int k = 0; k < 2; k++) {
-      const char *v = pb_config_str(cfg, "method", keys[k]);
-      char *end;
-      double d = strtod(v, &end);
-      if (strcmp(v, "dimension") && strcmp(v, "median") && (end == v || *end || !(d > 0) || !isfinite(d))) {
-        pb_err_set(err, "%s: [method] %s = %s: expected a number > 0, median or dimension",
-                   pb_config_origin(cfg, "method", keys[k]), keys[k], v);
-        goto fail;
-      }
-      snprintf(dst[k], 32, "%s", v);
-    }
-    for (int j = 0; j < n; j++)
-      if (p->trained[j] && t->learner[j].accum_steps != 1) {
-        pb_err_set(err, "[train] accum_steps = %d: the ReBias min-max steps every batch (HSIC is a statistic of the "
-                        "batch); set accum_steps = 1", t->learner[j].accum_steps);
-        goto fail;
-      }
-    int max_n = models[0]->max_n;
-    if (p->unbiased && (int)pb_config_int(cfg, "train", "batch_size") < 4) {
-      pb_err_set(err, "[train] batch_size = %ld: the unbiased HSIC needs batches of 4 or more ([method] hsic = biased "
-                      "takes 2)", pb_config_int(cfg, "train", "batch_size"));
-      goto fail;
-    }
-    /* the HSIC memory for every pair, planned now (evaluation computes no HSIC) */
-    for (int a = 0; a < n && !t->infer_only; a++)
-      for (int b = 0; b < n; b++) {
-        int da, db;
-        if (a == b) continue;
-        pb_model_features(t->learner[a].model, &da);
-        pb_model_features(t->learner[b].model, &db);
-        pb_hsic_params h = hsic_params(p, max_n, da, db);
-        if (t->ctx->ops->hsic_reserve(t->ctx, &h, err)) goto fail;
-      }
-    if (!(p->hsic_val = t->ctx->ops->alloc(t->ctx, PB_MAX_LEARNERS * sizeof(float), "the HSIC values", err))) goto fail;
-    p->sigma_every_epoch = pb_config_bool(cfg, "method", "update_sigma_per_epoch");
-    if (rb_uses_median(p) && !t->infer_only &&
-        !(p->dist = t->ctx->ops->alloc(t->ctx, (size_t)max_n * max_n * sizeof(float), "the median sigma's distances", err)))
-      goto fail;
-    p->hsic_term = t->terms.n++;
-    pb_loss_term *tm = &t->terms.term[p->hsic_term];
-    snprintf(tm->name, sizeof tm->name, "hsic");
-    tm->weight = 0.0f;
-    tm->classes = 0; /* a value, no predictions */
-    t->terms.label_row[p->hsic_term] = 0;
-  }
+  if (p->method == M_REBIAS && rebias_setup(t, p, cfg, n, err)) goto fail;
   if (pb_trainer_alloc_common(t, models[order[0]], err)) goto fail;
   return t;
 fail:
