@@ -46,6 +46,7 @@
 #include "engine/models/safetensors.h"
 #include "kernels/ops.h"
 #include "test/cuda_twin.h"
+#include "test/engine/det_value.h"
 #include "test/testutil.h"
 
 /* How many times PyTorch float32's own error (vs float64) plumb may add to the fixed tolerance. */
@@ -56,36 +57,6 @@
 #define PB_GOLDEN_NAME "test_resnet_golden"
 #endif
 
-static uint32_t fnv1a32(const char *s) {
-  uint32_t h = 2166136261u;
-  for (; *s; s++) h = (h ^ (uint8_t)*s) * 16777619u;
-  return h;
-}
-static double det_u(uint32_t h, size_t i) { return (double)(uint32_t)((uint32_t)i * 2654435761u + h) / 4294967296.0 - 0.5; }
-
-static int ends_with(const char *s, const char *t) {
-  size_t a = strlen(s), b = strlen(t);
-  return a >= b && !strcmp(s + a - b, t);
-}
-
-/* resnet_torch.det_value. */
-static void det_value(const pb_param *p, float *out) {
-  uint32_t h = fnv1a32(p->name);
-  for (size_t i = 0; i < p->numel; i++) {
-    double u = det_u(h, i), v;
-    if (ends_with(p->name, "running_mean"))
-      v = 0.2 * u;
-    else if (ends_with(p->name, "running_var"))
-      v = 1.0 + 0.4 * (u + 0.5);
-    else if (p->ndim >= 2)
-      v = u * sqrt(24.0 / (double)(p->numel / (size_t)p->shape[0]));
-    else if (ends_with(p->name, "weight"))
-      v = 1.0 + 0.2 * u;
-    else
-      v = 0.2 * u;
-    out[i] = (float)v;
-  }
-}
 
 static const pb_st_tensor *need(const pb_st_file *f, const char *arch, const char *what) {
   char key[512];
