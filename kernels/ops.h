@@ -213,6 +213,37 @@ void pb_onehot_cpu(float *t, const int32_t *labels, int n, int k);
  * where the loss is, so a GPU run needs no copy per step). */
 void pb_accum_f64_cpu(double *acc, const float *x);
 
+/* ------------------------------------------------------------------ debiasing losses (cpu/debias.c)
+ *
+ * The fused losses of the two comparison methods of ReBias (REFERENCES.md, "ReBias"; clovaai/rebias
+ * criterions/comparison_methods.py), forward and backward in one pass over the rows. Every row
+ * is computed in double from float inputs; a row whose label is < 0 (missing) adds nothing and
+ * gets zero gradients. The loss sums are over the rows, in double, stored as float
+ * (overwritten). Gradients are overwritten when their pointer is non-NULL. The CUDA twins
+ * (kernels/cuda/debias.cu) compute the same formulas, one block per row, and sum the rows in
+ * a fixed order (reduce_det.cuh). */
+
+/* RUBi (Cadene et al. 2019): f [n,k] the de-biased model's logits, h [n,k] the head's logits
+ * on the biased model's features. Per labelled row, s = sigmoid(h), p = softmax(f * s),
+ * q = softmax(h), e_y the one-hot of the label:
+ *   loss[0] += CE(f * s, y) = -log p_y        loss[1] += CE(h, y) = -log q_y
+ *   df = scale * (p - e_y) * s
+ *   dh = scale * (p - e_y) * f * s * (1 - s) + scale_head * (q - e_y) */
+void pb_rubi_loss_cpu(float *loss, float *df, float *dh, const float *f, const float *h, const int32_t *labels,
+                      int n, int k, float scale, float scale_head);
+
+/* LearnedMixin + H (Clark et al. 2019): f [n,k] the de-biased model's logits, g [n,k] the
+ * frozen biased model's logits, a [n] the head's output on f's features. Per labelled row,
+ * c = softplus(a) (as PyTorch: a > 20 gives a), u = c * g, z = f + u, p = softmax(z),
+ * q = softmax(u), H = -sum_j q_j log q_j:
+ *   loss[0] += CE(z, y) = -log p_y             loss[1] += H
+ *   df = scale * (p - e_y)
+ *   du = scale * (p - e_y) - scale_ent * q * (log q + H)
+ *   da = softplus'(a) * sum_j du_j g_j           (softplus' = sigmoid; 1 for a > 20)
+ * g gets no gradient. */
+void pb_mixin_loss_cpu(float *loss, float *df, float *da, const float *f, const float *g, const float *a,
+                       const int32_t *labels, int n, int k, float scale, float scale_ent);
+
 /* ------------------------------------------------------------------ HSIC (cpu/hsic.c; ReBias's penalty) */
 
 /* The Hilbert-Schmidt Independence Criterion of two feature batches with RBF kernels, as in

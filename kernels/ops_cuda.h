@@ -159,6 +159,14 @@ void pb_onehot_cuda(float *t, const int32_t *labels, int n, int k, const pb_cuda
 /* acc[0] += (double)x[0]: ONE device double, ONE device float; bitwise the CPU. */
 void pb_accum_f64_cuda(double *acc, const float *x, const pb_cuda_env *env);
 
+/* ------------------------------------------------------------------ debiasing losses (debias.cu)
+ * The twins of pb_rubi_loss_cpu / pb_mixin_loss_cpu (ops.h: same contract); the row sums go
+ * through env->workspace when it holds n doubles, else one block sums them (same order). */
+void pb_rubi_loss_cuda(float *loss, float *df, float *dh, const float *f, const float *h, const int32_t *labels,
+                       int n, int k, float scale, float scale_head, const pb_cuda_env *env);
+void pb_mixin_loss_cuda(float *loss, float *df, float *da, const float *f, const float *g, const float *a,
+                        const int32_t *labels, int n, int k, float scale, float scale_ent, const pb_cuda_env *env);
+
 /* ------------------------------------------------------------------ HSIC (hsic.cu) */
 
 /* Bytes of env->workspace the three ops below need for these params (pb_sqdist_cuda needs

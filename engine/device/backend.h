@@ -132,6 +132,14 @@ typedef struct pb_backend {
   /* acc[0] += (double)x[0]: one double, one float. */
   void (*accum_f64)(pb_ctx *ctx, double *acc, const float *x);
 
+  /* ---------------------------------------------------------------- debiasing losses (RUBi, LearnedMixin+H)
+   * ops.h pb_rubi_loss_cpu / pb_mixin_loss_cpu: loss [2] floats overwritten (the two sums);
+   * gradients overwritten where non-NULL. */
+  void (*rubi_loss)(pb_ctx *ctx, float *loss, float *df, float *dh, const float *f, const float *h,
+                    const int32_t *labels, int n, int k, float scale, float scale_head);
+  void (*mixin_loss)(pb_ctx *ctx, float *loss, float *df, float *da, const float *f, const float *g, const float *a,
+                     const int32_t *labels, int n, int k, float scale, float scale_ent);
+
   /* ---------------------------------------------------------------- HSIC (ReBias's penalty) */
   /* Makes available the memory hsic_fwd, hsic_bwd and sqdist need for these params (sqdist of
    * the same n included); call while building, as pb_ctx_reserve_scratch, never in a step.

@@ -233,6 +233,19 @@ static void cpu_accum_f64(pb_ctx *ctx, double *acc, const float *x) {
   pb_accum_f64_cpu(acc, x);
 }
 
+/* ------------------------------------------------------------------ debiasing losses */
+
+static void cpu_rubi_loss(pb_ctx *ctx, float *loss, float *df, float *dh, const float *f, const float *h,
+                          const int32_t *labels, int n, int k, float scale, float scale_head) {
+  (void)ctx;
+  pb_rubi_loss_cpu(loss, df, dh, f, h, labels, n, k, scale, scale_head);
+}
+static void cpu_mixin_loss(pb_ctx *ctx, float *loss, float *df, float *da, const float *f, const float *g,
+                           const float *a, const int32_t *labels, int n, int k, float scale, float scale_ent) {
+  (void)ctx;
+  pb_mixin_loss_cpu(loss, df, da, f, g, a, labels, n, k, scale, scale_ent);
+}
+
 /* ------------------------------------------------------------------ HSIC */
 
 static int cpu_hsic_reserve(pb_ctx *ctx, const pb_hsic_params *p, pb_err *err) {
@@ -329,6 +342,8 @@ const pb_backend pb_backend_cpu = {
     .argmax_count = cpu_argmax_count,
     .onehot = cpu_onehot,
     .accum_f64 = cpu_accum_f64,
+    .rubi_loss = cpu_rubi_loss,
+    .mixin_loss = cpu_mixin_loss,
     .hsic_reserve = cpu_hsic_reserve,
     .hsic_fwd = cpu_hsic_fwd,
     .hsic_bwd = cpu_hsic_bwd,

@@ -167,6 +167,14 @@ static void cuda_onehot(pb_ctx *ctx, float *t, const int32_t *labels, int n, int
   pb_onehot_cuda(t, labels, n, k, ctx->cuda);
 }
 static void cuda_accum_f64(pb_ctx *ctx, double *acc, const float *x) { pb_accum_f64_cuda(acc, x, ctx->cuda); }
+static void cuda_rubi_loss(pb_ctx *ctx, float *loss, float *df, float *dh, const float *f, const float *h,
+                           const int32_t *labels, int n, int k, float scale, float scale_head) {
+  pb_rubi_loss_cuda(loss, df, dh, f, h, labels, n, k, scale, scale_head, ctx->cuda);
+}
+static void cuda_mixin_loss(pb_ctx *ctx, float *loss, float *df, float *da, const float *f, const float *g,
+                            const float *a, const int32_t *labels, int n, int k, float scale, float scale_ent) {
+  pb_mixin_loss_cuda(loss, df, da, f, g, a, labels, n, k, scale, scale_ent, ctx->cuda);
+}
 /* The workspace is fixed at context init ([run] cudnn_workspace_mb): a batch whose HSIC does not
  * fit is a configuration error, reported here when the loss is built, not an abort in a step. */
 static int cuda_hsic_reserve(pb_ctx *ctx, const pb_hsic_params *p, pb_err *err) {
@@ -253,6 +261,8 @@ const pb_backend pb_backend_cuda = {
     .argmax_count = cuda_argmax_count,
     .onehot = cuda_onehot,
     .accum_f64 = cuda_accum_f64,
+    .rubi_loss = cuda_rubi_loss,
+    .mixin_loss = cuda_mixin_loss,
     .hsic_reserve = cuda_hsic_reserve,
     .hsic_fwd = cuda_hsic_fwd,
     .hsic_bwd = cuda_hsic_bwd,

@@ -219,6 +219,16 @@ void pb_accum_f64_cuda(double *acc, const float *x, const pb_cuda_env *env) {
   pb_cuda_absent(__func__);
 }
 
+void pb_rubi_loss_cuda(float *loss, float *df, float *dh, const float *f, const float *h, const int32_t *labels,
+                       int n, int k, float scale, float scale_head, const pb_cuda_env *env) {
+  pb_cuda_absent(__func__);
+}
+
+void pb_mixin_loss_cuda(float *loss, float *df, float *da, const float *f, const float *g, const float *a,
+                        const int32_t *labels, int n, int k, float scale, float scale_ent, const pb_cuda_env *env) {
+  pb_cuda_absent(__func__);
+}
+
 size_t pb_hsic_workspace_cuda(const pb_hsic_params *p) {
   pb_cuda_absent(__func__);
 }
