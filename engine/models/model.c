@@ -234,7 +234,7 @@ float *pb_model_forward(pb_model *m, const float *x, int n, int train) {
 void pb_model_backward(pb_model *m, const float *dout, int n) { pb_model_backward_hook(m, dout, n, NULL, NULL); }
 
 void pb_model_backward_hook(pb_model *m, const float *dout, int n, pb_feature_grad_fn hook, void *user) {
-  PB_ASSERT(n == m->last_n && !m->infer_only && m->nlayers >= 2);
+  PB_ASSERT(n == m->last_n && !m->infer_only && m->nlayers >= (hook ? 2 : 1));
   const float *dy = dout;
   int which = 0;
   for (int i = m->nlayers - 1; i >= 0; i--) {

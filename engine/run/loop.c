@@ -156,7 +156,7 @@ static int epoch_end(train_session *S, int64_t epoch, double t_ep, double t_trai
   pb_epoch_figures f = {.epoch = epoch,
                         .epochs = r->epochs,
                         .step = pb_trainer_step(r->tr),
-                        .lr = r->tr->learner[0].lr,
+                        .lr = pb_trainer_lr(r->tr),
                         .train = &r->ep,
                         .train_images = r->ep_seen,
                         .val = r->val.n ? &val : NULL,
@@ -195,7 +195,7 @@ static int train_loop(train_session *S, pb_err *err) {
   int accum = r->tr->learner[0].accum_steps;
   double t_start = now_s();
   int64_t step0 = pb_trainer_step(r->tr);
-  int64_t total = r->tr->learner[0].total_steps;
+  int64_t total = pb_trainer_total_steps(r->tr);
   if (max_steps > 0 && max_steps < total) total = max_steps;
   int rc = PB_OK;
   r->stop = pb_stop_flag();
@@ -249,7 +249,7 @@ static int train_loop(train_session *S, pb_err *err) {
         char eta[32];
         fmt_duration((now_s() - t_start) / (double)PB_MAX(step - step0, 1) * (double)(total - step), eta, sizeof eta);
         pb_report_progress(&S->rep, epoch, r->epochs, b + 1, r->batches_per_epoch, step, &r->ep, r->ep_seen,
-                           r->tr->learner[0].lr, (double)imgs / PB_MAX(t_train, 1e-9), eta);
+                           pb_trainer_lr(r->tr), (double)imgs / PB_MAX(t_train, 1e-9), eta);
       }
       /* A checkpoint taken after the epoch's last batch has cursor = batches per epoch: its
        * resume evaluates the epoch and writes its row before going on. */

@@ -33,7 +33,9 @@ static void append(char *buf, size_t len, const char *fmt, ...) {
 static void heads_train_str(const pb_terms *l, const pb_train_stats *s, char *buf, size_t len) {
   for (int t = 0; t < l->n; t++) {
     long n = s->seen[t];
-    if (!l->term[t].classes) /* a value (HSIC): its mean per step */
+    if (!n) /* not trained this epoch so far (f while g pretrains) */
+      append(buf, len, "%s %s: -", t ? "," : " |", l->term[t].name);
+    else if (!l->term[t].classes) /* a value (HSIC): its mean per step */
       append(buf, len, "%s %s: %.4f", t ? "," : " |", l->term[t].name, n ? s->loss[t] / (double)n : NAN);
     else
       append(buf, len, "%s %s: loss %.4f acc %.4f", t ? "," : " |", l->term[t].name, n ? s->loss[t] / (double)n : NAN,

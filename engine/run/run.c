@@ -256,6 +256,7 @@ static int run_init(pb_run *r, pb_config *cfg, int infer, pb_err *err) {
   r->views = PB_MAX(r->aug_test.views, 1);
   r->max_rows = infer ? r->eval_batch * r->views : PB_MAX(r->batch, r->eval_batch * r->views);
   if (build_models(r, cfg, in, infer, steps, err)) goto fail;
+  r->epochs += r->tr->pre_epochs; /* the method's pretraining epochs come first */
   r->nterms = r->tr->terms.n;
   r->nlabels = r->tr->nlabels;
   r->max_batch = infer ? r->eval_batch : PB_MAX(r->batch, r->eval_batch);

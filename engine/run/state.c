@@ -104,7 +104,7 @@ int pb_run_restore_state(pb_run *r, const char *model_path, pb_err *err) {
     }
   }
   char *end;
-  r->tr->learner[0].opt.step = strtoll(vals[0], &end, 10);
+  pb_trainer_set_step(r->tr, strtoll(vals[0], &end, 10));
   r->epoch = strtoll(vals[1], &end, 10);
   r->cursor = strtoll(vals[2], &end, 10);
   uint64_t seed = strtoull(vals[3], &end, 10);
@@ -164,11 +164,11 @@ out:
 
 int pb_run_load_models(pb_run *r, const char *model_path, pb_err *err) {
   size_t L = strlen(model_path), S = strlen(".safetensors");
-  for (int j = 1; j < r->tr->nlearners; j++) {
+  for (int j = 1; j < r->tr->nmodels; j++) {
     if (L <= S || strcmp(model_path + L - S, ".safetensors"))
       return pb_err_set(err, "--checkpoint %s: expected a checkpoint's model file, NAME.safetensors", model_path);
     char p[4400];
-    snprintf(p, sizeof p, "%.*s.%s.safetensors", (int)(L - S), model_path, r->tr->terms.term[j].name);
+    snprintf(p, sizeof p, "%.*s.%s.safetensors", (int)(L - S), model_path, r->tr->learner[j].name);
     if (pb_ckpt_load_model(p, r->tr->learner[j].model, err)) return PB_ERR;
   }
   return pb_ckpt_load_model(model_path, r->tr->learner[0].model, err);

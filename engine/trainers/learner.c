@@ -86,10 +86,15 @@ void pb_learner_step(pb_learner *l) {
     c->ops->sumsq(c, l->sumsq, m->grads, m->nparams);
     c->ops->clip_scale(c, m->grads, m->nparams, l->sumsq, l->clip);
   }
-  l->lr = pb_sched_lr(&l->sched, l->opt.step, l->steps_per_epoch, l->total_steps);
+  l->lr = pb_learner_lr_at(l, l->opt.step);
   pb_optim_step(&l->opt, m->params, m->grads, (float)l->lr);
   pb_model_zero_grad(m);
   l->micro = 0;
+}
+
+double pb_learner_lr_at(const pb_learner *l, int64_t step) {
+  if (step < l->const_steps) return l->sched.base_lr;
+  return pb_sched_lr(&l->sched, step - l->const_steps, l->steps_per_epoch, l->total_steps);
 }
 
 int pb_learner_end_micro(pb_learner *l, int step_now) {

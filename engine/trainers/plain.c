@@ -56,12 +56,13 @@ static int plain_restore(pb_trainer *t, const char *model_path, const char *stat
   return pb_ckpt_load_state(state_path, &t->learner[0].opt, t->learner[0].model, st, err);
 }
 
-static const pb_trainer_vt plain_vt = {"plain", plain_micro, plain_eval, plain_save, plain_restore, NULL, NULL, NULL, NULL};
+static const pb_trainer_vt plain_vt = {"plain", plain_micro, plain_eval, plain_save, plain_restore, NULL,
+                                       NULL,    NULL,        NULL,       NULL,       NULL};
 
 pb_trainer *pb_trainer_plain(const pb_config *cfg, pb_model *m, int64_t steps_per_epoch, int epochs, pb_err *err) {
   pb_trainer *t = pb_xcalloc(1, sizeof *t);
   t->vt = &plain_vt;
-  t->nlearners = 1;
+  t->nlearners = t->nmodels = 1;
   t->infer_only = m->infer_only;
   t->ctx = m->ctx;
   const int *out = pb_model_out(m);

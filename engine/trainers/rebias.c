@@ -3,7 +3,10 @@
  * cross-entropy) and rebias, the ReBias min-max of the released code (REFERENCES.md,
  * "ReBias"): per batch, n_g_update steps of every g on CE(g) - lambda_g HSIC(g_feat, f_feat)
  * with f's features detached, then one step of f on CE(f) + lambda_f sum over g of
- * HSIC(f_feat, g_feat) with g's detached. Features: the input of each model's classifier
+ * HSIC(f_feat, g_feat) with g's detached; rubi and learnedmixin, the comparison methods of the
+ * released code, whose f step is in mixin.c. [method] g_pretrain_epochs first trains every g
+ * on its cross-entropy alone at a constant rate (rebias, rubi, learnedmixin: as released).
+ * Features: the input of each model's classifier
  * (after global average pooling), the HSIC op's gradient added there (pb_model_backward_hook).
  * As released, the models run in training mode whenever they run in a step (f's forward in
  * g's step moves f's batch-norm statistics too), and sigma_x goes with the first argument:
@@ -19,37 +22,7 @@
 
 #include "engine/device/backend.h"
 #include "engine/trainers/checkpoint.h"
-#include "engine/trainers/trainer.h"
-
-enum { M_VANILLA, M_BIASED, M_REBIAS };
-
-typedef struct {
-  int method;
-  int nmodels;
-  char names[PB_MAX_LEARNERS][32];
-  int is_g[PB_MAX_LEARNERS];
-  int trained[PB_MAX_LEARNERS];      /* stepped by this method (not frozen) */
-  pb_loss *ce[PB_MAX_LEARNERS];      /* each model's cross-entropy */
-  int f;                             /* learner index of f (-1: none) */
-  float lambda_f, lambda_g;
-  int n_g_update, unbiased;
-  char sigma_x[32], sigma_y[32];     /* a number, "dimension" or "median" */
-  float median_x, median_y;          /* the median sigmas (0: not computed yet) */
-  int sigma_every_epoch;             /* [method] update_sigma_per_epoch */
-  float *dist;                       /* device [max_n, max_n]: one batch's squared distances */
-  float *pool[2];                    /* host: the distances observed (x: f's; y: every g's) */
-  size_t npool[2], cap[2];
-  int hsic_term;                     /* index of the "hsic" term, -1 without */
-  float *hsic_val;                   /* device [PB_MAX_LEARNERS] */
-  /* the hook's arguments */
-  pb_ctx *ctx;
-  const float *other[PB_MAX_LEARNERS];
-  int nother;
-  int other_dim[PB_MAX_LEARNERS];
-  float grad_scale;
-  int self_dim, hook_n;
-  const float *self_feat;
-} rb_priv;
+#include "engine/trainers/multi.h"
 
 static float sigma_of(const char *spec, int dim, float median) {
   if (!strcmp(spec, "dimension")) return sqrtf((float)dim);
@@ -134,15 +107,13 @@ static void hsic_hook(void *user, float *dfeat, int n) {
   }
 }
 
-/* Forward in training mode, CE with its gradient into the learner's dout, the model's
- * statistics into term t. */
-static float *forward_ce(pb_trainer *t, int i, const float *x, const int32_t *y, const int32_t *yh, int n) {
+float *pb_multi_forward_ce(pb_trainer *t, int i, const float *x, const int32_t *y, const int32_t *yh, int n, int grad) {
   rb_priv *p = t->priv;
   pb_learner *l = &t->learner[i];
   pb_ctx *c = t->ctx;
   float *logits = pb_model_forward(l->model, x, n, 1);
   pb_loss *ce = p->ce[i];
-  ce->vt->compute(ce, c, logits, y, yh, n, l->accum_steps, l->dout, t->pred + (size_t)i * l->model->max_n,
+  ce->vt->compute(ce, c, logits, y, yh, n, l->accum_steps, grad ? l->dout : NULL, t->pred + (size_t)i * l->model->max_n,
                   t->correct_acc + i, t->seen + i);
   c->ops->accum_f64(c, t->loss_acc + i, ce->term_loss);
   return logits;
@@ -151,7 +122,7 @@ static float *forward_ce(pb_trainer *t, int i, const float *x, const int32_t *y,
 /* One model on its cross-entropy alone (vanilla, biased, a rebias batch too small for HSIC). */
 static int plain_step(pb_trainer *t, int i, const float *x, const int32_t *y, const int32_t *yh, int n, int step_now) {
   pb_learner *l = &t->learner[i];
-  forward_ce(t, i, x, y, yh, n);
+  pb_multi_forward_ce(t, i, x, y, yh, n, 1);
   pb_model_backward(l->model, l->dout, n);
   return pb_learner_end_micro(l, step_now);
 }
@@ -170,7 +141,7 @@ static void hsic_step(pb_trainer *t, int i, const int *others, int nothers, cons
     p->nother++;
   }
   pb_learner *l = &t->learner[i];
-  forward_ce(t, i, x, y, yh, n);
+  pb_multi_forward_ce(t, i, x, y, yh, n, 1);
   p->self_feat = pb_model_features(l->model, &p->self_dim);
   if (log_value) { /* f's step: the penalty sum_g HSIC(f, g), logged */
     for (int k = 0; k < p->nother; k++) {
@@ -188,11 +159,25 @@ static void hsic_step(pb_trainer *t, int i, const int *others, int nothers, cons
 static int rb_micro(pb_trainer *t, const float *x, const int32_t *y, const int32_t *yh, int n, int step_now) {
   rb_priv *p = t->priv;
   PB_ASSERT(!t->infer_only);
+  if (p->pre_done < p->pre_total) { /* g's pretraining: every g on its cross-entropy (accum_steps 1) */
+    for (int i = 0; i < p->nmodels && n > 0; i++)
+      if (p->trained[i] && p->is_g[i]) plain_step(t, i, x, y, yh, n, 1);
+    p->pre_done++;
+    return 1;
+  }
   if (n == 0) { /* an empty batch: a pending accumulation group still steps */
     int stepped = 0;
     for (int i = 0; i < p->nmodels; i++)
       if (p->trained[i] && step_now && t->learner[i].micro > 0) pb_learner_step(&t->learner[i]), stepped = 1;
     return stepped;
+  }
+  if (p->method == M_RUBI || p->method == M_MIXIN) {
+    if (p->method == M_RUBI) /* g on its own cross-entropy, n_g_update times */
+      for (int r = 0; r < p->n_g_update; r++)
+        for (int i = 0; i < p->nmodels; i++)
+          if (p->trained[i] && p->is_g[i]) plain_step(t, i, x, y, yh, n, 1);
+    if (p->trained[p->f]) pb_mixin_f_step(t, x, y, yh, n);
+    return 1;
   }
   if (p->method != M_REBIAS || (p->unbiased && n < 4) || n < 2) {
     /* vanilla, biased; and ReBias on a batch HSIC cannot take (the epoch's short last one) */
@@ -232,17 +217,17 @@ static void rb_eval(pb_trainer *t, const float *x, const int32_t *y, const int32
     c->ops->download(c, &l, ce->term_loss, sizeof l);
     term_loss[i] = l;
   }
-  if (p->hsic_term >= 0) {
-    term_loss[p->hsic_term] = 0;
-    for (int i = 0; i < n; i++) pred[(size_t)p->hsic_term * n + i] = -1;
+  for (int k = p->nmodels; k < t->terms.n; k++) { /* the method's values: training only */
+    term_loss[k] = 0;
+    for (int i = 0; i < n; i++) pred[(size_t)k * n + i] = -1;
   }
 }
 
 /* Learner 0 (the reported model) last: its model file marks the checkpoint complete. */
 static int rb_save(pb_trainer *t, const char *base, const char *const *meta, int nmeta, pb_err *err) {
   rb_priv *p = t->priv;
-  for (int i = p->nmodels - 1; i >= 0; i--) {
-    char b[4400], st[64];
+  for (int i = t->nlearners - 1; i >= 0; i--) {
+    char b[4400], st[64], pre[32];
     const char *m2[256];
     int n2 = 0;
     if (i == 0) {
@@ -254,8 +239,12 @@ static int rb_save(pb_trainer *t, const char *base, const char *const *meta, int
         snprintf(sy, sizeof sy, "%.9g", p->median_y);
         m2[n2++] = "rebias.median_sigma_x", m2[n2++] = sx, m2[n2++] = "rebias.median_sigma_y", m2[n2++] = sy;
       }
+      if (p->pre_total) { /* how far g's pretraining went */
+        snprintf(pre, sizeof pre, "%lld", (long long)p->pre_done);
+        m2[n2++] = "method.pretrain_batches", m2[n2++] = pre;
+      }
     } else { /* a model's own file: its own step count */
-      snprintf(b, sizeof b, "%s.%s", base, p->names[i]);
+      snprintf(b, sizeof b, "%s.%s", base, t->learner[i].name);
       snprintf(st, sizeof st, "%lld", (long long)t->learner[i].opt.step);
       m2[0] = "plumb.format", m2[1] = "1", m2[2] = "step", m2[3] = st, n2 = 4;
     }
@@ -271,12 +260,12 @@ static int rb_save(pb_trainer *t, const char *base, const char *const *meta, int
 static int rb_restore(pb_trainer *t, const char *model_path, const char *state_path, pb_st_file *st, pb_err *err) {
   rb_priv *p = t->priv;
   size_t L = strlen(model_path), S = strlen(".safetensors");
-  for (int i = 1; i < p->nmodels; i++) {
+  for (int i = 1; i < t->nlearners; i++) {
     char mp[4400], sp[4400];
-    snprintf(mp, sizeof mp, "%.*s.%s.safetensors", (int)(L - S), model_path, p->names[i]);
+    snprintf(mp, sizeof mp, "%.*s.%s.safetensors", (int)(L - S), model_path, t->learner[i].name);
     if (pb_ckpt_load_model(mp, t->learner[i].model, err)) return PB_ERR;
     if (!p->trained[i]) continue;
-    snprintf(sp, sizeof sp, "%.*s.%s.state.safetensors", (int)(L - S), model_path, p->names[i]);
+    snprintf(sp, sizeof sp, "%.*s.%s.state.safetensors", (int)(L - S), model_path, t->learner[i].name);
     pb_st_file s2;
     if (pb_ckpt_load_state(sp, &t->learner[i].opt, t->learner[i].model, &s2, err)) return PB_ERR;
     const char *v = pb_st_meta(&s2, "step");
@@ -291,21 +280,47 @@ static int rb_restore(pb_trainer *t, const char *model_path, const char *state_p
   if (pb_ckpt_load_state(state_path, &t->learner[0].opt, t->learner[0].model, st, err)) return PB_ERR;
   const char *sx = pb_st_meta(st, "rebias.median_sigma_x"), *sy = pb_st_meta(st, "rebias.median_sigma_y");
   if (sx && sy) p->median_x = strtof(sx, NULL), p->median_y = strtof(sy, NULL);
+  const char *pre = pb_st_meta(st, "method.pretrain_batches");
+  p->pre_done = pre ? strtoll(pre, NULL, 10) : p->pre_total;
+  if (p->pre_done < 0 || p->pre_done > p->pre_total)
+    return pb_err_set(err, "%s: method.pretrain_batches = %s does not fit this config's %lld batches of g pretraining "
+                           "([method] g_pretrain_epochs or [train] batch_size changed?)",
+                      state_path, pre, (long long)p->pre_total);
   return PB_OK;
+}
+
+/* The run's step: the pretraining batches, then learner 0's steps. */
+static void rb_progress(const pb_trainer *t, int64_t *step, int64_t *total, double *lr) {
+  const rb_priv *p = t->priv;
+  *step = p->pre_done + t->learner[0].opt.step;
+  *total = p->pre_total + t->learner[0].total_steps;
+  *lr = t->learner[0].lr;
+  for (int i = 0; i < p->nmodels && p->pre_total && t->learner[0].opt.step == 0; i++) /* pretraining: g's rate */
+    if (p->is_g[i] && p->trained[i]) {
+      *lr = t->learner[i].lr;
+      break;
+    }
+}
+
+static void rb_set_step(pb_trainer *t, int64_t step) {
+  rb_priv *p = t->priv;
+  t->learner[0].opt.step = step - p->pre_done;
 }
 
 static void rb_free(pb_trainer *t) {
   rb_priv *p = t->priv;
   if (!p) return;
   for (int i = 0; i < p->nmodels; i++) pb_loss_free(p->ce[i], t->ctx);
+  pb_mixin_free(t, p);
   t->ctx->ops->free(t->ctx, p->hsic_val);
   t->ctx->ops->free(t->ctx, p->dist);
   free(p->pool[0]);
   free(p->pool[1]);
 }
 
-static const pb_trainer_vt rb_vt = {"rebias",  rb_micro,           rb_eval,    rb_save,       rb_restore,
-                                    rb_free,   rb_observe_batches, rb_observe, rb_observe_end};
+static const pb_trainer_vt rb_vt = {"rebias",    rb_micro,           rb_eval,    rb_save,        rb_restore,
+                                    rb_free,     rb_observe_batches, rb_observe, rb_observe_end, rb_progress,
+                                    rb_set_step};
 
 /* Which models a method needs and trains; every user error names the key and where it was set. */
 static int check_models(const pb_config *cfg, rb_priv *p, const char **names, int n, pb_err *err) {
@@ -356,12 +371,6 @@ static int rebias_setup(pb_trainer *t, rb_priv *p, const pb_config *cfg, int n, 
     }
     snprintf(dst[k], 32, "%s", v);
   }
-  for (int j = 0; j < n; j++)
-    if (p->trained[j] && t->learner[j].accum_steps != 1) {
-      pb_err_set(err, "[train] accum_steps = %d: the ReBias min-max steps every batch (HSIC is a statistic of the "
-                      "batch); set accum_steps = 1", t->learner[j].accum_steps);
-      return PB_ERR;
-    }
   int max_n = t->learner[0].model->max_n;
   if (p->unbiased && (int)pb_config_int(cfg, "train", "batch_size") < 4) {
     pb_err_set(err, "[train] batch_size = %ld: the unbiased HSIC needs batches of 4 or more ([method] hsic = biased "
@@ -402,12 +411,27 @@ pb_trainer *pb_trainer_models(const pb_config *cfg, pb_model **models, pb_config
   t->priv = p;
   t->ctx = models[0]->ctx;
   p->ctx = t->ctx;
-  p->method = !strcmp(mname, "vanilla") ? M_VANILLA : !strcmp(mname, "biased") ? M_BIASED : M_REBIAS;
+  p->method = !strcmp(mname, "vanilla")  ? M_VANILLA
+              : !strcmp(mname, "biased") ? M_BIASED
+              : !strcmp(mname, "rubi")   ? M_RUBI
+              : !strcmp(mname, "learnedmixin") ? M_MIXIN
+                                               : M_REBIAS;
+  p->head = -1;
   p->nmodels = n;
   p->hsic_term = -1;
   int order[PB_MAX_LEARNERS];
   rb_priv tmp = *p;
   if (check_models(cfg, &tmp, names, n, err)) goto fail;
+  int pre_epochs = (int)pb_config_int(cfg, "method", "g_pretrain_epochs");
+  if (pre_epochs && (p->method == M_VANILLA || p->method == M_BIASED)) {
+    pb_err_set(err, "%s: [method] g_pretrain_epochs = %d: only rebias, rubi and learnedmixin pretrain g before f (name "
+                    "= %s)", pb_config_origin(cfg, "method", "g_pretrain_epochs"), pre_epochs, mname);
+    goto fail;
+  }
+  if (!models[0]->infer_only) { /* evaluation runs no pretraining */
+    t->pre_epochs = pre_epochs;
+    p->pre_total = (int64_t)pre_epochs * steps_per_epoch;
+  }
   /* the reported model first: f, or the first g for biased */
   int main_i = tmp.f >= 0 && p->method != M_BIASED ? tmp.f : -1;
   for (int i = 0; i < n && main_i < 0; i++)
@@ -418,14 +442,27 @@ pb_trainer *pb_trainer_models(const pb_config *cfg, pb_model **models, pb_config
   p->f = -1;
   for (int j = 0; j < n; j++) {
     int i = order[j];
-    snprintf(p->names[j], sizeof p->names[j], "%s", names[i]);
     p->is_g[j] = tmp.is_g[i];
     if (i == tmp.f) p->f = j;
     int frozen = pb_config_bool(views[i], "model", "frozen");
-    int role_trains = p->method == M_REBIAS ? (i == tmp.f || tmp.is_g[i])
-                      : p->method == M_VANILLA ? i == tmp.f
-                                               : tmp.is_g[i];
+    /* learnedmixin's g trains only while it pretrains */
+    int role_trains = p->method == M_VANILLA  ? i == tmp.f
+                      : p->method == M_BIASED ? tmp.is_g[i]
+                      : p->method == M_MIXIN  ? i == tmp.f || (tmp.is_g[i] && pre_epochs > 0)
+                                              : i == tmp.f || tmp.is_g[i];
     p->trained[j] = role_trains && !frozen;
+    if (tmp.is_g[i] && frozen && pre_epochs) {
+      pb_err_set(err, "%s: [method] g_pretrain_epochs = %d pretrains g, but [model.%s] frozen = true (%s)",
+                 pb_config_origin(cfg, "method", "g_pretrain_epochs"), pre_epochs, names[i],
+                 pb_config_origin(views[i], "model", "frozen"));
+      goto fail;
+    }
+    if (p->method == M_MIXIN && tmp.is_g[i] && !pre_epochs && !pb_config_str(views[i], "model", "init_from")[0]) {
+      pb_err_set(err, "%s: [method] name = learnedmixin uses g = %s as a fixed biased model: pretrain it ([method] "
+                      "g_pretrain_epochs, 5 in the released MNIST protocol) or load it ([model.%s] init_from)",
+                 pb_config_origin(cfg, "method", "name"), names[i], names[i]);
+      goto fail;
+    }
     if (frozen && pb_config_named_origin(cfg, "optim", names[i])) {
       pb_err_set(err, "%s: [optim.%s] configures the optimizer of model %s, which is frozen ([model.%s] frozen = true at %s)",
                  pb_config_named_origin(cfg, "optim", names[i]), names[i], names[i], names[i],
@@ -446,10 +483,19 @@ pb_trainer *pb_trainer_models(const pb_config *cfg, pb_model **models, pb_config
       goto fail;
     }
     if (pb_learner_init(&t->learner[j], m, views[i], steps_per_epoch, epochs, err)) goto fail;
-    if (p->method == M_REBIAS && tmp.is_g[i]) { /* g steps n_g_update times a batch: its schedule's epoch is as long */
+    snprintf(t->learner[j].name, sizeof t->learner[j].name, "%s", names[i]);
+    if ((p->method == M_REBIAS || p->method == M_RUBI) && tmp.is_g[i]) {
+      /* g steps n_g_update times a batch: its schedule's epoch is as long */
       int ng = (int)pb_config_int(cfg, "method", "n_g_update");
       t->learner[j].steps_per_epoch *= ng;
       t->learner[j].total_steps *= ng;
+    }
+    if (tmp.is_g[i]) t->learner[j].const_steps = p->pre_total; /* pretraining at [optim] lr, as released */
+    if (p->trained[j] && t->learner[j].accum_steps != 1 && p->method != M_VANILLA && p->method != M_BIASED) {
+      pb_err_set(err, "%s: [train] accum_steps = %d: [method] name = %s steps every model every batch (its losses "
+                      "are statistics of the batch); set accum_steps = 1",
+                 pb_config_origin(views[i], "train", "accum_steps"), t->learner[j].accum_steps, mname);
+      goto fail;
     }
     if (!p->trained[j]) { /* never stepped: no optimizer state, nothing to plan for it */
       pb_optim_free(&t->learner[j].opt);
@@ -458,14 +504,18 @@ pb_trainer *pb_trainer_models(const pb_config *cfg, pb_model **models, pb_config
     const int *out = pb_model_out(m);
     if (!(p->ce[j] = pb_loss_xent(t->ctx, out[0] * out[1] * out[2], 0.0f, m->max_n, err))) goto fail;
     pb_loss_term *tm = &t->terms.term[j];
-    snprintf(tm->name, sizeof tm->name, "%s", p->names[j]);
+    snprintf(tm->name, sizeof tm->name, "%s", t->learner[j].name);
     tm->weight = j == 0 ? 1.0f : 0.0f; /* train_loss: the reported model's */
     tm->classes = out[0] * out[1] * out[2];
     t->terms.label_row[j] = 0;
   }
   t->terms.n = n;
+  t->nmodels = n;
   t->nlabels = 1;
   if (p->method == M_REBIAS && rebias_setup(t, p, cfg, n, err)) goto fail;
+  if ((p->method == M_RUBI || p->method == M_MIXIN) &&
+      pb_mixin_setup(t, p, cfg, views[order[p->f]], steps_per_epoch, epochs, err))
+    goto fail;
   if (pb_trainer_alloc_common(t, models[order[0]], err)) goto fail;
   return t;
 fail:

@@ -74,6 +74,6 @@ void pb_trainer_set_stats(pb_trainer *t, const pb_train_stats *s) {
 void pb_trainer_resume_lr(pb_trainer *t) {
   for (int i = 0; i < t->nlearners; i++) {
     pb_learner *l = &t->learner[i];
-    if (l->opt.step > 0) l->lr = pb_sched_lr(&l->sched, l->opt.step - 1, l->steps_per_epoch, l->total_steps);
+    if (l->opt.step > 0) l->lr = pb_learner_lr_at(l, l->opt.step - 1);
   }
 }

@@ -17,9 +17,10 @@
 #include "engine/trainers/optim.h"
 #include "engine/models/safetensors.h"
 
-#define PB_MAX_LEARNERS 4
+#define PB_MAX_LEARNERS 6
 
 typedef struct pb_learner {
+  char name[32];       /* the model's name ([model.NAME]; "" for the one model of a plain run) */
   pb_model *model;
   pb_optim opt;        /* its step count is the learner's */
   pb_sched_cfg sched;
@@ -28,6 +29,7 @@ typedef struct pb_learner {
   double clip;         /* max gradient norm, 0 = off */
   double lr;           /* of the last optimizer step */
   int64_t steps_per_epoch, total_steps;
+  int64_t const_steps; /* steps at [optim] lr before the schedule starts (pretraining), 0: none */
   double *sumsq;       /* device: the gradient norm's square */
   float *dout;         /* device [max_n, out]: the gradient of the model's output */
 } pb_learner;
@@ -42,6 +44,9 @@ void pb_learner_step(pb_learner *l);
 /* Counts one accumulated micro-batch; steps when step_now or the group is complete. Returns 1
  * when it stepped. */
 int pb_learner_end_micro(pb_learner *l, int step_now);
+/* The rate of optimizer step `step` (0-based): [optim] lr for the first const_steps, then the
+ * schedule counted from there. */
+double pb_learner_lr_at(const pb_learner *l, int64_t step);
 
 /* What a trainer reports: its terms (a loss term, or a model of a multi-model trainer), each
  * with a name ("" for the single term of a one-model, one-term run), a weight in the training
@@ -85,12 +90,21 @@ typedef struct pb_trainer_vt {
   int64_t (*observe_batches)(pb_trainer *t, int64_t epoch, int64_t batches_per_epoch);
   void (*observe)(pb_trainer *t, const float *x, int n);
   int (*observe_end)(pb_trainer *t, char *msg, size_t len, pb_err *err); /* msg: a line for the log */
+  /* Optional (NULL: learner 0's). The run's step count (checkpoint names, logs, max_steps),
+   * the steps of the whole run and the rate to report, for a trainer whose reported model
+   * does not step in every batch (LearnedMixin pretrains g first); set_step restores the
+   * count from a checkpoint (after restore). */
+  void (*progress)(const pb_trainer *t, int64_t *step, int64_t *total, double *lr);
+  void (*set_step)(pb_trainer *t, int64_t step);
 } pb_trainer_vt;
 
 struct pb_trainer {
   const pb_trainer_vt *vt;
   int nlearners;
   pb_learner learner[PB_MAX_LEARNERS]; /* learner[0]: the model the run evaluates and reports */
+  int nmodels;       /* learners [0, nmodels) are the run's models (evaluated, loaded by plumb eval);
+                        the rest belong to the method (the RUBi / LearnedMixin head) */
+  int pre_epochs;    /* epochs the method trains before [train] epochs (g's pretraining) */
   pb_loss *loss;
   pb_terms terms;    /* what it reports (plain: the loss's terms) */
   int nlabels;       /* label rows a batch carries: [nlabels, n] */
@@ -132,8 +146,33 @@ static inline void pb_trainer_eval(pb_trainer *t, const float *x, const int32_t 
                                    int views, int32_t *pred, double *term_loss) {
   t->vt->eval(t, x, y, y_host, n, views, pred, term_loss);
 }
-/* Optimizer steps taken (learner 0's), its last rate, and its schedule's length. */
-static inline int64_t pb_trainer_step(const pb_trainer *t) { return t->learner[0].opt.step; }
+/* The run's steps so far (learner 0's optimizer steps unless the trainer counts otherwise),
+ * the steps of the whole run, and the rate to report. */
+static inline int64_t pb_trainer_step(const pb_trainer *t) {
+  int64_t s = t->learner[0].opt.step, tot;
+  double lr;
+  if (t->vt->progress) t->vt->progress(t, &s, &tot, &lr);
+  return s;
+}
+static inline int64_t pb_trainer_total_steps(const pb_trainer *t) {
+  int64_t s, tot = t->learner[0].total_steps;
+  double lr;
+  if (t->vt->progress) t->vt->progress(t, &s, &tot, &lr);
+  return tot;
+}
+static inline double pb_trainer_lr(const pb_trainer *t) {
+  int64_t s, tot;
+  double lr = t->learner[0].lr;
+  if (t->vt->progress) t->vt->progress(t, &s, &tot, &lr);
+  return lr;
+}
+/* Restores the run's step count read from a checkpoint. */
+static inline void pb_trainer_set_step(pb_trainer *t, int64_t step) {
+  if (t->vt->set_step)
+    t->vt->set_step(t, step);
+  else
+    t->learner[0].opt.step = step;
+}
 
 /* The progress since the last set (waits for the device); set it (resume, epoch start). */
 void pb_trainer_stats(pb_trainer *t, pb_train_stats *s);

@@ -150,7 +150,7 @@ expect_fail "g names no model" "no [model.h] section declares model 'h'" \
   "$PLUMB" train "$T/rb.ini" --set run.name=e5 --set method.g=h
 expect_fail "a bad sigma" "[method] sigma_x = wide: expected a number > 0, median or dimension" \
   "$PLUMB" train "$T/rb.ini" --set run.name=e6 --set method.sigma_x=wide
-expect_fail "accumulation with rebias" "accum_steps = 2: the ReBias min-max steps every batch" \
+expect_fail "accumulation with rebias" "accum_steps = 2: [method] name = rebias steps every model every batch" \
   "$PLUMB" train "$T/rb.ini" --set run.name=e7 --set train.accum_steps=2
 check "no run folder was written by the failed configs" bash -c "! ls -d $T/runs/e[0-9]* 2>/dev/null"
 finish
