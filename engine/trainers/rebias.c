@@ -50,7 +50,9 @@ static int rb_uses_median(const rb_priv *p) {
 
 static int64_t rb_observe_batches(pb_trainer *t, int64_t epoch, int64_t batches) {
   rb_priv *p = t->priv;
-  if (!rb_uses_median(p) || t->infer_only || (epoch > 0 && !p->sigma_every_epoch)) return 0;
+  /* as released: once before g's pretraining, then after each epoch of the method */
+  if (!rb_uses_median(p) || t->infer_only || (epoch > 0 && (!p->sigma_every_epoch || epoch <= t->pre_epochs)))
+    return 0;
   p->npool[0] = p->npool[1] = 0;
   return PB_MIN(batches, batches / 4 + 1);
 }
