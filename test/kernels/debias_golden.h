@@ -2,8 +2,9 @@
  * Regenerate: /usr/bin/python3 scripts/fixtures/gen_debias_golden.py
  * PyTorch float64 autograd references of the fused RUBi and LearnedMixin+H losses (the released
  * ReBias code's forward; the generator's docstring lists the cases and the conventions) for
- * test/kernels/test_golden_debias.c: float32 inputs and scales as plumb receives them, int32
- * labels, float64 references: the two loss sums and the gradients. Used by one file only. */
+ * test/kernels/test_golden_debias.c (the CPU ops; it states the tolerances) and
+ * test/kernels/test_cuda_debias.c (the CUDA twins, same tolerances): float32 inputs and scales
+ * as plumb receives them, int32 labels, float64 references: the two loss sums and the gradients. */
 #ifndef PB_TEST_DEBIAS_GOLDEN_H
 #define PB_TEST_DEBIAS_GOLDEN_H
 
