@@ -160,8 +160,9 @@ void pb_onehot_cuda(float *t, const int32_t *labels, int n, int k, const pb_cuda
 void pb_accum_f64_cuda(double *acc, const float *x, const pb_cuda_env *env);
 
 /* ------------------------------------------------------------------ debiasing losses (debias.cu)
- * The twins of pb_rubi_loss_cpu / pb_mixin_loss_cpu (ops.h: same contract); the row sums go
- * through env->workspace when it holds n doubles, else one block sums them (same order). */
+ * The twins of pb_rubi_loss_cpu / pb_mixin_loss_cpu (ops.h: same contract); the two per-row
+ * losses go through env->workspace when it holds 2n doubles, else one block walks the rows
+ * (same trees, same order: bitwise the same results). */
 void pb_rubi_loss_cuda(float *loss, float *df, float *dh, const float *f, const float *h, const int32_t *labels,
                        int n, int k, float scale, float scale_head, const pb_cuda_env *env);
 void pb_mixin_loss_cuda(float *loss, float *df, float *da, const float *f, const float *g, const float *a,
