@@ -20,6 +20,7 @@ void pb_dataset_free(pb_dataset *d) {
   free(d->class_names);
   free(d->labels);
   free(d->groups);
+  free(d->groupings);
   free(d->aligned);
   memset(d, 0, sizeof *d);
 }
@@ -36,6 +37,7 @@ void pb_dataset_take(pb_dataset *dst, const pb_dataset *src, const int32_t *idx,
   dst->num_classes = src->num_classes;
   dst->nheads = src->nheads;
   dst->multi_k = src->multi_k;
+  dst->ngroupings = src->ngroupings;
   size_t m = (size_t)PB_MAX(n, 1);
   if (src->images) dst->images = pb_xmalloc(m * per);
   if (src->feats) dst->feats = pb_xmalloc(m * per * sizeof(float));
@@ -44,6 +46,7 @@ void pb_dataset_take(pb_dataset *dst, const pb_dataset *src, const int32_t *idx,
   if (src->multi) dst->multi = pb_xmalloc(m * src->multi_k);
   dst->labels = pb_xmalloc(m * sizeof(int32_t));
   if (src->groups) dst->groups = pb_xmalloc(m * sizeof(int32_t));
+  if (src->groupings) dst->groupings = pb_xmalloc(m * src->ngroupings * sizeof(int32_t));
   if (src->aligned) dst->aligned = pb_xmalloc(m);
   if (src->class_names) {
     dst->class_names = pb_xcalloc((size_t)src->num_classes, sizeof(char *));
@@ -58,6 +61,9 @@ void pb_dataset_take(pb_dataset *dst, const pb_dataset *src, const int32_t *idx,
     if (src->multi) memcpy(dst->multi + (size_t)i * src->multi_k, src->multi + j * src->multi_k, src->multi_k);
     dst->labels[i] = src->labels[j];
     if (src->groups) dst->groups[i] = src->groups[j];
+    if (src->groupings)
+      memcpy(dst->groupings + (size_t)i * src->ngroupings, src->groupings + j * src->ngroupings,
+             src->ngroupings * sizeof(int32_t));
     if (src->aligned) dst->aligned[i] = src->aligned[j];
   }
 }

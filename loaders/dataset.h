@@ -20,6 +20,9 @@ enum {
                      [N,T,D]: c = 1, h = T, w = D) */
 };
 
+/* Most groupings a dataset carries (test_group_columns). */
+#define PB_DATA_MAX_GROUPINGS 16
+
 /* A sample is fetched (copied or decoded) and augmented into a fixed-size output by the
  * worker pool (loaders/pool.h). */
 typedef struct pb_dataset {
@@ -36,6 +39,9 @@ typedef struct pb_dataset {
   char **class_names; /* num_classes names (folders, CSV names), or NULL */
   int32_t *labels;   /* n, in [0, num_classes) */
   int32_t *groups;   /* n bias attributes (inversion: 0/1; colour: colour index), or NULL */
+  int ngroupings;    /* groupings of the cell-averaged accuracy (metrics/cells.h), else 0 */
+  int32_t *groupings; /* [n, ngroupings] row-major: group ids >= 0 from the test manifest's
+                         [data] test_group_columns (ImageNet-9's texture clusters), or NULL */
   uint8_t *aligned;  /* n: 1 when the attribute is the one correlated with the label; NULL without bias */
   int num_classes;
 } pb_dataset;

@@ -99,7 +99,7 @@ static int load_other(const pb_data_params *p, pb_dataset *full, pb_dataset *tes
   } else {
     char root[4096];
     if (pb_path_join(root, sizeof root, dir, p->image_root, err)) return pb_err_prefix(err, "[data] image_root");
-    pb_csv_opts o = {p->path_column, p->label_columns, p->group_column, p->multilabel, p->path_suffix, nclass};
+    pb_csv_opts o = {p->path_column, p->label_columns, p->group_column, p->multilabel, p->path_suffix, nclass, ""};
     /* Multi-head models: head h reads the column of its name; the columns go in head order. */
     int nh = p->nheads, bounds[PB_DATA_MAX_HEADS];
     char cols[1100] = "";
@@ -115,6 +115,7 @@ static int load_other(const pb_data_params *p, pb_dataset *full, pb_dataset *tes
     pb_vocab v = {0};
     int rc = nh ? pb_data_csv_heads(full, "train", tp, root, &o, bounds, &v, err)
                 : pb_data_csv(full, "train", tp, root, &o, &v, err);
+    o.group_columns = p->test_group_columns; /* the test manifest's groupings (ImageNet-9's clusters) */
     if (!rc && (rc = nh ? pb_data_csv_heads(test, "test", sp, root, &o, bounds, &v, err)
                         : pb_data_csv(test, "test", sp, root, &o, &v, err)))
       pb_dataset_free(full);
@@ -154,6 +155,9 @@ int pb_data_load(const pb_data_params *p, pb_dataset *train, pb_dataset *val, pb
   memset(train, 0, sizeof *train);
   memset(test, 0, sizeof *test);
   pb_dataset full;
+  if (p->test_group_columns[0] && p->source != PB_SOURCE_CSV)
+    return pb_err_set(err, "[data] test_group_columns = %s needs dataset = csv (columns of the test manifest)",
+                      p->test_group_columns);
   if (p->source != PB_SOURCE_IDX) {
     if (load_other(p, &full, test, err)) return PB_ERR;
     if (p->bias.kind != PB_BIAS_NONE) {

@@ -36,6 +36,8 @@ typedef struct pb_data_params {
   /* csv (label_columns also npy: its label column, "" = the last) */
   const char *image_root;    /* the manifests' paths are relative to dir/image_root */
   const char *path_column, *label_columns, *group_column, *path_suffix;
+  const char *test_group_columns; /* csv: groupings read from the test manifest alone ("" = none;
+                                     any other source is an error) */
   int multilabel;
   int channels;              /* folder, csv: channels the images are decoded to */
   int size;                  /* folder, csv: output height = width ([augment] size); must be > 0 */

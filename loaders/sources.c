@@ -233,6 +233,7 @@ static int csv_load(pb_dataset *d, const char *name, const char *csv, const char
 #define RESTART() (memcpy(text + body, orig + body, tlen - body + 1), p = text + body)
   strlist paths = {0};
   int32_t *ids = NULL; /* rows x (nlab + 1) */
+  int32_t *gids = NULL; /* rows x ngs */
   char *heads_multi = NULL;
   int fresh = vocab->ncols == 0;
   if (nh <= 0) {
@@ -277,6 +278,25 @@ static int csv_load(pb_dataset *d, const char *name, const char *csv, const char
     goto out;
   }
   int ngrp = cols[ncol - 1] >= 0;
+  /* Groupings: their own columns, integer ids read as they are (no vocabulary). */
+  int gcols[PB_DATA_MAX_GROUPINGS], ngs = 0;
+  if (o->group_columns && o->group_columns[0]) {
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", o->group_columns);
+    for (char *save, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+      while (*t == ' ') t++;
+      size_t L = strlen(t);
+      while (L && t[L - 1] == ' ') t[--L] = 0;
+      if (ngs == PB_DATA_MAX_GROUPINGS) {
+        pb_err_set(err, "[data] test_group_columns = %s: more than %d columns", o->group_columns, PB_DATA_MAX_GROUPINGS);
+        goto out;
+      }
+      if ((gcols[ngs++] = col_index(hdr, nh, t)) < 0) {
+        pb_err_set(err, "%s:1: no column named '%s' ([data] test_group_columns)", csv, t);
+        goto out;
+      }
+    }
+  }
   int nv = nlab + ngrp; /* vocabulary columns */
   if (!fresh && vocab->ncols != nv) {
     pb_err_set(err, "%s: has %d label/group columns, the training manifest %d", csv, nv, vocab->ncols);
@@ -347,6 +367,7 @@ static int csv_load(pb_dataset *d, const char *name, const char *csv, const char
     goto out;
   }
   ids = pb_xmalloc((size_t)rows * (nv + 1) * sizeof(int32_t));
+  if (ngs) gids = pb_xmalloc((size_t)rows * ngs * sizeof(int32_t));
   if (o->multilabel) heads_multi = pb_xcalloc((size_t)rows * k0, 1);
   RESTART();
   line = 1;
@@ -367,6 +388,15 @@ static int csv_load(pb_dataset *d, const char *name, const char *csv, const char
       goto out;
     }
     sl_push(&paths, full);
+    for (int j = 0; j < ngs; j++) {
+      long id;
+      if (!parse_id(fields[gcols[j]], &id)) {
+        pb_err_set(err, "%s:%d: '%s' in column '%s' is not a group id (an integer >= 0; [data] test_group_columns)",
+                   csv, line, fields[gcols[j]], hdr[gcols[j]]);
+        goto out;
+      }
+      gids[(size_t)r * ngs + j] = (int32_t)id;
+    }
     for (int v = 0; v < nv; v++) {
       char *val = fields[cols[1 + v]];
       int bound = bounds && v < nlab ? bounds[v] : v == 0 ? o->num_classes : 0x7FFFFFFF;
@@ -413,6 +443,9 @@ static int csv_load(pb_dataset *d, const char *name, const char *csv, const char
   d->nheads = nlab;
   if (nlab > 1) d->heads = pb_xmalloc((size_t)rows * nlab * sizeof(int32_t));
   if (ngrp) d->groups = pb_xmalloc((size_t)rows * sizeof(int32_t));
+  d->ngroupings = ngs;
+  d->groupings = gids;
+  gids = NULL;
   for (int i = 0; i < rows; i++) {
     d->labels[i] = ids[(size_t)i * (nv + 1)];
     for (int h = 0; h < nlab && nlab > 1; h++) d->heads[(size_t)i * nlab + h] = ids[(size_t)i * (nv + 1) + h];
@@ -434,6 +467,7 @@ out:
   free(orig);
   sl_free(&paths);
   free(ids);
+  free(gids);
   free(heads_multi);
   return rc;
 }
@@ -631,7 +665,7 @@ int pb_data_npy(pb_dataset *d, const char *name, const char *feats, const char *
   size_t ln = strlen(labels);
   if (ln > 4 && !strcmp(labels + ln - 4, ".csv")) {
     /* Integer labels from a CSV column (header row). */
-    pb_csv_opts o = {"", label_column, "", 0, "", num_classes};
+    pb_csv_opts o = {"", label_column, "", 0, "", num_classes, ""};
     pb_vocab v = {0};
     pb_dataset t;
     char *text = read_text(labels, err);

@@ -31,11 +31,15 @@ typedef struct pb_csv_opts {
   int multilabel;            /* label column 1 holds space-separated labels (names or ids) */
   const char *path_suffix;   /* appended to every path (Kaggle ids without extension) */
   int num_classes;           /* [model] num_classes: bound of integer labels */
+  const char *group_columns; /* comma-separated header names of groupings (pb_dataset groupings:
+                                integer group ids >= 0, outside the vocabularies); the engine sets
+                                them for the test manifest only; NULL or "" = none */
 } pb_csv_opts;
 
 /* A CSV manifest with a header row; image paths relative to root (never absolute, never
  * through ".."). vocab: filled from this file when vocab->ncols == 0 (the training set),
- * else used to map this file's labels (test set; a label it lacks is an error). */
+ * else used to map this file's labels (test set; a label it lacks is an error). Errors name the
+ * file and line, and the [data] key of a column that is missing or holds a bad value. */
 int pb_data_csv(pb_dataset *d, const char *name, const char *csv, const char *root, const pb_csv_opts *o,
                 pb_vocab *vocab, pb_err *err);
 /* The same for multi-head models ([model] heads): bounds[v] bounds the integer labels of label

@@ -20,9 +20,10 @@ label     the 9-class index as the official datasets/imagenet.py assigns it: dog
 category  the class name
 clusterK  the image's label (0-8) in texture clustering K, joined on the path from the
           official clusters/9class_imagenet_val.csv (the "unbiased" accuracy's groups).
-          plumb's [data] group_column names a column of both manifests, and train.csv has
-          no clusters: naming one as the group column fails until the loader can take a
-          group column for the test manifest alone.
+          plumb reads them from the test manifest alone with [data] test_group_columns =
+          cluster1,cluster2,cluster3 (configs/rebias/imagenet9_base.ini): the cell-averaged
+          accuracy test_cell_acc / f_test_cell_acc. ([data] group_column, the bias attribute
+          of the aligned / conflicting accuracies, names a column of both manifests.)
 
 How the official code (clovaai/rebias datasets/imagenet.py) finds the classes, and so this
 script: the ImageNet class index of a folder is its position in the sorted list of the class

@@ -1,13 +1,56 @@
 /* cmd_eval.c: `plumb eval CONFIG --checkpoint FILE`: test loss, accuracy and bias figures
- * (per head and per class for multi-head models). */
+ * (per head and per class for multi-head models, per grouping for the cell-averaged accuracy),
+ * and with --predictions FILE each test image's labels and predicted classes. */
 #include <stdio.h>
 #include <string.h>
 
+#include "kernels/pb_file.h"
 #include "engine/trainers/checkpoint.h"
 #include "engine/cli/cli.h"
 #include "engine/run/evaluate.h"
 #include "engine/run/report.h"
 #include "engine/run/state.h"
+
+/* The cell-averaged accuracy of each model behind its figure: per grouping, its value, cells and
+ * images counted. */
+static void print_cells(const pb_terms *l, const pb_eval *e) {
+  if (!e->ngroupings) return;
+  for (int t = 0; t < l->n; t++) {
+    if (!l->term[t].classes) continue;
+    pb_cell_acc a;
+    pb_eval_cell_acc(e, t, l->term[t].classes, &a);
+    printf("  %s%scell accuracy %.4f (cells of >= %d images):", l->term[t].name, l->term[t].name[0] ? " " : "", a.mean,
+           e->min_cell);
+    for (int j = 0; j < a.ngroupings; j++)
+      printf("%s grouping %d %.4f (%d cells, %ld images)", j ? "," : "", j + 1, a.acc[j], a.cells[j], a.images[j]);
+    printf("\n");
+  }
+}
+
+/* --predictions: "set,index,path" (index: the image's row among the test manifest's data rows,
+ * 0-based; path as plumb opened it, empty for in-memory data), then LABEL,PRED per model
+ * (NAME_label,NAME_pred, or label,pred for a one-model run). Images skipped as bad are absent. */
+static void write_predictions(FILE *f, const pb_terms *l, const pb_eval *e, const pb_dataset *d, int header) {
+  if (header) {
+    fprintf(f, "set,index,path");
+    for (int t = 0; t < l->n; t++)
+      if (l->term[t].classes)
+        fprintf(f, ",%s%slabel,%s%spred", l->term[t].name, l->term[t].name[0] ? "_" : "", l->term[t].name,
+                l->term[t].name[0] ? "_" : "");
+    fprintf(f, "\n");
+  }
+  for (long i = 0; i < e->n; i++) {
+    int32_t s = e->sample[i];
+    const char *path = d->paths ? d->paths[s] : "";
+    int quote = strpbrk(path, ",\"\n\r") != NULL;
+    fprintf(f, "%s,%d,%s", d->name, s, quote ? "\"" : "");
+    for (const char *c = path; *c; c++) fprintf(f, *c == '"' ? "\"\"" : "%c", *c);
+    fprintf(f, "%s", quote ? "\"" : "");
+    for (int t = 0; t < l->n; t++)
+      if (l->term[t].classes) fprintf(f, ",%d,%d", e->labels[t * e->cap + i], e->pred[t * e->cap + i]);
+    fprintf(f, "\n");
+  }
+}
 
 int pb_cmd_eval(const pb_cli_opts *o, pb_config *cfg) {
   const char *ck = pb_cli_opt(o, "checkpoint");
@@ -23,6 +66,8 @@ int pb_cmd_eval(const pb_cli_opts *o, pb_config *cfg) {
   }
   int rc = 1;
   pb_eval e = {0};
+  pb_afile pf = {0};
+  const char *pred_path = pb_cli_opt(o, "predictions");
   if (pb_run_load_models(&r, ck, &err)) goto out;
   /* The inference plan: no gradients, nothing saved for backward (one line, for the log). */
   pb_model_print_memory(r.model, stdout);
@@ -40,6 +85,7 @@ int pb_cmd_eval(const pb_cli_opts *o, pb_config *cfg) {
       goto out;
     }
   }
+  if (pred_path && pb_afile_open(&pf, pred_path, &err)) goto out;
   for (int k = 0; k < r.ntests; k++) {
     if (pb_run_evaluate(&r, &r.tests[k], &e, &err)) goto out;
     char part[4096], pre[32];
@@ -48,10 +94,17 @@ int pb_cmd_eval(const pb_cli_opts *o, pb_config *cfg) {
     printf("checkpoint %s: %ld %s images\n", ck, e.n, r.tests[k].name);
     printf("%s\n", part + 1);
     pb_report_per_class(&terms, &e, stdout);
+    print_cells(&terms, &e);
+    if (pf.f) write_predictions(pf.f, &terms, &e, &r.tests[k], k == 0);
     pb_eval_free(&e);
+  }
+  if (pf.f) {
+    if (pb_afile_commit(&pf, &err)) goto out;
+    printf("predictions: %s\n", pred_path);
   }
   rc = 0;
 out:
+  if (pf.f) pb_afile_abort(&pf);
   if (rc) fprintf(stderr, "plumb eval: error: %s\n", err.msg);
   pb_eval_free(&e);
   pb_run_free(&r);

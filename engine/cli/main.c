@@ -14,9 +14,10 @@ static const pb_command commands[] = {
      .signals = 1,
      .run = pb_cmd_train},
     {.name = "eval",
-     .usage = "CONFIG --checkpoint CHECKPOINT [--model NAME] [--set section.key=value]...",
-     .help = "test figures of a checkpoint (every model of a multi-model run, or --model NAME's)",
-     .options = "checkpoint,model",
+     .usage = "CONFIG --checkpoint CHECKPOINT [--model NAME] [--predictions FILE.csv] [--set section.key=value]...",
+     .help = "test figures of a checkpoint (every model of a multi-model run, or --model NAME's); --predictions "
+             "writes each test image's labels and predicted classes",
+     .options = "checkpoint,model,predictions",
      .required = "checkpoint",
      .config = PB_CLI_CONFIG,
      .run = pb_cmd_eval},

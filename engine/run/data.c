@@ -46,6 +46,7 @@ int pb_run_data_params(const pb_config *cfg, uint64_t seed, pb_data_params *out,
   p->path_column = pb_config_str(cfg, "data", "path_column");
   p->label_columns = pb_config_str(cfg, "data", "label_columns");
   p->group_column = pb_config_str(cfg, "data", "group_column");
+  p->test_group_columns = pb_config_str(cfg, "data", "test_group_columns");
   p->path_suffix = pb_config_str(cfg, "data", "path_suffix");
   p->multilabel = pb_config_bool(cfg, "data", "multilabel");
   p->channels = (int)pb_config_int(cfg, "data", "channels");

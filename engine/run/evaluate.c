@@ -6,11 +6,15 @@
 
 #include "engine/device/backend.h"
 
+_Static_assert(PB_DATA_MAX_GROUPINGS <= PB_CELLS_MAX_GROUPINGS, "every grouping of a dataset fits the metric");
+
 void pb_eval_free(pb_eval *e) {
   free(e->pred);
   free(e->labels);
   free(e->aligned);
   free(e->groups);
+  free(e->groupings);
+  free(e->sample);
   memset(e, 0, sizeof *e);
 }
 
@@ -24,6 +28,10 @@ int pb_run_evaluate(pb_run *r, const pb_dataset *d, pb_eval *out, pb_err *err) {
   out->labels = pb_xmalloc((size_t)nt * cap * sizeof(int32_t));
   if (d->aligned) out->aligned = pb_xmalloc((size_t)cap);
   if (d->groups) out->groups = pb_xmalloc((size_t)cap * sizeof(int32_t));
+  out->ngroupings = d->ngroupings;
+  if (d->groupings) out->groupings = pb_xmalloc((size_t)cap * d->ngroupings * sizeof(int32_t));
+  out->min_cell = r->min_cell;
+  out->sample = pb_xmalloc((size_t)cap * sizeof(int32_t));
   int32_t *pred = pb_xmalloc((size_t)eb * nt * sizeof(int32_t)), *idx = pb_xmalloc((size_t)cap * sizeof(int32_t));
   for (int i = 0; i < d->n; i++) idx[i] = i;
   pb_run_pass(r, d, 0, idx, d->n, eb, 0, 0);
@@ -49,6 +57,10 @@ int pb_run_evaluate(pb_run *r, const pb_dataset *d, pb_eval *out, pb_err *err) {
     }
     if (out->aligned) memcpy(out->aligned + out->n, b->aligned, (size_t)n);
     if (out->groups) memcpy(out->groups + out->n, b->groups, (size_t)n * sizeof(int32_t));
+    memcpy(out->sample + out->n, b->sample, (size_t)n * sizeof(int32_t));
+    for (int i = 0; out->groupings && i < n; i++) /* bad images are left out: by dataset index */
+      memcpy(out->groupings + (out->n + i) * d->ngroupings, d->groupings + (size_t)b->sample[i] * d->ngroupings,
+             (size_t)d->ngroupings * sizeof(int32_t));
     out->n += n;
   }
   free(pred);
@@ -74,4 +86,10 @@ void pb_eval_bias_counts(const pb_eval *e, pb_cls_counts *out) {
   memset(out, 0, sizeof *out);
   pb_cls_counts_add(out, e->pred, e->labels, e->aligned, (int)e->n);
   out->loss_sum = e->loss[0];
+}
+
+void pb_eval_cell_acc(const pb_eval *e, int t, int k, pb_cell_acc *out) {
+  PB_ASSERT(e->ngroupings >= 1);
+  pb_cell_accuracy(e->pred ? e->pred + t * e->cap : NULL, e->labels ? e->labels + t * e->cap : NULL, e->groupings,
+                   e->n, e->ngroupings, k, PB_MAX(e->min_cell, 1), out);
 }

@@ -1,10 +1,11 @@
 /* evaluate.h: one evaluation pass over a dataset, collecting on the host what metrics/ needs:
- * each image's predicted class and label per loss term, its bias-aligned flag and group, and
- * the loss sums. The measurements themselves are pure functions in metrics/. */
+ * each image's predicted class and label per loss term, its bias-aligned flag and group, its
+ * groups in the dataset's groupings (the cell-averaged accuracy), and the loss sums. The measurements themselves are pure functions in metrics/. */
 #ifndef PB_EVALUATE_H
 #define PB_EVALUATE_H
 
 #include "engine/run/run.h"
+#include "metrics/cells.h"
 #include "metrics/classification.h"
 
 typedef struct pb_eval {
@@ -15,6 +16,10 @@ typedef struct pb_eval {
   long cap;           /* the dataset's size */
   uint8_t *aligned;   /* [n] bias-aligned flags, NULL when the data has none */
   int32_t *groups;    /* [n] bias attribute / group ids, NULL when the data has none */
+  int ngroupings;     /* the dataset's groupings ([data] test_group_columns), else 0 */
+  int32_t *groupings; /* [n, ngroupings] row-major, NULL when ngroupings == 0 */
+  int min_cell;       /* [data] min_cell: images a (class, group) cell needs to count */
+  int32_t *sample;    /* [n] the dataset index of each evaluated image */
   double loss[PB_LOSS_MAX_TERMS]; /* loss sums per term over its labelled images */
 } pb_eval;
 
@@ -33,5 +38,8 @@ void pb_eval_free(pb_eval *e);
 void pb_eval_class_counts(const pb_eval *e, int t, int k, pb_class_counts *out);
 /* Accuracy overall and on bias-aligned / bias-conflicting images (term 0). */
 void pb_eval_bias_counts(const pb_eval *e, pb_cls_counts *out);
+/* Term t's cell-averaged accuracy over e's groupings (metrics/cells.h; labels outside [0, k)
+ * left out); e->ngroupings must be >= 1. All NaN when e holds no image. */
+void pb_eval_cell_acc(const pb_eval *e, int t, int k, pb_cell_acc *out);
 
 #endif

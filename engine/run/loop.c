@@ -361,6 +361,8 @@ static int check_select(const pb_run *r, pb_err *err) {
   memset(&st, 0, sizeof st);
   pb_epoch_figures f = {.train = &st, .val = r->val.n ? &empty[0] : NULL, .ntests = r->ntests};
   for (int k = 0; k < r->ntests; k++) f.tests[k] = &empty[1 + k], f.test_names[k] = r->tests[k].name;
+  empty[0].ngroupings = r->val.ngroupings; /* the columns of the cell-averaged accuracy */
+  for (int k = 0; k < r->ntests; k++) empty[1 + k].ngroupings = r->tests[k].ngroupings;
   double v;
   if (pb_report_value(&r->tr->terms, &f, col, &v)) return PB_OK;
   return pb_err_set(err, "%s: [run] select = %s is not a column of this run's metrics.csv (e.g. %s%stest_acc)",

@@ -43,6 +43,14 @@ static void heads_train_str(const pb_terms *l, const pb_train_stats *s, char *bu
   }
 }
 
+/* " PREFIXNAME_cell_acc=.." when e has groupings (the ImageNet-9 "unbiased" accuracy). */
+static void cell_acc_str(const pb_eval *e, int t, int k, const char *prefix, const char *nm, char *buf, size_t len) {
+  if (!e->ngroupings) return;
+  pb_cell_acc a;
+  pb_eval_cell_acc(e, t, k, &a);
+  append(buf, len, " %s%s%scell_acc=%.4f", prefix, nm, nm[0] ? "_" : "", a.mean);
+}
+
 void pb_report_eval_str(const pb_terms *l, const pb_eval *e, const char *prefix, int bias, char *buf, size_t len) {
   buf[0] = 0;
   if (!named(l)) {
@@ -50,6 +58,7 @@ void pb_report_eval_str(const pb_terms *l, const pb_eval *e, const char *prefix,
     pb_eval_bias_counts(e, &c);
     append(buf, len, " %sloss=%.4f %sacc=%.4f", prefix, c.loss_sum / (double)PB_MAX(c.n, 1), prefix,
            pb_ratio(c.correct, c.n));
+    cell_acc_str(e, 0, l->term[0].classes, prefix, "", buf, len);
     if (bias && c.n_aligned + c.n_conflicting > 0)
       append(buf, len, " %saligned_acc=%.4f %sconflicting_acc=%.4f (aligned %ld, conflicting %ld)", prefix,
              pb_ratio(c.correct_aligned, c.n_aligned), prefix, pb_ratio(c.correct_conflicting, c.n_conflicting),
@@ -65,6 +74,7 @@ void pb_report_eval_str(const pb_terms *l, const pb_eval *e, const char *prefix,
            c.n ? c.loss_sum / (double)c.n : NAN, prefix, nm, pb_ratio(c.correct, c.n), prefix, nm,
            pb_class_counts_disparity(&c));
     pb_class_counts_free(&c);
+    cell_acc_str(e, t, l->term[t].classes, prefix, nm, buf, len);
   }
 }
 
@@ -139,8 +149,8 @@ void pb_report_free(pb_report *rep) {
 /* A row as named cells, in column order. */
 typedef struct {
   int n;
-  char name[PB_LOSS_MAX_TERMS * 20 + 24][64];
-  char val[PB_LOSS_MAX_TERMS * 20 + 24][32];
+  char name[PB_LOSS_MAX_TERMS * 24 + 24][64];
+  char val[PB_LOSS_MAX_TERMS * 24 + 24][32];
 } csv_cells;
 
 static void cell(csv_cells *c, const char *fmt_val, double v, const char *name_fmt, ...)
@@ -182,6 +192,11 @@ static void csv_cells_of(const pb_terms *l, const pb_epoch_figures *f, csv_cells
       if (sets[s]) pb_eval_class_counts(sets[s], t, l->term[t].classes, &k);
       cell(c, "%.6f", k.n ? k.loss_sum / (double)k.n : NAN, "%s%s%s_loss", p, u, sn[s]);
       cell(c, "%.6f", pb_ratio(k.correct, k.n), "%s%s%s_acc", p, u, sn[s]);
+      if (sets[s] && sets[s]->ngroupings) {
+        pb_cell_acc a;
+        pb_eval_cell_acc(sets[s], t, l->term[t].classes, &a);
+        cell(c, "%.6f", a.mean, "%s%s%s_cell_acc", p, u, sn[s]);
+      }
       if (nm && s >= 1) cell(c, "%.6f", pb_class_counts_disparity(&k), "%s_%s_disparity", p, sn[s]);
       pb_class_counts_free(&k);
     }

@@ -240,6 +240,7 @@ static int run_init(pb_run *r, pb_config *cfg, int infer, pb_err *err) {
   if (pb_run_data_norm(cfg, r->train.c, &r->norm, err)) goto fail;
   if (pb_run_augs(cfg, &r->train, &r->aug_train, &r->aug_test, err)) goto fail;
   r->max_bad_fraction = pb_config_float(cfg, "loader", "max_bad_fraction");
+  r->min_cell = (int)pb_config_int(cfg, "data", "min_cell");
   r->batch = (int)pb_config_int(cfg, "train", "batch_size");
   r->eval_batch = (int)pb_config_int(cfg, "train", "eval_batch_size");
   if (r->eval_batch == 0) r->eval_batch = 2 * r->batch;

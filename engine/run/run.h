@@ -43,6 +43,7 @@ typedef struct pb_run {
    * messages, checked against [loader] max_bad_fraction */
   long pass_n, pass_bad;
   double max_bad_fraction;
+  int min_cell;          /* [data] min_cell: the cell-averaged accuracy's smallest cell */
   int nfirst_bad;
   char first_bad[3][600];
   const volatile sig_atomic_t *stop; /* non-NULL: evaluation gives up when *stop is set */

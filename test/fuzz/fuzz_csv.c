@@ -4,7 +4,9 @@
  *
  * Input: one options byte, then the CSV text. Options (as loaders/load.c fills pb_csv_opts
  * from [data]): bit 0 multilabel, bit 1 multi-head (pb_data_csv_heads), bits 2-3 the label
- * columns, bits 4-5 the group column, bit 6 path_suffix ".jpg", bit 7 path_column "name".
+ * columns, bits 4-5 the group column, bit 6 path_suffix ".jpg", bit 7 path_column "name". When
+ * the group column is "group", the test pass also reads "group,age" as groupings ([data]
+ * test_group_columns, the test manifest alone).
  * Oracle besides the sanitizers: every id of a dataset that loads is within its bounds. */
 #include <stdint.h>
 #include <stdio.h>
@@ -32,6 +34,8 @@ static void check(const pb_dataset *d, int heads, const pb_vocab *v) {
     if (d->labels[i] < (heads ? -1 : 0) || d->labels[i] >= d->num_classes)
       fail("label", i, d->labels[i]);
     if (d->groups && d->groups[i] < 0) fail("group", i, d->groups[i]);
+    for (int j = 0; d->groupings && j < d->ngroupings; j++)
+      if (d->groupings[(size_t)i * d->ngroupings + j] < 0) fail("grouping", i, d->groupings[(size_t)i * d->ngroupings + j]);
     for (int h = 0; d->heads && h < d->nheads; h++) {
       int32_t x = d->heads[(size_t)i * d->nheads + h];
       /* Integer labels are bounded (bounds[h]); names by the vocabulary. */
@@ -65,6 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   for (int pass = 0; pass < 2; pass++) {
     pb_dataset d;
     const char *name = pass ? "test" : "train";
+    o.group_columns = pass && ((opt >> 4) & 3) == 2 ? "group,age" : "";
     int rc = heads ? pb_data_csv_heads(&d, name, path, "root", &o, k_bounds, &v, &err)
                    : pb_data_csv(&d, name, path, "root", &o, &v, &err);
     pb_fuzz_say("fuzz_csv", name, rc, &err);

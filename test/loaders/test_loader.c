@@ -161,7 +161,7 @@ static void test_stop(void) {
 static void expect_csv_error(const char *name, const char *text, const char *frag) {
   pb_err err = {{0}};
   write_text(tpath(name), text);
-  pb_csv_opts o = {"", "", "", 0, "", 10};
+  pb_csv_opts o = {"", "", "", 0, "", 10, ""};
   pb_vocab v = {0};
   pb_dataset d;
   int rc = pb_data_csv(&d, "train", tpath(name), g_dir, &o, &v, &err);
@@ -175,7 +175,7 @@ static void test_csv(void) {
   /* A Kaggle-style labels.csv: names, several label columns, a group column. */
   write_text(tpath("labels.csv"), "name,skin_tone,gender,age\nx1.jpg,monk_3,female,0_17\n\"x2.jpg\",monk_1,male,18_30\n"
                                   "x3.jpg,monk_3,male,0_17\r\n");
-  pb_csv_opts o = {"name", "skin_tone,age", "gender", 0, "", 10};
+  pb_csv_opts o = {"name", "skin_tone,age", "gender", 0, "", 10, ""};
   pb_vocab v = {0};
   pb_dataset d;
   PB_CHECK_MSG(pb_data_csv(&d, "train", tpath("labels.csv"), g_dir, &o, &v, &err) == PB_OK, "%s", err.msg);
@@ -193,7 +193,7 @@ static void test_csv(void) {
   pb_vocab_free(&v);
   /* Multi-label names. */
   write_text(tpath("multi.csv"), "ImageID,Labels\na,cat dog\nb,dog\nc,\n");
-  pb_csv_opts m = {"", "", "", 1, ".jpg", 10};
+  pb_csv_opts m = {"", "", "", 1, ".jpg", 10, ""};
   PB_CHECK_MSG(pb_data_csv(&d, "train", tpath("multi.csv"), g_dir, &m, &v, &err) == PB_OK, "%s", err.msg);
   if (d.multi) PB_CHECK(d.multi_k == 2 && d.multi[0] && d.multi[1] && !d.multi[2] && d.multi[3] && !d.multi[4]);
   if (d.paths) PB_CHECK(strstr(d.paths[0], "/a.jpg") != NULL);
@@ -204,6 +204,41 @@ static void test_csv(void) {
   expect_csv_error("abs.csv", "path,label\n/etc/passwd,2\n", "abs.csv:2: path '/etc/passwd'");
   expect_csv_error("range.csv", "path,label\na.jpg,1\nb.jpg,12\n", "range.csv:3: unknown label '12'");
   expect_csv_error("empty.csv", "", "empty.csv:1: empty manifest");
+}
+
+/* [data] test_group_columns: groupings read as integer ids, in column order, beside the
+ * vocabulary columns; carried by pb_dataset_take; a missing column or a bad id names the file,
+ * line, column and key. */
+static void test_csv_groupings(void) {
+  pb_err err = {{0}};
+  write_text(tpath("val9.csv"), "path,label,cluster1,cluster2\na.jpg,0,3,8\nb.jpg,1,0,2147483646\nc.jpg,1,5,2x\n");
+  pb_csv_opts o = {"", "", "", 0, "", 9, "cluster2, cluster1"};
+  pb_vocab v = {0};
+  pb_dataset d, sub;
+  PB_CHECK_MSG(pb_data_csv(&d, "test", tpath("val9.csv"), g_dir, &o, &v, &err) == PB_ERR &&
+                   strstr(err.msg, "val9.csv:4: '2x' in column 'cluster2' is not a group id"),
+               "%s", err.msg);
+  write_text(tpath("val9.csv"), "path,label,cluster1,cluster2\na.jpg,0,3,8\nb.jpg,1,0,2147483646\nc.jpg,1,5,2\n");
+  PB_CHECK_MSG(pb_data_csv(&d, "test", tpath("val9.csv"), g_dir, &o, &v, &err) == PB_OK, "%s", err.msg);
+  if (d.groupings) {
+    const int32_t want[6] = {8, 3, 2147483646, 0, 2, 5};
+    PB_CHECK(d.ngroupings == 2 && !memcmp(d.groupings, want, sizeof want) && !d.groups && d.labels[2] == 1);
+    const int32_t idx[2] = {2, 0};
+    pb_dataset_take(&sub, &d, idx, 2, "sub");
+    PB_CHECK(sub.ngroupings == 2 && sub.groupings[0] == 2 && sub.groupings[1] == 5 && sub.groupings[3] == 3);
+    pb_dataset_free(&sub);
+  }
+  pb_dataset_free(&d);
+  pb_vocab_free(&v);
+  o.group_columns = "cluster1,cluster3";
+  PB_CHECK(pb_data_csv(&d, "test", tpath("val9.csv"), g_dir, &o, &v, &err) == PB_ERR &&
+           strstr(err.msg, "val9.csv:1: no column named 'cluster3' ([data] test_group_columns)"));
+  pb_vocab_free(&v);
+  write_text(tpath("val9.csv"), "path,label,cluster1\na.jpg,0,3\nb.jpg,1,-1\n");
+  o.group_columns = "cluster1";
+  PB_CHECK(pb_data_csv(&d, "test", tpath("val9.csv"), g_dir, &o, &v, &err) == PB_ERR &&
+           strstr(err.msg, "val9.csv:3: '-1' in column 'cluster1' is not a group id"));
+  pb_vocab_free(&v);
 }
 
 static void test_npy(void) {
@@ -240,6 +275,7 @@ int main(int argc, char **argv) {
   test_determinism();
   test_stop();
   test_csv();
+  test_csv_groupings();
   test_npy();
   return pb_test_exit("test_loader");
 }
