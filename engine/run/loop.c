@@ -82,6 +82,7 @@ static int select_best(train_session *S, const pb_epoch_figures *f, int64_t epoc
   const char *col = pb_config_str(r->cfg, "run", "select");
   double v;
   if (!col[0] || !pb_report_value(&r->tr->terms, f, col, &v) || !isfinite(v)) return PB_OK;
+  if (epoch < r->tr->pre_epochs) return PB_OK; /* g's pretraining: f is not trained yet (released: no candidate) */
   size_t L = strlen(col);
   int lower = L > 5 && !strcmp(col + L - 5, "_loss");
   if (r->select_epoch > 0 && (lower ? v >= r->select_best : v <= r->select_best)) return PB_OK;
