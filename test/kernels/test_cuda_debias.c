@@ -36,8 +36,9 @@
  *    case double noise, still ~1e-9 of the outputs' scale, far below anything a wrong term
  *    or factor would give. The same tolerances as the PyTorch goldens (test_golden_debias.c).
  * The maxima of |gpu - cpu| (absolute, and relative where rtol |cpu| >= atol) are printed.
- * Goldens: the PyTorch float64 cases of test/kernels/debias_golden.h through the CUDA ops (both
- * paths), with test_golden_debias.c's tolerances (the same constants as here). */
+ * Goldens: the PyTorch float64 cases of test/fixtures/debias_golden.safetensors (read through
+ * test/kernels/debias_fixture.h) through the CUDA ops (both paths), with test_golden_debias.c's
+ * tolerances (the same constants as here). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +46,7 @@
 #include "kernels/ops.h"
 #include "kernels/ops_cuda.h"
 #include "test/cuda_twin.h"
-#include "test/kernels/debias_golden.h"
+#include "test/kernels/debias_fixture.h"
 #include "test/testutil.h"
 
 #define RTOL 1e-6
@@ -334,8 +335,16 @@ int main(void) {
     test_mixin(n, k, 50.0f, 2.0f, 30.0f, miss, 103 + 10 * s); /* large logits, a across both branches */
   }
   test_empty();
-  for (size_t i = 0; i < sizeof dg_rubi_cases / sizeof dg_rubi_cases[0]; i++) test_golden(&dg_rubi_cases[i], 0);
-  for (size_t i = 0; i < sizeof dg_mixin_cases / sizeof dg_mixin_cases[0]; i++) test_golden(&dg_mixin_cases[i], 1);
+  dg_set gs;
+  pb_err err = {{0}};
+  if (dg_load(&gs, &err)) {
+    fprintf(stderr, "FAIL: %s\n", err.msg);
+    pb_test_failures++;
+  } else {
+    for (int i = 0; i < gs.nrubi; i++) test_golden(&gs.rubi[i], 0);
+    for (int i = 0; i < gs.nmixin; i++) test_golden(&gs.mixin[i], 1);
+    dg_free(&gs);
+  }
   printf("  worst |gpu - cpu| / |cpu| where rtol |cpu| >= atol: %.3g (rtol %g)\n", g_worst_rel, RTOL);
 
   pb_cuda_env_free(&g_env);

@@ -1,8 +1,9 @@
 /* test_golden_debias.c: the CPU debiasing losses (kernels/cpu/debias.c: pb_rubi_loss_cpu,
  * pb_mixin_loss_cpu) against PyTorch float64 autograd of the released ReBias code
- * (test/kernels/debias_golden.h, from scripts/fixtures/gen_debias_golden.py: cases, inputs and
- * the mean-to-sum conventions are in its docstring), against central finite differences of the
- * ops' own losses, and the missing-label rule.
+ * (test/fixtures/debias_golden.safetensors, from scripts/fixtures/gen_debias_golden.py: cases,
+ * inputs and the mean-to-sum conventions are in its docstring; read through
+ * test/kernels/debias_fixture.h), against central finite differences of the ops' own losses,
+ * and the missing-label rule.
  *
  * Goldens, |got - ref| <= atol + rtol |ref| (ref: float64; got: the op's float output):
  *  - rtol GOLD_RTOL = 1e-6: both sides compute each row in double from the same float inputs;
@@ -35,7 +36,7 @@
 #include <string.h>
 
 #include "kernels/ops.h"
-#include "test/kernels/debias_golden.h"
+#include "test/kernels/debias_fixture.h"
 #include "test/testutil.h"
 
 #define GOLD_RTOL 1e-6
@@ -45,9 +46,6 @@
 #define FD_H 1e-3
 #define FD_ATOL 1e-4
 #define FD_RTOL 1e-3
-
-#define NRUBI ((int)(sizeof dg_rubi_cases / sizeof dg_rubi_cases[0]))
-#define NMIXIN ((int)(sizeof dg_mixin_cases / sizeof dg_mixin_cases[0]))
 
 /* Over all goldens: max |d| / tolerance; max |d| / |ref| where rtol |ref| >= atol (the relative
  * regime) and where |ref| is a normal float (>= 2^-126: informative, no check). */
@@ -206,7 +204,7 @@ static void fd_case(int mixin, const dg_case *g) {
 static const dg_case *find_case(const dg_case *cs, int n, const char *name) {
   for (int i = 0; i < n; i++)
     if (!strcmp(cs[i].name, name)) return &cs[i];
-  PB_CHECK_MSG(0, "golden case %s not in debias_golden.h", name);
+  PB_CHECK_MSG(0, "golden case %s not in %s", name, DG_FIXTURE);
   exit(1);
 }
 
@@ -292,18 +290,25 @@ static void missing_labels(int mixin, const dg_case *c) {
 }
 
 int main(void) {
+  dg_set gs;
+  pb_err err = {{0}};
+  if (dg_load(&gs, &err)) {
+    fprintf(stderr, "FAIL: %s\n", err.msg);
+    return 1;
+  }
   printf("goldens (PyTorch float64 autograd, released ReBias forward):\n");
-  for (int i = 0; i < NRUBI; i++) golden_rubi(&dg_rubi_cases[i]);
-  for (int i = 0; i < NMIXIN; i++) golden_mixin(&dg_mixin_cases[i]);
+  for (int i = 0; i < gs.nrubi; i++) golden_rubi(&gs.rubi[i]);
+  for (int i = 0; i < gs.nmixin; i++) golden_mixin(&gs.mixin[i]);
   printf("  worst |diff| / tolerance %.3g; worst |diff| / |ref|: %.3g where rtol |ref| >= atol, %.3g where |ref| >= "
          "2^-126\n", g_worst_ratio, g_worst_rel, g_worst_rel_normal);
   printf("finite differences (step %g, scale 1):\n", FD_H);
-  fd_case(0, find_case(dg_rubi_cases, NRUBI, "r_n4_k2"));
-  fd_case(0, find_case(dg_rubi_cases, NRUBI, "r_n1_k37"));
-  fd_case(1, find_case(dg_mixin_cases, NMIXIN, "m_n4_k2"));
-  fd_case(1, find_case(dg_mixin_cases, NMIXIN, "m_n1_k37"));
+  fd_case(0, find_case(gs.rubi, gs.nrubi, "r_n4_k2"));
+  fd_case(0, find_case(gs.rubi, gs.nrubi, "r_n1_k37"));
+  fd_case(1, find_case(gs.mixin, gs.nmixin, "m_n4_k2"));
+  fd_case(1, find_case(gs.mixin, gs.nmixin, "m_n1_k37"));
   printf("missing labels, NULL gradients, n = 0:\n");
-  missing_labels(0, find_case(dg_rubi_cases, NRUBI, "r_n64_k10"));
-  missing_labels(1, find_case(dg_mixin_cases, NMIXIN, "m_n64_k10"));
+  missing_labels(0, find_case(gs.rubi, gs.nrubi, "r_n64_k10"));
+  missing_labels(1, find_case(gs.mixin, gs.nmixin, "m_n64_k10"));
+  dg_free(&gs);
   return pb_test_exit("test_golden_debias");
 }
