@@ -315,6 +315,110 @@ void pb_sqdist_cpu(float *d, const float *x, int n, int dim);
  * is sorted: it allocates count floats, aborting on exhaustion). NaN entries: NaN. */
 double pb_median_sqdist(const float *d, size_t count);
 
+/* ------------------------------------------------------------------ LSTM (cpu/lstm.c)
+ *
+ * A stack of LSTM layers with PyTorch's nn.LSTM semantics (REFERENCES.md, "LSTM"), sequence
+ * major (batch_first = False), over ragged sequences as nn.LSTM over a packed sequence
+ * (pack_padded_sequence(enforce_sorted = False)):
+ *   x [T, N, D]: step t of sequence n; steps t >= lengths[n] are not read as data, but they
+ *     are multiplied by zero in the weight gradient: keep them finite (zeros);
+ *   lengths [N]: host int32, each in 1..T (not validated: the caller checks); any order;
+ *   y [T, N, dirs*H]: the last layer's output, forward direction in [0, H), reverse in
+ *     [H, 2H); rows t >= lengths[n] are zeros;
+ *   h0, c0, h_n, c_n [L*dirs, N, H]: row l*dirs + d is layer l, direction d (0 forward,
+ *     1 reverse). h_n / c_n hold each sequence's state after its own last step (forward:
+ *     after step lengths[n]-1; reverse: it starts at step lengths[n]-1 and ends after step 0).
+ * Cell (gate order i, f, g, o): gates = x W_ih^T + b_ih + h W_hh^T + b_hh; i, f, o = sigmoid,
+ * g = tanh; c' = f c + i g; h' = o tanh(c'). Layer l > 0 reads layer l-1's output
+ * [T, N, dirs*H]; with dropout p > 0 in training it reads it through inverted dropout:
+ *   element e (the flat index in [T, N, dirs*H]) of layer l's input is kept when
+ *   pb_rng_uniform(seed, stream, ((uint64_t)l << 40) | e) >= p, and scaled by 1/(1-p)
+ * (pb_lstm_dropout_mask_cpu gives that mask). Counter-based, so the CUDA twin draws the same
+ * mask: it runs cuDNN one layer at a time when p > 0 and applies plumb's dropout in between.
+ * p = 0 draws nothing (bitwise the same as no dropout); evaluation never drops (as nn.LSTM).
+ *
+ * Weights: ONE flat float buffer w, PyTorch's _flat_weights order, packed without padding:
+ * for each layer l, for each direction (forward, then reverse):
+ *   weight_ih_l{l}[_reverse] [4H, in]   in = D for l = 0, dirs*H after
+ *   weight_hh_l{l}[_reverse] [4H, H]
+ *   bias_ih_l{l}[_reverse]   [4H]
+ *   bias_hh_l{l}[_reverse]   [4H]
+ * (rows in gate order i, f, g, o, cuDNN's linLayerID order 0-3 for W_ih and 4-7 for W_hh;
+ * CUDNN_RNN_DOUBLE_BIAS). A layer's tensors are one contiguous block (the unit a per-layer
+ * cuDNN call needs). cuDNN's weight space is opaque: the CUDA twin maps every matrix and bias
+ * with cudnnGetRNNWeightParams and copies between this layout and cuDNN's where they differ.
+ * dw has the same layout. pb_lstm_weight_at names each tensor for checkpoints.
+ *
+ * Training forward saves what backward needs in a caller-provided reserve buffer
+ * (pb_lstm_reserve_cpu floats; owned by the caller, read by backward, left untouched in
+ * between). Evaluation needs none. All three ops take scratch (pb_lstm_scratch_cpu floats).
+ *
+ * Computation (the CPU reference): per layer and direction, the input projection of all T
+ * steps is one GEMM [T*N, in] x W_ih^T, the recurrence one GEMM [N, H] x W_hh^T per step, the
+ * weight gradients one GEMM each over all T*N rows. OpenMP over at most nthreads threads, in
+ * blocks whose size does not depend on nthreads (batch rows for the recurrence, which are
+ * independent sequences; rows of the GEMMs otherwise), and every sum in a fixed order:
+ * results are BITWISE THE SAME FOR EVERY THREAD COUNT. */
+typedef struct pb_lstm_params {
+  int seq_len;       /* T >= 1: steps of x and y (the longest length) */
+  int batch;         /* N >= 1 */
+  int input_size;    /* D >= 1 */
+  int hidden_size;   /* H >= 1 */
+  int num_layers;    /* L >= 1 */
+  int bidirectional; /* 0: dirs = 1; 1: dirs = 2 */
+  float dropout;     /* p in [0, 1): on the input of layers l >= 1, training only */
+} pb_lstm_params;
+
+/* One named tensor of the flat weight buffer. */
+typedef struct pb_lstm_weight {
+  char name[32]; /* PyTorch's parameter name: weight_ih_l0, bias_hh_l1_reverse, ... */
+  size_t offset; /* floats from the start of w */
+  int ndim;      /* 2 (weights) or 1 (biases) */
+  int shape[2];  /* [4H, in], [4H, H], or [4H] (then shape[1] = 1) */
+} pb_lstm_weight;
+
+/* Floats in the flat weight buffer (and in dw). */
+size_t pb_lstm_weight_floats(const pb_lstm_params *p);
+/* Named tensors in it: 4 * L * dirs. */
+int pb_lstm_weight_count(const pb_lstm_params *p);
+/* Tensor i, 0 <= i < pb_lstm_weight_count, in buffer order (PyTorch's _flat_weights_names:
+ * weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0, weight_ih_l0_reverse, ...). */
+pb_lstm_weight pb_lstm_weight_at(const pb_lstm_params *p, int i);
+
+/* Floats of scratch each of the three ops needs for these params (any thread count). */
+size_t pb_lstm_scratch_cpu(const pb_lstm_params *p);
+/* Floats of the training forward's reserve for these params (depends on dropout > 0). */
+size_t pb_lstm_reserve_cpu(const pb_lstm_params *p);
+
+/* mask [T*N*dirs*H] (overwritten) = 1 where layer l's input element is kept in training, for
+ * 1 <= l < L and dropout > 0 (the formula above). For tests and for the CUDA twin's test. */
+void pb_lstm_dropout_mask_cpu(uint8_t *mask, int layer, uint64_t seed, uint64_t stream, const pb_lstm_params *p);
+
+/* Training forward: y overwritten; h_n, c_n overwritten, each may be NULL (not written);
+ * reserve [pb_lstm_reserve_cpu] overwritten, for pb_lstm_bwd_cpu. h0, c0 may be NULL (zeros),
+ * independently. (seed, stream): the dropout masks (ignored when dropout == 0 or L == 1). */
+void pb_lstm_fwd_train_cpu(float *y, float *h_n, float *c_n, float *reserve, const float *x, const float *h0,
+                           const float *c0, const float *w, const int32_t *lengths, uint64_t seed, uint64_t stream,
+                           const pb_lstm_params *p, const pb_scratch *s);
+
+/* Evaluation forward: no dropout, no reserve. y, h_n, c_n as in training (bitwise the same
+ * as the training forward's when dropout == 0). */
+void pb_lstm_fwd_eval_cpu(float *y, float *h_n, float *c_n, const float *x, const float *h0, const float *c0,
+                          const float *w, const int32_t *lengths, const pb_lstm_params *p, const pb_scratch *s);
+
+/* Backward of pb_lstm_fwd_train_cpu, given the same x, h0, c0, w, lengths and params, its y
+ * and its untouched reserve. dy [T, N, dirs*H]: the gradient of y (rows t >= lengths[n] are
+ * not read); dh_n, dc_n [L*dirs, N, H]: of h_n and c_n; each of the three may be NULL (zero).
+ *   dx [T, N, D] OVERWRITTEN (rows t >= lengths[n] are 0); may be NULL (not computed);
+ *   dh0, dc0 [L*dirs, N, H] OVERWRITTEN; each may be NULL (not written); computed also
+ *     when h0, c0 are NULL (the gradient at the zero state);
+ *   dw [pb_lstm_weight_floats] ACCUMULATES (+=), the flat layout of w.
+ * dw and dx must not alias any input. */
+void pb_lstm_bwd_cpu(float *dx, float *dh0, float *dc0, float *dw, const float *dy, const float *dh_n,
+                     const float *dc_n, const float *x, const float *h0, const float *c0, const float *w,
+                     const float *y, const int32_t *lengths, const float *reserve, const pb_lstm_params *p,
+                     const pb_scratch *s);
+
 /* ------------------------------------------------------------------ optimizers (flat parameter block) */
 
 typedef struct pb_sgd_params {
