@@ -32,57 +32,14 @@
 #     of PyTorch with entropy_weight 0 must fail the comparison.
 # Needs python3 with torch (exit 77 otherwise; CI has none).
 source "$(dirname "$0")/lib.sh"
-PY=${PYTHON:-/usr/bin/python3}
-if ! "$PY" -c "import torch, numpy" 2>/dev/null; then echo "skipped: no torch"; exit 77; fi
-S=$PLUMB_SRC/scripts/fixtures/mixin_step_torch.py
-"$PY" "$S" data "$T/data" 32 1 || { echo "FAIL: dataset generator"; exit 1; }
-"$PY" "$S" init "$T/f0.safetensors" "$T/g0.safetensors" 1 --kf 3 --kg 1 || { echo "FAIL: init"; exit 1; }
-cat > "$T/mx.ini" <<INI
-[run]
-name = mx
-out_dir = $T/runs
-seed = 5
-device = cpu
-threads = 2
-log_interval = 4
-keep_checkpoints = 100
-[data]
-dataset = csv
-dir = $T/data
-train_path = train.csv
-test_path = test.csv
-shuffle = false
-mean = 0.5
-std = 0.5
-[augment]
-size = 28
-[model]
-arch = simpleconvnet
-num_classes = 10
-[model.f]
-kernel_size = 3
-init_from = $T/f0.safetensors
-[model.g]
-kernel_size = 1
-init_from = $T/g0.safetensors
-[train]
-epochs = 2
-batch_size = 8
-[optim]
-name = adam
-lr = 0.001
-weight_decay = 1e-4
+source "$(dirname "$0")/torch_step.sh"
+INI=$T/mx.ini
+torch_step_ini "$INI"
+cat >> "$INI" <<INI
 [method]
 name = rubi
 INI
 LM="--set method.name=learnedmixin --set method.g_pretrain_epochs=1"
-ck() { echo "$T/runs/$1/checkpoints/step-$(printf %010d "$2")"; }
-plumb_run() { # NAME ARGS...: a run; its log in $T/NAME.log
-  local name=$1; shift
-  "$PLUMB" train "$T/mx.ini" --set run.name="$name" "$@" > "$T/$name.log" 2>&1
-  local rc=$?
-  check "plumb $name exits 0" test $rc -eq 0
-}
 plumb_run rubi0 --set method.train_head=false
 check "init_from loaded every tensor of f and g" test "$(grep -c "loaded 30 tensors, 0 left" "$T/rubi0.log")" -eq 2
 plumb_run rubi1 --set method.train_head=true

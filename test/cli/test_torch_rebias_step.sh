@@ -1,9 +1,10 @@
 # plumb's rebias training against PyTorch running the released ReBias code's algorithm
 # (scripts/fixtures/mixin_step_torch.py train rebias: trainer.py _update_g / _update_f with
 # criterions/hsic.py RbfHSIC / MinusRbfHSIC, unbiased), end to end, with the setup of
-# test_torch_mixin_step.sh: the same 32 PNGs (file order, mean = std = 0.5: the inputs bit for bit
-# equal), the same initial f (SimpleConvNet 3x3) and g (1x1) from safetensors (init_from), Adam
-# 1e-3 with coupled L2 1e-4, batch 8, 2 epochs x 4 batches. Per batch n_g_update steps of g on
+# test_torch_mixin_step.sh (torch_step.sh): the same 32 PNGs (file order, mean = std = 0.5:
+# the inputs bit for bit equal), the same initial f (SimpleConvNet 3x3) and g (1x1) from
+# safetensors (init_from), Adam 1e-3 with coupled L2 1e-4, batch 8, 2 epochs x 4 batches. Per
+# batch n_g_update steps of g on
 # CE(g) - lambda_g HSIC(g_feat, f_feat), then one of f on CE(f) + lambda_f HSIC(f_feat, g_feat),
 # every model in training mode whenever it runs (each forward moves its BN statistics: both
 # sides count them, num_batches_tracked compared exactly), sigma_x with the first argument.
@@ -27,46 +28,10 @@
 #  probe of f's gradient against it too.
 # Needs python3 with torch (exit 77 otherwise; CI has none).
 source "$(dirname "$0")/lib.sh"
-PY=${PYTHON:-/usr/bin/python3}
-if ! "$PY" -c "import torch, numpy" 2>/dev/null; then echo "skipped: no torch"; exit 77; fi
-S=$PLUMB_SRC/scripts/fixtures/mixin_step_torch.py
-"$PY" "$S" data "$T/data" 32 1 || { echo "FAIL: dataset generator"; exit 1; }
-"$PY" "$S" init "$T/f0.safetensors" "$T/g0.safetensors" 1 --kf 3 --kg 1 || { echo "FAIL: init"; exit 1; }
-cat > "$T/rb.ini" <<INI
-[run]
-name = rb
-out_dir = $T/runs
-seed = 5
-device = cpu
-threads = 2
-log_interval = 4
-keep_checkpoints = 100
-[data]
-dataset = csv
-dir = $T/data
-train_path = train.csv
-test_path = test.csv
-shuffle = false
-mean = 0.5
-std = 0.5
-[augment]
-size = 28
-[model]
-arch = simpleconvnet
-num_classes = 10
-[model.f]
-kernel_size = 3
-init_from = $T/f0.safetensors
-[model.g]
-kernel_size = 1
-init_from = $T/g0.safetensors
-[train]
-epochs = 2
-batch_size = 8
-[optim]
-name = adam
-lr = 0.001
-weight_decay = 1e-4
+source "$(dirname "$0")/torch_step.sh"
+INI=$T/rb.ini
+torch_step_ini "$INI"
+cat >> "$INI" <<INI
 [method]
 name = rebias
 hsic = unbiased
@@ -75,13 +40,6 @@ lambda_g = 1
 sigma_x = 1
 sigma_y = 1
 INI
-ck() { echo "$T/runs/$1/checkpoints/step-$(printf %010d "$2")"; }
-plumb_run() { # NAME ARGS...: a run; its log in $T/NAME.log
-  local name=$1; shift
-  "$PLUMB" train "$T/rb.ini" --set run.name="$name" "$@" > "$T/$name.log" 2>&1
-  local rc=$?
-  check "plumb $name exits 0" test $rc -eq 0
-}
 RB3="--set method.sigma_x=3 --set method.sigma_y=1 --set method.n_g_update=2 --set method.lambda_g=0.5
   --set method.g_pretrain_epochs=1"
 T3="--sigma-x 3 --sigma-y 1 --n-g-update 2 --lambda-g 0.5 --pretrain 1"
