@@ -419,6 +419,21 @@ void pb_lstm_bwd_cpu(float *dx, float *dh0, float *dc0, float *dw, const float *
                      const float *y, const int32_t *lengths, const float *reserve, const pb_lstm_params *p,
                      const pb_scratch *s);
 
+/* ------------------------------------------------------------------ sequence layout and pooling (cpu/seq.c)
+ *
+ * The LSTM layer's glue between plumb's batch-major samples [N, T, D] and the LSTM op's
+ * sequence-major [T, N, D], and its pooling over each sequence's valid steps. lengths [N]:
+ * int32 in 1..T, in the op's memory (the CUDA twins read it on the device). */
+
+/* y [B, A, D] = x [A, B, D] with the first two dimensions swapped: y[b][a][:] = x[a][b][:]
+ * (overwrite; y and x do not overlap). */
+void pb_seq_swap01_cpu(float *y, const float *x, int a, int b, int d, int nthreads);
+/* Mean over the valid steps of x [T, N, C] (sequence-major): y [N, C] (overwrite),
+ * y[n][c] = (sum over t < lengths[n] of x[t][n][c], in t order, in double) / lengths[n]. */
+void pb_seq_mean_fwd_cpu(float *y, const float *x, const int32_t *lengths, int t, int n, int c, int nthreads);
+/* Its backward: dx [T, N, C] (overwrite) = dy[n][c] / lengths[n] for t < lengths[n], 0 after. */
+void pb_seq_mean_bwd_cpu(float *dx, const float *dy, const int32_t *lengths, int t, int n, int c, int nthreads);
+
 /* ------------------------------------------------------------------ optimizers (flat parameter block) */
 
 typedef struct pb_sgd_params {

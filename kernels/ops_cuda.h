@@ -134,6 +134,16 @@ void pb_l2norm_fwd_cuda(float *y, float *norm, const float *x, int n, int d, flo
 void pb_l2norm_bwd_cuda(float *dx, const float *dy, const float *y, const float *norm, int n, int d, float eps,
                         const pb_cuda_env *env);
 
+/* ------------------------------------------------------------------ sequence layout and pooling (seq.cu) */
+
+/* Bitwise the CPU twins (moves, one division, the mean's double sum in t order); lengths on
+ * the device. */
+void pb_seq_swap01_cuda(float *y, const float *x, int a, int b, int d, const pb_cuda_env *env);
+void pb_seq_mean_fwd_cuda(float *y, const float *x, const int32_t *lengths, int t, int n, int c,
+                          const pb_cuda_env *env);
+void pb_seq_mean_bwd_cuda(float *dx, const float *dy, const int32_t *lengths, int t, int n, int c,
+                          const pb_cuda_env *env);
+
 /* ------------------------------------------------------------------ dropout (dropout.cu) */
 
 /* Same counter-based mask as the CPU twin (kernels/pb_rng.h): bitwise-identical masks. */

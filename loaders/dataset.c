@@ -20,6 +20,7 @@ void pb_dataset_free(pb_dataset *d) {
   free(d->class_names);
   free(d->labels);
   free(d->groups);
+  free(d->lengths);
   free(d->groupings);
   free(d->aligned);
   memset(d, 0, sizeof *d);
@@ -46,6 +47,7 @@ void pb_dataset_take(pb_dataset *dst, const pb_dataset *src, const int32_t *idx,
   if (src->multi) dst->multi = pb_xmalloc(m * src->multi_k);
   dst->labels = pb_xmalloc(m * sizeof(int32_t));
   if (src->groups) dst->groups = pb_xmalloc(m * sizeof(int32_t));
+  if (src->lengths) dst->lengths = pb_xmalloc(m * sizeof(int32_t));
   if (src->groupings) dst->groupings = pb_xmalloc(m * src->ngroupings * sizeof(int32_t));
   if (src->aligned) dst->aligned = pb_xmalloc(m);
   if (src->class_names) {
@@ -61,6 +63,7 @@ void pb_dataset_take(pb_dataset *dst, const pb_dataset *src, const int32_t *idx,
     if (src->multi) memcpy(dst->multi + (size_t)i * src->multi_k, src->multi + j * src->multi_k, src->multi_k);
     dst->labels[i] = src->labels[j];
     if (src->groups) dst->groups[i] = src->groups[j];
+    if (src->lengths) dst->lengths[i] = src->lengths[j];
     if (src->groupings)
       memcpy(dst->groupings + (size_t)i * src->ngroupings, src->groupings + j * src->ngroupings,
              src->ngroupings * sizeof(int32_t));

@@ -43,6 +43,8 @@ typedef struct pb_dataset {
   int32_t *groupings; /* [n, ngroupings] row-major: group ids >= 0 from the test manifest's
                          [data] test_group_columns (ImageNet-9's texture clusters), or NULL */
   uint8_t *aligned;  /* n: 1 when the attribute is the one correlated with the label; NULL without bias */
+  int32_t *lengths;  /* n sequence lengths in 1..h (F32 [N, T, D] data with [data] *_lengths), or NULL:
+                        every sample has h = T steps; steps past a length are zeros */
   int num_classes;
 } pb_dataset;
 

@@ -65,6 +65,39 @@ out:
   return rc;
 }
 
+/* The sequence lengths of d (float32 [N, T, D]) from the integer .npy `path` (relative to dir;
+ * "" = none): [N] values in 1..T; the steps past each length are zeroed (sequence layers need
+ * finite padding). Errors name the file, the row and the [data] key. */
+static int load_lengths(pb_dataset *d, const char *dir, const char *file, const char *key, pb_err *err) {
+  if (!file[0]) return PB_OK;
+  char path[4096];
+  if (pb_path_join(path, sizeof path, dir, file, err)) return pb_err_prefix(err, "[data] %s", key);
+  if (d->kind != PB_DATA_F32 || d->c != 1)
+    return pb_err_set(err, "[data] %s = %s: lengths need sequence features, a float32 [N, T, D] .npy", key, file);
+  pb_npy l;
+  if (pb_npy_read(&l, path, err)) return pb_err_prefix(err, "[data] %s", key);
+  int rc = PB_ERR;
+  if (!l.i32 || l.ndim != 1 || l.dims[0] != d->n) {
+    pb_err_set(err, "[data] %s = %s: lengths must be integers [N] with N = %d (the features' rows)", key, path, d->n);
+    goto out;
+  }
+  for (int i = 0; i < d->n; i++)
+    if (l.i32[i] < 1 || l.i32[i] > d->h) {
+      pb_err_set(err, "[data] %s = %s: length %d of row %d is not in [1, T = %d]", key, path, l.i32[i], i, d->h);
+      goto out;
+    }
+  d->lengths = l.i32;
+  l.i32 = NULL;
+  for (int i = 0; i < d->n; i++) {
+    size_t per = (size_t)d->h * (size_t)d->w, from = (size_t)d->lengths[i] * (size_t)d->w;
+    memset(d->feats + (size_t)i * per + from, 0, (per - from) * sizeof(float));
+  }
+  rc = PB_OK;
+out:
+  pb_npy_free(&l);
+  return rc;
+}
+
 /* Image folders, CSV manifests, .npy arrays: train into full, test into test. */
 static int load_other(const pb_data_params *p, pb_dataset *full, pb_dataset *test, pb_err *err) {
   const char *dir = p->dir;
@@ -80,6 +113,9 @@ static int load_other(const pb_data_params *p, pb_dataset *full, pb_dataset *tes
     const char *col = p->label_columns;
     if (pb_data_npy(full, "train", tp, tl, col, nclass, err)) return PB_ERR;
     if (pb_data_npy(test, "test", sp, sl, col, nclass, err)) return pb_dataset_free(full), PB_ERR;
+    if (load_lengths(full, dir, p->train_lengths, "train_lengths", err) ||
+        load_lengths(test, dir, p->test_lengths, "test_lengths", err))
+      return pb_dataset_free(full), pb_dataset_free(test), PB_ERR;
     if (full->c != test->c || full->h != test->h || full->w != test->w) {
       pb_err_set(err, "[data] train features are %dx%dx%d per sample but test features %dx%dx%d", full->c, full->h,
                  full->w, test->c, test->h, test->w);
@@ -155,6 +191,10 @@ int pb_data_load(const pb_data_params *p, pb_dataset *train, pb_dataset *val, pb
   memset(train, 0, sizeof *train);
   memset(test, 0, sizeof *test);
   pb_dataset full;
+  if ((p->train_lengths[0] || p->test_lengths[0]) && p->source != PB_SOURCE_NPY)
+    return pb_err_set(err, "[data] %s = %s needs dataset = npy (sequence features [N, T, D])",
+                      p->train_lengths[0] ? "train_lengths" : "test_lengths",
+                      p->train_lengths[0] ? p->train_lengths : p->test_lengths);
   if (p->test_group_columns[0] && p->source != PB_SOURCE_CSV)
     return pb_err_set(err, "[data] test_group_columns = %s needs dataset = csv (columns of the test manifest)",
                       p->test_group_columns);

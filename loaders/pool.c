@@ -111,6 +111,7 @@ static int fill(worker *w, pb_batch *b, const pb_dataset *d, const pb_aug *aug, 
       b->heads[(size_t)h * L->o.max_batch + out] =
           d->heads ? (h < d->nheads ? d->heads[(size_t)i * d->nheads + h] : -1) : (h == 0 ? d->labels[i] : -1);
     b->groups[out] = d->groups ? d->groups[i] : -1;
+    b->lengths[out] = d->lengths ? d->lengths[i] : d->h;
     b->aligned[out] = d->aligned ? d->aligned[i] : 0;
     b->sample[out] = i;
     out++;
@@ -184,6 +185,7 @@ pb_loader *pb_loader_new(const pb_loader_opts *o, pb_err *err) {
     s->b.y = (int32_t *)((uint8_t *)s->mem + data);
     s->b.heads = o->max_heads ? s->b.y + o->max_batch : NULL;
     s->b.groups = pb_xmalloc((size_t)o->max_batch * sizeof(int32_t));
+    s->b.lengths = pb_xmalloc((size_t)o->max_batch * sizeof(int32_t));
     s->b.aligned = pb_xmalloc((size_t)o->max_batch);
     s->b.sample = pb_xmalloc((size_t)o->max_batch * sizeof(int32_t));
   }
@@ -295,6 +297,7 @@ void pb_loader_free(pb_loader *L) {
     slot *s = &L->slots[i];
     if (s->mem) L->o.dealloc(s->mem, L->o.alloc_ctx);
     free(s->b.groups);
+    free(s->b.lengths);
     free(s->b.aligned);
     free(s->b.sample);
   }

@@ -31,6 +31,7 @@ typedef struct pb_batch {
                          heads[h * max_batch + i], -1 = missing; max_heads rows (pinned with u8;
                          NULL when the loader was made with max_heads = 0) */
   int32_t *groups;    /* [n] group / attribute ids (dataset groups, else -1) */
+  int32_t *lengths;   /* [n] sequence lengths (dataset lengths, else the dataset's h = T) */
   uint8_t *aligned;   /* [n] bias-aligned flags (dataset aligned, else 0) */
   int32_t *sample;    /* [n] dataset indices */
   int nbad;           /* samples left out as bad */

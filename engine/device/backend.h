@@ -159,6 +159,26 @@ typedef struct pb_backend {
    * download it and take pb_median_sqdist on the host). */
   void (*sqdist)(pb_ctx *ctx, float *d, const float *x, int n, int dim);
 
+  /* ---------------------------------------------------------------- LSTM and sequences (ops.h "LSTM",
+   * "sequence layout and pooling")
+   * lstm_reserve: call while building, never in a step. Makes available the memory the three
+   * LSTM ops need for these params (p->batch: the largest batch) and sets *reserve_floats to the
+   * size of the training forward's reserve, in the context's memory. CPU: grows the host scratch
+   * (always PB_OK). NULL in a table that cannot run the LSTM (the layer says so). The lengths
+   * of the LSTM ops are HOST int32 [N]; those of seq_mean_* are in the context's memory. */
+  int (*lstm_reserve)(pb_ctx *ctx, const pb_lstm_params *p, size_t *reserve_floats, pb_err *err);
+  void (*lstm_fwd_train)(pb_ctx *ctx, float *y, float *h_n, float *c_n, float *reserve, const float *x,
+                         const float *h0, const float *c0, const float *w, const int32_t *lengths_host, uint64_t seed,
+                         uint64_t stream, const pb_lstm_params *p);
+  void (*lstm_fwd_eval)(pb_ctx *ctx, float *y, float *h_n, float *c_n, const float *x, const float *h0,
+                        const float *c0, const float *w, const int32_t *lengths_host, const pb_lstm_params *p);
+  void (*lstm_bwd)(pb_ctx *ctx, float *dx, float *dh0, float *dc0, float *dw, const float *dy, const float *dh_n,
+                   const float *dc_n, const float *x, const float *h0, const float *c0, const float *w,
+                   const float *y, const int32_t *lengths_host, const float *reserve, const pb_lstm_params *p);
+  void (*seq_swap01)(pb_ctx *ctx, float *y, const float *x, int a, int b, int d);
+  void (*seq_mean_fwd)(pb_ctx *ctx, float *y, const float *x, const int32_t *lengths, int t, int n, int c);
+  void (*seq_mean_bwd)(pb_ctx *ctx, float *dx, const float *dy, const int32_t *lengths, int t, int n, int c);
+
   /* ---------------------------------------------------------------- optimizers */
   void (*sgd_step)(pb_ctx *ctx, float *param, float *buf, const float *grad, size_t n, const pb_sgd_params *p,
                    int first_step);

@@ -287,6 +287,43 @@ static void cpu_clip_scale(pb_ctx *ctx, float *x, size_t n, const double *sumsq,
   (void)ctx;
   pb_clip_scale_cpu(x, n, sumsq, max_norm);
 }
+/* ------------------------------------------------------------------ LSTM and sequences */
+
+static int cpu_lstm_reserve(pb_ctx *ctx, const pb_lstm_params *p, size_t *reserve_floats, pb_err *err) {
+  (void)err;
+  pb_ctx_reserve_scratch(ctx, pb_lstm_scratch_cpu(p));
+  *reserve_floats = pb_lstm_reserve_cpu(p);
+  return PB_OK;
+}
+static void cpu_lstm_fwd_train(pb_ctx *ctx, float *y, float *h_n, float *c_n, float *reserve, const float *x,
+                               const float *h0, const float *c0, const float *w, const int32_t *lengths_host,
+                               uint64_t seed, uint64_t stream, const pb_lstm_params *p) {
+  pb_scratch s = {ctx->scratch, ctx->scratch_floats, ctx->nthreads};
+  pb_lstm_fwd_train_cpu(y, h_n, c_n, reserve, x, h0, c0, w, lengths_host, seed, stream, p, &s);
+}
+static void cpu_lstm_fwd_eval(pb_ctx *ctx, float *y, float *h_n, float *c_n, const float *x, const float *h0,
+                              const float *c0, const float *w, const int32_t *lengths_host, const pb_lstm_params *p) {
+  pb_scratch s = {ctx->scratch, ctx->scratch_floats, ctx->nthreads};
+  pb_lstm_fwd_eval_cpu(y, h_n, c_n, x, h0, c0, w, lengths_host, p, &s);
+}
+static void cpu_lstm_bwd(pb_ctx *ctx, float *dx, float *dh0, float *dc0, float *dw, const float *dy,
+                         const float *dh_n, const float *dc_n, const float *x, const float *h0, const float *c0,
+                         const float *w, const float *y, const int32_t *lengths_host, const float *reserve,
+                         const pb_lstm_params *p) {
+  pb_scratch s = {ctx->scratch, ctx->scratch_floats, ctx->nthreads};
+  pb_lstm_bwd_cpu(dx, dh0, dc0, dw, dy, dh_n, dc_n, x, h0, c0, w, y, lengths_host, reserve, p, &s);
+}
+static void cpu_seq_swap01(pb_ctx *ctx, float *y, const float *x, int a, int b, int d) {
+  pb_seq_swap01_cpu(y, x, a, b, d, ctx->nthreads);
+}
+static void cpu_seq_mean_fwd(pb_ctx *ctx, float *y, const float *x, const int32_t *lengths, int t, int n, int c) {
+  pb_seq_mean_fwd_cpu(y, x, lengths, t, n, c, ctx->nthreads);
+}
+static void cpu_seq_mean_bwd(pb_ctx *ctx, float *dx, const float *dy, const int32_t *lengths, int t, int n,
+                             int c) {
+  pb_seq_mean_bwd_cpu(dx, dy, lengths, t, n, c, ctx->nthreads);
+}
+
 static void cpu_u8_to_f32_norm(pb_ctx *ctx, float *x, const uint8_t *u8, int n, int c, int hw,
                                const float *mean_host, const float *std_host) {
   (void)ctx;
@@ -348,6 +385,13 @@ const pb_backend pb_backend_cpu = {
     .hsic_fwd = cpu_hsic_fwd,
     .hsic_bwd = cpu_hsic_bwd,
     .sqdist = cpu_sqdist,
+    .lstm_reserve = cpu_lstm_reserve,
+    .lstm_fwd_train = cpu_lstm_fwd_train,
+    .lstm_fwd_eval = cpu_lstm_fwd_eval,
+    .lstm_bwd = cpu_lstm_bwd,
+    .seq_swap01 = cpu_seq_swap01,
+    .seq_mean_fwd = cpu_seq_mean_fwd,
+    .seq_mean_bwd = cpu_seq_mean_bwd,
     .sgd_step = cpu_sgd_step,
     .adam_step = cpu_adam_step,
     .sumsq = cpu_sumsq,

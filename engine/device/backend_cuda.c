@@ -207,6 +207,19 @@ static void cuda_sumsq(pb_ctx *ctx, double *sumsq, const float *x, size_t n) { p
 static void cuda_clip_scale(pb_ctx *ctx, float *x, size_t n, const double *sumsq, double max_norm) {
   pb_clip_scale_cuda(x, n, sumsq, max_norm, ctx->cuda);
 }
+/* The LSTM's CUDA twin is not wired into this table yet (lstm_reserve NULL: the layer refuses
+ * a GPU context with a message); the sequence glue is. */
+static void cuda_seq_swap01(pb_ctx *ctx, float *y, const float *x, int a, int b, int d) {
+  pb_seq_swap01_cuda(y, x, a, b, d, ctx->cuda);
+}
+static void cuda_seq_mean_fwd(pb_ctx *ctx, float *y, const float *x, const int32_t *lengths, int t, int n, int c) {
+  pb_seq_mean_fwd_cuda(y, x, lengths, t, n, c, ctx->cuda);
+}
+static void cuda_seq_mean_bwd(pb_ctx *ctx, float *dx, const float *dy, const int32_t *lengths, int t, int n,
+                              int c) {
+  pb_seq_mean_bwd_cuda(dx, dy, lengths, t, n, c, ctx->cuda);
+}
+
 static void cuda_u8_to_f32_norm(pb_ctx *ctx, float *x, const uint8_t *u8, int n, int c, int hw, const float *mean_host,
                                 const float *std_host) {
   pb_u8_to_f32_norm_cuda(x, u8, n, c, hw, mean_host, std_host, ctx->cuda);
@@ -267,6 +280,9 @@ const pb_backend pb_backend_cuda = {
     .hsic_fwd = cuda_hsic_fwd,
     .hsic_bwd = cuda_hsic_bwd,
     .sqdist = cuda_sqdist,
+    .seq_swap01 = cuda_seq_swap01,
+    .seq_mean_fwd = cuda_seq_mean_fwd,
+    .seq_mean_bwd = cuda_seq_mean_bwd,
     .sgd_step = cuda_sgd_step,
     .adam_step = cuda_adam_step,
     .sumsq = cuda_sumsq,

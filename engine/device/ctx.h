@@ -31,6 +31,10 @@ typedef struct pb_ctx {
   size_t scratch_floats;
   struct pb_cuda_env *cuda; /* the GPU environment; NULL when running on the CPU */
   size_t workspace_bytes; /* cuDNN workspace asked for on a GPU */
+  /* HOST int32 [n]: the sequence lengths (1..T) of the batch the models run now (float32
+   * [N, T, D] data with lengths), set by whoever stages the batch; NULL = every sample has T
+   * steps. Read by sequence layers (layer.h) in forward and backward. */
+  const int32_t *seq_lengths;
 } pb_ctx;
 
 /* device: "auto" | "cpu" | "cuda" | "cuda:N". threads: 0 = all cores.

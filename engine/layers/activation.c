@@ -14,7 +14,7 @@ static void relu_bwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, const floa
   if (!dx) return;
   ctx->ops->relu_bwd(ctx, dx, dy, y, cnt);
 }
-static const pb_layer_vt relu_vt = {"relu", relu_fwd, relu_bwd, NULL, NULL};
+static const pb_layer_vt relu_vt = {"relu", relu_fwd, relu_bwd, NULL, NULL, NULL, NULL};
 
 static void sig_fwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, float *y, int train) {
   (void)train;
@@ -27,7 +27,7 @@ static void sig_bwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, const float
   if (!dx) return;
   ctx->ops->sigmoid_bwd(ctx, dx, dy, y, cnt);
 }
-static const pb_layer_vt sig_vt = {"sigmoid", sig_fwd, sig_bwd, NULL, NULL};
+static const pb_layer_vt sig_vt = {"sigmoid", sig_fwd, sig_bwd, NULL, NULL, NULL, NULL};
 
 /* Flatten is a view: NCHW memory already is [N, C*H*W]. */
 static void flat_fwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, float *y, int train) {
@@ -36,7 +36,7 @@ static void flat_fwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, float *y, 
 static void flat_bwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, const float *y, const float *dy, float *dx) {
   (void)l, (void)ctx, (void)n, (void)x, (void)y, (void)dy, (void)dx;
 }
-static const pb_layer_vt flat_vt = {"flatten", flat_fwd, flat_bwd, NULL, NULL};
+static const pb_layer_vt flat_vt = {"flatten", flat_fwd, flat_bwd, NULL, NULL, NULL, NULL};
 
 pb_layer *pb_relu_layer(const char *name, const int in[3]) { return pb_layer_new(&relu_vt, name, in); }
 pb_layer *pb_relu_inplace_layer(const char *name, const int in[3]) {

@@ -41,7 +41,7 @@ static void bn_bwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, const float 
                    &p);
 }
 
-static const pb_layer_vt bn_vt = {"batchnorm", bn_fwd, bn_bwd, NULL, NULL};
+static const pb_layer_vt bn_vt = {"batchnorm", bn_fwd, bn_bwd, NULL, NULL, NULL, NULL};
 
 pb_layer *pb_batchnorm_layer(const char *name, const int in[3], float eps, float momentum, pb_err *err) {
   (void)err;

@@ -39,7 +39,7 @@ static size_t conv_scratch(const pb_layer *l, int max_n, int nthreads) {
   return pb_conv2d_scratch_cpu(&p, nthreads);
 }
 
-static const pb_layer_vt conv_vt = {"conv2d", conv_fwd, conv_bwd, conv_scratch, NULL};
+static const pb_layer_vt conv_vt = {"conv2d", conv_fwd, conv_bwd, conv_scratch, NULL, NULL, NULL};
 
 pb_layer *pb_conv2d_layer(const char *name, const int in[3], int c_out, int k, int stride, int pad, int dil,
                           int groups, int bias, pb_init_kind winit, pb_err *err) {

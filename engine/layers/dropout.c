@@ -38,7 +38,9 @@ static void drop_bwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, const floa
   ctx->ops->dropout_bwd(ctx, dx, dy, (const uint8_t *)l->saved, cnt, d->p);
 }
 
-static const pb_layer_vt drop_vt = {"dropout", drop_fwd, drop_bwd, NULL, NULL};
+static uint64_t *drop_counter(pb_layer *l) { return &((drop_priv *)l->priv)->calls; }
+
+static const pb_layer_vt drop_vt = {"dropout", drop_fwd, drop_bwd, NULL, NULL, NULL, drop_counter};
 
 pb_layer *pb_dropout_layer(const char *name, const int in[3], float p, uint64_t seed, int index) {
   pb_layer *l = pb_layer_new(&drop_vt, name, in);
@@ -53,5 +55,5 @@ pb_layer *pb_dropout_layer(const char *name, const int in[3], float p, uint64_t 
 
 uint64_t *pb_dropout_counter(pb_layer *l) {
   PB_ASSERT(l->vt == &drop_vt);
-  return &((drop_priv *)l->priv)->calls;
+  return drop_counter(l);
 }

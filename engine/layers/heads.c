@@ -34,7 +34,7 @@ static void heads_bwd(pb_layer *l, pb_ctx *c, int n, const float *x, const float
   }
 }
 
-static const pb_layer_vt heads_vt = {"heads", heads_fwd, heads_bwd, NULL, NULL};
+static const pb_layer_vt heads_vt = {"heads", heads_fwd, heads_bwd, NULL, NULL, NULL, NULL};
 
 pb_layer *pb_heads_layer(const char *name, const int in[3], int nheads, const char *const *names,
                          const int *classes, pb_err *err) {

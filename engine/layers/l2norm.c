@@ -20,7 +20,7 @@ static void l2_bwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, const float 
   ctx->ops->l2norm_bwd(ctx, dx, dy, y, l->saved, n, d, PB_L2NORM_EPS);
 }
 
-static const pb_layer_vt l2_vt = {"l2norm", l2_fwd, l2_bwd, NULL, NULL};
+static const pb_layer_vt l2_vt = {"l2norm", l2_fwd, l2_bwd, NULL, NULL, NULL, NULL};
 
 pb_layer *pb_l2norm_layer(const char *name, const int in[3]) {
   pb_layer *l = pb_layer_new(&l2_vt, name, in);

@@ -47,6 +47,8 @@ size_t pb_layer_count_params(const pb_layer *l) {
   return n;
 }
 
+uint64_t *pb_layer_rng_counter(pb_layer *l) { return l->vt->rng_counter ? l->vt->rng_counter(l) : NULL; }
+
 void pb_layer_free(pb_layer *l) {
   if (!l) return;
   if (l->vt && l->vt->free) l->vt->free(l);

@@ -36,12 +36,15 @@ typedef struct pb_param {
   float *data;                     /* assigned by the model (TRAINABLE, BUFFER) */
   float *grad;                     /* TRAINABLE only */
   int64_t counter;                 /* COUNTER only */
+  int packed;                      /* TRAINABLE: the model places the NEXT trainable tensor right
+                                      after this one, without padding (a layer whose op reads its
+                                      tensors as one flat buffer: the LSTM) */
 } pb_param;
 
 /* Parameters a LEAF layer owns directly (batch norm has 5). Composite layers (residual
  * blocks, heads) own child layers instead, to any depth; the model enumerates the tensors of
  * a layer and then those of its children, recursively (pb_model_tensor). */
-#define PB_LAYER_MAX_PARAMS 6
+#define PB_LAYER_MAX_PARAMS 32 /* the LSTM: 4 per layer and direction, at most 4 layers x 2 */
 
 typedef struct pb_layer pb_layer;
 
@@ -57,6 +60,14 @@ typedef struct pb_layer_vt {
    * its children. */
   size_t (*scratch)(const pb_layer *l, int max_n, int nthreads);
   void (*free)(pb_layer *l);
+  /* Optional, called once by the model when it is finalized for batches of max_n, before any
+   * memory is sized: a layer whose saved or work memory, or whose op's scratch, depends on the
+   * device sets saved_* / work_* here and reserves the op memory (the LSTM). Errors (a device
+   * that cannot run it, a workspace too small) name the layer. */
+  int (*plan)(pb_layer *l, pb_ctx *ctx, int max_n, int train, pb_err *err);
+  /* Optional: the layer's RNG call counter (dropout, the LSTM's dropout), saved in checkpoints
+   * so that resuming redraws the same masks. */
+  uint64_t *(*rng_counter)(pb_layer *l);
 } pb_layer_vt;
 
 struct pb_layer {
@@ -118,6 +129,23 @@ pb_layer *pb_linear_layer(const char *name, const int in[3], int out, int bias, 
 pb_layer *pb_dropout_layer(const char *name, const int in[3], float p, uint64_t seed, int index);
 /* Dropout's call counter (part of the RNG state saved in checkpoints). */
 uint64_t *pb_dropout_counter(pb_layer *l);
+/* The RNG call counter of any layer that draws (vt->rng_counter), else NULL. */
+uint64_t *pb_layer_rng_counter(pb_layer *l);
+
+/* Sequence layers: per sample (1, T, D), the layout of a float32 [N, T, D] dataset; each
+ * batch's sequence lengths come from ctx->seq_lengths (NULL: every sample has T steps).
+ * pb_frame_linear_layer (linear.c): nn.Linear applied to every step (frame): (1, T, D) ->
+ * (1, T, out), weight [out, D] (a Linear over the last dimension, as PyTorch's). */
+pb_layer *pb_frame_linear_layer(const char *name, const int in[3], int out, int bias, pb_err *err);
+/* nn.LSTM (batch_first = True in plumb's per-sample layout) over (1, T, D), named NAME.weight_ih_l0 ...
+ * (lstm.c). pooling: PB_SEQ_ALL -> (1, T, dirs*H), every step, zeros past each length;
+ * PB_SEQ_LAST -> (dirs*H, 1, 1), the last layer's final states h_n (forward: each
+ * sequence's last valid step; reverse: step 0) concatenated; PB_SEQ_MEAN -> (dirs*H, 1, 1), the
+ * mean of the output over the valid steps. dropout between layers from (seed, index, calls),
+ * as pb_dropout_layer. */
+enum { PB_SEQ_ALL, PB_SEQ_LAST, PB_SEQ_MEAN };
+pb_layer *pb_lstm_layer(const char *name, const int in[3], int hidden, int layers, int bidirectional, float dropout,
+                        int pooling, uint64_t seed, int index, pb_err *err);
 
 /* Multi-head classifier (heads.c): one linear child per head, named NAME.<head> ("heads.skin"),
  * over the same input. Output per sample: sum of classes, but laid out HEAD-MAJOR for a batch

@@ -46,9 +46,9 @@ static void gap_bwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, const float
   ctx->ops->gap_bwd(ctx, dx, dy, n, l->in[0], l->in[1] * l->in[2]);
 }
 
-static const pb_layer_vt max_vt = {"maxpool", max_fwd, max_bwd, NULL, NULL};
-static const pb_layer_vt avg_vt = {"avgpool", avg_fwd, avg_bwd, NULL, NULL};
-static const pb_layer_vt gap_vt = {"gap", gap_fwd, gap_bwd, NULL, NULL};
+static const pb_layer_vt max_vt = {"maxpool", max_fwd, max_bwd, NULL, NULL, NULL, NULL};
+static const pb_layer_vt avg_vt = {"avgpool", avg_fwd, avg_bwd, NULL, NULL, NULL, NULL};
+static const pb_layer_vt gap_vt = {"gap", gap_fwd, gap_bwd, NULL, NULL, NULL, NULL};
 
 static pb_layer *pool_layer(const pb_layer_vt *vt, const char *name, const int in[3], int k, int stride, int pad,
                             pb_err *err) {

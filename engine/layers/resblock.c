@@ -172,8 +172,8 @@ static void block_bwd(pb_layer *l, pb_ctx *c, int n, const float *x, const float
   }
 }
 
-static const pb_layer_vt block_vt = {"resblock", block_fwd, block_bwd, NULL, NULL};
-static const pb_layer_vt bagnet_block_vt = {"bagblock", block_fwd, block_bwd, NULL, NULL};
+static const pb_layer_vt block_vt = {"resblock", block_fwd, block_bwd, NULL, NULL, NULL, NULL};
+static const pb_layer_vt bagnet_block_vt = {"bagblock", block_fwd, block_bwd, NULL, NULL, NULL, NULL};
 
 /* pad < 0: k / 2 (torchvision's "same" padding for odd k). */
 static pb_layer *conv_child(pb_layer *l, const char *sfx, const int in[3], int cout, int k, int stride, int pad,

@@ -67,14 +67,24 @@ static size_t scratch_size(const pb_layer *l, int max_n, int nthreads) {
   return s;
 }
 
+/* Calls every layer's plan hook (layer.h), children first. */
+static int plan_layers(pb_layer *l, pb_ctx *ctx, int max_n, int train, pb_err *err) {
+  for (int c = 0; c < l->nchildren; c++)
+    if (plan_layers(l->children[c], ctx, max_n, train, err)) return PB_ERR;
+  return l->vt->plan ? l->vt->plan(l, ctx, max_n, train, err) : PB_OK;
+}
+
 static int finalize(pb_model *m, int max_n, int infer, pb_err *err) {
   PB_ASSERT(m->nlayers > 0 && max_n > 0 && !m->params);
   m->max_n = max_n;
   m->infer_only = infer;
+  for (int i = 0; i < m->nlayers; i++)
+    if (plan_layers(m->layers[i], m->ctx, max_n, !infer, err))
+      return pb_err_prefix(err, "model %s for batches of %d", m->arch, max_n);
   size_t np = 0, nb = 0, acts = 0, saved = 0, maxact = pb_layer_in_numel(m->layers[0]), scratch = 0, work = 0;
   for (int t = 0; t < m->ntensors; t++) {
     const pb_param *p = m->tensors[t];
-    if (p->kind == PB_PARAM_TRAINABLE) np += PB_PAD16(p->numel);
+    if (p->kind == PB_PARAM_TRAINABLE) np += p->packed ? p->numel : PB_PAD16(p->numel);
     if (p->kind == PB_PARAM_BUFFER) nb += PB_PAD16(p->numel);
   }
   for (int i = 0; i < m->nlayers; i++) {
@@ -118,7 +128,7 @@ static int finalize(pb_model *m, int max_n, int infer, pb_err *err) {
     if (p->kind == PB_PARAM_TRAINABLE) {
       p->data = m->params + po;
       p->grad = infer ? NULL : m->grads + po;
-      po += PB_PAD16(p->numel);
+      po += p->packed ? p->numel : PB_PAD16(p->numel);
     } else if (p->kind == PB_PARAM_BUFFER) {
       p->data = m->buffers + bo;
       bo += PB_PAD16(p->numel);

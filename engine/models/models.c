@@ -86,6 +86,11 @@ void pb_model_config_input(const pb_config *cfg, int in[3]) {
   int c = (int)pb_config_int(cfg, "model", "in_channels"), side = (int)pb_config_int(cfg, "model", "input_size");
   in[0] = c ? c : 3;
   in[1] = in[2] = side;
+  if (!strcmp(pb_config_str(cfg, "model", "arch"), "lstm")) { /* sequences (1, T, D) */
+    in[0] = 1;
+    in[1] = (int)pb_config_int(cfg, "model", "seq_steps");
+    in[2] = (int)pb_config_int(cfg, "model", "seq_dim");
+  }
 }
 
 pb_model *pb_model_from_config(const pb_config *cfg, pb_ctx *ctx, const int in[3], int max_n, uint64_t seed,
@@ -105,6 +110,8 @@ pb_model *pb_model_build(const pb_config *cfg, pb_ctx *ctx, const int in[3], int
     rc = build_simplecnn(m, cfg, nclass, seed, err);
   } else if (!strcmp(arch, "simpleconvnet")) {
     rc = build_simpleconvnet(m, cfg, nclass, err);
+  } else if (!strcmp(arch, "lstm")) {
+    rc = pb_build_lstm(m, cfg, nclass, seed, err);
   } else if (pb_arch_is_resnet(arch)) {
     rc = pb_build_resnet(m, cfg, nclass, err);
   } else {

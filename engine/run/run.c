@@ -237,7 +237,8 @@ static int run_init(pb_run *r, pb_config *cfg, int infer, pb_err *err) {
                r->train.c);
     goto fail;
   }
-  if (pb_run_data_norm(cfg, r->train.c, &r->norm, err)) goto fail;
+  /* float features go to the model as they are: [data] mean / std apply to images only */
+  if (r->train.kind != PB_DATA_F32 && pb_run_data_norm(cfg, r->train.c, &r->norm, err)) goto fail;
   if (pb_run_augs(cfg, &r->train, &r->aug_train, &r->aug_test, err)) goto fail;
   r->max_bad_fraction = pb_config_float(cfg, "loader", "max_bad_fraction");
   r->min_cell = (int)pb_config_int(cfg, "data", "min_cell");
@@ -385,6 +386,7 @@ int pb_run_batch(pb_run *r, const pb_dataset *d, pb_batch *b, float **x, int32_t
   }
   *y = r->y_dev[s];
   *y_host = r->y_host;
+  c->seq_lengths = d->lengths ? b->lengths : NULL; /* b is held until the next batch: valid for its backward */
   return PB_OK;
 }
 

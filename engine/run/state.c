@@ -57,10 +57,11 @@ static int make_meta(const pb_run *r, int64_t epoch, int64_t cursor, int progres
     const pb_model *m = r->tr->learner[j].model;
     for (int i = 0; i < m->nlayers && n < 60; i++) {
       pb_layer *ly = m->layers[i];
-      if (strcmp(ly->vt->kind, "dropout")) continue;
+      uint64_t *ctr = pb_layer_rng_counter(ly);
+      if (!ctr) continue;
       char k[96];
       dropout_key(r, j, ly, k, sizeof k);
-      META(k, "%" PRIu64, *pb_dropout_counter(ly));
+      META(k, "%" PRIu64, *ctr);
     }
   }
 #undef META
@@ -146,11 +147,12 @@ int pb_run_restore_state(pb_run *r, const char *model_path, pb_err *err) {
     const pb_model *m = r->tr->learner[j].model;
     for (int i = 0; i < m->nlayers; i++) {
       pb_layer *ly = m->layers[i];
-      if (strcmp(ly->vt->kind, "dropout")) continue;
+      uint64_t *ctr = pb_layer_rng_counter(ly);
+      if (!ctr) continue;
       char k[128];
       dropout_key(r, j, ly, k, sizeof k);
       const char *v = pb_st_meta(&st, k);
-      if (v) *pb_dropout_counter(ly) = strtoull(v, &end, 10);
+      if (v) *ctr = strtoull(v, &end, 10);
     }
   }
   const char *sb = pb_st_meta(&st, "select.best"), *se = pb_st_meta(&st, "select.epoch");

@@ -187,6 +187,18 @@ void pb_l2norm_bwd_cuda(float *dx, const float *dy, const float *y, const float 
   pb_cuda_absent(__func__);
 }
 
+void pb_seq_swap01_cuda(float *y, const float *x, int a, int b, int d, const pb_cuda_env *env) {
+  pb_cuda_absent(__func__);
+}
+
+void pb_seq_mean_fwd_cuda(float *y, const float *x, const int32_t *lengths, int t, int n, int c, const pb_cuda_env *env) {
+  pb_cuda_absent(__func__);
+}
+
+void pb_seq_mean_bwd_cuda(float *dx, const float *dy, const int32_t *lengths, int t, int n, int c, const pb_cuda_env *env) {
+  pb_cuda_absent(__func__);
+}
+
 void pb_dropout_fwd_cuda(float *y, uint8_t *mask, const float *x, size_t n, float p, uint64_t seed, uint64_t stream, const pb_cuda_env *env) {
   pb_cuda_absent(__func__);
 }

@@ -1,0 +1,41 @@
+/* models_seq.c: sequence models ([model] arch = lstm): per-frame projection layers
+ * (proj.0, proj.1, ...: Linear + ReLU per entry of frame_proj, applied to every step), the
+ * LSTM (nn.LSTM, module "lstm"), then the classifier or the embedding of every arch
+ * (pb_model_add_classifier). The input is (1, T, D): a float32 [N, T, D] dataset, each
+ * batch's lengths in ctx->seq_lengths. The PyTorch module this mirrors:
+ *
+ *   proj = Sequential(Linear(D, P0), ReLU(), Linear(P0, P1), ReLU(), ...)   (per frame)
+ *   lstm = LSTM(P_last or D, lstm_hidden, lstm_layers, batch_first=True,
+ *               dropout=lstm_dropout, bidirectional=bidirectional)
+ *   fc / embedding (+ F.normalize) on h_n of the last layer (pooling = last, both directions
+ *   concatenated), the mean of the output over the valid steps (mean), or every step (all).
+ */
+#include <string.h>
+
+#include "engine/models/model.h"
+
+int pb_build_lstm(pb_model *m, const pb_config *cfg, int nclass, uint64_t seed, pb_err *err) {
+  long proj[PB_CFG_LIST_MAX];
+  int np = pb_config_ints(cfg, "model", "frame_proj", proj, PB_CFG_LIST_MAX);
+  const char *pool = pb_config_str(cfg, "model", "pooling");
+  int pooling = !strcmp(pool, "all") ? PB_SEQ_ALL : !strcmp(pool, "mean") ? PB_SEQ_MEAN : PB_SEQ_LAST;
+  const int *in = pb_model_out(m);
+  if (in[0] != 1)
+    return pb_err_set(err, "[model] arch = lstm reads sequences: float32 [N, T, D] features ([data] dataset = npy), "
+                           "got samples of %d x %d x %d", in[0], in[1], in[2]);
+  char name[64];
+  for (int i = 0; i < np; i++) {
+    snprintf(name, sizeof name, "proj.%d", 2 * i);
+    PB_MODEL_ADD_OR_FAIL(pb_frame_linear_layer(name, pb_model_out(m), (int)proj[i], 1, err));
+    snprintf(name, sizeof name, "proj.%d", 2 * i + 1);
+    PB_MODEL_ADD_OR_FAIL(pb_relu_layer(name, pb_model_out(m)));
+  }
+  PB_MODEL_ADD_OR_FAIL(pb_lstm_layer("lstm", pb_model_out(m), (int)pb_config_int(cfg, "model", "lstm_hidden"),
+                                     (int)pb_config_int(cfg, "model", "lstm_layers"),
+                                     pb_config_bool(cfg, "model", "bidirectional"),
+                                     (float)pb_config_float(cfg, "model", "lstm_dropout"), pooling, seed, 0, err));
+  if (pb_model_add_classifier(m, cfg, "fc", nclass, err)) goto fail;
+  return PB_OK;
+fail:
+  return pb_err_prefix(err, "[model] arch = lstm");
+}

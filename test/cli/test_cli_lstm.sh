@@ -1,0 +1,90 @@
+# Sequence models end to end ([model] arch = lstm over float32 [N, T, D] tracks with ragged
+# lengths, [data] train_lengths / test_lengths): synthetic tracks (scripts/make_tracks.py, 6
+# identities as classes) trained with a per-frame projection, a 2-layer bidirectional LSTM with
+# dropout between layers and mean pooling; the model learns (test accuracy), resume is
+# bit-exact with dropout and shuffling (the LSTM's dropout counter is in the checkpoint), plumb
+# eval and plumb info run it, and bad lengths / shapes / configs are clear errors. The
+# comparison with PyTorch's nn.LSTM is test_torch_lstm_model.sh.
+source "$(dirname "$0")/lib.sh"
+PY=${PYTHON:-/usr/bin/python3}
+"$PY" -c "import numpy" 2>/dev/null || { echo "skipped: no python3 numpy (make_tracks.py)"; exit 77; }
+"$PY" "$PLUMB_SRC/scripts/make_tracks.py" "$T/data" --identities 6 --tracks 40 --test-tracks 10 --steps 8 --dim 16 \
+  --noise 1.5,3 --min-len 2 --seed 4 > /dev/null || { echo "FAIL: make_tracks.py"; exit 1; }
+cat > "$T/seq.ini" <<INI
+[run]
+name = seq
+out_dir = $T/runs
+seed = 2
+device = cpu
+threads = 2
+log_interval = 2
+[data]
+dataset = npy
+dir = $T/data
+train_path = train_x.npy
+test_path = test_x.npy
+train_targets = train_y.npy
+test_targets = test_y.npy
+train_lengths = train_len.npy
+test_lengths = test_len.npy
+[model]
+arch = lstm
+num_classes = 6
+frame_proj = 12
+lstm_hidden = 16
+lstm_layers = 2
+bidirectional = true
+lstm_dropout = 0.3
+pooling = mean
+[train]
+epochs = 6
+batch_size = 16
+[optim]
+name = adam
+lr = 0.01
+INI
+"$PLUMB" train "$T/seq.ini" > "$T/seq.log" 2>&1
+check "an lstm run trains (exit 0)" test $? -eq 0
+check "the log names the model and the sequence shape" grep -q "1x8x16; model lstm" "$T/seq.log"
+acc=$(grep -o "test_acc=[0-9.]*" "$T/seq.log" | tail -1 | cut -d= -f2)
+echo "    last test accuracy: $acc (chance 0.17)"
+check "it learns: test accuracy >= 0.8 after 6 epochs" awk -v a="$acc" 'BEGIN { exit !(a >= 0.8) }'
+C=$T/runs/seq/checkpoints/step-0000000090.safetensors
+check "the checkpoint names nn.LSTM's tensors" grep -q -a "lstm.weight_hh_l1_reverse" "$C"
+out=$("$PLUMB" eval "$T/seq.ini" --checkpoint "$C" 2>&1)
+check "plumb eval runs the lstm (inference plan)" bash -c "echo '$out' | grep -q 'acc'"
+check "plumb info --model shows the lstm" bash -c "'$PLUMB' info --model lstm --set model.lstm_hidden=64 2>&1 | grep -q lstm"
+
+# exact resume, mid-epoch, with dropout between the layers and shuffled batches
+N=11; M=22
+"$PLUMB" train "$T/seq.ini" --set run.name=straight --set train.max_steps=$M > /dev/null 2>&1
+"$PLUMB" train "$T/seq.ini" --set run.name=split --set train.max_steps=$N > /dev/null 2>&1
+"$PLUMB" train "$T/seq.ini" --set run.name=split --set train.max_steps=$M > "$T/b2.log" 2>&1
+check "second half resumed" grep -q "resumed from" "$T/b2.log"
+A=$T/runs/straight/checkpoints/step-00000000$M B=$T/runs/split/checkpoints/step-00000000$M
+check "lstm with dropout: bit-identical after resume" cmp "$A.safetensors" "$B.safetensors"
+check "lstm: optimizer state bit-identical after resume" cmp "$A.state.safetensors" "$B.state.safetensors"
+"$PLUMB" train "$T/seq.ini" --set run.name=nodrop --set train.max_steps=$M --set model.lstm_dropout=0 > /dev/null 2>&1
+check "dropout changes the result (the comparison can fail)" bash -c "! cmp -s $A.safetensors $T/runs/nodrop/checkpoints/step-00000000$M.safetensors"
+
+# bad input
+"$PY" - "$T/data" <<'PYEOF'
+import sys, numpy as np
+d = sys.argv[1]
+n = len(np.load(f"{d}/train_len.npy"))
+bad = np.load(f"{d}/train_len.npy"); bad[5] = 0; np.save(f"{d}/len_zero.npy", bad)
+bad = np.load(f"{d}/train_len.npy"); bad[7] = 9; np.save(f"{d}/len_big.npy", bad)
+np.save(f"{d}/len_float.npy", np.ones(n, dtype=np.float32))
+np.save(f"{d}/len_short.npy", np.ones(n - 1, dtype=np.int32))
+np.save(f"{d}/x2d.npy", np.zeros((n, 16), dtype=np.float32))
+PYEOF
+expect_fail "a length of 0" "length 0 of row 5 is not in [1, T = 8]" "$PLUMB" train "$T/seq.ini" --set data.train_lengths=len_zero.npy --set run.name=e1
+expect_fail "a length above T" "length 9 of row 7 is not in [1, T = 8]" "$PLUMB" train "$T/seq.ini" --set data.train_lengths=len_big.npy --set run.name=e2
+expect_fail "float lengths" "lengths must be integers [N]" "$PLUMB" train "$T/seq.ini" --set data.train_lengths=len_float.npy --set run.name=e3
+expect_fail "one length too few" "lengths must be integers [N] with N = 240" "$PLUMB" train "$T/seq.ini" --set data.train_lengths=len_short.npy --set run.name=e4
+expect_fail "lengths for [N, D] features" "lengths need sequence features" "$PLUMB" train "$T/seq.ini" --set data.train_path=x2d.npy --set run.name=e5
+expect_fail "an lstm on [N, D] features" "arch = lstm reads sequences" "$PLUMB" train "$T/seq.ini" --set data.train_path=x2d.npy --set data.test_path=x2d.npy --set data.train_lengths= --set data.test_lengths= --set data.test_targets=train_y.npy --set run.name=e6
+expect_fail "lengths with idx data" "train_lengths = len_zero.npy needs dataset = npy" "$PLUMB" train "$T/seq.ini" --set data.dataset=idx --set data.train_lengths=len_zero.npy --set run.name=e7
+expect_fail "5 lstm layers" "lstm_layers" "$PLUMB" train "$T/seq.ini" --set model.lstm_layers=5 --set run.name=e8
+check "no run folder was written by the failed runs" bash -c "! ls -d $T/runs/e[1-8] 2>/dev/null | grep -q ."
+finish
