@@ -464,7 +464,7 @@ typedef struct pb_lstm_run {
   cudnnHandle_t h;
   cudaStream_t s;
   int dirs, out;
-  size_t tno, tnd, st; /* T*N*dirs*H, T*N*D, one layer's rows of a state tensor (dirs*N*H) */
+  size_t tno, st; /* T*N*dirs*H; one layer's rows of a state tensor (dirs*N*H) */
   int ragged;          /* some sequence is shorter than T */
 } pb_lstm_run;
 
@@ -485,7 +485,6 @@ static void pb_lstm_begin(pb_lstm_run *r, const int32_t *lengths, const pb_lstm_
   r->dirs = p->bidirectional ? 2 : 1;
   r->out = r->dirs * p->hidden_size;
   r->tno = pb_lstm_tno(&r->e->key);
-  r->tnd = (size_t)p->seq_len * p->batch * p->input_size;
   r->st = (size_t)r->dirs * p->batch * p->hidden_size;
   r->ragged = 0;
   for (int n = 0; n < p->batch; n++) {
