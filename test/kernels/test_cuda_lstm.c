@@ -39,8 +39,8 @@
  *     Exact (bitwise): y's and dx's padded rows are 0 (training and evaluation); the
  *     evaluation forward is compared with the CPU's evaluation forward (no dropout).
  *  3. Twice per case: the second run accumulates onto dw = r (random): dw2 must equal
- *     r + dw1 within the tolerance of the gradient, and bitwise when cuDNN reproduces its own
- *     results. cuDNN does not document its RNN routines as reproducible, so run-to-run
+ *     r + dw1 within twice the tolerance of the gradient (each run is within it of the CPU),
+ *     and is bitwise r + dw1 when cuDNN reproduces its own results. cuDNN does not document its RNN routines as reproducible, so run-to-run
  *     equality is REPORTED, not required: a line per case says whether y, h_n, c_n, dx, dh0,
  *     dc0 and dw of two runs are bitwise equal.
  *  4. NULL outputs: a run with h_n, c_n NULL (forward) and dx, dh0, dc0 NULL (backward) gives
@@ -258,8 +258,9 @@ static void check_rerun(const char *cs, const run_out *a, const run_out *b, cons
     for (size_t i = 0; i < n; i++) {
       const float sum = r[o + i] + a->dw[o + i]; /* one rounded add, as the op's */
       dw_exact += memcmp(&sum, &b->dw[o + i], sizeof sum) == 0;
-      /* the tolerance of the gradient, plus the rounding of the sum */
-      const double tol = atol * mx + rtol * fabs((double)ref_dw[o + i]) + 2.4e-7 * fabs((double)sum) + 1e-30;
+      /* each run's gradient is within the tolerance of the CPU's, so the two within twice it;
+       * plus the rounding of the two sums */
+      const double tol = 2.0 * (atol * mx + rtol * fabs((double)ref_dw[o + i])) + 2.4e-7 * fabs((double)sum) + 1e-30;
       const double d = fabs((double)b->dw[o + i] - (double)sum);
       worst = fmax(worst, isnan(d) ? INFINITY : d / tol);
     }
