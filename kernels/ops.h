@@ -346,8 +346,8 @@ double pb_median_sqdist(const float *d, size_t count);
  * (rows in gate order i, f, g, o, cuDNN's linLayerID order 0-3 for W_ih and 4-7 for W_hh;
  * CUDNN_RNN_DOUBLE_BIAS). A layer's tensors are one contiguous block (the unit a per-layer
  * cuDNN call needs). cuDNN's weight space is opaque: the CUDA twin maps every matrix and bias
- * with cudnnGetRNNWeightParams and copies between this layout and cuDNN's where they differ.
- * dw has the same layout. pb_lstm_weight_at names each tensor for checkpoints.
+ * with cudnnGetRNNWeightParams, gathers w into cuDNN's layout before each call and adds cuDNN's
+ * weight gradient into dw after the backward (kernels/cuda/lstm.cu). dw has the same layout. pb_lstm_weight_at names each tensor for checkpoints.
  *
  * Training forward saves what backward needs in a caller-provided reserve buffer
  * (pb_lstm_reserve_cpu floats; owned by the caller, read by backward, left untouched in

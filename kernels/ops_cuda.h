@@ -28,6 +28,7 @@ typedef struct pb_cuda_env {
   int deterministic;     /* only deterministic algorithms (cuDNN conv / BN / pool choices) */
   int tf32;              /* allow TF32 tensor-core math in cuBLAS GEMMs and cuDNN convolutions */
   void *conv_cache;      /* per-shape cuDNN algorithm choices (kernels/cuda/conv.cu) */
+  void *lstm_cache;      /* per-shape cuDNN RNN descriptors and weight maps (kernels/cuda/lstm.cu) */
   void *stage_events[2]; /* cudaEvent_t per staging slot (kernels/cuda/staging.cu), lazily made */
 } pb_cuda_env;
 
@@ -193,6 +194,36 @@ void pb_hsic_fwd_cuda(float *value, const float *x, const float *y, const pb_hsi
 void pb_hsic_bwd_cuda(float *dx, float *dy, float grad_scale, const float *x, const float *y, const pb_hsic_params *p,
                       const pb_cuda_env *env);
 void pb_sqdist_cuda(float *d, const float *x, int n, int dim, const pb_cuda_env *env);
+
+/* ------------------------------------------------------------------ LSTM (lstm.cu, cuDNN RNN)
+ * The twins of pb_lstm_fwd_train_cpu / _fwd_eval_cpu / _bwd_cpu (ops.h "LSTM": same shapes,
+ * NULL rules, overwrite / accumulate rules, the same dropout masks), on cuDNN's v8 RNN API;
+ * lstm.cu's file comment has the design. Device pointers except `lengths`, which stays a HOST
+ * int32 array [N] (each in 1..T) as on the CPU. Math: full fp32 (CUDNN_FMA_MATH) unless
+ * env->tf32, then cuDNN may use TF32 tensor cores (CUDNN_DEFAULT_MATH), as the convolutions.
+ *
+ * Sizes (both create the shape's cached cuDNN descriptors on first use; the same for any
+ * lengths: cuDNN is asked with every sequence of length T):
+ *  - pb_lstm_workspace_cuda: bytes of env->workspace the three ops need for these params (the
+ *    cuDNN weight space and its gradient, cuDNN's work space, a few [T, N, *] buffers). The ops
+ *    abort (tier 1) when the workspace is smaller: a caller checks once, when it is built.
+ *  - pb_lstm_reserve_cuda: bytes of the training forward's reserve (depends on dropout > 0 with
+ *    L > 1, where cuDNN runs one layer at a time and the reserve also holds the layers'
+ *    outputs, dropped inputs and masks). Device memory owned by the caller, 256-byte aligned
+ *    (pb_cuda_alloc's is).
+ * Unlike the CPU's, the backward WRITES the reserve (cuDNN's backward data uses it as scratch
+ * for its backward weights): one backward per training forward. */
+size_t pb_lstm_workspace_cuda(const pb_lstm_params *p, const pb_cuda_env *env);
+size_t pb_lstm_reserve_cuda(const pb_lstm_params *p, const pb_cuda_env *env);
+void pb_lstm_fwd_train_cuda(float *y, float *h_n, float *c_n, float *reserve, const float *x, const float *h0,
+                            const float *c0, const float *w, const int32_t *lengths, uint64_t seed, uint64_t stream,
+                            const pb_lstm_params *p, const pb_cuda_env *env);
+void pb_lstm_fwd_eval_cuda(float *y, float *h_n, float *c_n, const float *x, const float *h0, const float *c0,
+                           const float *w, const int32_t *lengths, const pb_lstm_params *p, const pb_cuda_env *env);
+void pb_lstm_bwd_cuda(float *dx, float *dh0, float *dc0, float *dw, const float *dy, const float *dh_n,
+                      const float *dc_n, const float *x, const float *h0, const float *c0, const float *w,
+                      const float *y, const int32_t *lengths, float *reserve, const pb_lstm_params *p,
+                      const pb_cuda_env *env);
 
 /* ------------------------------------------------------------------ data (convert.cu) */
 

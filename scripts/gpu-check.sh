@@ -5,7 +5,8 @@
 # dependencies unpacked from .gpu-deps/*.deb (scripts/gpu-deps.sh) when pkg-config lacks them;
 # 3. ctest, failing if any GPU test skipped; 4. compute-sanitizer memcheck over the GPU tests;
 # 5. benchmarks (quickstart epoch on GPU vs CPU vs PyTorch; ResNets vs PyTorch; loader vs
-# torchvision; the ReBias training step vs PyTorch); 6. a summary table, printed last. MEMCHECK=0 skips step 4; BENCH picks step 5's
+# torchvision; the ReBias training step vs PyTorch; the LSTM op vs nn.LSTM); 6. a summary table,
+# printed last. MEMCHECK=0 skips step 4; BENCH picks step 5's
 # benchmarks (BENCH=none: none).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -117,8 +118,8 @@ fi
 fi
 
 # ---------------------------------------------------------------- 5. benchmarks
-# BENCH (default "quickstart models workspace loader rebias rebias_epoch"): which benchmarks to run.
-BENCH=${BENCH:-quickstart models workspace loader rebias rebias_epoch}
+# BENCH (default "quickstart models workspace loader rebias rebias_epoch lstm"): which benchmarks to run.
+BENCH=${BENCH:-quickstart models workspace loader rebias rebias_epoch lstm}
 want() { [[ " $BENCH " == *" $1 "* ]]; }
 if ! want quickstart; then
   note "quickstart benchmark: not asked for (BENCH)"
@@ -171,6 +172,17 @@ want loader && while read -r line; do note "loader $line"; done < <(grep -E "^wo
 want rebias && timeout 240 bash scripts/bench/bench_rebias.sh --device cuda --batch "${REBIAS_BATCH:-256}" \
   --plumb "$B/plumb" > "$LOG/bench_rebias.txt" 2>&1
 want rebias && note "bench: $(grep -E "^rebias batch" "$LOG/bench_rebias.txt" || echo "rebias: failed (see bench_rebias.txt)")"
+
+# The LSTM op (cuDNN RNN, kernels/cuda/lstm.cu) beside nn.LSTM, DeepBench's shape (T 25, N 64,
+# H 512, L 1; V100 fp32 forward + backward 3.03 ms in REFERENCES.md), fp32 then TF32.
+if want lstm; then
+  for tf in off on; do
+    timeout 120 bash scripts/bench/bench_lstm.sh --device cuda --tf32 $tf --plumb "$B/plumb" >> "$LOG/bench_lstm.txt" 2>&1
+  done
+  lines=$(grep -E "plumb/PyTorch" "$LOG/bench_lstm.txt" 2>/dev/null)
+  [[ -n $lines ]] || lines="lstm: failed (see bench_lstm.txt)"
+  while read -r line; do note "bench: $line"; done <<<"$lines"
+fi
 
 # The ReBias comparison's full protocol (issue 12 point 6: 60000 images, batch 256, 80 epochs)
 # is a GPU job of several hours for all methods and rhos; here one full-data epoch of each

@@ -1,7 +1,8 @@
 /* cmd_bench.c: `plumb bench`: dispatches to the model benchmark (bench_model.c: training and
  * inference throughput and peak device memory on synthetic data), the config benchmark
- * (bench_config.c: a config's training step, any method, on synthetic data) or the loader
- * benchmark (bench_loader.c: decode + augment images/s per worker count). */
+ * (bench_config.c: a config's training step, any method, on synthetic data), the loader
+ * benchmark (bench_loader.c: decode + augment images/s per worker count) or the op benchmark
+ * (bench_op.c: one op alone, ms per call). */
 #include <stdio.h>
 #include <string.h>
 
@@ -12,10 +13,13 @@ int pb_cmd_bench(const pb_cli_opts *o, pb_config *unused) {
   if (pb_cli_opt(o, "model")) return pb_cmd_bench_model(o);
   if (pb_cli_opt(o, "loader")) return pb_cmd_bench_loader(o);
   if (pb_cli_opt(o, "config")) return pb_cmd_bench_config(o);
+  if (pb_cli_opt(o, "op")) return pb_cmd_bench_op(o);
   fprintf(stderr,
           "plumb bench: say what to measure:\n"
           "  plumb bench --model NAME [--batch N] [--set section.key=value]...\n"
           "  plumb bench --loader CONFIG [--set section.key=value]...\n"
-          "  plumb bench --config CONFIG [--batch N] [--steps S] [--warmup W] [--set section.key=value]...\n");
+          "  plumb bench --config CONFIG [--batch N] [--steps S] [--warmup W] [--set section.key=value]...\n"
+          "  plumb bench --op lstm [--seq T] [--batch N] [--input D] [--hidden H] [--layers L] [--bidirectional 0|1]\n"
+          "              [--dropout P] [--steps S] [--warmup W] [--set run.KEY=VALUE]...\n");
   return 2;
 }

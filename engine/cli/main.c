@@ -35,10 +35,12 @@ static const pb_command commands[] = {
     {.name = "bench",
      .usage = "--model NAME [--batch N] [--steps S] [--mode train|infer|both] [--set ...] | --loader CONFIG "
               "[--workers 1,2,4] [--images N] [--set ...] | --config CONFIG [--batch N] [--steps S] [--warmup W] "
-              "[--set ...]",
+              "[--set ...] | --op lstm [--seq T] [--batch N] [--input D] [--hidden H] [--layers L] "
+              "[--bidirectional 0|1] [--dropout P] [--steps S] [--warmup W] [--set ...]",
      .help = "training / inference throughput on synthetic data, decode + augment throughput per worker count, "
-             "or a config's training step (any method) on synthetic data",
-     .options = "model,batch,steps,warmup,mode,loader,workers,images,config",
+             "a config's training step (any method) on synthetic data, or one op alone (ms per call)",
+     .options = "model,batch,steps,warmup,mode,loader,workers,images,config,op,seq,input,hidden,layers,bidirectional,"
+                "dropout",
      .run = pb_cmd_bench},
 };
 #define NCOMMANDS ((int)(sizeof commands / sizeof commands[0]))

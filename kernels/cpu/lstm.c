@@ -1,6 +1,6 @@
 /* lstm.c: the LSTM op's CPU reference (a stack of nn.LSTM layers over ragged sequences):
  * the flat weight layout and its names, the training and evaluation forwards, the backward.
- * Contracts in ops.h ("LSTM"). Its CUDA twin will be kernels/cuda/lstm.cu (cuDNN v8 RNN API,
+ * Contracts in ops.h ("LSTM"). Its CUDA twin is kernels/cuda/lstm.cu (cuDNN v8 RNN API,
  * one layer at a time when plumb's dropout sits between layers).
  *
  * Per layer and direction d:

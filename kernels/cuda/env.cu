@@ -1,6 +1,7 @@
 /* env.cu: the CUDA device environment (streams, cuDNN / cuBLAS handles, workspace, conv
- * algorithm cache) and device / pinned memory with copies. Contracts in kernels/ops_cuda.h;
- * the CPU-only build's twin is kernels/cuda/stubs.c (which aborts: no device there).
+ * algorithm cache, LSTM descriptor cache) and device / pinned memory with copies. Contracts in
+ * kernels/ops_cuda.h; the CPU-only build's twin is kernels/cuda/stubs.c (which aborts: no
+ * device there).
  *
  * Errors: a failed library call is a bug or a device failure and aborts (tier 1, via the
  * checks in cuda_check.cuh). Running out of device or pinned memory, and a GPU ordinal that
@@ -10,6 +11,7 @@
 
 #include "kernels/cuda/cuda_check.cuh"
 #include "kernels/cuda/conv_cache.h"
+#include "kernels/cuda/lstm_cache.h"
 
 extern "C" {
 #include "kernels/ops_cuda.h"
@@ -211,6 +213,7 @@ extern "C" int pb_cuda_env_init(pb_cuda_env *env, int dev, size_t workspace_byte
     env->workspace_bytes = workspace_bytes;
   }
   env->conv_cache = pb_cuda_conv_cache_new();
+  env->lstm_cache = pb_cuda_lstm_cache_new();
   return PB_OK;
 }
 
@@ -223,6 +226,7 @@ extern "C" void pb_cuda_env_free(pb_cuda_env *env) {
   }
   if (env->copy_stream) PB_CUDA_CHECK(cudaStreamSynchronize(pb_cuda_stream_of(env->copy_stream)));
   pb_cuda_conv_cache_free(env->conv_cache);
+  pb_cuda_lstm_cache_free(env->lstm_cache);
   pb_cuda_stage_free(env);
   pb_cuda_free(env->workspace);
   if (env->cublas) PB_CUBLAS_CHECK(cublasDestroy((cublasHandle_t)env->cublas));

@@ -257,6 +257,32 @@ void pb_sqdist_cuda(float *d, const float *x, int n, int dim, const pb_cuda_env 
   pb_cuda_absent(__func__);
 }
 
+size_t pb_lstm_workspace_cuda(const pb_lstm_params *p, const pb_cuda_env *env) {
+  pb_cuda_absent(__func__);
+}
+
+size_t pb_lstm_reserve_cuda(const pb_lstm_params *p, const pb_cuda_env *env) {
+  pb_cuda_absent(__func__);
+}
+
+void pb_lstm_fwd_train_cuda(float *y, float *h_n, float *c_n, float *reserve, const float *x, const float *h0,
+                            const float *c0, const float *w, const int32_t *lengths, uint64_t seed, uint64_t stream,
+                            const pb_lstm_params *p, const pb_cuda_env *env) {
+  pb_cuda_absent(__func__);
+}
+
+void pb_lstm_fwd_eval_cuda(float *y, float *h_n, float *c_n, const float *x, const float *h0, const float *c0,
+                           const float *w, const int32_t *lengths, const pb_lstm_params *p, const pb_cuda_env *env) {
+  pb_cuda_absent(__func__);
+}
+
+void pb_lstm_bwd_cuda(float *dx, float *dh0, float *dc0, float *dw, const float *dy, const float *dh_n,
+                      const float *dc_n, const float *x, const float *h0, const float *c0, const float *w,
+                      const float *y, const int32_t *lengths, float *reserve, const pb_lstm_params *p,
+                      const pb_cuda_env *env) {
+  pb_cuda_absent(__func__);
+}
+
 void pb_u8_to_f32_norm_cuda(float *x, const uint8_t *u8, int n, int c, int hw, const float *mean, const float *std, const pb_cuda_env *env) {
   pb_cuda_absent(__func__);
 }
