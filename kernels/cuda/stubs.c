@@ -245,6 +245,15 @@ void pb_sqdist_cuda(float *d, const float *x, int n, int dim, const pb_cuda_env 
   pb_cuda_absent(__func__);
 }
 
+size_t pb_triplet_workspace_cuda(const pb_triplet_params *p) {
+  pb_cuda_absent(__func__);
+}
+
+void pb_triplet_loss_cuda(float *loss, int64_t *counts, float *de, const float *e, const int32_t *labels,
+                          float grad_scale, const pb_triplet_params *p, const pb_cuda_env *env) {
+  pb_cuda_absent(__func__);
+}
+
 void pb_u8_to_f32_norm_cuda(float *x, const uint8_t *u8, int n, int c, int hw, const float *mean, const float *std, const pb_cuda_env *env) {
   pb_cuda_absent(__func__);
 }
