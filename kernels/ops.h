@@ -341,8 +341,9 @@ double pb_median_sqdist(const float *d, size_t count);
  *   reduction PB_TRIPLET_MEAN_ALL: loss = sum of the terms / the number of terms (valid anchors
  *     or triplets); PB_TRIPLET_MEAN_NONZERO: sum of the terms / the number of terms > 0
  *     (pytorch-metric-learning's default for its TripletMarginLoss: AvgNonZeroReducer, i.e.
- *     threshold 0, strict; with soft = 1 every term is > 0 unless it underflows, so the two
- *     agree). Both apply to both modes; the paper's batch-hard is MEAN_ALL. A zero denominator
+ *     threshold 0, strict; with soft = 1 every term is > 0, so the two agree, unless a term
+ *     underflows to 0 (x below about -745)). Both apply to both modes; the paper's batch-hard is
+ *     MEAN_ALL. A zero denominator
  *     (no valid term, or no term > 0) gives loss 0 and a zero gradient: no NaN.
  * Outputs:
  *   loss[0] = the reduced loss (ONE float, overwritten), from a double sum over the anchors in
