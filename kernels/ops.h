@@ -315,6 +315,80 @@ void pb_sqdist_cpu(float *d, const float *x, int n, int dim);
  * is sorted: it allocates count floats, aborting on exhaustion). NaN entries: NaN. */
 double pb_median_sqdist(const float *d, size_t count);
 
+/* ------------------------------------------------------------------ triplet loss (cpu/triplet.c)
+ *
+ * The triplet loss of Hermans, Beyer and Leibe 2017 (REFERENCES.md, "Metric learning and
+ * verification") over one batch, forward and backward fused:
+ *   e [n, d]: the embeddings (L2-normalised or not: the op does not care);
+ *   labels [n]: int32 identities; a label < 0 IGNORES the row entirely (no anchor, positive or
+ *     negative; its gradient row is 0). Any other values, in any order (no P x K layout assumed).
+ *   distance: squared = 0: d_ij = sqrt(s_ij + 1e-12), s_ij = sum_k (e_ik - e_jk)^2 (the 1e-12
+ *     keeps d's gradient finite at s = 0: duplicate rows have d = 1e-6 and gradient 0);
+ *     squared = 1: d_ij = s_ij. s_ij by DIRECT DIFFERENCES in double (each difference of two
+ *     floats is exact in double; squares and the sum over k, in order k = 0..d-1, in double),
+ *     not by the Gram form |a|^2 + |b|^2 - 2ab, whose cancellation can go negative: s_ij >= 0
+ *     always, so REFERENCES.md's max(s, 0) is a no-op here. d_ij == d_ji bitwise.
+ *   positives of anchor a: p != a with labels[p] == labels[a]; negatives: labels[n] >= 0 and
+ *     != labels[a]. An anchor (labels[a] >= 0) with no positive or no negative is EXCLUDED:
+ *     it adds no term, never a NaN, and is counted.
+ *   m(x) = max(x + margin, 0) (hinge; gradient 1 where x + margin > 0, else 0, as relu), or
+ *     soft = 1: m(x) = softplus(x) = log1p(exp(x)), computed stably (x > 0: x + log1p(exp(-x)));
+ *     the paper's soft margin, with no margin (params.margin is unused).
+ *   mode PB_TRIPLET_BATCH_HARD: one term per valid anchor, m(d_ap* - d_an*), p* = the hardest
+ *     positive (largest d_ap), n* = the hardest negative (smallest d_an); TIES go to the
+ *     SMALLEST INDEX (CPU and CUDA alike: d is computed bitwise alike on both).
+ *   mode PB_TRIPLET_BATCH_ALL: one term per valid triplet (a, p, n), m(d_ap - d_an).
+ *   reduction PB_TRIPLET_MEAN_ALL: loss = sum of the terms / the number of terms (valid anchors
+ *     or triplets); PB_TRIPLET_MEAN_NONZERO: sum of the terms / the number of terms > 0
+ *     (pytorch-metric-learning's default for its TripletMarginLoss: AvgNonZeroReducer, i.e.
+ *     threshold 0, strict; with soft = 1 every term is > 0, so the two agree, unless a term
+ *     underflows to 0 (x below about -745)). Both apply to both modes; the paper's batch-hard is
+ *     MEAN_ALL. A zero denominator
+ *     (no valid term, or no term > 0) gives loss 0 and a zero gradient: no NaN.
+ * Outputs:
+ *   loss[0] = the reduced loss (ONE float, overwritten), from a double sum over the anchors in
+ *     order, rounded once;
+ *   counts[PB_TRIPLET_NCOUNTS] (int64, overwritten; may be NULL):
+ *     [PB_TRIPLET_VALID]    valid terms: anchors (batch-hard) or triplets (batch-all);
+ *     [PB_TRIPLET_NONZERO]  terms > 0 (the MEAN_NONZERO denominator);
+ *     [PB_TRIPLET_ACTIVE]   terms > 1e-5 (REFERENCES.md's "active" fraction = ACTIVE / VALID);
+ *     [PB_TRIPLET_EXCLUDED] labelled anchors with no positive or no negative (ignored rows are
+ *                           not counted: they are no anchors);
+ *   de [n, d] = grad_scale * dloss/de, OVERWRITTEN (an activation gradient), computed in double
+ *     and rounded once per element; may be NULL (forward only). The denominator is data-dependent
+ *     (the non-zero count), so the op reduces itself and the caller only scales (a loss weight;
+ *     1 for the plain loss). Where that scale or the denominator is 0, de is exactly +0.
+ * Gradient (for the file comments and the twin): every term's weight w = m'(x) goes to the pair
+ * coefficients r_ap += w, r_an -= w (r [n, n], row a = the anchor's); then with c_ij = r_ij + r_ji
+ *   de_i = grad_scale / denominator * sum_j c_ij g_ij (e_i - e_j),  g_ij = 1 / d_ij or 2 (squared).
+ * Cost: O(n^2 d) for the distances and the gradient; batch-hard O(n^2), batch-all
+ * O(sum_a npos_a nneg_a) <= O(n^3) terms: fine for n up to a few hundred.
+ * Threads: anchors and gradient rows are independent and every sum has a fixed order (rows j in
+ * order, anchors in order), so results are BITWISE THE SAME FOR EVERY THREAD COUNT.
+ * Non-finite embeddings give unspecified values (possibly NaN), never an out-of-bounds access.
+ * Preconditions (PB_ASSERT): n >= 0, d >= 1, mode and reduction valid, margin finite. */
+typedef enum pb_triplet_mode { PB_TRIPLET_BATCH_HARD = 0, PB_TRIPLET_BATCH_ALL = 1 } pb_triplet_mode;
+typedef enum pb_triplet_reduction { PB_TRIPLET_MEAN_ALL = 0, PB_TRIPLET_MEAN_NONZERO = 1 } pb_triplet_reduction;
+enum { PB_TRIPLET_VALID = 0, PB_TRIPLET_NONZERO = 1, PB_TRIPLET_ACTIVE = 2, PB_TRIPLET_EXCLUDED = 3, PB_TRIPLET_NCOUNTS = 4 };
+
+typedef struct pb_triplet_params {
+  int n, d;      /* e [n, d], labels [n] */
+  int mode;      /* pb_triplet_mode */
+  int reduction; /* pb_triplet_reduction */
+  int soft;      /* 1: softplus (soft margin), 0: hinge with margin */
+  int squared;   /* 1: squared Euclidean distances, 0: Euclidean */
+  float margin;  /* the hinge's margin (unused when soft) */
+} pb_triplet_params;
+
+/* Floats of scratch pb_triplet_loss_cpu needs for these params (any thread count): room for
+ * 2 n^2 + n d + 5 n doubles (n = 300, d = 128: 1.8 MB). The buffer must be 8-byte aligned
+ * (doubles live in it; pb_amalloc and malloc are). n = 0 needs none (buf may be NULL). */
+size_t pb_triplet_scratch_cpu(const pb_triplet_params *p);
+
+/* The loss, counts and gradient above. e, labels: host arrays; de must not alias e. */
+void pb_triplet_loss_cpu(float *loss, int64_t *counts, float *de, const float *e, const int32_t *labels,
+                         float grad_scale, const pb_triplet_params *p, const pb_scratch *s);
+
 /* ------------------------------------------------------------------ LSTM (cpu/lstm.c)
  *
  * A stack of LSTM layers with PyTorch's nn.LSTM semantics (REFERENCES.md, "LSTM"), sequence

@@ -225,6 +225,22 @@ void pb_lstm_bwd_cuda(float *dx, float *dh0, float *dc0, float *dw, const float 
                       const float *y, const int32_t *lengths, float *reserve, const pb_lstm_params *p,
                       const pb_cuda_env *env);
 
+/* ------------------------------------------------------------------ triplet loss (triplet.cu) */
+
+/* Bytes of env->workspace pb_triplet_loss_cuda needs for these params: 2 n^2 (batch-hard) or
+ * 3 n^2 (batch-all) doubles and 5 n + 1 more (n = 300: 2.2 / 3.2 MB). The op aborts (tier 1) when
+ * the workspace is smaller: a caller checks this once, when it is built. */
+size_t pb_triplet_workspace_cuda(const pb_triplet_params *p);
+/* The twin of pb_triplet_loss_cpu (ops.h: same contract, same tie rule): loss ONE device float,
+ * counts PB_TRIPLET_NCOUNTS device int64 (may be NULL), de [n, d] overwritten (may be NULL),
+ * e and labels device arrays. The denominator and the gradient's coefficient stay on the device
+ * (no host round trip). One block per anchor, every sum in double in a fixed order (the CPU's),
+ * no atomics: bitwise reproducible run to run; with hinge terms the values are expected to be the
+ * CPU's bit for bit, with soft terms within 1 float ulp (CUDA's exp / log1p); test_cuda_triplet
+ * states the tolerances it checks. */
+void pb_triplet_loss_cuda(float *loss, int64_t *counts, float *de, const float *e, const int32_t *labels,
+                          float grad_scale, const pb_triplet_params *p, const pb_cuda_env *env);
+
 /* ------------------------------------------------------------------ data (convert.cu) */
 
 /* x[n,c,hw] = (u8/255 - mean[c]) / std[c]; mean/std are HOST arrays of c (<= 8) values. */

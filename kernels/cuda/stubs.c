@@ -280,6 +280,13 @@ void pb_lstm_bwd_cuda(float *dx, float *dh0, float *dc0, float *dw, const float 
                       const float *dc_n, const float *x, const float *h0, const float *c0, const float *w,
                       const float *y, const int32_t *lengths, float *reserve, const pb_lstm_params *p,
                       const pb_cuda_env *env) {
+
+size_t pb_triplet_workspace_cuda(const pb_triplet_params *p) {
+  pb_cuda_absent(__func__);
+}
+
+void pb_triplet_loss_cuda(float *loss, int64_t *counts, float *de, const float *e, const int32_t *labels,
+                          float grad_scale, const pb_triplet_params *p, const pb_cuda_env *env) {
   pb_cuda_absent(__func__);
 }
 
