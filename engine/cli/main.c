@@ -35,10 +35,11 @@ static const pb_command commands[] = {
     {.name = "bench",
      .usage = "--model NAME [--batch N] [--steps S] [--mode train|infer|both] [--set ...] | --loader CONFIG "
               "[--workers 1,2,4] [--images N] [--set ...] | --config CONFIG [--batch N] [--steps S] [--warmup W] "
-              "[--set ...]",
+              "[--set ...] | --verification PROBESxGALLERY|N [--dim D] [--threads T] [--repeat R]",
      .help = "training / inference throughput on synthetic data, decode + augment throughput per worker count, "
-             "or a config's training step (any method) on synthetic data",
-     .options = "model,batch,steps,warmup,mode,loader,workers,images,config",
+             "a config's training step (any method) on synthetic data, or the verification metrics (TPR@FPR, "
+             "AUC, EER) on random embeddings",
+     .options = "model,batch,steps,warmup,mode,loader,workers,images,config,verification,dim,threads,repeat",
      .run = pb_cmd_bench},
 };
 #define NCOMMANDS ((int)(sizeof commands / sizeof commands[0]))
