@@ -99,16 +99,27 @@ static void add_slot(pb_vsel *s, int c, uint32_t b) {
   s->flag[(size_t)c * NB + b] |= 1;
 }
 
-/* The 20-bit prefix tables of scope c's buckets that hold genuine keys. */
+/* The bits of a bucket's table: 16 entries per genuine key, so that a scan mostly meets no key
+ * (a predictable branch; buckets with few genuine keys may hold millions of impostors), at most
+ * 2^8 (the rest of an impostor's top 24 bits). */
+static uint32_t lut_bits(uint32_t keys) {
+  uint32_t bits = 0;
+  while (bits < 8 && (1u << bits) < 16 * keys) bits++;
+  return bits;
+}
+
+/* The prefix tables of scope c's buckets that hold 1..65535 genuine keys (more are searched): a
+ * bucket with n keys gets a table of 2^bits + 1 entries, bits = lut_bits(n), kept in the flag's
+ * top nibble; at most 34 bytes per genuine key and 514 per bucket. */
 static void build_lut(pb_vsel *s, int c) {
   pb_vsel_scope *sc = &s->sc[c];
-  size_t nb = 0;
+  size_t size = 0;
   for (uint32_t b = 0; b < NB; b++) {
     uint32_t keys = sc->gstart[b + 1] - sc->gstart[b];
-    nb += keys > 0 && keys <= 65535u;
+    if (keys > 0 && keys <= 65535u) size += (1u << lut_bits(keys)) + 1;
   }
   sc->lutpos = pb_xcalloc(NB, sizeof *sc->lutpos);
-  sc->lut = pb_xmalloc(PB_MAX(nb, 1) * 17 * sizeof *sc->lut);
+  sc->lut = pb_xmalloc(PB_MAX(size, 1) * sizeof *sc->lut);
   sc->gen16 = pb_xmalloc((size_t)PB_MAX(sc->n_gen, 1) * sizeof *sc->gen16);
   for (int64_t i = 0; i < sc->n_gen; i++) sc->gen16[i] = (uint16_t)(sc->gen[i] & 0xffff);
   size_t at = 0;
@@ -119,12 +130,13 @@ static void build_lut(pb_vsel *s, int c) {
       s->flag[(size_t)c * NB + b] |= 4;
       continue;
     }
+    uint32_t bits = lut_bits(hi - lo), n = 1u << bits, i = lo;
+    s->flag[(size_t)c * NB + b] |= (uint8_t)(bits << 4);
     uint16_t *l = sc->lut + at;
     sc->lutpos[b] = (uint32_t)at;
-    at += 17;
-    uint32_t i = lo;
-    for (uint32_t m = 0; m <= 16; m++) {
-      while (i < hi && ((sc->gen[i] >> 12) & 0xf) < m) i++;
+    at += n + 1;
+    for (uint32_t m = 0; m <= n; m++) {
+      while (i < hi && ((uint32_t)sc->gen16[i] >> (16 - bits)) < m) i++;
       l[m] = (uint16_t)(i - lo);
     }
   }
@@ -237,18 +249,18 @@ void pb_vsel_look(const pb_vsel *s, pb_vsel_thread *t, int c, uint32_t key) {
   }
   if (f & 2) {
     uint32_t lo = sc->gstart[b], hi = sc->gstart[b + 1], less, eq = 0;
-    if (!(f & 4)) { /* the keys sharing the top 20 bits: a few */
-      const uint16_t *l = sc->lut + sc->lutpos[b];
-      const uint32_t m = (key >> 12) & 0xf, e = lo + l[m + 1];
+    if (f & 4) { /* more than 65535 genuine keys in the bucket */
+      less = bound(sc->gen, lo, hi, key, 0);
+      eq = bound(sc->gen, less, hi, key, 1) - less;
+    } else { /* scan the keys (mostly none) that share the impostor's bucket and next (f >> 4) bits */
       const uint16_t low = (uint16_t)(key & 0xffff);
+      const uint16_t *l = sc->lut + sc->lutpos[b];
+      const uint32_t m = (uint32_t)low >> (16 - (f >> 4)), e = lo + l[m + 1];
       less = lo + l[m];
       for (uint32_t i = less; i < e; i++) {
         less += sc->gen16[i] < low;
         eq += sc->gen16[i] == low;
       }
-    } else {
-      less = bound(sc->gen, lo, hi, key, 0);
-      eq = bound(sc->gen, less, hi, key, 1) - less;
     }
     t->auc[2 * c] += hi - less - eq;
     t->auc[2 * c + 1] += eq;

@@ -58,10 +58,10 @@ typedef struct pb_vsel_scope {
   uint32_t *gen;    /* [n_gen] genuine keys, ascending */
   uint32_t *gstart; /* [NB + 1]: gen[] offset of each bucket */
   uint16_t *gen16;  /* [n_gen]: the low 16 bits of gen[] (pass 2 compares within a bucket) */
-  uint32_t *lutpos; /* [NB]: where a bucket holding genuine keys has its table in lut */
-  uint16_t *lut;    /* [buckets with genuine keys, 17]: entry m = the bucket's genuine keys whose
-                       bits 12-15 are < m: pass 2 scans the few keys sharing an impostor's top 20
-                       bits instead of searching the bucket (one cache line per bucket) */
+  uint32_t *lutpos; /* [NB]: where a bucket with 1..65535 genuine keys has its table in lut */
+  uint16_t *lut;    /* per such bucket 2^bits + 1 entries: entry m = the bucket's genuine keys whose
+                       next `bits` bits (after the top 16) are < m; pass 2 scans the keys (mostly
+                       none) that share an impostor's prefix instead of searching the bucket */
   int nslot;
   pb_vsel_slot slot[PB_VSEL_MAX_SLOTS];
   uint32_t tb[PB_VERIF_MAX_FPR]; /* own threshold buckets (when n_imp > 0) */
@@ -74,7 +74,7 @@ typedef struct pb_vsel {
   double fpr[PB_VERIF_MAX_FPR];
   int64_t list_max;
   uint8_t *flag; /* [nscope, NB]: 1 a slot, 2 genuine keys in the bucket (pass 2 looks closer),
-                    4 more than 65535 of them (no lut: binary search) */
+                    4 more than 65535 of them (binary search), top nibble: the bucket's lut bits */
   pb_vsel_thread *th;  /* [nthreads] */
   pb_vsel_scope *sc;   /* [nscope] */
 } pb_vsel;

@@ -415,7 +415,41 @@ static void test_against_full_sort(void) {
   }
 }
 
-/* The given-scores entry point against the full sort, with many ties and -0 / +0. */
+/* pb_verif_eval_scores against the full sort, and the same bits with 3 threads and dense
+ * pass-2 buckets; grp[i] in -1..3. */
+static void check_scores(const char *what, const float *s, const uint8_t *gen, const int32_t *grp, int n,
+                         const double *fpr, int nfpr) {
+  pb_verif_params p = {.fpr = fpr, .nfpr = nfpr, .nthreads = 2};
+  pb_verif_result r, r3;
+  pb_err err = {{0}};
+  PB_CHECK_MSG(pb_verif_eval_scores(s, gen, grp, n, &p, &r, &err) == PB_OK, "%s: %s", what, err.msg);
+  pb_verif_params q = p;
+  q.nthreads = 3;
+  q.list_max = 1;
+  PB_CHECK(pb_verif_eval_scores(s, gen, grp, n, &q, &r3, &err) == PB_OK);
+  PB_CHECK_MSG(same_result(&r, &r3), "%s: 3 threads with dense buckets differ from 2", what);
+  fvec g[5] = {{0}}, im[5] = {{0}};
+  for (int i = 0; i < n; i++) {
+    fpush(gen[i] ? &g[0] : &im[0], s[i]);
+    if (grp[i] >= 0) fpush(gen[i] ? &g[1 + grp[i]] : &im[1 + grp[i]], s[i]);
+  }
+  pb_verif_figures ref;
+  ref_figures(g[0].v, g[0].n, im[0].v, im[0].n, fpr, nfpr, &ref);
+  PB_CHECK_MSG(same_figures(&r.all, &ref), "%s: all pairs differ from the full sort", what);
+  if (!same_figures(&r.all, &ref)) print_diff("all", &r.all, &ref);
+  PB_CHECK(r.ngroups == 4);
+  for (int k = 0; k < 4 && k < r.ngroups; k++) {
+    ref_figures(g[1 + k].v, g[1 + k].n, im[1 + k].v, im[1 + k].n, fpr, nfpr, &ref);
+    PB_CHECK_MSG(r.group[k].id == k && same_figures(&r.group[k].own, &ref), "%s: group %d differs", what, k);
+  }
+  for (int k = 0; k < 5; k++) free(g[k].v), free(im[k].v);
+  pb_verif_result_free(&r);
+  pb_verif_result_free(&r3);
+}
+
+/* The given-scores entry point: many ties and -0 / +0; then more than 65535 genuine scores in
+ * one bucket (0.5 to 0.5039: pass 2 searches it instead of using a table) with impostors among
+ * them, and buckets with one genuine score among thousands of impostors. */
 static void test_scores_full_sort(void) {
   enum { N = 200000 };
   float *s = malloc(N * sizeof *s);
@@ -429,34 +463,15 @@ static void test_scores_full_sort(void) {
     grp[i] = (int32_t)(i % 5) - 1;
   }
   const double fpr[5] = {0.5, 1e-2, 1e-3, 1e-4, 1e-6};
-  pb_verif_params p = {.fpr = fpr, .nfpr = 5, .nthreads = 2};
-  pb_verif_result r, r3;
-  pb_err err = {{0}};
-  PB_CHECK_MSG(pb_verif_eval_scores(s, gen, grp, N, &p, &r, &err) == PB_OK, "%s", err.msg);
-  pb_verif_params q = p;
-  q.nthreads = 3;
-  q.list_max = 1;
-  PB_CHECK(pb_verif_eval_scores(s, gen, grp, N, &q, &r3, &err) == PB_OK);
-  PB_CHECK_MSG(same_result(&r, &r3), "given scores: 3 threads with dense buckets differ from 2");
-  /* reference per scope */
-  fvec g[5] = {{0}}, im[5] = {{0}};
+  check_scores("given scores, ties", s, gen, grp, N, fpr, 5);
   for (int i = 0; i < N; i++) {
-    fpush(gen[i] ? &g[0] : &im[0], s[i]);
-    if (grp[i] >= 0) fpush(gen[i] ? &g[1 + grp[i]] : &im[1 + grp[i]], s[i]);
+    float u = pb_rng_uniform(10, 1, (uint64_t)i);
+    gen[i] = i % 8 < 5;
+    s[i] = gen[i] ? 0.5f + 0.0039f * u : i % 8 == 5 ? 0.5f + 0.004f * u : i % 8 == 6 ? 0.3f * u : 0.25f + 1e-3f * u;
+    if (i % 100000 == 7) gen[i] = 1, s[i] = 0.2501f; /* alone among the 0.25.. impostors */
+    grp[i] = (int32_t)(i % 4);
   }
-  pb_verif_figures ref;
-  ref_figures(g[0].v, g[0].n, im[0].v, im[0].n, fpr, 5, &ref);
-  PB_CHECK_MSG(same_figures(&r.all, &ref), "given scores: all pairs differ from the full sort");
-  if (!same_figures(&r.all, &ref)) print_diff("all", &r.all, &ref);
-  PB_CHECK(r.ngroups == 4);
-  for (int k = 0; k < 4 && k < r.ngroups; k++) {
-    ref_figures(g[1 + k].v, g[1 + k].n, im[1 + k].v, im[1 + k].n, fpr, 5, &ref);
-    PB_CHECK_MSG(r.group[k].id == k && same_figures(&r.group[k].own, &ref), "given scores: group %d differs", k);
-  }
-  PB_CHECK(r.all.at[4].below_resolution && !r.all.at[3].below_resolution); /* 1e-6 * ~196000 < 1 */
-  for (int k = 0; k < 5; k++) free(g[k].v), free(im[k].v);
-  pb_verif_result_free(&r);
-  pb_verif_result_free(&r3);
+  check_scores("given scores, a bucket of 125000 genuine scores", s, gen, grp, N, fpr, 5);
   free(s), free(gen), free(grp);
 }
 
