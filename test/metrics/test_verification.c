@@ -197,8 +197,8 @@ static void ref_figures(float *gen, int64_t ng, float *imp, int64_t ni, const do
                         pb_verif_figures *o) {
   memset(o, 0, sizeof *o);
   o->n_gen = ng, o->n_imp = ni, o->npoints = nfpr;
-  qsort(gen, (size_t)ng, sizeof *gen, cmp_f);
-  qsort(imp, (size_t)ni, sizeof *imp, cmp_f);
+  if (ng) qsort(gen, (size_t)ng, sizeof *gen, cmp_f);
+  if (ni) qsort(imp, (size_t)ni, sizeof *imp, cmp_f);
   uint64_t gt = 0, eq = 0;
   for (int64_t i = 0, lo = 0, hi = 0; i < ng; i++) { /* impostors < gen[i] and == gen[i] */
     while (lo < ni && imp[lo] < gen[i]) lo++;
