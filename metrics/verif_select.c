@@ -5,8 +5,9 @@
  * FPR (walking the cumulative histogram down), the bucket where the ROC polyline crosses
  * FPR = 1 - TPR, and the AUC comparisons between different buckets (histogram x genuine counts).
  * Pass 2 records the low 16 bits of the impostors in those few buckets (a slot each) and, for an
- * impostor in a bucket that holds genuine keys, counts the genuine keys above / equal to it by
- * binary search. The bucket plus the low bits is the whole key, so every figure is exact. */
+ * impostor in a bucket that holds genuine keys, counts the genuine keys above / equal to it (a
+ * prefix table per such bucket leaves a few keys to compare). The bucket plus the low bits is the
+ * whole key, so every figure is exact. */
 #include "metrics/verif_select.h"
 
 #include <math.h>

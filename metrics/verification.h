@@ -37,10 +37,13 @@
  *   achieved FPR of the group's pairs at the global thresholds (computed on all impostors).
  *
  * Cost: two passes over the pairs (the second recomputes the blocks instead of storing N_imp
- * scores): pass 1 histograms the top 16 bits of every impostor score key and stores the genuine
- * scores (12 bytes each: memory grows with N_gen, not N_imp); pass 2 resolves the low 16 bits in
- * the few buckets that hold a threshold or the EER crossing, and counts the AUC comparisons
- * inside buckets that hold genuine scores. No sort of impostor scores. */
+ * scores): pass 1 histograms the top 16 bits of every impostor score key and keeps the genuine
+ * keys; pass 2 resolves the low 16 bits in the few buckets that hold a threshold or the EER
+ * crossing, and counts the AUC comparisons inside buckets that hold genuine keys. No sort of
+ * impostor scores. Memory: a float32 copy of the evaluated rows, (1 + groups) x 512 KiB of
+ * histogram per thread, and up to ~50 bytes per genuine pair and scope it is in (keys, prefix
+ * tables); nothing grows with N_imp. 1e8 pairs at D 128 take ~2 CPU-seconds
+ * (scripts/bench/bench_verification.sh). */
 #ifndef PB_METRICS_VERIFICATION_H
 #define PB_METRICS_VERIFICATION_H
 
