@@ -54,11 +54,12 @@ int pb_cmd_info(const pb_cli_opts *o, pb_config *cfg);
 int pb_cmd_config(const pb_cli_opts *o, pb_config *cfg);
 int pb_cmd_bench(const pb_cli_opts *o, pb_config *cfg);
 /* plumb bench --model (bench_model.c), --loader (bench_loader.c), --config
- * (bench_config.c) and --op (bench_op.c). */
+ * (bench_config.c), --op (bench_op.c) and --verification (bench_verification.c). */
 int pb_cmd_bench_model(const pb_cli_opts *o);
 int pb_cmd_bench_loader(const pb_cli_opts *o);
 int pb_cmd_bench_config(const pb_cli_opts *o);
 int pb_cmd_bench_op(const pb_cli_opts *o);
+int pb_cmd_bench_verification(const pb_cli_opts *o);
 /* The benchmarks' memory lines after a run (bench_model.c): on a GPU plumb's peak device
  * allocations and cudaMemGetInfo's use of the device; on the CPU the process's peak RSS. */
 struct pb_ctx;

@@ -16,8 +16,8 @@ for h in $(cd "$inc" && find . -name '*.h' | sed 's|^\./||' | sort); do
   fi
 done
 echo "    $n headers installed"
-check "27 public headers installed" test "$n" -eq 27
-for internal in engine/config/config_internal.h loaders/jpeg_scan.h loaders/png_scan.h kernels/cuda_device.h engine/cli/cli.h; do
+check "28 public headers installed" test "$n" -eq 28
+for internal in engine/config/config_internal.h loaders/jpeg_scan.h loaders/png_scan.h kernels/cuda_device.h engine/cli/cli.h metrics/verif_select.h; do
   check "internal header $internal not installed" test ! -e "$inc/$internal"
 done
 finish
