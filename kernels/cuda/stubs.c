@@ -280,6 +280,8 @@ void pb_lstm_bwd_cuda(float *dx, float *dh0, float *dc0, float *dw, const float 
                       const float *dc_n, const float *x, const float *h0, const float *c0, const float *w,
                       const float *y, const int32_t *lengths, float *reserve, const pb_lstm_params *p,
                       const pb_cuda_env *env) {
+  pb_cuda_absent(__func__);
+}
 
 size_t pb_triplet_workspace_cuda(const pb_triplet_params *p) {
   pb_cuda_absent(__func__);
