@@ -164,8 +164,10 @@ typedef struct pb_backend {
    * lstm_reserve: call while building, never in a step. Makes available the memory the three
    * LSTM ops need for these params (p->batch: the largest batch) and sets *reserve_floats to the
    * size of the training forward's reserve, in the context's memory. CPU: grows the host scratch
-   * (always PB_OK). NULL in a table that cannot run the LSTM (the layer says so). The lengths
-   * of the LSTM ops are HOST int32 [N]; those of seq_mean_* are in the context's memory. */
+   * (always PB_OK); GPU: checks the workspace holds pb_lstm_workspace_cuda(p) bytes (else
+   * PB_ERR naming [run] cudnn_workspace_mb). The reserve must be 256-byte aligned, and lstm_bwd
+   * may write it (cuDNN does): one backward per training forward. The lengths of the LSTM ops
+   * are HOST int32 [N]; those of seq_mean_* are in the context's memory. */
   int (*lstm_reserve)(pb_ctx *ctx, const pb_lstm_params *p, size_t *reserve_floats, pb_err *err);
   void (*lstm_fwd_train)(pb_ctx *ctx, float *y, float *h_n, float *c_n, float *reserve, const float *x,
                          const float *h0, const float *c0, const float *w, const int32_t *lengths_host, uint64_t seed,
@@ -174,7 +176,7 @@ typedef struct pb_backend {
                         const float *c0, const float *w, const int32_t *lengths_host, const pb_lstm_params *p);
   void (*lstm_bwd)(pb_ctx *ctx, float *dx, float *dh0, float *dc0, float *dw, const float *dy, const float *dh_n,
                    const float *dc_n, const float *x, const float *h0, const float *c0, const float *w,
-                   const float *y, const int32_t *lengths_host, const float *reserve, const pb_lstm_params *p);
+                   const float *y, const int32_t *lengths_host, float *reserve, const pb_lstm_params *p);
   void (*seq_swap01)(pb_ctx *ctx, float *y, const float *x, int a, int b, int d);
   void (*seq_mean_fwd)(pb_ctx *ctx, float *y, const float *x, const int32_t *lengths, int t, int n, int c);
   void (*seq_mean_bwd)(pb_ctx *ctx, float *dx, const float *dy, const int32_t *lengths, int t, int n, int c);

@@ -308,7 +308,7 @@ static void cpu_lstm_fwd_eval(pb_ctx *ctx, float *y, float *h_n, float *c_n, con
 }
 static void cpu_lstm_bwd(pb_ctx *ctx, float *dx, float *dh0, float *dc0, float *dw, const float *dy,
                          const float *dh_n, const float *dc_n, const float *x, const float *h0, const float *c0,
-                         const float *w, const float *y, const int32_t *lengths_host, const float *reserve,
+                         const float *w, const float *y, const int32_t *lengths_host, float *reserve,
                          const pb_lstm_params *p) {
   pb_scratch s = {ctx->scratch, ctx->scratch_floats, ctx->nthreads};
   pb_lstm_bwd_cpu(dx, dh0, dc0, dw, dy, dh_n, dc_n, x, h0, c0, w, y, lengths_host, reserve, p, &s);

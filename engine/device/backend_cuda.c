@@ -207,8 +207,32 @@ static void cuda_sumsq(pb_ctx *ctx, double *sumsq, const float *x, size_t n) { p
 static void cuda_clip_scale(pb_ctx *ctx, float *x, size_t n, const double *sumsq, double max_norm) {
   pb_clip_scale_cuda(x, n, sumsq, max_norm, ctx->cuda);
 }
-/* The LSTM's CUDA twin is not wired into this table yet (lstm_reserve NULL: the layer refuses
- * a GPU context with a message); the sequence glue is. */
+static int cuda_lstm_reserve(pb_ctx *ctx, const pb_lstm_params *p, size_t *reserve_floats, pb_err *err) {
+  const size_t need = pb_lstm_workspace_cuda(p, ctx->cuda), have = ctx->cuda->workspace ? ctx->cuda->workspace_bytes : 0;
+  *reserve_floats = (pb_lstm_reserve_cuda(p, ctx->cuda) + sizeof(float) - 1) / sizeof(float);
+  if (need <= have) return PB_OK;
+  return pb_err_set(err,
+                    "the LSTM (T %d, batch %d, input %d, hidden %d, %d layer(s)%s) needs %zu bytes of GPU workspace, "
+                    "%zu are set: raise [run] cudnn_workspace_mb to at least %zu, or use a smaller batch",
+                    p->seq_len, p->batch, p->input_size, p->hidden_size, p->num_layers,
+                    p->bidirectional ? ", bidirectional" : "", need, have, (need + ((size_t)1 << 20) - 1) >> 20);
+}
+static void cuda_lstm_fwd_train(pb_ctx *ctx, float *y, float *h_n, float *c_n, float *reserve, const float *x,
+                                const float *h0, const float *c0, const float *w, const int32_t *lengths_host,
+                                uint64_t seed, uint64_t stream, const pb_lstm_params *p) {
+  pb_lstm_fwd_train_cuda(y, h_n, c_n, reserve, x, h0, c0, w, lengths_host, seed, stream, p, ctx->cuda);
+}
+static void cuda_lstm_fwd_eval(pb_ctx *ctx, float *y, float *h_n, float *c_n, const float *x, const float *h0,
+                               const float *c0, const float *w, const int32_t *lengths_host,
+                               const pb_lstm_params *p) {
+  pb_lstm_fwd_eval_cuda(y, h_n, c_n, x, h0, c0, w, lengths_host, p, ctx->cuda);
+}
+static void cuda_lstm_bwd(pb_ctx *ctx, float *dx, float *dh0, float *dc0, float *dw, const float *dy,
+                          const float *dh_n, const float *dc_n, const float *x, const float *h0, const float *c0,
+                          const float *w, const float *y, const int32_t *lengths_host, float *reserve,
+                          const pb_lstm_params *p) {
+  pb_lstm_bwd_cuda(dx, dh0, dc0, dw, dy, dh_n, dc_n, x, h0, c0, w, y, lengths_host, reserve, p, ctx->cuda);
+}
 static void cuda_seq_swap01(pb_ctx *ctx, float *y, const float *x, int a, int b, int d) {
   pb_seq_swap01_cuda(y, x, a, b, d, ctx->cuda);
 }
@@ -280,6 +304,10 @@ const pb_backend pb_backend_cuda = {
     .hsic_fwd = cuda_hsic_fwd,
     .hsic_bwd = cuda_hsic_bwd,
     .sqdist = cuda_sqdist,
+    .lstm_reserve = cuda_lstm_reserve,
+    .lstm_fwd_train = cuda_lstm_fwd_train,
+    .lstm_fwd_eval = cuda_lstm_fwd_eval,
+    .lstm_bwd = cuda_lstm_bwd,
     .seq_swap01 = cuda_seq_swap01,
     .seq_mean_fwd = cuda_seq_mean_fwd,
     .seq_mean_bwd = cuda_seq_mean_bwd,

@@ -15,6 +15,7 @@
  * the reserve, and the lengths in the context's memory (for the mean); work = the final states
  * [L*dirs, max_n, H] and, in backward, dys and dxs; in evaluation xs, ys and the lengths live
  * in work. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,7 +59,7 @@ static int lstm_plan(pb_layer *l, pb_ctx *ctx, int max_n, int train, pb_err *err
   size_t seq_end = q->o_len + PAD16(n);
   q->o_rs = seq_end;
   l->saved_per_sample = 0;
-  l->saved_fixed = train ? seq_end + PAD16(q->reserve) : 0;
+  l->saved_fixed = train ? seq_end + PAD16(q->reserve) + 64 : 0; /* + room to align the reserve to 256 bytes */
   /* work: final states, then the backward's dys and dxs; evaluation puts xs, ys, len after */
   q->o_hn = 0;
   q->o_dys = q->o_hn + PAD16(n * S);
@@ -70,6 +71,12 @@ static int lstm_plan(pb_layer *l, pb_ctx *ctx, int max_n, int train, pb_err *err
   q->full = pb_xcalloc(n, sizeof *q->full);
   for (size_t i = 0; i < n; i++) q->full[i] = q->p.seq_len;
   return PB_OK;
+}
+
+/* The reserve: 256-byte aligned inside saved (the GPU twin's requirement). */
+static float *reserve_of(pb_layer *l) {
+  uintptr_t a = (uintptr_t)(l->saved + ((lstm_priv *)l->priv)->o_rs);
+  return (float *)((a + 255) & ~(uintptr_t)255);
 }
 
 static float *w_of(pb_layer *l) {
@@ -93,7 +100,7 @@ static void lstm_fwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, float *y, 
   ops->seq_swap01(ctx, xs, x, n, T, D); /* [n, T, D] -> [T, n, D] */
   if (train) {
     uint64_t stream = PB_RNG_STREAM(PB_RNG_DROPOUT, ((uint64_t)q->index << 40) | q->calls);
-    ops->lstm_fwd_train(ctx, ys, hn, NULL, l->saved + q->o_rs, xs, NULL, NULL, w_of(l), len, q->seed, stream, &p);
+    ops->lstm_fwd_train(ctx, ys, hn, NULL, reserve_of(l), xs, NULL, NULL, w_of(l), len, q->seed, stream, &p);
     if (p.dropout > 0.0f && L > 1) q->calls++;
     q->len = len;
   } else {
@@ -139,7 +146,7 @@ static void lstm_bwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, const floa
       break;
   }
   ops->lstm_bwd(ctx, dxs, NULL, NULL, l->params[0].grad, dys, dhn, NULL, xs, NULL, NULL, w_of(l), ys, q->len,
-                l->saved + q->o_rs, &p);
+                reserve_of(l), &p);
   if (dx) ops->seq_swap01(ctx, dx, dxs, T, n, D); /* [T, n, D] -> [n, T, D] */
 }
 

@@ -20,23 +20,12 @@ typedef void (*pb_fn)(void);
 _Static_assert((sizeof(pb_backend) - offsetof(pb_backend, alloc)) % sizeof(pb_fn) == 0,
                "pb_backend: only function pointers after name");
 
-/* The one documented gap: the CUDA table's LSTM entries stay NULL until the cuDNN twin is wired
- * (backend.h: lstm_reserve NULL = a table that cannot run the LSTM; the layer refuses such a
- * context with a message naming [run] device = cpu). Remove this when it is. */
-static int lstm_gap(const pb_backend *b, size_t off) {
-  return b == &pb_backend_cuda && off >= offsetof(pb_backend, lstm_reserve) && off <= offsetof(pb_backend, lstm_bwd);
-}
-
 static void test_complete(const pb_backend *b, const char *name) {
   PB_CHECK_MSG(b->name && !strcmp(b->name, name), "table name %s, want %s", b->name ? b->name : "(null)", name);
   const size_t first = offsetof(pb_backend, alloc), n = (sizeof(pb_backend) - first) / sizeof(pb_fn);
   for (size_t i = 0; i < n; i++) {
     pb_fn f;
     memcpy(&f, (const char *)b + first + i * sizeof(pb_fn), sizeof f);
-    if (lstm_gap(b, first + i * sizeof(pb_fn))) {
-      PB_CHECK_MSG(f == NULL, "%s table: entry %zu (LSTM) is set: remove lstm_gap in this test", name, i);
-      continue;
-    }
     PB_CHECK_MSG(f != NULL, "%s table: entry %zu of %zu is NULL", name, i, n);
   }
 }
