@@ -20,6 +20,7 @@
 
 #include "engine/models/safetensors.h"
 #include "kernels/pb_common.h"
+#include "test/st_fixture.h"
 #include "test/testutil.h"
 
 #define DG_FIXTURE "debias_golden.safetensors"
@@ -42,35 +43,10 @@ typedef struct dg_set {
   dg_case *rubi, *mixin;
 } dg_set;
 
-/* A private copy of the tensor "<cs>.<key>", which must exist with dtype dt and shape
- * [d0] (ndim 1) or [d0, d1] (ndim 2). NULL and err set otherwise. */
-static void *dg_tensor(const pb_st_file *f, const char *cs, const char *key, pb_st_dtype dt, int ndim, int64_t d0,
+/* A private copy of the tensor "<prefix>.<key>" (test/st_fixture.h). */
+static void *dg_tensor(const pb_st_file *f, const char *prefix, const char *key, pb_st_dtype dt, int ndim, int64_t d0,
                        int64_t d1, pb_err *err) {
-  char name[96];
-  snprintf(name, sizeof name, "%s.%s", cs, key);
-  const pb_st_tensor *t = pb_st_find(f, name);
-  if (!t) {
-    pb_err_set(err, "%s lacks the tensor %s", DG_FIXTURE, name);
-    return NULL;
-  }
-  const int64_t want[2] = {d0, d1};
-  int ok = t->dtype == dt && t->ndim == ndim;
-  for (int d = 0; ok && d < ndim; d++) ok = t->shape[d] == want[d];
-  if (!ok) {
-    char got[128] = "", exp[64];
-    for (int d = 0; d < t->ndim && strlen(got) < sizeof got - 24; d++)
-      snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", d ? ", " : "", (long long)t->shape[d]);
-    if (ndim == 1)
-      snprintf(exp, sizeof exp, "%lld", (long long)d0);
-    else
-      snprintf(exp, sizeof exp, "%lld, %lld", (long long)d0, (long long)d1);
-    pb_err_set(err, "%s: %s is %s [%s], expected %s [%s]", DG_FIXTURE, name, pb_st_dtype_name(t->dtype), got,
-               pb_st_dtype_name(dt), exp);
-    return NULL;
-  }
-  void *p = pb_xmalloc(t->nbytes ? t->nbytes : 1);
-  memcpy(p, t->data, t->nbytes);
-  return p;
+  return pb_test_st_copy(f, DG_FIXTURE, prefix, key, dt, ndim, d0, d1, err);
 }
 
 static void dg_case_free(dg_case *c) {
