@@ -84,7 +84,7 @@ static int finalize(pb_model *m, int max_n, int infer, pb_err *err) {
   size_t np = 0, nb = 0, acts = 0, saved = 0, maxact = pb_layer_in_numel(m->layers[0]), scratch = 0, work = 0;
   for (int t = 0; t < m->ntensors; t++) {
     const pb_param *p = m->tensors[t];
-    if (p->kind == PB_PARAM_TRAINABLE) np += p->packed ? p->numel : PB_PAD16(p->numel);
+    if (p->kind == PB_PARAM_TRAINABLE) np = p->packed ? np + p->numel : PB_PAD16(np + p->numel);
     if (p->kind == PB_PARAM_BUFFER) nb += PB_PAD16(p->numel);
   }
   for (int i = 0; i < m->nlayers; i++) {
@@ -128,7 +128,7 @@ static int finalize(pb_model *m, int max_n, int infer, pb_err *err) {
     if (p->kind == PB_PARAM_TRAINABLE) {
       p->data = m->params + po;
       p->grad = infer ? NULL : m->grads + po;
-      po += p->packed ? p->numel : PB_PAD16(p->numel);
+      po = p->packed ? po + p->numel : PB_PAD16(po + p->numel); /* every unpacked tensor starts 16-aligned */
     } else if (p->kind == PB_PARAM_BUFFER) {
       p->data = m->buffers + bo;
       bo += PB_PAD16(p->numel);
