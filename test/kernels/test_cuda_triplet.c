@@ -42,18 +42,6 @@ static pb_cuda_env g_env;
 static size_t g_bits_hinge[2], g_bits_soft[2]; /* {bitwise equal, total} dE elements against the CPU */
 static double g_worst;                         /* worst |gpu - ref| / tolerance */
 
-static void variant_params(pb_triplet_params *p, int v, int n, int d, float margin) {
-  *p = (pb_triplet_params){.n = n, .d = d, .mode = (v >> 3) & 1, .soft = (v >> 2) & 1, .squared = (v >> 1) & 1,
-                           .reduction = v & 1, .margin = margin};
-}
-
-static const char *variant_name(const pb_triplet_params *p) {
-  static char buf[64];
-  snprintf(buf, sizeof buf, "%s_%s_%s_%s", p->mode ? "all" : "hard", p->soft ? "soft" : "hinge",
-           p->squared ? "sq" : "euc", p->reduction ? "nonzero" : "mean");
-  return buf;
-}
-
 /* The GPU outputs of one call, on the host. */
 typedef struct gpu_out {
   float loss;

@@ -69,18 +69,6 @@ static void run_op(float *loss, int64_t *counts, float *de, const float *e, cons
   free(s.buf);
 }
 
-static void variant_params(pb_triplet_params *p, int v, int n, int d, float margin) {
-  *p = (pb_triplet_params){.n = n, .d = d, .mode = (v >> 3) & 1, .soft = (v >> 2) & 1, .squared = (v >> 1) & 1,
-                           .reduction = v & 1, .margin = margin};
-}
-
-static const char *variant_name(const pb_triplet_params *p) {
-  static char buf[64];
-  snprintf(buf, sizeof buf, "%s_%s_%s_%s", p->mode ? "all" : "hard", p->soft ? "soft" : "hinge",
-           p->squared ? "sq" : "euc", p->reduction ? "nonzero" : "mean");
-  return buf;
-}
-
 static double *to_double(const float *a, size_t n) {
   double *d = malloc(sizeof(double) * (n ? n : 1));
   for (size_t i = 0; i < n; i++) d[i] = a[i];

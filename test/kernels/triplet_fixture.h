@@ -57,6 +57,19 @@ typedef struct tg_set {
   tg_case *cases; /* batch-major, variants in the metadata's order */
 } tg_set;
 
+/* Variant v (0..15) of the fixture: bit 3 mode, 2 soft, 1 squared, 0 reduction; its name. */
+static inline void variant_params(pb_triplet_params *p, int v, int n, int d, float margin) {
+  *p = (pb_triplet_params){.n = n, .d = d, .mode = (v >> 3) & 1, .soft = (v >> 2) & 1, .squared = (v >> 1) & 1,
+                           .reduction = v & 1, .margin = margin};
+}
+
+static inline const char *variant_name(const pb_triplet_params *p) {
+  static char buf[64];
+  snprintf(buf, sizeof buf, "%s_%s_%s_%s", p->mode ? "all" : "hard", p->soft ? "soft" : "hinge",
+           p->squared ? "sq" : "euc", p->reduction ? "nonzero" : "mean");
+  return buf;
+}
+
 /* A private copy of the tensor "<prefix>.<key>" (test/st_fixture.h). */
 static void *tg_tensor(const pb_st_file *f, const char *prefix, const char *key, pb_st_dtype dt, int ndim, int64_t d0,
                        int64_t d1, pb_err *err) {
