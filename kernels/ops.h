@@ -389,6 +389,13 @@ size_t pb_triplet_scratch_cpu(const pb_triplet_params *p);
 void pb_triplet_loss_cpu(float *loss, int64_t *counts, float *de, const float *e, const int32_t *labels,
                          float grad_scale, const pb_triplet_params *p, const pb_scratch *s);
 
+/* The figures a training run accumulates from one batch's loss and counts (the op's outputs
+ * above, read where they live: no host round trip on a GPU): out[3] (overwritten) =
+ *   {loss[0] * rows, (VALID > 0 ? ACTIVE / VALID : 0) * rows, EXCLUDED},
+ * rows = the batch's labelled rows, so that sums over batches divided by the rows seen give the
+ * row-weighted mean loss, the mean active fraction and the fraction of anchors excluded. */
+void pb_triplet_stats_cpu(float *out, const float *loss, const int64_t *counts, int rows);
+
 /* ------------------------------------------------------------------ LSTM (cpu/lstm.c)
  *
  * A stack of LSTM layers with PyTorch's nn.LSTM semantics (REFERENCES.md, "LSTM"), sequence

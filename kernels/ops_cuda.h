@@ -240,6 +240,9 @@ size_t pb_triplet_workspace_cuda(const pb_triplet_params *p);
  * states the tolerances it checks. */
 void pb_triplet_loss_cuda(float *loss, int64_t *counts, float *de, const float *e, const int32_t *labels,
                           float grad_scale, const pb_triplet_params *p, const pb_cuda_env *env);
+/* The twin of pb_triplet_stats_cpu: out, loss, counts device arrays; one thread, same float
+ * arithmetic (bitwise the CPU's). */
+void pb_triplet_stats_cuda(float *out, const float *loss, const int64_t *counts, int rows, const pb_cuda_env *env);
 
 /* ------------------------------------------------------------------ data (convert.cu) */
 

@@ -159,6 +159,18 @@ typedef struct pb_backend {
    * download it and take pb_median_sqdist on the host). */
   void (*sqdist)(pb_ctx *ctx, float *d, const float *x, int n, int dim);
 
+  /* ---------------------------------------------------------------- triplet loss (ops.h "triplet loss")
+   * triplet_reserve: call while building, never in a step, with the largest batch (p->n). CPU:
+   * grows the host scratch to pb_triplet_scratch_cpu(p) floats (always PB_OK); GPU: checks that
+   * the workspace holds pb_triplet_workspace_cuda(p) bytes, else PB_ERR naming both sizes and
+   * [run] cudnn_workspace_mb. triplet_loss: the op (loss ONE float, counts PB_TRIPLET_NCOUNTS
+   * int64, de overwritten, any of counts / de may be NULL), every array in the context's memory;
+   * triplet_stats: pb_triplet_stats_cpu's out[3] from them. */
+  int (*triplet_reserve)(pb_ctx *ctx, const pb_triplet_params *p, pb_err *err);
+  void (*triplet_loss)(pb_ctx *ctx, float *loss, int64_t *counts, float *de, const float *e, const int32_t *labels,
+                       float grad_scale, const pb_triplet_params *p);
+  void (*triplet_stats)(pb_ctx *ctx, float *out, const float *loss, const int64_t *counts, int rows);
+
   /* ---------------------------------------------------------------- LSTM and sequences (ops.h "LSTM",
    * "sequence layout and pooling")
    * lstm_reserve: call while building, never in a step. Makes available the memory the three

@@ -267,6 +267,23 @@ static void cpu_sqdist(pb_ctx *ctx, float *d, const float *x, int n, int dim) {
   pb_sqdist_cpu(d, x, n, dim);
 }
 
+/* ------------------------------------------------------------------ triplet loss */
+
+static int cpu_triplet_reserve(pb_ctx *ctx, const pb_triplet_params *p, pb_err *err) {
+  (void)err;
+  pb_ctx_reserve_scratch(ctx, pb_triplet_scratch_cpu(p));
+  return PB_OK;
+}
+static void cpu_triplet_loss(pb_ctx *ctx, float *loss, int64_t *counts, float *de, const float *e,
+                             const int32_t *labels, float grad_scale, const pb_triplet_params *p) {
+  pb_scratch s = cpu_scratch(ctx);
+  pb_triplet_loss_cpu(loss, counts, de, e, labels, grad_scale, p, &s);
+}
+static void cpu_triplet_stats(pb_ctx *ctx, float *out, const float *loss, const int64_t *counts, int rows) {
+  (void)ctx;
+  pb_triplet_stats_cpu(out, loss, counts, rows);
+}
+
 /* ------------------------------------------------------------------ optimizers, data */
 
 static void cpu_sgd_step(pb_ctx *ctx, float *param, float *buf, const float *grad, size_t n,
@@ -384,6 +401,9 @@ const pb_backend pb_backend_cpu = {
     .hsic_reserve = cpu_hsic_reserve,
     .hsic_fwd = cpu_hsic_fwd,
     .hsic_bwd = cpu_hsic_bwd,
+    .triplet_reserve = cpu_triplet_reserve,
+    .triplet_loss = cpu_triplet_loss,
+    .triplet_stats = cpu_triplet_stats,
     .sqdist = cpu_sqdist,
     .lstm_reserve = cpu_lstm_reserve,
     .lstm_fwd_train = cpu_lstm_fwd_train,

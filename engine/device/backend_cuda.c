@@ -195,6 +195,23 @@ static void cuda_hsic_bwd(pb_ctx *ctx, float *dx, float *dy, float grad_scale, c
 static void cuda_sqdist(pb_ctx *ctx, float *d, const float *x, int n, int dim) {
   pb_sqdist_cuda(d, x, n, dim, ctx->cuda);
 }
+/* As the HSIC's: a batch whose triplet loss does not fit the fixed workspace is a configuration
+ * error when the loss is built. */
+static int cuda_triplet_reserve(pb_ctx *ctx, const pb_triplet_params *p, pb_err *err) {
+  const size_t need = pb_triplet_workspace_cuda(p), have = ctx->cuda->workspace ? ctx->cuda->workspace_bytes : 0;
+  if (need <= have) return PB_OK;
+  return pb_err_set(err,
+                    "the triplet loss of a batch of %d needs %zu bytes of GPU workspace, %zu are set: raise [run] "
+                    "cudnn_workspace_mb to at least %zu, or use a smaller batch",
+                    p->n, need, have, (need + ((size_t)1 << 20) - 1) >> 20);
+}
+static void cuda_triplet_loss(pb_ctx *ctx, float *loss, int64_t *counts, float *de, const float *e,
+                              const int32_t *labels, float grad_scale, const pb_triplet_params *p) {
+  pb_triplet_loss_cuda(loss, counts, de, e, labels, grad_scale, p, ctx->cuda);
+}
+static void cuda_triplet_stats(pb_ctx *ctx, float *out, const float *loss, const int64_t *counts, int rows) {
+  pb_triplet_stats_cuda(out, loss, counts, rows, ctx->cuda);
+}
 static void cuda_sgd_step(pb_ctx *ctx, float *param, float *buf, const float *grad, size_t n, const pb_sgd_params *p,
                           int first_step) {
   pb_sgd_step_cuda(param, buf, grad, n, p, first_step, ctx->cuda);
@@ -303,6 +320,9 @@ const pb_backend pb_backend_cuda = {
     .hsic_reserve = cuda_hsic_reserve,
     .hsic_fwd = cuda_hsic_fwd,
     .hsic_bwd = cuda_hsic_bwd,
+    .triplet_reserve = cuda_triplet_reserve,
+    .triplet_loss = cuda_triplet_loss,
+    .triplet_stats = cuda_triplet_stats,
     .sqdist = cuda_sqdist,
     .lstm_reserve = cuda_lstm_reserve,
     .lstm_fwd_train = cuda_lstm_fwd_train,

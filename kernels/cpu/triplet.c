@@ -243,3 +243,10 @@ void pb_triplet_loss_cpu(float *loss, int64_t *counts, float *de, const float *e
   if (counts) memcpy(counts, tot, sizeof tot);
   if (de) pb_trip_grad(de, &w, e, denom > 0 ? (double)grad_scale / (double)denom : 0.0, p, nt);
 }
+
+void pb_triplet_stats_cpu(float *out, const float *loss, const int64_t *counts, int rows) {
+  const int64_t valid = counts[PB_TRIPLET_VALID];
+  out[0] = loss[0] * (float)rows;
+  out[1] = valid > 0 ? (float)((double)counts[PB_TRIPLET_ACTIVE] / (double)valid) * (float)rows : 0.0f;
+  out[2] = (float)counts[PB_TRIPLET_EXCLUDED];
+}

@@ -292,6 +292,10 @@ void pb_triplet_loss_cuda(float *loss, int64_t *counts, float *de, const float *
   pb_cuda_absent(__func__);
 }
 
+void pb_triplet_stats_cuda(float *out, const float *loss, const int64_t *counts, int rows, const pb_cuda_env *env) {
+  pb_cuda_absent(__func__);
+}
+
 void pb_u8_to_f32_norm_cuda(float *x, const uint8_t *u8, int n, int c, int hw, const float *mean, const float *std, const pb_cuda_env *env) {
   pb_cuda_absent(__func__);
 }

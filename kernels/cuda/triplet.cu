@@ -321,3 +321,19 @@ extern "C" void pb_triplet_loss_cuda(float *loss, int64_t *counts, float *de, co
     PB_CUDA_CHECK_LAUNCH("pb_trip_grad_kernel");
   }
 }
+
+/* ------------------------------------------------------------------ the run's figures */
+
+__global__ static void pb_trip_stats_kernel(float *out, const float *loss, const long long *counts, int rows) {
+  if (threadIdx.x != 0 || blockIdx.x != 0) return;
+  const long long valid = counts[PB_TRIPLET_VALID];
+  out[0] = __fmul_rn(loss[0], (float)rows);
+  out[1] = valid > 0 ? __fmul_rn((float)__ddiv_rn((double)counts[PB_TRIPLET_ACTIVE], (double)valid), (float)rows) : 0.0f;
+  out[2] = (float)counts[PB_TRIPLET_EXCLUDED];
+}
+
+extern "C" void pb_triplet_stats_cuda(float *out, const float *loss, const int64_t *counts, int rows,
+                                      const pb_cuda_env *env) {
+  pb_trip_stats_kernel<<<1, 32, 0, pb_cuda_stream_of(env->stream)>>>(out, loss, (const long long *)counts, rows);
+  PB_CUDA_CHECK_LAUNCH("pb_trip_stats_kernel");
+}
