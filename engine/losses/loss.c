@@ -22,10 +22,31 @@ void pb_loss_free(pb_loss *l, pb_ctx *ctx) {
   free(l);
 }
 
+/* [train] loss = triplet and its triplet_* keys, over embeddings of k per sample; the batches
+ * it reserves for are the training micro-batches ([train] batch_size, at most max_n). */
+static pb_loss *triplet_from_config(const pb_config *cfg, pb_ctx *ctx, int k, int nheads, int max_n, pb_err *err) {
+  if (nheads || pb_config_float(cfg, "train", "label_smoothing") > 0) {
+    pb_err_set(err, "%s: [train] loss = triplet trains an embedding ([model] embedding_dim); %s", pb_config_origin(cfg, "train", "loss"),
+               nheads ? "[model] heads are classifiers" : "[train] label_smoothing applies to loss = ce only");
+    return NULL;
+  }
+  pb_triplet_params p = {0};
+  p.mode = strcmp(pb_config_str(cfg, "train", "triplet_mining"), "all") ? PB_TRIPLET_BATCH_HARD : PB_TRIPLET_BATCH_ALL;
+  p.reduction = strcmp(pb_config_str(cfg, "train", "triplet_reduction"), "mean_nonzero") ? PB_TRIPLET_MEAN_ALL
+                                                                                        : PB_TRIPLET_MEAN_NONZERO;
+  p.soft = pb_config_bool(cfg, "train", "triplet_soft");
+  p.squared = !strcmp(pb_config_str(cfg, "train", "triplet_distance"), "squared");
+  p.margin = (float)pb_config_float(cfg, "train", "triplet_margin");
+  int batch = (int)PB_MIN(pb_config_int(cfg, "train", "batch_size"), (int64_t)max_n);
+  return pb_loss_triplet(ctx, k, &p, PB_MAX(batch, 1), err);
+}
+
 pb_loss *pb_loss_from_config(const pb_config *cfg, pb_ctx *ctx, int k, const pb_head *heads, int nheads, int max_n,
                              pb_err *err) {
   float smoothing = (float)pb_config_float(cfg, "train", "label_smoothing");
-  int bce = !strcmp(pb_config_str(cfg, "train", "loss"), "bce");
+  const char *kind = pb_config_str(cfg, "train", "loss");
+  if (!strcmp(kind, "triplet")) return triplet_from_config(cfg, ctx, k, nheads, max_n, err);
+  int bce = !strcmp(kind, "bce");
   if (bce && smoothing > 0) {
     pb_err_set(err, "[train] label_smoothing applies to loss = ce only (loss = bce was set)");
     return NULL;

@@ -17,6 +17,7 @@
 
 #include "engine/config/config.h"
 #include "engine/device/ctx.h"
+#include "kernels/ops.h"
 
 #define PB_LOSS_MAX_TERMS 16
 
@@ -25,6 +26,9 @@ typedef struct pb_loss_term {
   float weight;  /* in the objective */
   int classes;   /* logits of the term per sample */
   int offset;    /* term t's logits: the [n, classes] block at logits + n * offset (head-major) */
+  int stat;      /* 1: a statistic of training, not a loss (weight 0, classes 0): its "loss sum" over
+                    the labelled samples / their count is logged as train_NAME (the triplet loss's
+                    active fraction) */
 } pb_loss_term;
 
 typedef struct pb_loss pb_loss;
@@ -54,6 +58,8 @@ struct pb_loss {
   const pb_loss_vt *vt;
   int k;          /* logits per sample (all terms) */
   int nterms;
+  int label_rows; /* label rows [label_rows, n] compute reads: nterms (one per head), or 1 when
+                     every term scores the one label row (the triplet loss's statistics) */
   pb_loss_term term[PB_LOSS_MAX_TERMS];
   float *term_loss; /* [nterms] on the device: the loss sums of the last compute */
   int owns_term_loss;
@@ -66,6 +72,15 @@ pb_loss *pb_loss_xent(pb_ctx *ctx, int k, float smoothing, int max_n, pb_err *er
 /* Binary cross-entropy with logits on one-hot targets of the labels, averaged over the k
  * classes (nn.BCEWithLogitsLoss on one-hot rows), one term. */
 pb_loss *pb_loss_bce(pb_ctx *ctx, int k, int max_n, pb_err *err);
+/* The triplet loss (ops.h "triplet loss") over embeddings [n, d] (the model's output, k = d)
+ * with identity labels, for batches of up to max_n rows (the training batch: the loss reserves
+ * O(max_n^2) memory). Three terms on the one label row: "triplet" (weight 1: the reduced loss of
+ * each batch, weighted by its labelled rows in the epoch's mean), then the statistics "active"
+ * (the fraction of valid terms > 1e-5) and "excluded" (the fraction of anchors without a positive
+ * or a negative in their batch). No predictions: the classes of every term are 0. The gradient is
+ * that of loss / accum. User errors (the workspace on a GPU) name the keys. */
+pb_loss *pb_loss_triplet(pb_ctx *ctx, int d, const pb_triplet_params *p, int max_n, pb_err *err);
+
 /* The weighted sum of one term per head: terms[t] gives the head's name, weight, classes and
  * offset; part[t] (owned from here on, even on failure) computes that head's term on its
  * logit block. */

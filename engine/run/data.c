@@ -55,6 +55,8 @@ int pb_run_data_params(const pb_config *cfg, uint64_t seed, pb_data_params *out,
   p->size = (int)pb_config_int(cfg, "augment", "size");
   p->val_split = pb_config_float(cfg, "data", "val_split");
   p->num_classes = (int)pb_config_int(cfg, "model", "num_classes");
+  /* an embedding model's labels are identities: any id >= 0, no classes to bound them */
+  if (pb_config_int(cfg, "model", "embedding_dim") > 0) p->num_classes = 1 << 30;
   p->seed = seed;
   if (p->source == PB_SOURCE_CSV) {
     pb_head heads[PB_MAX_HEADS];

@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "engine/device/backend.h"
+#include "engine/run/verify.h"
+#include "metrics/verification.h"
 
 _Static_assert(PB_DATA_MAX_GROUPINGS <= PB_CELLS_MAX_GROUPINGS, "every grouping of a dataset fits the metric");
 
@@ -15,6 +17,11 @@ void pb_eval_free(pb_eval *e) {
   free(e->groups);
   free(e->groupings);
   free(e->sample);
+  free(e->emb);
+  if (e->verif) pb_verif_result_free(e->verif);
+  free(e->verif);
+  if (e->overlap) pb_verif_overlap_free(e->overlap);
+  free(e->overlap);
   memset(e, 0, sizeof *e);
 }
 
@@ -32,6 +39,12 @@ int pb_run_evaluate(pb_run *r, const pb_dataset *d, pb_eval *out, pb_err *err) {
   if (d->groupings) out->groupings = pb_xmalloc((size_t)cap * d->ngroupings * sizeof(int32_t));
   out->min_cell = r->min_cell;
   out->sample = pb_xmalloc((size_t)cap * sizeof(int32_t));
+  const int ed = r->tr->vt->embed ? r->model->embed_dim : 0;
+  if (ed) {
+    PB_ASSERT(r->views == 1); /* refused at init: no test-time views of embeddings */
+    out->emb_dim = ed;
+    out->emb = pb_xmalloc((size_t)cap * ed * sizeof(float));
+  }
   int32_t *pred = pb_xmalloc((size_t)eb * nt * sizeof(int32_t)), *idx = pb_xmalloc((size_t)cap * sizeof(int32_t));
   for (int i = 0; i < d->n; i++) idx[i] = i;
   pb_run_pass(r, d, 0, idx, d->n, eb, 0, 0);
@@ -48,8 +61,13 @@ int pb_run_evaluate(pb_run *r, const pb_dataset *d, pb_eval *out, pb_err *err) {
     if ((rc = pb_run_batch(r, d, b, &x, &y, &yh, err))) break;
     int n = b->n;
     if (!n) continue;
-    double loss[PB_LOSS_MAX_TERMS];
-    pb_trainer_eval(r->tr, x, y, yh, n, b->views, pred, loss);
+    double loss[PB_LOSS_MAX_TERMS] = {0};
+    if (ed) { /* the embeddings: no prediction, no loss (the triplet loss is a training batch's) */
+      r->tr->vt->embed(r->tr, x, n, out->emb + (size_t)out->n * ed);
+      memset(pred, 0xff, (size_t)nt * n * sizeof(int32_t));
+    } else {
+      pb_trainer_eval(r->tr, x, y, yh, n, b->views, pred, loss);
+    }
     for (int t = 0; t < nt; t++) {
       out->loss[t] += loss[t];
       memcpy(out->pred + t * cap + out->n, pred + (size_t)t * n, (size_t)n * sizeof(int32_t));
@@ -73,7 +91,7 @@ int pb_run_evaluate(pb_run *r, const pb_dataset *d, pb_eval *out, pb_err *err) {
   if (out->n == 0 && d->n > 0)
     return pb_err_set(err, "no %s image could be read (%ld skipped; the first: %s)", d->name, r->pass_bad,
                       r->nfirst_bad ? r->first_bad[0] : "?");
-  return PB_OK;
+  return ed && !r->no_verify ? pb_run_verify(r, d, out, err) : PB_OK;
 }
 
 void pb_eval_class_counts(const pb_eval *e, int t, int k, pb_class_counts *out) {

@@ -21,13 +21,20 @@ typedef struct pb_eval {
   int min_cell;       /* [data] min_cell: images a (class, group) cell needs to count */
   int32_t *sample;    /* [n] the dataset index of each evaluated image */
   double loss[PB_LOSS_MAX_TERMS]; /* loss sums per term over its labelled images */
+  /* embedding models ([model] embedding_dim): no predictions (pred is -1) but the embeddings
+   * and their verification figures (engine/run/verify.h) */
+  int emb_dim;        /* 0: a classifier */
+  float *emb;         /* [n, emb_dim] row-major, image i's embedding */
+  struct pb_verif_result *verif;   /* the set's verification figures, owned */
+  struct pb_verif_overlap *overlap; /* identities of the set also in the training set, owned */
 } pb_eval;
 
 /* Returned by pb_run_evaluate when r->stop was set before the pass ended. */
 #define PB_STOPPED 1
 
 /* Evaluation-mode pass over d (batches of eval_batch), averaging the probabilities over the
- * test-time views of [augment] tta when set. out is initialised here (pb_eval_free, also on
+ * test-time views of [augment] tta when set. For an embedding model it collects the embeddings
+ * and evaluates verification over every pair of d (pb_run_verify). out is initialised here (pb_eval_free, also on
  * failure). Fails when no image of d could be read, or when the skipped ones pass
  * [loader] max_bad_fraction; returns PB_STOPPED when r->stop was set. */
 int pb_run_evaluate(pb_run *r, const pb_dataset *d, pb_eval *out, pb_err *err);

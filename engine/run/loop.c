@@ -15,6 +15,7 @@
 #include "engine/run/run.h"
 #include "engine/run/state.h"
 #include "engine/run/stop.h"
+#include "engine/run/verify.h"
 
 /* The training session: the run and where it writes. */
 typedef struct train_session {
@@ -84,7 +85,7 @@ static int select_best(train_session *S, const pb_epoch_figures *f, int64_t epoc
   if (!col[0] || !pb_report_value(&r->tr->terms, f, col, &v) || !isfinite(v)) return PB_OK;
   if (epoch < r->tr->pre_epochs) return PB_OK; /* g's pretraining: f is not trained yet (released: no candidate) */
   size_t L = strlen(col);
-  int lower = L > 5 && !strcmp(col + L - 5, "_loss");
+  int lower = (L > 5 && !strcmp(col + L - 5, "_loss")) || (L > 4 && !strcmp(col + L - 4, "_eer"));
   if (r->select_epoch > 0 && (lower ? v >= r->select_best : v <= r->select_best)) return PB_OK;
   char base[4300];
   snprintf(base, sizeof base, "%s/best", S->f.ckdir);
@@ -106,7 +107,7 @@ static int observe(train_session *S, int64_t epoch, const int32_t *perm, pb_err 
   if (!t->vt->observe_batches || r->cursor != 0) return PB_OK;
   int64_t k = t->vt->observe_batches(t, epoch, r->batches_per_epoch);
   if (!k) return PB_OK;
-  int n = (int)PB_MIN((int64_t)r->train.n, k * r->batch);
+  int n = (int)PB_MIN(r->epoch_samples, k * r->batch);
   pb_run_pass(r, &r->train, 1, perm, n, r->batch, 0, epoch);
   for (pb_batch *b; (b = pb_loader_next(r->loader));) {
     float *x;
@@ -188,11 +189,10 @@ static int epoch_end(train_session *S, int64_t epoch, double t_ep, double t_trai
 
 static int train_loop(train_session *S, pb_err *err) {
   pb_run *r = &S->r;
-  int32_t *perm = pb_xmalloc((size_t)r->train.n * sizeof(int32_t));
+  int32_t *perm = pb_xmalloc((size_t)PB_MAX(r->epoch_samples, 1) * sizeof(int32_t));
   int log_every = (int)pb_config_int(r->cfg, "run", "log_interval");
   int64_t ck_steps = pb_config_int(r->cfg, "run", "checkpoint_every_steps");
   int64_t max_steps = pb_config_int(r->cfg, "train", "max_steps");
-  int shuffle = pb_config_bool(r->cfg, "data", "shuffle");
   int accum = r->tr->learner[0].accum_steps;
   double t_start = now_s();
   int64_t step0 = pb_trainer_step(r->tr);
@@ -206,12 +206,12 @@ static int train_loop(train_session *S, pb_err *err) {
     return LOOP_MAX_STEPS;
   }
   for (int64_t epoch = r->epoch; epoch < r->epochs && rc == PB_OK; epoch++) {
-    pb_data_order(perm, r->train.n, r->seed, epoch, shuffle);
+    pb_run_epoch_order(r, perm, epoch);
     if (observe(S, epoch, perm, err)) {
       rc = PB_ERR;
       goto out;
     }
-    pb_run_pass(r, &r->train, 1, perm, r->train.n, r->batch, r->cursor, epoch);
+    pb_run_pass(r, &r->train, 1, perm, (int)r->epoch_samples, r->batch, r->cursor, epoch);
     double t_ep = now_s(), t_train = 0, t_wait = 0;
     long imgs = 0;
     for (int64_t b = r->cursor; b < r->batches_per_epoch; b++) {
@@ -338,6 +338,10 @@ static int session(train_session *S, pb_config *cfg, const char *resume, pb_err 
          " steps per epoch",
          r->train.n, r->val.n, r->tests[0].n, r->train.c, r->train.h, r->train.w, r->model->arch, pb_run_count_params(r),
          r->tr->learner[0].steps_per_epoch);
+  char smp[512];
+  pb_run_sampler_str(r, smp, sizeof smp);
+  if (smp[0]) pb_log("%s", smp);
+  if (r->tr->terms.emb_dim) pb_run_log_overlap(r); /* verification on identities seen in training */
   if (resume_from) {
     if (pb_run_restore_state(r, resume_from, err)) return PB_ERR;
     pb_log("resumed from %s: epoch %" PRId64 ", batch %" PRId64 ", step %" PRId64, resume_from, r->epoch + 1,

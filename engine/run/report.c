@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "engine/run/log.h"
+#include "engine/run/verify.h"
 
 static int named(const pb_terms *l) { return l->term[0].name[0] != 0; }
 
@@ -51,8 +52,20 @@ static void cell_acc_str(const pb_eval *e, int t, int k, const char *prefix, con
   append(buf, len, " %s%s%scell_acc=%.4f", prefix, nm, nm[0] ? "_" : "", a.mean);
 }
 
+/* " PREFIXauc=.. PREFIXeer=.. PREFIXtpr@F=.." of an embedding model's set. */
+static void verif_str(const pb_eval *e, const char *prefix, char *buf, size_t len) {
+  const pb_verif_figures *a = &e->verif->all;
+  append(buf, len, " %sauc=%.4f %seer=%.4f", prefix, a->auc, prefix, a->eer);
+  for (int i = 0; i < a->npoints; i++)
+    append(buf, len, " %stpr@%g=%.4f%s", prefix, a->at[i].fpr, a->at[i].tpr, a->at[i].below_resolution ? "(n/a)" : "");
+}
+
 void pb_report_eval_str(const pb_terms *l, const pb_eval *e, const char *prefix, int bias, char *buf, size_t len) {
   buf[0] = 0;
+  if (e->verif) {
+    verif_str(e, prefix, buf, len);
+    return;
+  }
   if (!named(l)) {
     pb_cls_counts c;
     pb_eval_bias_counts(e, &c);
@@ -129,6 +142,16 @@ void pb_report_epoch(pb_report *rep, const pb_epoch_figures *f) {
   pb_log("epoch %" PRId64 "/%d done in %.1fs (%.0f img/s): train_loss=%.4f%s%s%s%s loader_wait=%.2fs", f->epoch + 1,
          f->epochs, f->wall_seconds, f->images_per_second, pb_report_train_loss(l, f->train, f->train_images), tp, vp,
          sp, badp, f->loader_wait);
+  const pb_eval *sets[1 + 4] = {f->val};
+  const char *sn[1 + 4] = {"val"};
+  for (int k = 0; k < f->ntests; k++) sets[1 + k] = f->tests[k], sn[1 + k] = f->test_names[k];
+  for (int k = 0; k < 1 + f->ntests; k++) { /* an embedding model's figures in full, per group */
+    if (!sets[k] || !sets[k]->verif) continue;
+    char line[4096], warn[1024] = "";
+    pb_verif_summary(sets[k]->verif, line, sizeof line);
+    if (sets[k]->overlap) pb_verif_overlap_str(sets[k]->overlap, warn, sizeof warn);
+    pb_log("epoch %" PRId64 " %s: %s%s%s", f->epoch + 1, sn[k], line, warn[0] ? "; " : "", warn);
+  }
   for (int i = 0; i < rep->nwriters; i++) rep->writer[i]->epoch(rep->writer[i], l, f);
 }
 
@@ -136,6 +159,7 @@ void pb_report_init(pb_report *rep, const pb_terms *l, const char *dir) {
   memset(rep, 0, sizeof *rep);
   rep->terms = l;
   if (dir) rep->writer[rep->nwriters++] = pb_report_csv(dir);
+  if (dir && l->emb_dim) rep->writer[rep->nwriters++] = pb_report_eval_json(dir);
 }
 
 void pb_report_free(pb_report *rep) {
@@ -149,8 +173,8 @@ void pb_report_free(pb_report *rep) {
 /* A row as named cells, in column order. */
 typedef struct {
   int n;
-  char name[PB_LOSS_MAX_TERMS * 24 + 24][64];
-  char val[PB_LOSS_MAX_TERMS * 24 + 24][32];
+  char name[1024][64]; /* terms x sets x their figures; verification: <= 16 groups per set here */
+  char val[1024][32];
 } csv_cells;
 
 static void cell(csv_cells *c, const char *fmt_val, double v, const char *name_fmt, ...)
@@ -178,12 +202,29 @@ static void csv_cells_of(const pb_terms *l, const pb_epoch_figures *f, csv_cells
   for (int t = 0; t < nt; t++) {
     const char *p = l->term[t].name, *u = nm ? "_" : "";
     long n = f->train->seen[t];
-    if (nm) cell(c, "%.6f", n ? f->train->loss[t] / (double)n : NAN, "%s%strain_loss", p, u);
+    if (l->term[t].stat) /* a statistic of training: train_active */
+      cell(c, "%.6f", n ? f->train->loss[t] / (double)n : NAN, "train_%s", p);
+    else if (nm)
+      cell(c, "%.6f", n ? f->train->loss[t] / (double)n : NAN, "%s%strain_loss", p, u);
     if (l->term[t].classes) cell(c, "%.6f", pb_ratio(f->train->correct[t], n), "%s%strain_acc", p, u);
   }
   const pb_eval *sets[1 + 4] = {f->val};
   const char *sn[1 + 4] = {"val"};
   for (int k = 0; k < f->ntests; k++) sets[1 + k] = f->tests[k], sn[1 + k] = f->test_names[k];
+  for (int s = 0; l->emb_dim && s < 1 + f->ntests; s++) { /* verification figures */
+    const pb_verif_result *v = sets[s] ? sets[s]->verif : NULL;
+    cell(c, "%.6f", v ? v->all.auc : NAN, "%s_auc", sn[s]);
+    cell(c, "%.6f", v ? v->all.eer : NAN, "%s_eer", sn[s]);
+    for (int i = 0; i < l->nfpr; i++)
+      cell(c, "%.6f", v && i < v->all.npoints ? v->all.at[i].tpr : NAN, "%s_tpr_at_fpr_%g", sn[s], l->fpr[i]);
+    for (int g = 0; v && g < v->ngroups && g < 16; g++) { /* each group's pairs at the global thresholds
+                                                           (all of them: eval.json) */
+      cell(c, "%.6f", v->group[g].own.auc, "%s_group%d_auc", sn[s], (int)v->group[g].id);
+      for (int i = 0; i < l->nfpr && i < v->all.npoints; i++)
+        cell(c, "%.6f", v->group[g].at_global[i].tpr, "%s_group%d_tpr_at_fpr_%g", sn[s], (int)v->group[g].id,
+             l->fpr[i]);
+    }
+  }
   for (int s = 0; s < 1 + f->ntests; s++) {
     for (int t = 0; t < nt; t++) {
       const char *p = l->term[t].name, *u = nm ? "_" : "";

@@ -1,6 +1,7 @@
 /* run.c: building a run's session from a config, and staging loader batches onto the model's
  * device (run.h). */
 #include "engine/run/run.h"
+#include "engine/run/verify.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -250,7 +251,9 @@ static int run_init(pb_run *r, pb_config *cfg, int infer, pb_err *err) {
     pb_err_set(err, "[data] the training set is empty");
     goto fail;
   }
+  r->epoch_samples = r->train.n;
   r->batches_per_epoch = (r->train.n + r->batch - 1) / r->batch;
+  if (!infer && pb_run_sampler_init(r, err)) goto fail;
   int accum = (int)pb_config_int(cfg, "train", "accum_steps");
   int64_t steps = (r->batches_per_epoch + accum - 1) / accum;
   int in[3] = {r->train.c, r->train.h, r->train.w};
@@ -261,6 +264,13 @@ static int run_init(pb_run *r, pb_config *cfg, int infer, pb_err *err) {
   r->epochs += r->tr->pre_epochs; /* the method's pretraining epochs come first */
   r->nterms = r->tr->terms.n;
   r->nlabels = r->tr->nlabels;
+  if (r->tr->terms.emb_dim) { /* verification of the evaluated sets */
+    pb_verif_params vp;
+    if (pb_run_verif_params(cfg, r->ctx.nthreads, r->tr->terms.fpr, &vp, err) ||
+        (!infer && pb_run_check_verif_sets(r, err))) /* plumb eval says it when it evaluates */
+      goto fail;
+    r->tr->terms.nfpr = vp.nfpr;
+  }
   r->max_batch = infer ? r->eval_batch : PB_MAX(r->batch, r->eval_batch);
   if (alloc_staging(r, err) || !(r->loader = make_loader(r, cfg, err))) goto fail;
   return PB_OK;

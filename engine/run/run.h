@@ -13,6 +13,7 @@
 #include "engine/trainers/trainer.h"
 #include "loaders/dataset.h"
 #include "loaders/pool.h"
+#include "loaders/sampler.h"
 
 #define PB_RUN_MAX_TESTS 4
 
@@ -32,6 +33,11 @@ typedef struct pb_run {
   int nlabels;           /* label rows per batch: 1, or one per head of a multi-head model */
   int batch, eval_batch, epochs;
   int64_t batches_per_epoch;
+  /* the training order ([data] sampler, order.c): epoch_samples entries per epoch (the data's
+   * size, or P x K x batches for sampler = pk, whose plan is pk) */
+  int64_t epoch_samples;
+  int pk_p, pk_k;        /* sampler = pk: P identities x K samples; 0 for the epoch sampler */
+  pb_pk_stats pk;
   char dir[4096], ckdir[4200];
   /* the loader: worker pool producing batches (pinned on a GPU), and the per-sample
    * augmentation of training and evaluation */
@@ -47,6 +53,7 @@ typedef struct pb_run {
   int nfirst_bad;
   char first_bad[3][600];
   const volatile sig_atomic_t *stop; /* non-NULL: evaluation gives up when *stop is set */
+  int no_verify;         /* embedding models: evaluation collects the embeddings only (plumb embed) */
   /* batch staging: two device slots of bytes and labels, the normalised input */
   int max_batch;         /* samples (images) per batch, training or evaluation */
   int views;             /* test-time views per evaluation image ([augment] tta; 1 = none) */
@@ -99,5 +106,15 @@ void pb_run_pass_stop(pb_run *r);
 int pb_run_batch(pb_run *r, const pb_dataset *d, pb_batch *b, float **x, int32_t **y, const int32_t **y_host,
                  pb_err *err);
 size_t pb_run_count_params(const pb_run *r);
+
+/* [data] sampler for r->train and r->batch (order.c): sets epoch_samples, batches_per_epoch and
+ * for sampler = pk the P x K plan (loaders/sampler.h). Errors name the keys: batch_size not
+ * P x K, fewer than P identities, no identity with 2 samples. */
+int pb_run_sampler_init(pb_run *r, pb_err *err);
+/* The training order of `epoch`: order [r->epoch_samples] dataset indices (a sample may repeat
+ * with sampler = pk). Pure in (data, config, seed, epoch): an exact resume draws it again. */
+void pb_run_epoch_order(const pb_run *r, int32_t *order, int64_t epoch);
+/* The log line describing the sampler ("" for the epoch sampler). */
+void pb_run_sampler_str(const pb_run *r, char *buf, size_t len);
 
 #endif

@@ -56,12 +56,22 @@ static int plain_restore(pb_trainer *t, const char *model_path, const char *stat
   return pb_ckpt_load_state(state_path, &t->learner[0].opt, t->learner[0].model, st, err);
 }
 
-static const pb_trainer_vt plain_vt = {"plain", plain_micro, plain_eval, plain_save, plain_restore, NULL,
+static void plain_embed(pb_trainer *t, const float *x, int n, float *emb_host) {
+  pb_model *m = t->learner[0].model;
+  PB_ASSERT(m->embed_dim > 0 && n <= m->max_n);
+  const float *e = pb_model_forward(m, x, n, 0);
+  m->ctx->ops->download(m->ctx, emb_host, e, (size_t)n * m->embed_dim * sizeof(float));
+}
+
+static const pb_trainer_vt plain_vt = {"plain", plain_micro, plain_eval, plain_save, plain_restore, NULL, NULL,
                                        NULL,    NULL,        NULL,       NULL,       NULL};
+/* an embedding model: the same, plus its embeddings for verification */
+static const pb_trainer_vt plain_embed_vt = {"plain", plain_micro, plain_eval, plain_save, plain_restore, NULL,
+                                             NULL,    NULL,        NULL,       NULL,       NULL,          plain_embed};
 
 pb_trainer *pb_trainer_plain(const pb_config *cfg, pb_model *m, int64_t steps_per_epoch, int epochs, pb_err *err) {
   pb_trainer *t = pb_xcalloc(1, sizeof *t);
-  t->vt = &plain_vt;
+  t->vt = m->embed_dim ? &plain_embed_vt : &plain_vt;
   t->nlearners = t->nmodels = 1;
   t->infer_only = m->infer_only;
   t->ctx = m->ctx;
@@ -73,8 +83,10 @@ pb_trainer *pb_trainer_plain(const pb_config *cfg, pb_model *m, int64_t steps_pe
     return NULL;
   }
   t->terms.n = t->loss->nterms;
-  for (int i = 0; i < t->loss->nterms; i++) t->terms.term[i] = t->loss->term[i], t->terms.label_row[i] = i;
-  t->nlabels = t->loss->nterms;
+  t->terms.emb_dim = m->embed_dim;
+  t->nlabels = t->loss->label_rows ? t->loss->label_rows : t->loss->nterms;
+  for (int i = 0; i < t->loss->nterms; i++)
+    t->terms.term[i] = t->loss->term[i], t->terms.label_row[i] = t->nlabels == 1 ? 0 : i;
   if (pb_trainer_alloc_common(t, m, err)) {
     pb_trainer_free(t);
     return NULL;

@@ -322,7 +322,7 @@ static void rb_free(pb_trainer *t) {
 
 static const pb_trainer_vt rb_vt = {"rebias",    rb_micro,           rb_eval,    rb_save,        rb_restore,
                                     rb_free,     rb_observe_batches, rb_observe, rb_observe_end, rb_progress,
-                                    rb_set_step};
+                                    rb_set_step, NULL};
 
 /* Which models a method needs and trains; every user error names the key and where it was set. */
 static int check_models(const pb_config *cfg, rb_priv *p, const char **names, int n, pb_err *err) {
@@ -423,6 +423,12 @@ pb_trainer *pb_trainer_models(const pb_config *cfg, pb_model **models, pb_config
   p->hsic_term = -1;
   int order[PB_MAX_LEARNERS];
   rb_priv tmp = *p;
+  if (strcmp(pb_config_str(cfg, "train", "loss"), "ce") != 0) {
+    pb_err_set(err, "%s: [train] loss = %s: the debiasing methods ([method] name = %s) train classifiers with "
+                    "cross-entropy (loss = ce)",
+               pb_config_origin(cfg, "train", "loss"), pb_config_str(cfg, "train", "loss"), mname);
+    goto fail;
+  }
   if (check_models(cfg, &tmp, names, n, err)) goto fail;
   int pre_epochs = (int)pb_config_int(cfg, "method", "g_pretrain_epochs");
   if (pre_epochs && (p->method == M_VANILLA || p->method == M_BIASED)) {

@@ -9,11 +9,16 @@
 
 pb_trainer *pb_trainer_from_config(const pb_config *cfg, pb_model *m, int64_t steps_per_epoch, int epochs,
                                    pb_err *err) {
-  if (m->embed_dim) {
-    pb_err_set(err, "[model] embedding_dim = %d: no training or evaluation loss for embeddings exists yet "
-                    "(a triplet loss is planned); plumb info and plumb bench --mode infer work on this model, "
-                    "or set embedding_dim = 0 to train a classifier",
-               m->embed_dim);
+  int triplet = !strcmp(pb_config_str(cfg, "train", "loss"), "triplet");
+  if (m->embed_dim && !triplet) {
+    pb_err_set(err, "%s: [model] embedding_dim = %d: an embedding has no classes for [train] loss = %s; train it with "
+                    "loss = triplet, or set embedding_dim = 0 to train a classifier",
+               pb_config_origin(cfg, "model", "embedding_dim"), m->embed_dim, pb_config_str(cfg, "train", "loss"));
+    return NULL;
+  }
+  if (triplet && !m->embed_dim) {
+    pb_err_set(err, "%s: [train] loss = triplet trains an embedding: set [model] embedding_dim (e.g. 128)",
+               pb_config_origin(cfg, "train", "loss"));
     return NULL;
   }
   return pb_trainer_plain(cfg, m, steps_per_epoch, epochs, err);

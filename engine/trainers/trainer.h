@@ -56,6 +56,11 @@ typedef struct pb_terms {
   int n;
   pb_loss_term term[PB_LOSS_MAX_TERMS];
   int label_row[PB_LOSS_MAX_TERMS];
+  /* an embedding model: its dimension (0: a classifier) and the verification operating points
+   * its evaluation reports ([verify] fpr; set by the run) */
+  int emb_dim;
+  int nfpr;
+  double fpr[16];
 } pb_terms;
 
 /* Training progress per term since the last set (an epoch). */
@@ -96,6 +101,9 @@ typedef struct pb_trainer_vt {
    * count from a checkpoint (after restore). */
   void (*progress)(const pb_trainer *t, int64_t *step, int64_t *total, double *lr);
   void (*set_step)(pb_trainer *t, int64_t step);
+  /* Optional (NULL: the reported model is no embedding model). Evaluation forward of n rows:
+   * emb_host [n, embed_dim] (host) the reported model's embeddings. Waits for the device. */
+  void (*embed)(pb_trainer *t, const float *x, int n, float *emb_host);
 } pb_trainer_vt;
 
 struct pb_trainer {
@@ -121,7 +129,7 @@ struct pb_trainer {
 
 /* The trainer for cfg over model m. A model planned for inference only
  * (pb_model_finalize_infer) gets an evaluation-only trainer: no optimizer, micro is a bug.
- * Embedding models ([model] embedding_dim) are refused: no loss for embeddings exists yet. */
+ * Embedding models ([model] embedding_dim) train with [train] loss = triplet (and only with it). */
 pb_trainer *pb_trainer_from_config(const pb_config *cfg, pb_model *m, int64_t steps_per_epoch, int epochs,
                                    pb_err *err);
 void pb_trainer_free(pb_trainer *t);

@@ -71,7 +71,7 @@ expect_fail "a head without its label column" "no column named 'hair'" \
   "$PLUMB" train "$T/mh.ini" --set run.name=e3 --set model.heads=skin:4,hair:2 --set model.head_weights=
 expect_fail "a head too small for its labels" "unknown label '2' in column 'skin'" \
   "$PLUMB" train "$T/mh.ini" --set run.name=e4 --set model.heads=skin:2,gender:2,age:3
-expect_fail "training an embedding model" "no training or evaluation loss for embeddings exists yet" \
+expect_fail "training an embedding model" "an embedding has no classes for [train] loss = ce" \
   "$PLUMB" train "$T/mh.ini" --set run.name=e5 --set model.heads= --set model.head_weights= --set model.embedding_dim=16 \
   --set data.train_path=train_skin.csv --set data.test_path=test_skin.csv
 ngpu=$("$PLUMB" info 2>/dev/null | sed -n 's/^GPUs: \([0-9]*\).*/\1/p')
