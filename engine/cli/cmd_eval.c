@@ -10,6 +10,7 @@
 #include "engine/run/evaluate.h"
 #include "engine/run/report.h"
 #include "engine/run/state.h"
+#include "metrics/verification.h"
 
 /* The cell-averaged accuracy of each model behind its figure: per grouping, its value, cells and
  * images counted. */
@@ -94,6 +95,12 @@ int pb_cmd_eval(const pb_cli_opts *o, pb_config *cfg) {
     printf("checkpoint %s: %ld %s images\n", ck, e.n, r.tests[k].name);
     printf("%s\n", part + 1);
     pb_report_per_class(&terms, &e, stdout);
+    if (e.verif) { /* an embedding model: the figures in full, per group, and the overlap warning */
+      char line[4096], warn[1024] = "";
+      pb_verif_summary(e.verif, line, sizeof line);
+      if (e.overlap) pb_verif_overlap_str(e.overlap, warn, sizeof warn);
+      printf("%s\n%s%s", line, warn, warn[0] ? "\n" : "");
+    }
     print_cells(&terms, &e);
     if (pf.f) write_predictions(pf.f, &terms, &e, &r.tests[k], k == 0);
     pb_eval_free(&e);

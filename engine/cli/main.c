@@ -21,6 +21,15 @@ static const pb_command commands[] = {
      .required = "checkpoint",
      .config = PB_CLI_CONFIG,
      .run = pb_cmd_eval},
+    {.name = "embed",
+     .usage = "CONFIG --checkpoint CHECKPOINT --out EMB.npy [--split test|train|val|NAME] [--csv ROWS.csv] "
+              "[--set section.key=value]...",
+     .help = "an embedding model's embeddings of one set: float32 [N, D] .npy and a CSV of each row's index, "
+             "path, identity label and group",
+     .options = "checkpoint,out,split,csv",
+     .required = "checkpoint,out",
+     .config = PB_CLI_CONFIG,
+     .run = pb_cmd_embed},
     {.name = "info",
      .usage = "[--model NAME [--set ...]]",
      .help = "the build, libraries and GPUs; with --model an architecture summary and parameter count",
