@@ -110,9 +110,9 @@ static int load_other(const pb_data_params *p, pb_dataset *full, pb_dataset *tes
     if (pb_path_join(tl, sizeof tl, dir, p->train_targets, err) ||
         pb_path_join(sl, sizeof sl, dir, p->test_targets, err))
       return pb_err_prefix(err, "[data]");
-    const char *col = p->label_columns;
-    if (pb_data_npy(full, "train", tp, tl, col, nclass, err)) return PB_ERR;
-    if (pb_data_npy(test, "test", sp, sl, col, nclass, err)) return pb_dataset_free(full), PB_ERR;
+    const char *col = p->label_columns, *gc = p->group_column;
+    if (pb_data_npy(full, "train", tp, tl, col, gc, nclass, err)) return PB_ERR;
+    if (pb_data_npy(test, "test", sp, sl, col, gc, nclass, err)) return pb_dataset_free(full), PB_ERR;
     if (load_lengths(full, dir, p->train_lengths, "train_lengths", err) ||
         load_lengths(test, dir, p->test_lengths, "test_lengths", err))
       return pb_dataset_free(full), pb_dataset_free(test), PB_ERR;
@@ -135,7 +135,8 @@ static int load_other(const pb_data_params *p, pb_dataset *full, pb_dataset *tes
   } else {
     char root[4096];
     if (pb_path_join(root, sizeof root, dir, p->image_root, err)) return pb_err_prefix(err, "[data] image_root");
-    pb_csv_opts o = {p->path_column, p->label_columns, p->group_column, p->multilabel, p->path_suffix, nclass, ""};
+    pb_csv_opts o = {p->path_column, p->label_columns, p->group_column, p->multilabel, p->path_suffix, nclass, "",
+                     NULL};
     /* Multi-head models: head h reads the column of its name; the columns go in head order. */
     int nh = p->nheads, bounds[PB_DATA_MAX_HEADS];
     char cols[1100] = "";

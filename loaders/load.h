@@ -35,7 +35,8 @@ typedef struct pb_data_params {
   const char *train_targets, *test_targets; /* npy: labels, an integer .npy or a .csv */
   const char *train_lengths, *test_lengths; /* npy [N, T, D]: sequence lengths, an integer .npy [N]
                                                in 1..T ("" = every sample has T steps) */
-  /* csv (label_columns also npy: its label column, "" = the last) */
+  /* csv (label_columns and group_column also npy with .csv targets: its label column, "" = the
+   * last, and its group column) */
   const char *image_root;    /* the manifests' paths are relative to dir/image_root */
   const char *path_column, *label_columns, *group_column, *path_suffix;
   const char *test_group_columns; /* csv: groupings read from the test manifest alone ("" = none;

@@ -57,7 +57,7 @@ const pb_cfg_key pb_cfg_keys[] = {
   {"data", "image_root",       S, 0, 0, "", NULL, "csv: folder the manifest's image paths are relative to (relative to dir; empty = dir)"},
   {"data", "path_column",      S, 0, 0, "", NULL, "csv: header name of the image path column (empty = the first column)"},
   {"data", "label_columns",    S, 0, 0, "", NULL, "csv/npy: comma-separated label column names, the first is the trained one (empty = the second column; npy: the last); with [model] heads: empty = the head names, else exactly the head names in any order"},
-  {"data", "group_column",     S, 0, 0, "", NULL, "csv: group / attribute column for the bias metrics (empty = none)"},
+  {"data", "group_column",     S, 0, 0, "", NULL, "csv, or npy with .csv targets: group / attribute column for the bias metrics (npy: integer ids in [0, 2^20); empty = none)"},
   {"data", "test_group_columns", S, 0, 0, "", NULL, "csv: comma-separated columns of the TEST manifest alone (the training manifest need not have them) holding integer group ids >= 0, each a grouping of the test images for the cell-averaged accuracy (test_cell_acc; f_test_cell_acc for named models): per grouping, the mean over (true class, group) cells of at least min_cell images of the cell's accuracy, then the mean over groupings (nan when a grouping has no such cell); ImageNet-9: cluster1,cluster2,cluster3, ReBias's unbiased accuracy"},
   {"data", "min_cell",         I, 1, 1000000000, "10", NULL, "test_group_columns: fewest test images a (class, group) cell needs to count (ReBias's evaluator.py: cells with >= 10 images)"},
   {"data", "multilabel",       B, 0, 0, "false", NULL, "csv: the first label column holds space-separated labels (names or ids)"},
