@@ -35,6 +35,9 @@ typedef struct pb_data_params {
   const char *train_targets, *test_targets; /* npy: labels, an integer .npy or a .csv */
   const char *train_lengths, *test_lengths; /* npy [N, T, D]: sequence lengths, an integer .npy [N]
                                                in 1..T ("" = every sample has T steps) */
+  const char *train_groups, *test_groups;   /* npy: group ids, an integer .npy [N] in
+                                               [0, PB_DATA_GROUP_BOUND) ("" = none; each split on its
+                                               own); not with group_column */
   /* csv (label_columns and group_column also npy with .csv targets: its label column, "" = the
    * last, and its group column) */
   const char *image_root;    /* the manifests' paths are relative to dir/image_root */

@@ -54,6 +54,8 @@ const pb_cfg_key pb_cfg_keys[] = {
   {"data", "test_targets",     S, 0, 0, "", NULL, "npy: test labels, a .npy of integers or a .csv (relative to dir)"},
   {"data", "train_lengths",    S, 0, 0, "", NULL, "npy sequences [N, T, D]: the training tracks' lengths, a .npy of integers [N] in 1..T (relative to dir; empty = every track has T steps); steps past a length are zeroed"},
   {"data", "test_lengths",     S, 0, 0, "", NULL, "npy sequences: the test tracks' lengths, as train_lengths"},
+  {"data", "train_groups",     S, 0, 0, "", NULL, "npy: the training samples' group ids for the bias metrics, a .npy of integers [N] in [0, 2^20) (relative to dir; empty = none); not with group_column"},
+  {"data", "test_groups",      S, 0, 0, "", NULL, "npy: the test samples' group ids, as train_groups (either may be given without the other)"},
   {"data", "image_root",       S, 0, 0, "", NULL, "csv: folder the manifest's image paths are relative to (relative to dir; empty = dir)"},
   {"data", "path_column",      S, 0, 0, "", NULL, "csv: header name of the image path column (empty = the first column)"},
   {"data", "label_columns",    S, 0, 0, "", NULL, "csv/npy: comma-separated label column names, the first is the trained one (empty = the second column; npy: the last); with [model] heads: empty = the head names, else exactly the head names in any order"},
