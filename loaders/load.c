@@ -134,6 +134,19 @@ out:
   return rc;
 }
 
+/* The first limit rows of d (0 or >= d->n: all of them), in place. */
+static void limit_rows(pb_dataset *d, long limit) {
+  if (limit <= 0 || limit >= d->n) return;
+  int n = (int)limit;
+  int32_t *idx = pb_xmalloc((size_t)n * sizeof(int32_t));
+  for (int i = 0; i < n; i++) idx[i] = i;
+  pb_dataset sub;
+  pb_dataset_take(&sub, d, idx, n, d->name);
+  free(idx);
+  pb_dataset_free(d);
+  *d = sub;
+}
+
 /* Image folders, CSV manifests, .npy arrays: train into full, test into test. */
 static int load_other(const pb_data_params *p, pb_dataset *full, pb_dataset *test, pb_err *err) {
   const char *dir = p->dir;
@@ -158,6 +171,8 @@ static int load_other(const pb_data_params *p, pb_dataset *full, pb_dataset *tes
         load_groups(full, dir, p->train_groups, "train_groups", err) ||
         load_groups(test, dir, p->test_groups, "test_groups", err))
       return pb_dataset_free(full), pb_dataset_free(test), PB_ERR;
+    limit_rows(full, p->limit_train);
+    limit_rows(test, p->limit_test);
     if (full->c != test->c || full->h != test->h || full->w != test->w) {
       pb_err_set(err, "[data] train features are %dx%dx%d per sample but test features %dx%dx%d", full->c, full->h,
                  full->w, test->c, test->h, test->w);

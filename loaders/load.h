@@ -26,7 +26,7 @@ typedef struct pb_data_head {
 typedef struct pb_data_params {
   int source;                /* PB_SOURCE_* */
   const char *dir;
-  /* idx: IDX files (optionally gzipped), the first limit_* samples (0 = all), bias */
+  /* idx: IDX files (optionally gzipped), the first limit_* samples (0 = all; npy too), bias */
   const char *train_images, *train_labels, *test_images, *test_labels;
   long limit_train, limit_test;
   pb_bias_params bias;       /* kind != PB_BIAS_NONE needs PB_SOURCE_IDX */
