@@ -20,6 +20,10 @@ enum {
                      [N,T,D]: c = 1, h = T, w = D) */
 };
 
+/* Bound of the group ids of .npy data: ids are small integers (identity groups, attributes);
+ * a larger one is a wrong file, not a group. */
+#define PB_DATA_GROUP_BOUND (1 << 20)
+
 /* Most groupings a dataset carries (test_group_columns). */
 #define PB_DATA_MAX_GROUPINGS 16
 
@@ -38,7 +42,9 @@ typedef struct pb_dataset {
   uint8_t *multi;    /* n*multi_k multi-hot, or NULL */
   char **class_names; /* num_classes names (folders, CSV names), or NULL */
   int32_t *labels;   /* n, in [0, num_classes) */
-  int32_t *groups;   /* n bias attributes (inversion: 0/1; colour: colour index), or NULL */
+  int32_t *groups;   /* n bias attributes (inversion: 0/1; colour: colour index), group column
+                        values (csv), group ids in [0, PB_DATA_GROUP_BOUND) (npy: [data]
+                        *_groups or group_column), or NULL */
   int ngroupings;    /* groupings of the cell-averaged accuracy (metrics/cells.h), else 0 */
   int32_t *groupings; /* [n, ngroupings] row-major: group ids >= 0 from the test manifest's
                          [data] test_group_columns (ImageNet-9's texture clusters), or NULL */

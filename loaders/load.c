@@ -98,6 +98,55 @@ out:
   return rc;
 }
 
+/* The group ids of d (.npy features) from the integer .npy `file` (relative to dir; "" = none):
+ * [N] values in [0, PB_DATA_GROUP_BOUND). Errors name the [data] key, the file, and the first
+ * bad row and value. */
+static int load_groups(pb_dataset *d, const char *dir, const char *file, const char *key, pb_err *err) {
+  if (!file[0]) return PB_OK;
+  char path[4096];
+  if (pb_path_join(path, sizeof path, dir, file, err)) return pb_err_prefix(err, "[data] %s", key);
+  pb_npy g;
+  if (pb_npy_read(&g, path, err)) return pb_err_prefix(err, "[data] %s", key);
+  int rc = PB_ERR;
+  if (!g.i32) {
+    pb_err_set(err, "[data] %s = %s: group ids must be integers (int8/uint8/int32/int64), not float32", key, path);
+    goto out;
+  }
+  if (g.ndim != 1 || g.dims[0] != d->n) {
+    char shape[96];
+    size_t o = 0;
+    for (int k = 0; k < g.ndim; k++) o += (size_t)snprintf(shape + o, sizeof shape - o, k ? ", %ld" : "%ld", g.dims[k]);
+    pb_err_set(err, "[data] %s = %s: group ids must be [N] with N = %d (the features' rows), not (%s)", key, path,
+               d->n, shape);
+    goto out;
+  }
+  for (int i = 0; i < d->n; i++)
+    if (g.i32[i] < 0 || g.i32[i] >= PB_DATA_GROUP_BOUND) {
+      pb_err_set(err, "[data] %s = %s: group id %d of row %d is not in [0, 2^20)", key, path, g.i32[i], i);
+      goto out;
+    }
+  free(d->groups);
+  d->groups = g.i32;
+  g.i32 = NULL;
+  rc = PB_OK;
+out:
+  pb_npy_free(&g);
+  return rc;
+}
+
+/* The first limit rows of d (0 or >= d->n: all of them), in place. */
+static void limit_rows(pb_dataset *d, long limit) {
+  if (limit <= 0 || limit >= d->n) return;
+  int n = (int)limit;
+  int32_t *idx = pb_xmalloc((size_t)n * sizeof(int32_t));
+  for (int i = 0; i < n; i++) idx[i] = i;
+  pb_dataset sub;
+  pb_dataset_take(&sub, d, idx, n, d->name);
+  free(idx);
+  pb_dataset_free(d);
+  *d = sub;
+}
+
 /* Image folders, CSV manifests, .npy arrays: train into full, test into test. */
 static int load_other(const pb_data_params *p, pb_dataset *full, pb_dataset *test, pb_err *err) {
   const char *dir = p->dir;
@@ -110,12 +159,20 @@ static int load_other(const pb_data_params *p, pb_dataset *full, pb_dataset *tes
     if (pb_path_join(tl, sizeof tl, dir, p->train_targets, err) ||
         pb_path_join(sl, sizeof sl, dir, p->test_targets, err))
       return pb_err_prefix(err, "[data]");
-    const char *col = p->label_columns;
-    if (pb_data_npy(full, "train", tp, tl, col, nclass, err)) return PB_ERR;
-    if (pb_data_npy(test, "test", sp, sl, col, nclass, err)) return pb_dataset_free(full), PB_ERR;
+    const char *col = p->label_columns, *gc = p->group_column;
+    if (gc[0] && (p->train_groups[0] || p->test_groups[0]))
+      return pb_err_set(err, "[data] group_column = %s and %s = %s both give the groups: set one of them", gc,
+                        p->train_groups[0] ? "train_groups" : "test_groups",
+                        p->train_groups[0] ? p->train_groups : p->test_groups);
+    if (pb_data_npy(full, "train", tp, tl, col, gc, nclass, err)) return PB_ERR;
+    if (pb_data_npy(test, "test", sp, sl, col, gc, nclass, err)) return pb_dataset_free(full), PB_ERR;
     if (load_lengths(full, dir, p->train_lengths, "train_lengths", err) ||
-        load_lengths(test, dir, p->test_lengths, "test_lengths", err))
+        load_lengths(test, dir, p->test_lengths, "test_lengths", err) ||
+        load_groups(full, dir, p->train_groups, "train_groups", err) ||
+        load_groups(test, dir, p->test_groups, "test_groups", err))
       return pb_dataset_free(full), pb_dataset_free(test), PB_ERR;
+    limit_rows(full, p->limit_train);
+    limit_rows(test, p->limit_test);
     if (full->c != test->c || full->h != test->h || full->w != test->w) {
       pb_err_set(err, "[data] train features are %dx%dx%d per sample but test features %dx%dx%d", full->c, full->h,
                  full->w, test->c, test->h, test->w);
@@ -135,7 +192,8 @@ static int load_other(const pb_data_params *p, pb_dataset *full, pb_dataset *tes
   } else {
     char root[4096];
     if (pb_path_join(root, sizeof root, dir, p->image_root, err)) return pb_err_prefix(err, "[data] image_root");
-    pb_csv_opts o = {p->path_column, p->label_columns, p->group_column, p->multilabel, p->path_suffix, nclass, ""};
+    pb_csv_opts o = {p->path_column, p->label_columns, p->group_column, p->multilabel, p->path_suffix, nclass, "",
+                     NULL};
     /* Multi-head models: head h reads the column of its name; the columns go in head order. */
     int nh = p->nheads, bounds[PB_DATA_MAX_HEADS];
     char cols[1100] = "";
@@ -195,6 +253,10 @@ int pb_data_load(const pb_data_params *p, pb_dataset *train, pb_dataset *val, pb
     return pb_err_set(err, "[data] %s = %s needs dataset = npy (sequence features [N, T, D])",
                       p->train_lengths[0] ? "train_lengths" : "test_lengths",
                       p->train_lengths[0] ? p->train_lengths : p->test_lengths);
+  if ((p->train_groups[0] || p->test_groups[0]) && p->source != PB_SOURCE_NPY)
+    return pb_err_set(err, "[data] %s = %s needs dataset = npy (csv manifests: group_column)",
+                      p->train_groups[0] ? "train_groups" : "test_groups",
+                      p->train_groups[0] ? p->train_groups : p->test_groups);
   if (p->test_group_columns[0] && p->source != PB_SOURCE_CSV)
     return pb_err_set(err, "[data] test_group_columns = %s needs dataset = csv (columns of the test manifest)",
                       p->test_group_columns);

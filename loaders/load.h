@@ -26,7 +26,7 @@ typedef struct pb_data_head {
 typedef struct pb_data_params {
   int source;                /* PB_SOURCE_* */
   const char *dir;
-  /* idx: IDX files (optionally gzipped), the first limit_* samples (0 = all), bias */
+  /* idx: IDX files (optionally gzipped), the first limit_* samples (0 = all; npy too), bias */
   const char *train_images, *train_labels, *test_images, *test_labels;
   long limit_train, limit_test;
   pb_bias_params bias;       /* kind != PB_BIAS_NONE needs PB_SOURCE_IDX */
@@ -35,7 +35,11 @@ typedef struct pb_data_params {
   const char *train_targets, *test_targets; /* npy: labels, an integer .npy or a .csv */
   const char *train_lengths, *test_lengths; /* npy [N, T, D]: sequence lengths, an integer .npy [N]
                                                in 1..T ("" = every sample has T steps) */
-  /* csv (label_columns also npy: its label column, "" = the last) */
+  const char *train_groups, *test_groups;   /* npy: group ids, an integer .npy [N] in
+                                               [0, PB_DATA_GROUP_BOUND) ("" = none; each split on its
+                                               own); not with group_column */
+  /* csv (label_columns and group_column also npy with .csv targets: its label column, "" = the
+   * last, and its group column) */
   const char *image_root;    /* the manifests' paths are relative to dir/image_root */
   const char *path_column, *label_columns, *group_column, *path_suffix;
   const char *test_group_columns; /* csv: groupings read from the test manifest alone ("" = none;

@@ -280,6 +280,7 @@ static int csv_load(pb_dataset *d, const char *name, const char *csv, const char
   int ngrp = cols[ncol - 1] >= 0;
   /* Groupings: their own columns, integer ids read as they are (no vocabulary). */
   int gcols[PB_DATA_MAX_GROUPINGS], ngs = 0;
+  const char *gkey = o->group_columns_key ? o->group_columns_key : "test_group_columns";
   if (o->group_columns && o->group_columns[0]) {
     char buf[1024];
     snprintf(buf, sizeof buf, "%s", o->group_columns);
@@ -288,11 +289,11 @@ static int csv_load(pb_dataset *d, const char *name, const char *csv, const char
       size_t L = strlen(t);
       while (L && t[L - 1] == ' ') t[--L] = 0;
       if (ngs == PB_DATA_MAX_GROUPINGS) {
-        pb_err_set(err, "[data] test_group_columns = %s: more than %d columns", o->group_columns, PB_DATA_MAX_GROUPINGS);
+        pb_err_set(err, "[data] %s = %s: more than %d columns", gkey, o->group_columns, PB_DATA_MAX_GROUPINGS);
         goto out;
       }
       if ((gcols[ngs++] = col_index(hdr, nh, t)) < 0) {
-        pb_err_set(err, "%s:1: no column named '%s' ([data] test_group_columns)", csv, t);
+        pb_err_set(err, "%s:1: no column named '%s' ([data] %s)", csv, t, gkey);
         goto out;
       }
     }
@@ -391,8 +392,8 @@ static int csv_load(pb_dataset *d, const char *name, const char *csv, const char
     for (int j = 0; j < ngs; j++) {
       long id;
       if (!parse_id(fields[gcols[j]], &id)) {
-        pb_err_set(err, "%s:%d: '%s' in column '%s' is not a group id (an integer >= 0; [data] test_group_columns)",
-                   csv, line, fields[gcols[j]], hdr[gcols[j]]);
+        pb_err_set(err, "%s:%d: '%s' in column '%s' is not a group id (an integer >= 0; [data] %s)", csv, line,
+                   fields[gcols[j]], hdr[gcols[j]], gkey);
         goto out;
       }
       gids[(size_t)r * ngs + j] = (int32_t)id;
@@ -645,8 +646,9 @@ out:
 }
 
 int pb_data_npy(pb_dataset *d, const char *name, const char *feats, const char *labels, const char *label_column,
-                int num_classes, pb_err *err) {
+                const char *group_column, int num_classes, pb_err *err) {
   memset(d, 0, sizeof *d);
+  const char *gc = group_column ? group_column : "";
   pb_npy x, y = {0};
   if (pb_npy_read(&x, feats, err)) return pb_err_prefix(err, "[data] %s features", name);
   int rc = PB_ERR;
@@ -661,11 +663,22 @@ int pb_data_npy(pb_dataset *d, const char *name, const char *feats, const char *
                x.ndim == 2 ? x.dims[1] : x.dims[1] * x.dims[2]);
     goto out;
   }
-  int32_t *lab = NULL;
+  int32_t *lab = NULL, *grp = NULL;
   size_t ln = strlen(labels);
-  if (ln > 4 && !strcmp(labels + ln - 4, ".csv")) {
-    /* Integer labels from a CSV column (header row). */
-    pb_csv_opts o = {"", label_column, "", 0, "", num_classes, ""};
+  int is_csv = ln > 4 && !strcmp(labels + ln - 4, ".csv");
+  if (gc[0] && !is_csv) {
+    pb_err_set(err, "[data] group_column = %s reads a column of .csv targets; the %s targets %s are not a .csv "
+               "(give [data] %s_groups, a .npy of group ids, instead)", gc, name, labels, name);
+    goto out;
+  }
+  if (strchr(gc, ',')) {
+    pb_err_set(err, "[data] group_column = %s: one column name, not a list", gc);
+    goto out;
+  }
+  if (is_csv) {
+    /* Integer labels from a CSV column (header row); group ids, read as they are, from another
+     * (a grouping: no vocabulary, so the train and test files' ids agree). */
+    pb_csv_opts o = {"", label_column, "", 0, "", num_classes, gc, "group_column"};
     pb_vocab v = {0};
     pb_dataset t;
     char *text = read_text(labels, err);
@@ -693,8 +706,18 @@ int pb_data_npy(pb_dataset *d, const char *name, const char *feats, const char *
       pb_dataset_free(&t);
       goto out;
     }
+    if (gc[0])
+      for (int i = 0; i < n; i++)
+        if (t.groupings[i] >= PB_DATA_GROUP_BOUND) {
+          pb_err_set(err, "%s: group id %d of row %d (column '%s', [data] group_column) is not below 2^20", labels,
+                     t.groupings[i], i, gc);
+          pb_dataset_free(&t);
+          goto out;
+        }
     lab = t.labels;
     t.labels = NULL;
+    grp = t.groupings; /* [n, 1]: one grouping */
+    t.groupings = NULL;
     pb_dataset_free(&t);
   } else {
     if (pb_npy_read(&y, labels, err)) goto out;
@@ -721,6 +744,7 @@ int pb_data_npy(pb_dataset *d, const char *name, const char *feats, const char *
   d->feats = x.f32;
   x.f32 = NULL;
   d->labels = lab;
+  d->groups = grp;
   d->num_classes = num_classes;
   rc = PB_OK;
 out:

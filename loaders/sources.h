@@ -34,6 +34,7 @@ typedef struct pb_csv_opts {
   const char *group_columns; /* comma-separated header names of groupings (pb_dataset groupings:
                                 integer group ids >= 0, outside the vocabularies); the engine sets
                                 them for the test manifest only; NULL or "" = none */
+  const char *group_columns_key; /* the [data] key the groupings' errors name; NULL = test_group_columns */
 } pb_csv_opts;
 
 /* A CSV manifest with a header row; image paths relative to root (never absolute, never
@@ -48,9 +49,12 @@ int pb_data_csv_heads(pb_dataset *d, const char *name, const char *csv, const ch
                       const int *bounds, pb_vocab *vocab, pb_err *err);
 
 /* feats: a float32 .npy of [N, D] or [N, T, D]; labels: a .npy of integers [N] or a CSV with
- * a header whose column `label_column` ("" = the last) holds integer labels. */
+ * a header whose column `label_column` ("" = the last) holds integer labels. group_column
+ * (NULL or "" = none; [data] group_column): a column of that CSV holding each row's group id,
+ * an integer in [0, PB_DATA_GROUP_BOUND), into d->groups; with a .npy of labels it is an error.
+ * Errors name the file, and the row or line and value at fault. */
 int pb_data_npy(pb_dataset *d, const char *name, const char *feats, const char *labels, const char *label_column,
-                int num_classes, pb_err *err);
+                const char *group_column, int num_classes, pb_err *err);
 
 /* Reads a .npy array (little-endian f4, i1/u1, i4, i8; C order) as float32 or int32 values. */
 typedef struct pb_npy {

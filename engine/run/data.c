@@ -44,6 +44,8 @@ int pb_run_data_params(const pb_config *cfg, uint64_t seed, pb_data_params *out,
   p->test_targets = pb_config_str(cfg, "data", "test_targets");
   p->train_lengths = pb_config_str(cfg, "data", "train_lengths");
   p->test_lengths = pb_config_str(cfg, "data", "test_lengths");
+  p->train_groups = pb_config_str(cfg, "data", "train_groups");
+  p->test_groups = pb_config_str(cfg, "data", "test_groups");
   p->image_root = pb_config_str(cfg, "data", "image_root");
   p->path_column = pb_config_str(cfg, "data", "path_column");
   p->label_columns = pb_config_str(cfg, "data", "label_columns");

@@ -3,8 +3,9 @@
 # identities as classes) trained with a per-frame projection, a 2-layer bidirectional LSTM with
 # dropout between layers and mean pooling; the model learns (test accuracy), resume is
 # bit-exact with dropout and shuffling (the LSTM's dropout counter is in the checkpoint), plumb
-# eval and plumb info run it, and bad lengths / shapes / configs are clear errors. The
-# comparison with PyTorch's nn.LSTM is test_torch_lstm_model.sh.
+# eval and plumb info run it, group ids come from .npy files or a column of .csv targets, and bad
+# lengths / group ids / shapes / configs are clear errors. The comparison with PyTorch's nn.LSTM
+# is test_torch_lstm_model.sh.
 source "$(dirname "$0")/lib.sh"
 PY=${PYTHON:-/usr/bin/python3}
 "$PY" -c "import numpy" 2>/dev/null || { echo "skipped: no python3 numpy (make_tracks.py)"; exit 77; }
@@ -105,6 +106,9 @@ bad = np.load(f"{d}/train_len.npy"); bad[7] = 9; np.save(f"{d}/len_big.npy", bad
 np.save(f"{d}/len_float.npy", np.ones(n, dtype=np.float32))
 np.save(f"{d}/len_short.npy", np.ones(n - 1, dtype=np.int32))
 np.save(f"{d}/x2d.npy", np.zeros((n, 16), dtype=np.float32))
+g = np.load(f"{d}/train_group.npy"); g[4] = -1; np.save(f"{d}/group_neg.npy", g)
+np.save(f"{d}/group_float.npy", np.load(f"{d}/train_group.npy").astype(np.float32))
+np.save(f"{d}/group_short.npy", np.load(f"{d}/train_group.npy")[:-1])
 PYEOF
 expect_fail "a length of 0" "length 0 of row 5 is not in [1, T = 8]" "$PLUMB" train "$T/seq.ini" --set data.train_lengths=len_zero.npy --set run.name=e1
 expect_fail "a length above T" "length 9 of row 7 is not in [1, T = 8]" "$PLUMB" train "$T/seq.ini" --set data.train_lengths=len_big.npy --set run.name=e2
@@ -114,5 +118,18 @@ expect_fail "lengths for [N, D] features" "lengths need sequence features" "$PLU
 expect_fail "an lstm on [N, D] features" "arch = lstm reads sequences" "$PLUMB" train "$T/seq.ini" --set data.train_path=x2d.npy --set data.test_path=x2d.npy --set data.train_lengths= --set data.test_lengths= --set data.test_targets=train_y.npy --set run.name=e6
 expect_fail "lengths with idx data" "train_lengths = len_zero.npy needs dataset = npy" "$PLUMB" train "$T/seq.ini" --set data.dataset=idx --set data.train_lengths=len_zero.npy --set run.name=e7
 expect_fail "5 lstm layers" "lstm_layers" "$PLUMB" train "$T/seq.ini" --set model.lstm_layers=5 --set run.name=e8
-check "no run folder was written by the failed runs" bash -c "! ls -d $T/runs/e[1-8] 2>/dev/null | grep -q ."
+G="--set data.train_groups=train_group.npy --set data.test_groups=test_group.npy"
+"$PLUMB" train "$T/seq.ini" $G --set train.max_steps=3 --set run.name=groups > "$T/groups.log" 2>&1
+check "group ids from .npy files ([data] train_groups / test_groups): the run trains" test $? -eq 0
+"$PLUMB" train "$T/seq.ini" --set data.train_targets=train.csv --set data.test_targets=test.csv \
+  --set data.label_columns=label --set data.group_column=group --set train.max_steps=3 --set run.name=gcol \
+  > "$T/gcol.log" 2>&1
+check "group ids from a column of .csv targets ([data] group_column): the run trains" test $? -eq 0
+expect_fail "a negative group id" "[data] train_groups = $T/data/group_neg.npy: group id -1 of row 4 is not in [0, 2^20)" "$PLUMB" train "$T/seq.ini" --set data.train_groups=group_neg.npy --set run.name=e9
+expect_fail "float group ids" "group_float.npy: group ids must be integers" "$PLUMB" train "$T/seq.ini" --set data.train_groups=group_float.npy --set run.name=e10
+expect_fail "one group id too few" "group ids must be [N] with N = 240 (the features' rows), not (239)" "$PLUMB" train "$T/seq.ini" --set data.train_groups=group_short.npy --set run.name=e11
+expect_fail "a missing groups file" "[data] test_groups: $T/data/nope.npy: cannot open" "$PLUMB" train "$T/seq.ini" --set data.test_groups=nope.npy --set run.name=e12
+expect_fail "group_column and train_groups at once" "[data] group_column = group and train_groups = train_group.npy both give the groups" "$PLUMB" train "$T/seq.ini" --set data.train_targets=train.csv --set data.test_targets=test.csv --set data.label_columns=label --set data.group_column=group --set data.train_groups=train_group.npy --set run.name=e13
+expect_fail "group_column with .npy targets" "[data] group_column = group reads a column of .csv targets" "$PLUMB" train "$T/seq.ini" --set data.group_column=group --set run.name=e14
+check "no run folder was written by the failed runs" bash -c "! ls -d $T/runs/e[1-9] $T/runs/e1[0-4] 2>/dev/null | grep -q ."
 finish

@@ -71,7 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
   for (int k = 0; k < 2; k++) {
     pb_dataset d;
-    rc = pb_data_npy(&d, "train", path, g_labels[k], "", 3, &err);
+    rc = pb_data_npy(&d, "train", path, g_labels[k], "", "", 3, &err);
     pb_fuzz_say("fuzz_npy", k ? "pb_data_npy (labels.csv)" : "pb_data_npy (labels.npy)", rc, &err);
     if (rc == PB_OK) check_data(&d);
     pb_dataset_free(&d);
