@@ -27,6 +27,7 @@ train_targets = train_y.npy
 test_targets = test_y.npy
 train_lengths = train_len.npy
 test_lengths = test_len.npy
+test_groups = test_group.npy
 sampler = pk
 pk_identities = 8
 pk_samples = 4
@@ -70,6 +71,12 @@ assert e["epoch"] == 6 and e["sets"]["test"]["n"] == 160
 assert v["n_gen"] == 40 * 6 and v["n_imp"] == 160 * 159 // 2 - 240, (v["n_gen"], v["n_imp"])
 assert abs(v["auc"] - a1) < 1e-6
 assert e["sets"]["test"]["identity_overlap"]["shared"] == 0
+gs = v["groups"]  # make_tracks.py: group = identity mod 2, group 1 twice the frame noise
+assert [g["group"] for g in gs] == [0, 1] and all(g["n_gen"] == 120 for g in gs), gs
+g0, g1 = float(rows[-1]["test_group0_auc"]), float(rows[-1]["test_group1_auc"])
+print(f"    per group: test AUC {g0:.4f} (noise 2.5) vs {g1:.4f} (noise 5)")
+assert g0 > g1, "the noisier group verifies worse"
+assert "test_group1_tpr_at_fpr_0.001" in rows[0]
 pts = {p["fpr"]: p for p in v["tpr_at_fpr"]}
 assert pts[1e-6]["below_resolution"] and not pts[1e-3]["below_resolution"]
 PYEOF
@@ -172,7 +179,7 @@ expect_fail "more identities per batch than exist" "P = 50 identities, but the d
 expect_fail "no identity with 2 samples" "no identity of the 240 has 2 samples" "$PLUMB" train "$T/trip.ini" "${B[@]}" --set data.train_targets=single_y.npy
 expect_fail "a test set without a genuine pair" "the test set (160 samples, 160 identities, 0 of them with 2 or more samples) has no genuine pair" "$PLUMB" train "$T/trip.ini" "${B[@]}" --set data.test_targets=test_single_y.npy
 expect_fail "an embedding with cross-entropy" "an embedding has no classes for [train] loss = ce" "$PLUMB" train "$T/trip.ini" "${B[@]}" --set train.loss=ce
-expect_fail "triplet without an embedding" "[train] loss = triplet trains an embedding: set [model] embedding_dim" "$PLUMB" train "$T/trip.ini" "${B[@]}" --set model.embedding_dim=0 --set model.embedding_l2=false --set model.num_classes=40 --set data.test_targets=train_y.npy --set data.test_path=train_x.npy --set data.test_lengths=train_len.npy
+expect_fail "triplet without an embedding" "[train] loss = triplet trains an embedding: set [model] embedding_dim" "$PLUMB" train "$T/trip.ini" "${B[@]}" --set model.embedding_dim=0 --set model.embedding_l2=false --set model.num_classes=40 --set data.test_targets=train_y.npy --set data.test_path=train_x.npy --set data.test_lengths=train_len.npy --set data.test_groups=train_group.npy
 expect_fail "an unknown mining" "triplet_mining" "$PLUMB" train "$T/trip.ini" "${B[@]}" --set train.triplet_mining=semihard
 expect_fail "K = 1" "pk_samples" "$PLUMB" train "$T/trip.ini" "${B[@]}" --set data.pk_samples=1
 expect_fail "an fpr of 1" "fpr" "$PLUMB" train "$T/trip.ini" "${B[@]}" --set verify.fpr=1
