@@ -30,6 +30,14 @@ static const pb_command commands[] = {
      .required = "checkpoint,out",
      .config = PB_CLI_CONFIG,
      .run = pb_cmd_embed},
+    {.name = "verify",
+     .usage = "--emb EMB.npy --rows ROWS.csv [--gallery G.npy --gallery-rows G.csv] [--label-column label] "
+              "[--group-column NAME] [--score cosine|l2] [--fpr 1e-3,1e-4,1e-5,1e-6] [--json OUT.json]",
+     .help = "verification figures (TPR at FPR, AUC, EER, per group) of embeddings from plumb embed or any "
+             "tool: every pair of the rows, or each row against a gallery",
+     .options = "emb,rows,gallery,gallery-rows,label-column,group-column,score,fpr,json",
+     .required = "emb,rows",
+     .run = pb_cmd_verify},
     {.name = "info",
      .usage = "[--model NAME [--set ...]]",
      .help = "the build, libraries and GPUs; with --model an architecture summary and parameter count",

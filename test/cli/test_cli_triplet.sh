@@ -113,6 +113,31 @@ check "emb.npy and emb.csv are the test set's embeddings; scikit-learn's AUC is 
 "$PLUMB" embed "$T/trip.ini" --checkpoint "$C" --out "$T/tr.npy" --split train --csv "$T/tr_rows.csv" > /dev/null 2>&1
 check "plumb embed --split train --csv" "$PY" -c "import numpy as np, sys; e = np.load('$T/tr.npy'); sys.exit(e.shape != (240, 16))"
 
+# plumb verify: the same figures from emb.npy / emb.csv (every pair), per group, and probe x gallery
+"$PLUMB" verify --emb "$T/emb.npy" --rows "$T/emb.csv" --group-column group --json "$T/v.json" > "$T/verify.log" 2>&1
+check "plumb verify exits 0" test $? -eq 0
+check "plumb verify: eval.json's figures, bit for bit" "$PY" - "$T/v.json" "$R/eval.json" <<'PYEOF'
+import json, sys
+v = json.load(open(sys.argv[1])); e = json.load(open(sys.argv[2]))["sets"]["test"]["verification"]
+sys.exit(not (v["auc"] == e["auc"] and v["eer"] == e["eer"] and v["tpr_at_fpr"] == e["tpr_at_fpr"] and v["groups"] == e["groups"]))
+PYEOF
+"$PY" - "$T" <<'PYEOF'
+import sys, numpy as np
+t = sys.argv[1]
+e = np.load(f"{t}/emb.npy"); rows = open(f"{t}/emb.csv").read().splitlines()
+# probes: the first track of each test identity (4 per identity, in order), gallery: the other three
+np.save(f"{t}/probe.npy", e[0::4]); np.save(f"{t}/gal.npy", np.delete(e, np.s_[0::4], axis=0))
+open(f"{t}/probe.csv", "w").write("\n".join([rows[0]] + rows[1::4]) + "\n")
+open(f"{t}/gal.csv", "w").write("\n".join([rows[0]] + [r for i, r in enumerate(rows[1:]) if i % 4]) + "\n")
+PYEOF
+"$PLUMB" verify --emb "$T/probe.npy" --rows "$T/probe.csv" --gallery "$T/gal.npy" --gallery-rows "$T/gal.csv" --fpr 0.01 > "$T/pg.log" 2>&1
+check "plumb verify probe x gallery: 40 x 120 pairs, 120 genuine" grep -q "probe_gallery: n_gen=120 n_imp=4680 .*tpr@0.01=" "$T/pg.log"
+expect_fail "verify: rows and embeddings disagree" "rows" "$PLUMB" verify --emb "$T/probe.npy" --rows "$T/emb.csv"
+expect_fail "verify: sequence features are no embeddings" "embeddings must be a float32 [N, D] .npy" "$PLUMB" verify --emb "$T/data/test_x.npy" --rows "$T/emb.csv"
+expect_fail "verify: a gallery without its rows" "--gallery and --gallery-rows go together" "$PLUMB" verify --emb "$T/emb.npy" --rows "$T/emb.csv" --gallery "$T/gal.npy"
+expect_fail "verify: a bad --fpr" "--fpr 0,1" "$PLUMB" verify --emb "$T/emb.npy" --rows "$T/emb.csv" --fpr 0,1
+expect_fail "verify: no such label column" "ident" "$PLUMB" verify --emb "$T/emb.npy" --rows "$T/emb.csv" --label-column ident
+
 # exact resume with the P x K sampler (a stop in the middle of epoch 3)
 "$PLUMB" train "$T/trip.ini" --set run.name=straight --set train.max_steps=17 > /dev/null 2>&1
 "$PLUMB" train "$T/trip.ini" --set run.name=split --set train.max_steps=12 > /dev/null 2>&1
