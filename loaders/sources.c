@@ -687,7 +687,13 @@ int pb_data_npy(pb_dataset *d, const char *name, const char *feats, const char *
     int nh = csv_row(&p, fields, MAXF);
     char lc[256];
     snprintf(lc, sizeof lc, "%s", label_column[0] ? label_column : (nh > 0 ? fields[nh - 1] : ""));
+    int found = !label_column[0];
+    for (int i = 0; i < nh && !found; i++) found = !strcmp(fields[i], lc);
     free(text);
+    if (!found) { /* said here: the manifest reader would name its (unused) path column */
+      pb_err_set(err, "%s:1: no column named '%s' ([data] label_columns)", labels, lc);
+      goto out;
+    }
     o.label_columns = lc;
     o.path_column = lc; /* the path column is unused: any non-empty value passes */
     if (pb_data_csv(&t, name, labels, "", &o, &v, err)) {

@@ -136,7 +136,7 @@ expect_fail "verify: rows and embeddings disagree" "rows" "$PLUMB" verify --emb 
 expect_fail "verify: sequence features are no embeddings" "embeddings must be a float32 [N, D] .npy" "$PLUMB" verify --emb "$T/data/test_x.npy" --rows "$T/emb.csv"
 expect_fail "verify: a gallery without its rows" "--gallery and --gallery-rows go together" "$PLUMB" verify --emb "$T/emb.npy" --rows "$T/emb.csv" --gallery "$T/gal.npy"
 expect_fail "verify: a bad --fpr" "--fpr 0,1" "$PLUMB" verify --emb "$T/emb.npy" --rows "$T/emb.csv" --fpr 0,1
-expect_fail "verify: no such label column" "ident" "$PLUMB" verify --emb "$T/emb.npy" --rows "$T/emb.csv" --label-column ident
+expect_fail "verify: no such label column" "no column named 'ident' ([data] label_columns)" "$PLUMB" verify --emb "$T/emb.npy" --rows "$T/emb.csv" --label-column ident
 
 # exact resume with the P x K sampler (a stop in the middle of epoch 3)
 "$PLUMB" train "$T/trip.ini" --set run.name=straight --set train.max_steps=17 > /dev/null 2>&1
