@@ -11,7 +11,7 @@
 # Defaults: the paper's batch (issue 13 point 7: P 18 x K 4 = 72, D 128), batch-hard then
 # batch-all, hinge with margin 0.2, Euclidean, mean over all terms; 50 timed steps after 10
 # warm-up, median of 5 repeats; on the CPU all cores on both sides.
-# Needs build/plumb (or --plumb) and python3 with torch and numpy ($PYTHON, else /usr/bin/python3).
+# Needs build/plumb (or --plumb) and python3 with torch ($PYTHON, else /usr/bin/python3).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DEVICE=cpu P=18 K=4 DIM=128 MODES=hard,all SOFT=0 SQUARED=0 MARGIN=0.2 RED=all STEPS=50 WARMUP=10 REPEAT=5 THREADS=0

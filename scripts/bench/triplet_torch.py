@@ -12,7 +12,7 @@ means. Prints `triplet: forward+backward X ms (min A, max B), loss L` in plumb's
 
 The same computation as plumb's op (kernels/ops.h "triplet loss"), in float32:
   e [N, D] = torch.randn (torch.manual_seed(seed), on the CPU) with every row L2-normalised;
-    --save-emb writes it (float32 .npy) so that `plumb bench --op triplet --emb FILE` runs on
+    --save-emb writes it (float32 .npy, written without numpy) so that `plumb bench --op triplet --emb FILE` runs on
     the very same batch and the two losses can be compared (scripts/bench/bench_triplet.sh);
   labels: row i has label i // K (P identities x K samples); each step builds the masks from
     the labels, as the op does;
@@ -28,11 +28,25 @@ The same computation as plumb's op (kernels/ops.h "triplet loss"), in float32:
   backward: torch.autograd.grad(loss, e), the embedding gradient (plumb overwrites de the same).
 """
 import argparse
+import array
 import os
+import sys
 import time
 
 import torch
 import torch.nn.functional as F
+
+
+def save_npy(path, x):
+    """x (2-d float32) as a version 1.0 .npy, without numpy (the GPU machine's python may lack it)."""
+    head = "{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d), }" % tuple(x.shape)
+    head += " " * (-(10 + len(head) + 1) % 64) + "\n"
+    data = array.array("f", x.flatten().tolist())
+    if sys.byteorder != "little":
+        data.byteswap()
+    with open(path, "wb") as f:
+        f.write(b"\x93NUMPY\x01\x00" + len(head).to_bytes(2, "little") + head.encode("latin1"))
+        f.write(data.tobytes())
 
 
 def main():
@@ -70,9 +84,7 @@ def main():
     torch.manual_seed(a.seed)
     e_host = F.normalize(torch.randn(n, a.dim, dtype=torch.float32), dim=1)
     if a.save_emb:
-        import numpy as np
-
-        np.save(a.save_emb, e_host.numpy().astype(np.float32))
+        save_npy(a.save_emb, e_host)
     e = e_host.to(dev).requires_grad_(True)
     labels = (torch.arange(n) // a.K).to(dev)
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
