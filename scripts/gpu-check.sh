@@ -5,7 +5,8 @@
 # dependencies unpacked from .gpu-deps/*.deb (scripts/gpu-deps.sh) when pkg-config lacks them;
 # 3. ctest, failing if any GPU test skipped; 4. compute-sanitizer memcheck over the GPU tests;
 # 5. benchmarks (quickstart epoch on GPU vs CPU vs PyTorch; ResNets vs PyTorch; loader vs
-# torchvision; the ReBias training step vs PyTorch; the LSTM op vs nn.LSTM); 6. a summary table,
+# torchvision; the ReBias training step vs PyTorch; the LSTM op vs nn.LSTM; the triplet loss op vs
+# PyTorch); 6. a summary table,
 # printed last. MEMCHECK=0 skips step 4; BENCH picks step 5's
 # benchmarks (BENCH=none: none).
 set -uo pipefail
@@ -118,8 +119,8 @@ fi
 fi
 
 # ---------------------------------------------------------------- 5. benchmarks
-# BENCH (default "quickstart models workspace loader rebias rebias_epoch lstm"): which benchmarks to run.
-BENCH=${BENCH:-quickstart models workspace loader rebias rebias_epoch lstm}
+# BENCH (default "quickstart models workspace loader rebias rebias_epoch lstm triplet"): which benchmarks to run.
+BENCH=${BENCH:-quickstart models workspace loader rebias rebias_epoch lstm triplet}
 want() { [[ " $BENCH " == *" $1 "* ]]; }
 if ! want quickstart; then
   note "quickstart benchmark: not asked for (BENCH)"
@@ -181,6 +182,15 @@ if want lstm; then
   done
   lines=$(grep -E "plumb/PyTorch" "$LOG/bench_lstm.txt" 2>/dev/null)
   [[ -n $lines ]] || lines="lstm: failed (see bench_lstm.txt)"
+  while read -r line; do note "bench: $line"; done <<<"$lines"
+fi
+
+# The triplet loss op (kernels/cuda/triplet.cu) beside the same loss in PyTorch (issue 13 point 7:
+# P 18 x K 4 = 72, D 128), batch-hard and batch-all, on the same embeddings; the losses must agree.
+if want triplet; then
+  timeout 120 bash scripts/bench/bench_triplet.sh --device cuda --plumb "$B/plumb" > "$LOG/bench_triplet.txt" 2>&1
+  lines=$(grep -E "plumb/PyTorch" "$LOG/bench_triplet.txt" 2>/dev/null)
+  [[ -n $lines ]] || lines="triplet: failed (see bench_triplet.txt)"
   while read -r line; do note "bench: $line"; done <<<"$lines"
 fi
 

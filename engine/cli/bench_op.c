@@ -6,7 +6,7 @@
  * initial state, no state gradients), all sequences of length T; defaults are DeepBench's
  * shape (T 25, N 64, D 512, H 512, L 1). [run] device, threads, tf32 and cudnn_workspace_mb
  * come from --set. scripts/bench/lstm_torch.py times nn.LSTM the same way, and
- * scripts/bench/bench_lstm.sh prints both with their ratio. */
+ * scripts/bench/bench_lstm.sh prints both with their ratio. `--op triplet`: bench_triplet.c. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,8 +26,7 @@ static double bench_now(void) {
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-/* An integer option >= lo, or def when absent; -1 (and a message) when malformed. */
-static long opt_long(const pb_cli_opts *o, const char *name, long def, long lo) {
+long pb_cli_opt_long(const pb_cli_opts *o, const char *name, long def, long lo) {
   const char *v = pb_cli_opt(o, name);
   if (!v) return def;
   char *end = NULL;
@@ -89,9 +88,9 @@ static float *synth(pb_ctx *c, size_t n, float a, uint64_t stream, const char *w
 }
 
 static int bench_lstm(const pb_cli_opts *o, pb_ctx *c, int steps, int warmup, int tf32) {
-  const long T = opt_long(o, "seq", 25, 1), N = opt_long(o, "batch", 64, 1), D = opt_long(o, "input", 512, 1);
-  const long H = opt_long(o, "hidden", 512, 1), L = opt_long(o, "layers", 1, 1);
-  const long bi = opt_long(o, "bidirectional", 0, 0);
+  const long T = pb_cli_opt_long(o, "seq", 25, 1), N = pb_cli_opt_long(o, "batch", 64, 1), D = pb_cli_opt_long(o, "input", 512, 1);
+  const long H = pb_cli_opt_long(o, "hidden", 512, 1), L = pb_cli_opt_long(o, "layers", 1, 1);
+  const long bi = pb_cli_opt_long(o, "bidirectional", 0, 0);
   const char *dv = pb_cli_opt(o, "dropout");
   const double drop = dv ? atof(dv) : 0.0;
   if (T < 0 || N < 0 || D < 0 || H < 0 || L < 0 || bi < 0) return 2; /* opt_long said why */
@@ -152,10 +151,11 @@ done:
 
 int pb_cmd_bench_op(const pb_cli_opts *o) {
   const char *op = pb_cli_opt(o, "op");
-  const long steps = opt_long(o, "steps", 50, 1), warmup = opt_long(o, "warmup", 10, 0);
+  const long steps = pb_cli_opt_long(o, "steps", 50, 1), warmup = pb_cli_opt_long(o, "warmup", 10, 0);
   if (steps < 0 || warmup < 0) return 2;
-  if (strcmp(op, "lstm") != 0) {
-    fprintf(stderr, "plumb bench: --op %s: unknown op (known: lstm)\n", op);
+  const int triplet = !strcmp(op, "triplet");
+  if (strcmp(op, "lstm") != 0 && !triplet) {
+    fprintf(stderr, "plumb bench: --op %s: unknown op (known: lstm, triplet)\n", op);
     return 2;
   }
   pb_config *cfg = pb_config_new();
@@ -173,7 +173,8 @@ int pb_cmd_bench_op(const pb_cli_opts *o) {
     return 1;
   }
   printf("%s\n", ctx.why);
-  const int rc = bench_lstm(o, &ctx, (int)steps, (int)warmup, pb_config_bool(cfg, "run", "tf32"));
+  const int rc = triplet ? pb_cli_bench_triplet(o, &ctx, (int)steps, (int)warmup)
+                         : bench_lstm(o, &ctx, (int)steps, (int)warmup, pb_config_bool(cfg, "run", "tf32"));
   pb_ctx_free(&ctx);
   pb_config_free(cfg);
   return rc;

@@ -66,5 +66,11 @@ int pb_cmd_bench_verification(const pb_cli_opts *o);
  * allocations and cudaMemGetInfo's use of the device; on the CPU the process's peak RSS. */
 struct pb_ctx;
 void pb_cli_bench_memory(const struct pb_ctx *c);
+/* An integer option --name >= lo (and <= 1000000), or def when absent; -1 after a message on
+ * stderr when malformed (bench_op.c). */
+long pb_cli_opt_long(const pb_cli_opts *o, const char *name, long def, long lo);
+/* plumb bench --op triplet (bench_triplet.c) on context c, after bench_op.c made it from --set:
+ * the exit status. */
+int pb_cli_bench_triplet(const pb_cli_opts *o, struct pb_ctx *c, int steps, int warmup);
 
 #endif

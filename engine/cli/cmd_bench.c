@@ -23,6 +23,9 @@ int pb_cmd_bench(const pb_cli_opts *o, pb_config *unused) {
           "  plumb bench --config CONFIG [--batch N] [--steps S] [--warmup W] [--set section.key=value]...\n"
           "  plumb bench --op lstm [--seq T] [--batch N] [--input D] [--hidden H] [--layers L] [--bidirectional 0|1]\n"
           "              [--dropout P] [--steps S] [--warmup W] [--set run.KEY=VALUE]...\n"
+          "  plumb bench --op triplet [--batch N] [--P P] [--K K] [--dim D] [--mode hard|all] [--soft 0|1]\n"
+          "              [--squared 0|1] [--margin M] [--reduction all|nonzero] [--emb FILE.npy] [--steps S]\n"
+          "              [--warmup W] [--repeat R] [--set run.KEY=VALUE]...\n"
           "  plumb bench --verification PROBESxGALLERY|N [--dim D] [--threads T] [--repeat R]\n");
   return 2;
 }

@@ -53,13 +53,15 @@ static const pb_command commands[] = {
      .usage = "--model NAME [--batch N] [--steps S] [--mode train|infer|both] [--set ...] | --loader CONFIG "
               "[--workers 1,2,4] [--images N] [--set ...] | --config CONFIG [--batch N] [--steps S] [--warmup W] "
               "[--set ...] | --op lstm [--seq T] [--batch N] [--input D] [--hidden H] [--layers L] "
-              "[--bidirectional 0|1] [--dropout P] [--steps S] [--warmup W] [--set ...] | --verification "
+              "[--bidirectional 0|1] [--dropout P] [--steps S] [--warmup W] [--set ...] | --op triplet [--batch N] [--P P] "
+              "[--K K] [--dim D] [--mode hard|all] [--soft 0|1] [--squared 0|1] [--margin M] [--reduction all|nonzero] "
+              "[--emb FILE.npy] [--steps S] [--warmup W] [--repeat R] [--set ...] | --verification "
               "PROBESxGALLERY|N [--dim D] [--threads T] [--repeat R]",
      .help = "training / inference throughput on synthetic data, decode + augment throughput per worker count, "
              "a config's training step (any method) on synthetic data, one op alone (ms per call), or the "
              "verification metrics (TPR@FPR, AUC, EER) on random embeddings",
      .options = "model,batch,steps,warmup,mode,loader,workers,images,config,op,seq,input,hidden,layers,bidirectional,"
-                "dropout,verification,dim,threads,repeat",
+                "dropout,verification,dim,threads,repeat,P,K,soft,squared,margin,reduction,emb",
      .run = pb_cmd_bench},
 };
 #define NCOMMANDS ((int)(sizeof commands / sizeof commands[0]))
