@@ -147,6 +147,12 @@ enum { PB_SEQ_ALL, PB_SEQ_LAST, PB_SEQ_MEAN };
 pb_layer *pb_lstm_layer(const char *name, const int in[3], int hidden, int layers, int bidirectional, float dropout,
                         int pooling, uint64_t seed, int index, pb_err *err);
 
+/* Frame encoder (frames.c): children = an image model's layers (for (C, H, W) frames, without
+ * its classifier; owned from here on, also on failure) run on every valid frame of (T*C, H, W)
+ * image sequences, named NAME.<child> ("encoder.conv1.weight"). Output (1, T, F), zeros past
+ * each sequence's length (ctx->seq_lengths); only valid frames are encoded. */
+pb_layer *pb_frames_layer(const char *name, const int in[3], int T, pb_layer **children, int nchildren, pb_err *err);
+
 /* Multi-head classifier (heads.c): one linear child per head, named NAME.<head> ("heads.skin"),
  * over the same input. Output per sample: sum of classes, but laid out HEAD-MAJOR for a batch
  * of n: head h's logits are the contiguous [n, classes[h]] block at y + n * (sum of the classes

@@ -131,7 +131,11 @@ int pb_heads_parse(const pb_config *cfg, pb_head *heads, int *n, pb_err *err);
  * bagnet18) into m. Returns PB_ERR with err naming the key when a key does not fit. */
 int pb_build_resnet(pb_model *m, const pb_config *cfg, int nclass, pb_err *err);
 int pb_arch_is_resnet(const char *arch);
-/* Sequence models (models_seq.c): [model] arch = lstm over (1, T, D) inputs. */
+/* Sequence models (models_seq.c): [model] arch = lstm over (1, T, D) inputs, or with [model]
+ * frame_encoder over image sequences (T*C, H, W). */
 int pb_build_lstm(pb_model *m, const pb_config *cfg, int nclass, uint64_t seed, pb_err *err);
+/* Appends the layers of `arch` (the registry: mlp ... bagnet18, lstm) with its classifier for
+ * nclass to m, without planning memory (pb_model_build = this, then finalize and init). */
+int pb_model_add_arch(pb_model *m, const pb_config *cfg, const char *arch, int nclass, uint64_t seed, pb_err *err);
 
 #endif

@@ -86,8 +86,12 @@ void pb_model_config_input(const pb_config *cfg, int in[3]) {
   int c = (int)pb_config_int(cfg, "model", "in_channels"), side = (int)pb_config_int(cfg, "model", "input_size");
   in[0] = c ? c : 3;
   in[1] = in[2] = side;
-  if (!strcmp(pb_config_str(cfg, "model", "arch"), "lstm")) { /* sequences (1, T, D) */
-    in[0] = 1;
+  if (!strcmp(pb_config_str(cfg, "model", "arch"), "lstm")) {
+    if (strcmp(pb_config_str(cfg, "model", "frame_encoder"), "none")) { /* image sequences (T*C, H, W) */
+      in[0] = (int)pb_config_int(cfg, "model", "seq_steps") * (c ? c : (int)pb_config_int(cfg, "data", "channels"));
+      return;
+    }
+    in[0] = 1; /* feature sequences (1, T, D) */
     in[1] = (int)pb_config_int(cfg, "model", "seq_steps");
     in[2] = (int)pb_config_int(cfg, "model", "seq_dim");
   }
@@ -98,11 +102,7 @@ pb_model *pb_model_from_config(const pb_config *cfg, pb_ctx *ctx, const int in[3
   return pb_model_build(cfg, ctx, in, max_n, seed, 0, err);
 }
 
-pb_model *pb_model_build(const pb_config *cfg, pb_ctx *ctx, const int in[3], int max_n, uint64_t seed, int infer,
-                         pb_err *err) {
-  const char *arch = pb_config_str(cfg, "model", "arch");
-  int nclass = (int)pb_config_int(cfg, "model", "num_classes");
-  pb_model *m = pb_model_new(ctx, in, arch);
+int pb_model_add_arch(pb_model *m, const pb_config *cfg, const char *arch, int nclass, uint64_t seed, pb_err *err) {
   int rc;
   if (!strcmp(arch, "mlp")) {
     rc = build_mlp(m, cfg, nclass, seed, err);
@@ -117,6 +117,15 @@ pb_model *pb_model_build(const pb_config *cfg, pb_ctx *ctx, const int in[3], int
   } else {
     PB_FATAL("arch '%s' is in the config table but has no builder", arch);
   }
+  return rc;
+}
+
+pb_model *pb_model_build(const pb_config *cfg, pb_ctx *ctx, const int in[3], int max_n, uint64_t seed, int infer,
+                         pb_err *err) {
+  const char *arch = pb_config_str(cfg, "model", "arch");
+  int nclass = (int)pb_config_int(cfg, "model", "num_classes");
+  pb_model *m = pb_model_new(ctx, in, arch);
+  int rc = pb_model_add_arch(m, cfg, arch, nclass, seed, err);
   if (rc != PB_OK) {
     pb_model_free(m);
     return NULL;
