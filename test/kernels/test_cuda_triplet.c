@@ -26,7 +26,8 @@
  *   bitwise equal to the CPU's is printed for both, and the hinge figure is expected to be all of
  *   them: it is reported, not checked, since the contract is the tolerance.
  * Exact on the GPU (bitwise): a second call (run to run); dE NULL and counts NULL leave the rest
- * unchanged; grad_scale 0 gives +0 everywhere; n = 0 writes loss 0 and zero counts.
+ * unchanged; grad_scale 0 gives +0 everywhere; n = 0 writes loss 0 and zero counts. The run's figures
+ * (pb_triplet_stats_cuda) are the CPU's bit for bit.
  * Goldens: every case of the fixture through the CUDA op, with test_golden_triplet.c's checks. */
 #include <math.h>
 #include <stdlib.h>
@@ -263,6 +264,26 @@ static void test_empty(void) {
   printf("  n=0: loss 0, counts 0\n");
 }
 
+/* pb_triplet_stats_cuda bitwise pb_triplet_stats_cpu, from the same loss and counts (VALID 0
+ * included: the active fraction is 0 there, not NaN). */
+static void test_stats(void) {
+  const float loss[3] = {0.4016691f, 0.0f, 1e-30f};
+  const int64_t counts[3][PB_TRIPLET_NCOUNTS] = {{72, 70, 51, 0}, {0, 0, 0, 5}, {4560, 4559, 3, 2}};
+  const int rows[3] = {72, 5, 4096};
+  for (int i = 0; i < 3; i++) {
+    float want[3], got[3], junk[3] = {-1, -2, -3};
+    pb_triplet_stats_cpu(want, &loss[i], counts[i], rows[i]);
+    float *d_loss = pb_twin_fromf(&loss[i], 1, &g_env), *d_out = pb_twin_fromf(junk, 3, &g_env);
+    int64_t *d_counts = pb_twin_from(counts[i], sizeof counts[i], &g_env);
+    pb_triplet_stats_cuda(d_out, d_loss, d_counts, rows[i], &g_env);
+    pb_cuda_d2h(got, d_out, sizeof got, &g_env);
+    pb_cuda_sync(&g_env);
+    PB_CHECK_MSG(!memcmp(got, want, sizeof got), "stats case %d: gpu %g %g %g, cpu %g %g %g", i, got[0], got[1], got[2],
+                 want[0], want[1], want[2]);
+    pb_cuda_free(d_loss), pb_cuda_free(d_out), pb_cuda_free(d_counts);
+  }
+}
+
 int main(void) {
   pb_twin_require_gpu();
   pb_twin_env(&g_env, (size_t)64 << 20, 0, 0);
@@ -281,6 +302,7 @@ int main(void) {
   twin_random("all ignored", 20, 8, 0, 0, 18);
   twin_dups();
   test_empty();
+  test_stats();
 
   tg_set gs;
   pb_err err = {{0}};
