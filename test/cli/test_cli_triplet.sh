@@ -138,6 +138,41 @@ expect_fail "verify: a gallery without its rows" "--gallery and --gallery-rows g
 expect_fail "verify: a bad --fpr" "--fpr 0,1" "$PLUMB" verify --emb "$T/emb.npy" --rows "$T/emb.csv" --fpr 0,1
 expect_fail "verify: no such label column" "no column named 'ident' ([data] label_columns)" "$PLUMB" verify --emb "$T/emb.npy" --rows "$T/emb.csv" --label-column ident
 
+# an image model's embedding (plumb embed is not for sequence models only): simplecnn on
+# Fashion-MNIST with the classes as identities, P x K = 5 x 4, then plumb embed of the test images
+if [[ -r $DATA/train-images-idx3-ubyte.gz ]]; then
+  cat > "$T/img.ini" <<INI
+[run]
+name = img
+out_dir = $T/runs
+device = cpu
+threads = 2
+[data]
+dataset = idx
+dir = $DATA
+limit_train = 400
+limit_test = 200
+sampler = pk
+pk_identities = 5
+pk_samples = 4
+[model]
+arch = simplecnn
+channels = 8
+embedding_dim = 8
+embedding_l2 = true
+[train]
+epochs = 1
+batch_size = 20
+loss = triplet
+INI
+  "$PLUMB" train "$T/img.ini" > "$T/img.log" 2>&1
+  check "an image embedding model trains with the triplet loss" grep -q "test: verification cosine all_pairs: n_gen=" "$T/img.log"
+  "$PLUMB" embed "$T/img.ini" --checkpoint "$T/runs/img/checkpoints/step-0000000002.safetensors" --out "$T/img.npy" > /dev/null 2>&1
+  check "plumb embed of an image model: [200, 8]" "$PY" -c "import numpy as np, sys; sys.exit(np.load('$T/img.npy').shape != (200, 8))"
+else
+  echo "    (no Fashion-MNIST at $DATA: the image-model case is skipped)"
+fi
+
 # exact resume with the P x K sampler (a stop in the middle of epoch 3)
 "$PLUMB" train "$T/trip.ini" --set run.name=straight --set train.max_steps=17 > /dev/null 2>&1
 "$PLUMB" train "$T/trip.ini" --set run.name=split --set train.max_steps=12 > /dev/null 2>&1
