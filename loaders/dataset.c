@@ -6,12 +6,16 @@
 
 #include "kernels/pb_rng.h"
 
+size_t pb_dataset_sample_elems(const pb_dataset *d) {
+  return (size_t)PB_MAX(d->frames, 1) * d->c * d->h * d->w;
+}
+
 void pb_dataset_free(pb_dataset *d) {
   if (!d) return;
   free(d->images);
   free(d->feats);
   if (d->paths)
-    for (int i = 0; i < d->n; i++) free(d->paths[i]);
+    for (size_t i = 0; i < (size_t)d->n * PB_MAX(d->frames, 1); i++) free(d->paths[i]);
   free(d->paths);
   free(d->heads);
   free(d->multi);
@@ -35,6 +39,7 @@ void pb_dataset_take(pb_dataset *dst, const pb_dataset *src, const int32_t *idx,
   dst->c = src->c;
   dst->h = src->h;
   dst->w = src->w;
+  dst->frames = src->frames;
   dst->num_classes = src->num_classes;
   dst->nheads = src->nheads;
   dst->multi_k = src->multi_k;
@@ -42,7 +47,8 @@ void pb_dataset_take(pb_dataset *dst, const pb_dataset *src, const int32_t *idx,
   size_t m = (size_t)PB_MAX(n, 1);
   if (src->images) dst->images = pb_xmalloc(m * per);
   if (src->feats) dst->feats = pb_xmalloc(m * per * sizeof(float));
-  if (src->paths) dst->paths = pb_xcalloc(m, sizeof(char *));
+  size_t nf = (size_t)PB_MAX(src->frames, 1); /* paths per sample */
+  if (src->paths) dst->paths = pb_xcalloc(m * nf, sizeof(char *));
   if (src->heads) dst->heads = pb_xmalloc(m * src->nheads * sizeof(int32_t));
   if (src->multi) dst->multi = pb_xmalloc(m * src->multi_k);
   dst->labels = pb_xmalloc(m * sizeof(int32_t));
@@ -58,7 +64,9 @@ void pb_dataset_take(pb_dataset *dst, const pb_dataset *src, const int32_t *idx,
     size_t j = (size_t)idx[i];
     if (src->images) memcpy(dst->images + (size_t)i * per, src->images + j * per, per);
     if (src->feats) memcpy(dst->feats + (size_t)i * per, src->feats + j * per, per * sizeof(float));
-    if (src->paths) dst->paths[i] = pb_xstrdup(src->paths[j]);
+    if (src->paths)
+      for (size_t t = 0; t < nf; t++)
+        if (src->paths[j * nf + t]) dst->paths[i * nf + t] = pb_xstrdup(src->paths[j * nf + t]);
     if (src->heads) memcpy(dst->heads + (size_t)i * src->nheads, src->heads + j * src->nheads, src->nheads * sizeof(int32_t));
     if (src->multi) memcpy(dst->multi + (size_t)i * src->multi_k, src->multi + j * src->multi_k, src->multi_k);
     dst->labels[i] = src->labels[j];

@@ -15,7 +15,8 @@
 /* Where a sample's data is: kind of pb_dataset. */
 enum {
   PB_DATA_U8 = 0, /* images in memory: images [n, c, h, w] (IDX, bias-injected) */
-  PB_DATA_FILES,  /* image files decoded per sample: paths [n]; c, h, w = the augmented output */
+  PB_DATA_FILES,  /* image files decoded per sample: paths [n] (image sequences: [n * frames]);
+                     c, h, w = the augmented output (of one frame) */
   PB_DATA_F32,    /* float32 features in memory: feats [n, c, h, w] ([N,D]: c = D, h = w = 1;
                      [N,T,D]: c = 1, h = T, w = D) */
 };
@@ -35,7 +36,15 @@ typedef struct pb_dataset {
   int n, c, h, w;
   uint8_t *images;   /* U8: n*c*h*w, owned */
   float *feats;      /* F32: n*c*h*w, owned */
-  char **paths;      /* FILES: n file paths, owned */
+  char **paths;      /* FILES: n file paths, owned; image sequences (frames > 0): n * frames,
+                        frame t of sample i at paths[i * frames + t], NULL for t >= lengths[i] */
+  int frames;        /* image sequences (csv manifests with [data] track_column): T, the frames a
+                        sample holds; 0 = not a sequence. Kind FILES; c, h, w are one decoded
+                        frame's shape; lengths [n] in 1..T is set. A sample is frames * c * h * w
+                        bytes, [T, c, h, w]: frame t at t * c * h * w; the frames past its length
+                        are zero bytes. Every frame goes through the sample's augmentation with the
+                        sample's draws (one crop and flip for the whole track); a frame that cannot
+                        be decoded makes the whole sample bad. */
   int nheads;        /* label columns (CSV manifests); labels = column 0 */
   int32_t *heads;    /* n*nheads, or NULL when nheads <= 1; -1 = missing (multi-head models) */
   int multi_k;       /* multi-label: classes of the multi-hot rows, else 0 */
@@ -49,10 +58,15 @@ typedef struct pb_dataset {
   int32_t *groupings; /* [n, ngroupings] row-major: group ids >= 0 from the test manifest's
                          [data] test_group_columns (ImageNet-9's texture clusters), or NULL */
   uint8_t *aligned;  /* n: 1 when the attribute is the one correlated with the label; NULL without bias */
-  int32_t *lengths;  /* n sequence lengths in 1..h (F32 [N, T, D] data with [data] *_lengths), or NULL:
-                        every sample has h = T steps; steps past a length are zeros */
+  int32_t *lengths;  /* n sequence lengths in 1..h (F32 [N, T, D] data with [data] *_lengths), in
+                        1..frames (image sequences), or NULL: every sample has h = T steps; steps
+                        past a length are zeros */
   int num_classes;
 } pb_dataset;
+
+/* Elements of one sample: c * h * w, times frames for image sequences (bytes for U8 / FILES,
+ * floats for F32). */
+size_t pb_dataset_sample_elems(const pb_dataset *d);
 
 /* Frees everything d owns and zeroes it; d may be NULL or zeroed already. */
 void pb_dataset_free(pb_dataset *d);

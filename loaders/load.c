@@ -193,7 +193,7 @@ static int load_other(const pb_data_params *p, pb_dataset *full, pb_dataset *tes
     char root[4096];
     if (pb_path_join(root, sizeof root, dir, p->image_root, err)) return pb_err_prefix(err, "[data] image_root");
     pb_csv_opts o = {p->path_column, p->label_columns, p->group_column, p->multilabel, p->path_suffix, nclass, "",
-                     NULL};
+                     NULL, p->track_column, p->frame_column, p->max_frames, p->max_frames};
     /* Multi-head models: head h reads the column of its name; the columns go in head order. */
     int nh = p->nheads, bounds[PB_DATA_MAX_HEADS];
     char cols[1100] = "";
@@ -210,11 +210,16 @@ static int load_other(const pb_data_params *p, pb_dataset *full, pb_dataset *tes
     int rc = nh ? pb_data_csv_heads(full, "train", tp, root, &o, bounds, &v, err)
                 : pb_data_csv(full, "train", tp, root, &o, &v, err);
     o.group_columns = p->test_group_columns; /* the test manifest's groupings (ImageNet-9's clusters) */
+    if (!rc && full->frames) o.max_frames = full->frames; /* the test tracks fit the training T */
     if (!rc && (rc = nh ? pb_data_csv_heads(test, "test", sp, root, &o, bounds, &v, err)
                         : pb_data_csv(test, "test", sp, root, &o, &v, err)))
       pb_dataset_free(full);
     pb_vocab_free(&v);
     if (rc) return PB_ERR;
+    if (full->frames) { /* the limits count tracks */
+      limit_rows(full, p->limit_train);
+      limit_rows(test, p->limit_test);
+    }
   }
   pb_dataset *ds[2] = {full, test};
   for (int k = 0; k < 2; k++) {
@@ -257,6 +262,9 @@ int pb_data_load(const pb_data_params *p, pb_dataset *train, pb_dataset *val, pb
     return pb_err_set(err, "[data] %s = %s needs dataset = npy (csv manifests: group_column)",
                       p->train_groups[0] ? "train_groups" : "test_groups",
                       p->train_groups[0] ? p->train_groups : p->test_groups);
+  if (p->track_column && p->track_column[0] && p->source != PB_SOURCE_CSV)
+    return pb_err_set(err, "[data] track_column = %s needs dataset = csv (a manifest of one row per frame)",
+                      p->track_column);
   if (p->test_group_columns[0] && p->source != PB_SOURCE_CSV)
     return pb_err_set(err, "[data] test_group_columns = %s needs dataset = csv (columns of the test manifest)",
                       p->test_group_columns);

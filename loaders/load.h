@@ -45,9 +45,13 @@ typedef struct pb_data_params {
   const char *test_group_columns; /* csv: groupings read from the test manifest alone ("" = none;
                                      any other source is an error) */
   int multilabel;
+  const char *track_column;  /* csv image sequences: the track id column ("" or NULL = not sequences) */
+  const char *frame_column;  /* its frame number column ("" or NULL = "frame") */
+  int max_frames;            /* frames a track may have, T (0 = the training manifest's longest) */
   int channels;              /* folder, csv: channels the images are decoded to */
   int size;                  /* folder, csv: output height = width ([augment] size); must be > 0 */
-  double val_split;          /* fraction of the training set held out for validation */
+  double val_split;          /* fraction of the training set held out for validation (of the tracks
+                                of image sequences, as limit_train / limit_test) */
   int num_classes;           /* [model] num_classes: bound of the labels */
   int nheads;                /* csv, multi-head models ([model] heads): 0 = a single label */
   pb_data_head heads[PB_DATA_MAX_HEADS];

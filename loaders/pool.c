@@ -62,7 +62,7 @@ static int fill(worker *w, pb_batch *b, const pb_dataset *d, const pb_aug *aug, 
                 int n, int batch, int64_t bi, int64_t epoch, int gen) {
   pb_loader *L = w->L;
   int off = (int)(bi * batch), cnt = PB_MIN(batch, n - off), out = 0;
-  size_t per = (size_t)d->c * d->h * d->w;
+  size_t per = pb_dataset_sample_elems(d), fb = (size_t)d->c * d->h * d->w; /* sample, frame */
   int ident = d->kind == PB_DATA_U8 && u8_identity(d, aug, has_aug);
   int views = has_aug && aug->views > 1 ? aug->views : 1;
   int minw = 0, minh = 0;
@@ -74,6 +74,32 @@ static int fill(worker *w, pb_batch *b, const pb_dataset *d, const pb_aug *aug, 
     uint8_t *dst = b->u8 + (size_t)out * views * per;
     if (d->kind == PB_DATA_F32) {
       memcpy(b->f32 + (size_t)out * per, d->feats + (size_t)i * per, per * sizeof(float));
+    } else if (d->frames) {
+      /* An image sequence: every frame with the sample's draws (index i), so a track gets one
+       * crop and flip; zeros past its length; one bad frame makes the whole track bad. */
+      pb_image *im = &w->img;
+      int len = d->lengths[i], bad = 0;
+      for (int t = 0; t < len && !bad; t++) {
+        pb_err err = {{0}};
+        if ((bad = pb_image_load(&w->dec, d->paths[(size_t)i * d->frames + t], d->c, minw, minh, im, &err) != 0)) {
+          char m[sizeof b->msg[0]];
+          snprintf(m, sizeof m, "frame %d of %d: %s", t, len, err.msg);
+          bad_sample(b, m);
+        } else if (has_aug) {
+          pb_aug_apply(aug, im, L->o.seed, epoch, i, dst + (size_t)t * fb);
+        } else {
+          pb_aug plain = {.geom = PB_AUG_NONE, .out_c = d->c, .out_h = d->h, .out_w = d->w};
+          pb_aug_apply(&plain, im, L->o.seed, epoch, i, dst + (size_t)t * fb);
+        }
+      }
+      if (bad) {
+        if (L->o.fail_on_bad) {
+          b->failed = 1;
+          break;
+        }
+        continue;
+      }
+      memset(dst + (size_t)len * fb, 0, (size_t)(d->frames - len) * fb);
     } else if (ident) {
       memcpy(dst, d->images + (size_t)i * per, per);
     } else {
@@ -234,8 +260,9 @@ void pb_loader_stop(pb_loader *L) {
 void pb_loader_start(pb_loader *L, const pb_dataset *d, const pb_aug *aug, const int32_t *order, int n, int batch,
                      int64_t first_batch, int64_t epoch) {
   PB_ASSERT(batch >= 1 && batch <= L->o.max_batch);
-  size_t per = (size_t)d->c * d->h * d->w * (d->kind == PB_DATA_F32 ? sizeof(float) : 1);
+  size_t per = pb_dataset_sample_elems(d) * (d->kind == PB_DATA_F32 ? sizeof(float) : 1);
   PB_ASSERT(per <= L->o.max_sample_bytes);
+  PB_ASSERT(!aug || aug->views <= 1 || !d->frames);
   PB_ASSERT(!aug || aug->views <= PB_MAX(L->o.max_views, 1));
   PB_ASSERT(!aug || aug->views <= 1 || d->kind != PB_DATA_F32);
   pb_loader_stop(L);

@@ -24,7 +24,8 @@ typedef struct pb_batch {
   int n;              /* samples delivered (bad ones left out) */
   int views;          /* images per sample in u8: 1, or the test-time views (pb_aug views) */
   uint8_t *u8;        /* U8 / FILES datasets: [n * views, c, h, w], sample i's views at rows
-                         i*views .. i*views + views - 1 */
+                         i*views .. i*views + views - 1; image sequences (dataset frames = T):
+                         [n, T, c, h, w], zero bytes past each sample's length */
   float *f32;         /* F32 datasets: [n, c, h, w] (the same memory as u8) */
   int32_t *y;         /* [n] labels (in the same allocation as u8: pinned with it) */
   int32_t *heads;     /* multi-head labels, HEAD-MAJOR: head h's label of sample i at
@@ -45,7 +46,7 @@ typedef struct pb_loader_opts {
   int depth;                 /* batches the queue holds, >= 3 */
   int max_batch;             /* largest batch to be requested */
   int max_views;             /* largest pb_aug views to be requested (0 = 1) */
-  size_t max_sample_bytes;   /* largest c*h*w (u8) or c*h*w*4 (f32) of the datasets used */
+  size_t max_sample_bytes;   /* largest pb_dataset_sample_elems (u8), times 4 (f32), of the datasets used */
   int reduced_dct;           /* let TurboJPEG decode JPEGs at 1/2..1/8 scale when the target allows */
   int convert_channels;      /* convert stored grey/RGB/RGBA to the wanted channels */
   int fail_on_bad;           /* a bad sample fails its batch instead of being skipped */
@@ -66,7 +67,7 @@ pb_loader *pb_loader_new(const pb_loader_opts *o, pb_err *err);
  * order[0..n) (copied) of d in batches of `batch`, each sample augmented with aug (a copy is
  * kept; NULL = no augmentation) with draws from (seed, epoch, sample index), or, when
  * aug->views > 1 (at most max_views; image data only), made into its test-time views
- * (pb_aug_views). d must outlive the pass. */
+ * (pb_aug_views; not image sequences). d must outlive the pass. */
 void pb_loader_start(pb_loader *L, const pb_dataset *d, const pb_aug *aug, const int32_t *order, int n, int batch,
                      int64_t first_batch, int64_t epoch);
 /* The next batch in order, waiting for it if needed; NULL when the pass is complete. The

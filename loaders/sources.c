@@ -215,6 +215,150 @@ void pb_vocab_free(pb_vocab *v) {
 
 #define MAXF 256
 
+/* ------------------------------------------------------------------ image sequences */
+
+/* The rows of an image-sequence manifest, read by csv_load, for group_tracks. */
+typedef struct seq_rows {
+  const char *csv, *fname;   /* the manifest, its frame column */
+  const pb_csv_opts *o;
+  char **hdr;
+  const int *cols, *gcols;   /* csv_load's path + vocabulary columns, and the groupings' */
+  int nv, nlab, ngs, k0, rows;
+  const pb_vocab *vocab;
+  char **track;              /* [rows] track ids */
+  const long *frame;         /* [rows] frame numbers */
+  const int *line;           /* [rows] line numbers */
+  const int32_t *ids;        /* [rows, nv + 1] vocabulary ids */
+  const int32_t *gids;       /* [rows, ngs] groupings, or NULL */
+  const char *multi;         /* [rows, k0] multi-hot, or NULL */
+} seq_rows;
+
+typedef struct track_row {
+  const char *track;
+  long frame;
+  int row;
+} track_row;
+
+static int cmp_track_row(const void *a, const void *b) {
+  const track_row *x = a, *y = b;
+  int c = strcmp(x->track, y->track);
+  if (c) return c;
+  if (x->frame != y->frame) return x->frame < y->frame ? -1 : 1;
+  return (x->row > y->row) - (x->row < y->row);
+}
+
+typedef struct track_span {
+  int first;       /* the track's first row in the file */
+  int start, len;  /* its rows, by frame number: tr[start .. start + len) */
+} track_span;
+
+static int cmp_span(const void *a, const void *b) {
+  const track_span *x = a, *y = b;
+  return (x->first > y->first) - (x->first < y->first);
+}
+
+/* The name of vocabulary id `id` of column v ("" for a missing label). */
+static const char *vocab_value(const pb_vocab *v, int col, int32_t id, char *buf, size_t cap) {
+  if (id < 0) return "";
+  if (!v->numeric[col]) return v->names[col][id];
+  snprintf(buf, cap, "%d", id);
+  return buf;
+}
+
+/* Tracks of the rows of s: *n tracks in the order of their first rows, each of lens[i] frames
+ * in 1..*T, the rows of track i's frames at order[i * T + t] (-1 past its length), and pick[i] =
+ * its first row, the one its labels are read from. Errors name file:line and the [data] key. */
+static int group_tracks(const seq_rows *s, int *n, int *T, int **pick, int32_t **lens, int **order, pb_err *err) {
+  const pb_csv_opts *o = s->o;
+  int rows = s->rows, rc = PB_ERR, ns = 0, longest = 0;
+  track_row *tr = pb_xmalloc((size_t)rows * sizeof *tr);
+  track_span *sp = pb_xmalloc((size_t)rows * sizeof *sp);
+  *pick = NULL, *lens = NULL, *order = NULL;
+  for (int r = 0; r < rows; r++) tr[r] = (track_row){s->track[r], s->frame[r], r};
+  qsort(tr, (size_t)rows, sizeof *tr, cmp_track_row);
+  for (int k = 0; k < rows;) {
+    int e = k + 1, first = tr[k].row;
+    for (; e < rows && !strcmp(tr[e].track, tr[k].track); e++) {
+      if (tr[e].frame == tr[e - 1].frame) {
+        pb_err_set(err, "%s:%d: frame %ld of track '%s' again (first at line %d): a frame number appears once per "
+                        "track (column '%s', [data] frame_column)",
+                   s->csv, s->line[tr[e].row], tr[e].frame, tr[e].track, s->line[tr[e - 1].row],
+                   s->fname);
+        goto out;
+      }
+      first = PB_MIN(first, tr[e].row);
+    }
+    sp[ns++] = (track_span){first, k, e - k};
+    longest = PB_MAX(longest, e - k);
+    k = e;
+  }
+  /* Every frame of a track carries its first row's labels, group and groupings. */
+  for (int i = 0; i < ns; i++) {
+    int f = sp[i].first;
+    for (int k = sp[i].start; k < sp[i].start + sp[i].len; k++) {
+      int r = tr[k].row;
+      if (r == f) continue;
+      for (int v = 0; v < s->nv; v++) {
+        int32_t a = s->ids[(size_t)f * (s->nv + 1) + v], b = s->ids[(size_t)r * (s->nv + 1) + v];
+        int is_multi = v == 0 && s->multi;
+        if (a == b && !(is_multi && memcmp(s->multi + (size_t)f * s->k0, s->multi + (size_t)r * s->k0, (size_t)s->k0)))
+          continue;
+        int grp = v >= s->nlab;
+        char ba[32], bb[32];
+        if (is_multi)
+          pb_err_set(err, "%s:%d: track '%s' has other labels in column '%s' here than at line %d: every frame of a "
+                          "track carries the same labels ([data] label_columns)",
+                     s->csv, s->line[r], tr[k].track, s->hdr[s->cols[1 + v]], s->line[f]);
+        else
+          pb_err_set(err, "%s:%d: track '%s' has %s '%s' in column '%s' here but '%s' at line %d: every frame of a "
+                          "track carries the same %s ([data] %s)",
+                     s->csv, s->line[r], tr[k].track, grp ? "group" : "label",
+                     vocab_value(s->vocab, v, b, bb, sizeof bb), s->hdr[s->cols[1 + v]],
+                     vocab_value(s->vocab, v, a, ba, sizeof ba), s->line[f], grp ? "group" : "labels",
+                     grp ? "group_column" : "label_columns");
+        goto out;
+      }
+      for (int j = 0; j < s->ngs; j++) {
+        int32_t a = s->gids[(size_t)f * s->ngs + j], b = s->gids[(size_t)r * s->ngs + j];
+        if (a == b) continue;
+        pb_err_set(err, "%s:%d: track '%s' has group id %d in column '%s' here but %d at line %d: every frame of a "
+                        "track carries the same groups ([data] %s)",
+                   s->csv, s->line[r], tr[k].track, b, s->hdr[s->gcols[j]], a, s->line[f],
+                   o->group_columns_key ? o->group_columns_key : "test_group_columns");
+        goto out;
+      }
+    }
+  }
+  int t_max = o->max_frames > 0 ? o->max_frames : longest;
+  for (int i = 0; i < ns; i++) {
+    if (sp[i].len <= t_max) continue;
+    const track_row *x = &tr[sp[i].start + t_max]; /* the first frame past the bound */
+    if (o->max_frames_key > 0)
+      pb_err_set(err, "%s:%d: track '%s' has %d frames, more than [data] max_frames = %d", s->csv, s->line[x->row],
+                 x->track, sp[i].len, o->max_frames_key);
+    else
+      pb_err_set(err, "%s:%d: track '%s' has %d frames, more than the %d of the training manifest's longest track "
+                      "([data] max_frames = 0); set max_frames",
+                 s->csv, s->line[x->row], x->track, sp[i].len, t_max);
+    goto out;
+  }
+  qsort(sp, (size_t)ns, sizeof *sp, cmp_span);
+  *pick = pb_xmalloc((size_t)ns * sizeof(int));
+  *lens = pb_xmalloc((size_t)ns * sizeof(int32_t));
+  *order = pb_xmalloc((size_t)ns * t_max * sizeof(int));
+  for (int i = 0; i < ns; i++) {
+    (*pick)[i] = sp[i].first;
+    (*lens)[i] = sp[i].len;
+    for (int t = 0; t < t_max; t++) (*order)[(size_t)i * t_max + t] = t < sp[i].len ? tr[sp[i].start + t].row : -1;
+  }
+  *n = ns, *T = t_max;
+  rc = PB_OK;
+out:
+  free(tr);
+  free(sp);
+  return rc;
+}
+
 /* bounds: multi-head models (pb_data_csv_heads), else NULL. */
 static int csv_load(pb_dataset *d, const char *name, const char *csv, const char *root, const pb_csv_opts *o,
                     const int *bounds, pb_vocab *vocab, pb_err *err) {
@@ -235,6 +379,11 @@ static int csv_load(pb_dataset *d, const char *name, const char *csv, const char
   int32_t *ids = NULL; /* rows x (nlab + 1) */
   int32_t *gids = NULL; /* rows x ngs */
   char *heads_multi = NULL;
+  strlist trk = {0};                   /* image sequences: [rows] track ids, */
+  long *frame = NULL;                  /* frame numbers, */
+  int *lines = NULL;                   /* line numbers, */
+  int *pick = NULL, *forder = NULL;    /* and group_tracks's tracks */
+  int32_t *lens = NULL;
   int fresh = vocab->ncols == 0;
   if (nh <= 0) {
     pb_err_set(err, "%s:1: empty manifest: a header row naming the columns is needed", csv);
@@ -297,6 +446,18 @@ static int csv_load(pb_dataset *d, const char *name, const char *csv, const char
         goto out;
       }
     }
+  }
+  /* Image sequences: a row per frame, tracks by the track column. */
+  const int seq = o->track_column && o->track_column[0];
+  const char *fname = o->frame_column && o->frame_column[0] ? o->frame_column : "frame";
+  int tcol = -1, fcol = -1;
+  if (seq && (tcol = col_index(hdr, nh, o->track_column)) < 0) {
+    pb_err_set(err, "%s:1: no column named '%s' ([data] track_column)", csv, o->track_column);
+    goto out;
+  }
+  if (seq && (fcol = col_index(hdr, nh, fname)) < 0) {
+    pb_err_set(err, "%s:1: no column named '%s' ([data] frame_column)", csv, fname);
+    goto out;
   }
   int nv = nlab + ngrp; /* vocabulary columns */
   if (!fresh && vocab->ncols != nv) {
@@ -370,6 +531,7 @@ static int csv_load(pb_dataset *d, const char *name, const char *csv, const char
   ids = pb_xmalloc((size_t)rows * (nv + 1) * sizeof(int32_t));
   if (ngs) gids = pb_xmalloc((size_t)rows * ngs * sizeof(int32_t));
   if (o->multilabel) heads_multi = pb_xcalloc((size_t)rows * k0, 1);
+  if (seq) frame = pb_xmalloc((size_t)rows * sizeof(long)), lines = pb_xmalloc((size_t)rows * sizeof(int));
   RESTART();
   line = 1;
   int r = 0;
@@ -389,6 +551,23 @@ static int csv_load(pb_dataset *d, const char *name, const char *csv, const char
       goto out;
     }
     sl_push(&paths, full);
+    if (seq) {
+      const char *fv = fields[fcol];
+      char *end;
+      errno = 0;
+      long fr = strtol(fv, &end, 10);
+      if (!fv[0] || *end || errno) {
+        pb_err_set(err, "%s:%d: frame '%s' in column '%s' is not an integer ([data] frame_column)", csv, line, fv, fname);
+        goto out;
+      }
+      if (!fields[tcol][0]) {
+        pb_err_set(err, "%s:%d: empty track id in column '%s' ([data] track_column)", csv, line, o->track_column);
+        goto out;
+      }
+      sl_push(&trk, fields[tcol]);
+      frame[r] = fr;
+      lines[r] = line;
+    }
     for (int j = 0; j < ngs; j++) {
       long id;
       if (!parse_id(fields[gcols[j]], &id)) {
@@ -434,28 +613,42 @@ static int csv_load(pb_dataset *d, const char *name, const char *csv, const char
     }
     r++;
   }
+  /* Samples: the rows, or the tracks (each read from its first row). */
+  int n = rows, T = 0;
+  if (seq) {
+    seq_rows sr = {csv, fname, o, hdr, cols, gcols, nv, nlab, ngs, k0, rows, vocab, trk.s, frame, lines, ids, gids,
+                   heads_multi};
+    if (group_tracks(&sr, &n, &T, &pick, &lens, &forder, err)) goto out;
+  }
   snprintf(d->name, sizeof d->name, "%s", name);
   d->kind = PB_DATA_FILES;
-  d->n = rows;
-  d->paths = paths.s;
-  paths.s = NULL, paths.n = 0;
-  d->num_classes = k0;
-  d->labels = pb_xmalloc((size_t)rows * sizeof(int32_t));
-  d->nheads = nlab;
-  if (nlab > 1) d->heads = pb_xmalloc((size_t)rows * nlab * sizeof(int32_t));
-  if (ngrp) d->groups = pb_xmalloc((size_t)rows * sizeof(int32_t));
-  d->ngroupings = ngs;
-  d->groupings = gids;
-  gids = NULL;
-  for (int i = 0; i < rows; i++) {
-    d->labels[i] = ids[(size_t)i * (nv + 1)];
-    for (int h = 0; h < nlab && nlab > 1; h++) d->heads[(size_t)i * nlab + h] = ids[(size_t)i * (nv + 1) + h];
-    if (ngrp) d->groups[i] = ids[(size_t)i * (nv + 1) + nlab];
+  d->n = n;
+  if (seq) {
+    d->frames = T;
+    d->lengths = lens;
+    lens = NULL;
+    d->paths = pb_xcalloc((size_t)n * T, sizeof(char *));
+    for (size_t k = 0; k < (size_t)n * T; k++)
+      if (forder[k] >= 0) d->paths[k] = paths.s[forder[k]], paths.s[forder[k]] = NULL;
+  } else {
+    d->paths = paths.s;
+    paths.s = NULL, paths.n = 0;
   }
-  if (o->multilabel) {
-    d->multi_k = k0;
-    d->multi = (uint8_t *)heads_multi;
-    heads_multi = NULL;
+  d->num_classes = k0;
+  d->labels = pb_xmalloc((size_t)n * sizeof(int32_t));
+  d->nheads = nlab;
+  if (nlab > 1) d->heads = pb_xmalloc((size_t)n * nlab * sizeof(int32_t));
+  if (ngrp) d->groups = pb_xmalloc((size_t)n * sizeof(int32_t));
+  d->ngroupings = ngs;
+  if (ngs) d->groupings = pb_xmalloc((size_t)n * ngs * sizeof(int32_t));
+  if (o->multilabel) d->multi_k = k0, d->multi = pb_xmalloc((size_t)n * k0);
+  for (int i = 0; i < n; i++) {
+    size_t j = pick ? (size_t)pick[i] : (size_t)i; /* the row of sample i */
+    d->labels[i] = ids[j * (nv + 1)];
+    for (int h = 0; h < nlab && nlab > 1; h++) d->heads[(size_t)i * nlab + h] = ids[j * (nv + 1) + h];
+    if (ngrp) d->groups[i] = ids[j * (nv + 1) + nlab];
+    if (ngs) memcpy(d->groupings + (size_t)i * ngs, gids + j * ngs, (size_t)ngs * sizeof(int32_t));
+    if (o->multilabel) memcpy(d->multi + (size_t)i * k0, heads_multi + j * k0, (size_t)k0);
   }
   if (!vocab->numeric[0]) {
     d->class_names = pb_xcalloc((size_t)k0, sizeof(char *));
@@ -470,6 +663,12 @@ out:
   free(ids);
   free(gids);
   free(heads_multi);
+  sl_free(&trk);
+  free(frame);
+  free(lines);
+  free(pick);
+  free(forder);
+  free(lens);
   return rc;
 }
 
@@ -678,7 +877,7 @@ int pb_data_npy(pb_dataset *d, const char *name, const char *feats, const char *
   if (is_csv) {
     /* Integer labels from a CSV column (header row); group ids, read as they are, from another
      * (a grouping: no vocabulary, so the train and test files' ids agree). */
-    pb_csv_opts o = {"", label_column, "", 0, "", num_classes, gc, "group_column"};
+    pb_csv_opts o = {"", label_column, "", 0, "", num_classes, gc, "group_column", NULL, NULL, 0, 0};
     pb_vocab v = {0};
     pb_dataset t;
     char *text = read_text(labels, err);

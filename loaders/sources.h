@@ -35,10 +35,18 @@ typedef struct pb_csv_opts {
                                 integer group ids >= 0, outside the vocabularies); the engine sets
                                 them for the test manifest only; NULL or "" = none */
   const char *group_columns_key; /* the [data] key the groupings' errors name; NULL = test_group_columns */
+  /* Image sequences: NULL or "" = off. One row per frame; the rows of a track (any string in
+   * this column) become one sample of d->frames paths (dataset.h), in the order of the tracks'
+   * first rows, their frames sorted by the integer frame column. */
+  const char *track_column;
+  const char *frame_column;  /* NULL or "" = "frame" */
+  int max_frames;            /* T; 0 = the longest track of this file; a longer track is an error */
+  int max_frames_key;        /* [data] max_frames as configured (messages name it) */
 } pb_csv_opts;
 
 /* A CSV manifest with a header row; image paths relative to root (never absolute, never
- * through ".."). vocab: filled from this file when vocab->ncols == 0 (the training set),
+ * through ".."). With o->track_column, rows are frames of tracks: every row of a track carries
+ * the same labels and group, and a frame number appears once per track. vocab: filled from this file when vocab->ncols == 0 (the training set),
  * else used to map this file's labels (test set; a label it lacks is an error). Errors name the
  * file and line, and the [data] key of a column that is missing or holds a bad value. */
 int pb_data_csv(pb_dataset *d, const char *name, const char *csv, const char *root, const pb_csv_opts *o,

@@ -35,7 +35,7 @@ static double pass(pb_loader *L, const pb_dataset *d, const pb_aug *a, const int
   for (pb_batch *b; (b = pb_loader_next(L));) {
     got += b->n;
     *bad += b->nbad;
-    if (x && d->kind != PB_DATA_F32) pb_u8_to_f32_norm_cpu(x, b->u8, b->n, d->c, d->h * d->w, norm->mean, norm->std);
+    if (x && d->kind != PB_DATA_F32) pb_u8_to_f32_norm_cpu(x, b->u8, b->n * PB_MAX(d->frames, 1), d->c, d->h * d->w, norm->mean, norm->std);
     pb_loader_release(L, b);
   }
   return (double)got / (now_s() - t0);
@@ -61,7 +61,7 @@ int pb_cmd_bench_loader(const pb_cli_opts *o) {
   int batch = (int)pb_config_int(cfg, "train", "batch_size");
   int n = (int)PB_MIN((long)tr.n, images);
   int32_t *order = pb_xmalloc((size_t)tr.n * sizeof(int32_t));
-  float *x = pb_amalloc((size_t)batch * tr.c * tr.h * tr.w * sizeof(float));
+  float *x = pb_amalloc((size_t)batch * pb_dataset_sample_elems(&tr) * sizeof(float));
   pb_data_order(order, tr.n, 1, 0, 1);
   int counts[64], nc = 0, cores = (int)sysconf(_SC_NPROCESSORS_ONLN);
   if (wlist) {
@@ -79,7 +79,7 @@ int pb_cmd_bench_loader(const pb_cli_opts *o) {
   int rc = 0;
   for (int k = 0; k < nc; k++) {
     pb_loader_opts lo = {.workers = counts[k], .depth = counts[k] + 2, .max_batch = batch,
-                         .max_sample_bytes = (size_t)tr.c * tr.h * tr.w * (tr.kind == PB_DATA_F32 ? 4 : 1),
+                         .max_sample_bytes = pb_dataset_sample_elems(&tr) * (tr.kind == PB_DATA_F32 ? 4 : 1),
                          .reduced_dct = pb_config_bool(cfg, "loader", "reduced_dct"),
                          .convert_channels = pb_config_bool(cfg, "data", "convert_channels"), .seed = 1};
     pb_loader *L = pb_loader_new(&lo, &err);

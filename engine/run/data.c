@@ -53,6 +53,9 @@ int pb_run_data_params(const pb_config *cfg, uint64_t seed, pb_data_params *out,
   p->test_group_columns = pb_config_str(cfg, "data", "test_group_columns");
   p->path_suffix = pb_config_str(cfg, "data", "path_suffix");
   p->multilabel = pb_config_bool(cfg, "data", "multilabel");
+  p->track_column = pb_config_str(cfg, "data", "track_column");
+  p->frame_column = pb_config_str(cfg, "data", "frame_column");
+  p->max_frames = (int)pb_config_int(cfg, "data", "max_frames");
   p->channels = (int)pb_config_int(cfg, "data", "channels");
   p->size = (int)pb_config_int(cfg, "augment", "size");
   p->val_split = pb_config_float(cfg, "data", "val_split");

@@ -47,6 +47,10 @@ int pb_run_augs(const pb_config *cfg, const pb_dataset *train, pb_aug *aug_train
   r->aug_test.views = !strcmp(tta, "flip") ? 2 : !strcmp(tta, "tencrop") ? 10 : 0;
   if (r->aug_test.views && r->train.kind == PB_DATA_F32)
     return pb_err_set(err, "[augment] tta = %s needs image data, not features ([data] dataset = npy)", tta);
+  if (r->aug_test.views && r->train.frames)
+    return pb_err_set(err, "[augment] tta = %s with image sequences ([data] track_column = %s): test-time views are "
+                           "of single images; set tta = none",
+                      tta, pb_config_str(cfg, "data", "track_column"));
   const char *tg = pb_config_str(cfg, "augment", "test");
   r->aug_test.geom = !strcmp(tg, "resize_crop") ? PB_AUG_RESIZE_CROP : PB_AUG_NONE;
   const char *g = pb_config_str(cfg, "augment", "train");
@@ -89,9 +93,9 @@ static int alloc_staging(pb_run *r, pb_err *err) {
   const pb_dataset *ds[2 + PB_RUN_MAX_TESTS] = {&r->train, &r->val};
   for (int k = 0; k < r->ntests; k++) ds[2 + k] = &r->tests[k];
   for (int k = 0; k < 2 + r->ntests; k++)
-    r->max_sample = PB_MAX(r->max_sample, (size_t)ds[k]->c * ds[k]->h * ds[k]->w *
+    r->max_sample = PB_MAX(r->max_sample, pb_dataset_sample_elems(ds[k]) *
                                               (ds[k]->kind == PB_DATA_F32 ? sizeof(float) : 1));
-  size_t per = (size_t)r->train.c * r->train.h * r->train.w, mb = (size_t)r->max_rows;
+  size_t per = pb_dataset_sample_elems(&r->train), mb = (size_t)r->max_rows;
   size_t ny = mb * (size_t)r->nlabels; /* labels per batch: [nlabels, n] */
   for (int s = 0; s < 2; s++)
     if (!(r->u8_dev[s] = pb_ctx_alloc(&r->ctx, mb * r->max_sample, "the input bytes", err)) ||
@@ -256,7 +260,8 @@ static int run_init(pb_run *r, pb_config *cfg, int infer, pb_err *err) {
   if (!infer && pb_run_sampler_init(r, err)) goto fail;
   int accum = (int)pb_config_int(cfg, "train", "accum_steps");
   int64_t steps = (r->batches_per_epoch + accum - 1) / accum;
-  int in[3] = {r->train.c, r->train.h, r->train.w};
+  /* Image sequences: [n, T, c, h, w] is [n, T * c, h, w]; the model recovers T from [data] channels. */
+  int in[3] = {PB_MAX(r->train.frames, 1) * r->train.c, r->train.h, r->train.w};
   /* Test-time views: an evaluation batch of eval_batch images is eval_batch * views rows. */
   r->views = PB_MAX(r->aug_test.views, 1);
   r->max_rows = infer ? r->eval_batch * r->views : PB_MAX(r->batch, r->eval_batch * r->views);
@@ -363,7 +368,7 @@ int pb_run_batch(pb_run *r, const pb_dataset *d, pb_batch *b, float **x, int32_t
     pb_loader_release(r->loader, b);
     return PB_ERR;
   }
-  int hw = d->h * d->w;
+  int hw = d->h * d->w, frames = PB_MAX(d->frames, 1); /* image sequences: n * T images of c x hw */
   int f32 = d->kind == PB_DATA_F32;
   pb_ctx *c = &r->ctx;
   const pb_backend *ops = c->ops;
@@ -376,7 +381,7 @@ int pb_run_batch(pb_run *r, const pb_dataset *d, pb_batch *b, float **x, int32_t
   r->held = b;
   /* The device slot may still be read by batch i-2's step: the copy waits for its end. */
   ops->stage_begin(c, s);
-  size_t bytes = (size_t)rows * d->c * hw * (f32 ? sizeof(float) : 1);
+  size_t bytes = (size_t)rows * pb_dataset_sample_elems(d) * (f32 ? sizeof(float) : 1);
   ops->h2d_async(c, r->u8_dev[s], b->u8, bytes);
   if (r->model->nheads) { /* head-major with the batch's stride -> [nheads, n] */
     for (int h = 0; h < r->nlabels; h++) {
@@ -391,7 +396,7 @@ int pb_run_batch(pb_run *r, const pb_dataset *d, pb_batch *b, float **x, int32_t
   if (f32) {
     *x = (float *)r->u8_dev[s];
   } else {
-    ops->u8_to_f32_norm(c, r->x_dev, r->u8_dev[s], rows, d->c, hw, r->norm.mean, r->norm.std);
+    ops->u8_to_f32_norm(c, r->x_dev, r->u8_dev[s], rows * frames, d->c, hw, r->norm.mean, r->norm.std);
     *x = r->x_dev;
   }
   *y = r->y_dev[s];

@@ -161,7 +161,7 @@ static void test_stop(void) {
 static void expect_csv_error(const char *name, const char *text, const char *frag) {
   pb_err err = {{0}};
   write_text(tpath(name), text);
-  pb_csv_opts o = {"", "", "", 0, "", 10, "", NULL};
+  pb_csv_opts o = {"", "", "", 0, "", 10, "", NULL, NULL, NULL, 0, 0};
   pb_vocab v = {0};
   pb_dataset d;
   int rc = pb_data_csv(&d, "train", tpath(name), g_dir, &o, &v, &err);
@@ -175,7 +175,7 @@ static void test_csv(void) {
   /* A Kaggle-style labels.csv: names, several label columns, a group column. */
   write_text(tpath("labels.csv"), "name,skin_tone,gender,age\nx1.jpg,monk_3,female,0_17\n\"x2.jpg\",monk_1,male,18_30\n"
                                   "x3.jpg,monk_3,male,0_17\r\n");
-  pb_csv_opts o = {"name", "skin_tone,age", "gender", 0, "", 10, "", NULL};
+  pb_csv_opts o = {"name", "skin_tone,age", "gender", 0, "", 10, "", NULL, NULL, NULL, 0, 0};
   pb_vocab v = {0};
   pb_dataset d;
   PB_CHECK_MSG(pb_data_csv(&d, "train", tpath("labels.csv"), g_dir, &o, &v, &err) == PB_OK, "%s", err.msg);
@@ -193,7 +193,7 @@ static void test_csv(void) {
   pb_vocab_free(&v);
   /* Multi-label names. */
   write_text(tpath("multi.csv"), "ImageID,Labels\na,cat dog\nb,dog\nc,\n");
-  pb_csv_opts m = {"", "", "", 1, ".jpg", 10, "", NULL};
+  pb_csv_opts m = {"", "", "", 1, ".jpg", 10, "", NULL, NULL, NULL, 0, 0};
   PB_CHECK_MSG(pb_data_csv(&d, "train", tpath("multi.csv"), g_dir, &m, &v, &err) == PB_OK, "%s", err.msg);
   if (d.multi) PB_CHECK(d.multi_k == 2 && d.multi[0] && d.multi[1] && !d.multi[2] && d.multi[3] && !d.multi[4]);
   if (d.paths) PB_CHECK(strstr(d.paths[0], "/a.jpg") != NULL);
@@ -212,7 +212,7 @@ static void test_csv(void) {
 static void test_csv_groupings(void) {
   pb_err err = {{0}};
   write_text(tpath("val9.csv"), "path,label,cluster1,cluster2\na.jpg,0,3,8\nb.jpg,1,0,2147483646\nc.jpg,1,5,2x\n");
-  pb_csv_opts o = {"", "", "", 0, "", 9, "cluster2, cluster1", NULL};
+  pb_csv_opts o = {"", "", "", 0, "", 9, "cluster2, cluster1", NULL, NULL, NULL, 0, 0};
   pb_vocab v = {0};
   pb_dataset d, sub;
   PB_CHECK_MSG(pb_data_csv(&d, "test", tpath("val9.csv"), g_dir, &o, &v, &err) == PB_ERR &&
