@@ -90,3 +90,9 @@ void pb_data_order(int32_t *perm, int n, uint64_t seed, int64_t epoch, int shuff
     perm[j] = t;
   }
 }
+
+const char *pb_dataset_path(const pb_dataset *d, int i) {
+  if (!d->paths) return "";
+  const char *p = d->paths[(size_t)i * (size_t)(d->frames > 0 ? d->frames : 1)];
+  return p ? p : "";
+}

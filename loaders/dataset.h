@@ -68,6 +68,10 @@ typedef struct pb_dataset {
  * floats for F32). */
 size_t pb_dataset_sample_elems(const pb_dataset *d);
 
+/* The file path that names sample i: its image, or for an image sequence its first frame's; ""
+ * for in-memory data. */
+const char *pb_dataset_path(const pb_dataset *d, int i);
+
 /* Frees everything d owns and zeroes it; d may be NULL or zeroed already. */
 void pb_dataset_free(pb_dataset *d);
 /* Copies samples idx[0..n) of src into dst (any kind; dst is overwritten, not freed first;

@@ -1,9 +1,10 @@
 /* cmd_embed.c: `plumb embed CONFIG --checkpoint C --out EMB.npy [--split test|train|val|NAME]
  * [--csv FILE]`: the embeddings of an embedding model ([model] embedding_dim; image and sequence
  * models alike) for one set of the config's data, as a float32 [N, D] .npy (numpy.load reads it)
- * and a CSV of each row's sample: its index in the set, its path (files), its identity label and
- * its group. Rows follow the set's order; samples that could not be read are left out (the CSV
- * says which are there). Both files are written atomically: a failure leaves neither half-written. */
+ * and a CSV of each row's sample: its index in the set, its path (files; an image sequence: its
+ * first frame's), its identity label and its group. Rows follow the set's order; samples that
+ * could not be read are left out (the CSV says which are there). Both files are written
+ * atomically: a failure leaves neither half-written. */
 #include <stdio.h>
 #include <string.h>
 
@@ -25,7 +26,7 @@ static void write_rows(FILE *f, const pb_eval *e, const pb_dataset *d) {
   fprintf(f, "row,index,path,label,group\n");
   for (long i = 0; i < e->n; i++) {
     int32_t s = e->sample[i];
-    const char *path = d->paths ? d->paths[s] : "";
+    const char *path = pb_dataset_path(d, s);
     int quote = strpbrk(path, ",\"\n\r") != NULL;
     fprintf(f, "%ld,%d,%s", i, s, quote ? "\"" : "");
     for (const char *c = path; *c; c++) fprintf(f, *c == '"' ? "\"\"" : "%c", *c);

@@ -42,7 +42,7 @@ static void write_predictions(FILE *f, const pb_terms *l, const pb_eval *e, cons
   }
   for (long i = 0; i < e->n; i++) {
     int32_t s = e->sample[i];
-    const char *path = d->paths ? d->paths[s] : "";
+    const char *path = pb_dataset_path(d, s);
     int quote = strpbrk(path, ",\"\n\r") != NULL;
     fprintf(f, "%s,%d,%s", d->name, s, quote ? "\"" : "");
     for (const char *c = path; *c; c++) fprintf(f, *c == '"' ? "\"\"" : "%c", *c);
