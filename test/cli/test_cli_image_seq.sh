@@ -102,6 +102,23 @@ ck=$(ls "$T"/runs/fe_emb/checkpoints/step-*[0-9].safetensors | tail -1)
 "$PLUMB" embed "$T/seq.ini" "${FE[@]}" --set model.embedding_dim=4 --set train.loss=triplet --checkpoint "$ck" \
   --out "$T/fe.npy" > "$T/fe_embed.log" 2>&1
 check "plumb embed of the frame-encoder model: 12 tracks x 4" grep -q "12 test samples embedded in 4 dimensions" "$T/fe_embed.log"
+# On a GPU machine: the frame encoder on CUDA (cuDNN convolutions over the packed frames, device
+# copies for packing) trains the same model as the CPU: test accuracy equal after 4 epochs and the
+# final training loss within 1e-3 relative (tf32 off).
+ngpu=$("$PLUMB" info 2>&1 | sed -n 's/^GPUs: \([0-9]*\).*/\1/p')
+if [[ -n "$ngpu" && "$ngpu" != "0" ]]; then
+  for dev in cpu cuda; do
+    "$PLUMB" train "$T/seq.ini" "${FE[@]}" --set run.name=fe_$dev --set run.device=$dev --set run.tf32=false \
+      --set train.epochs=4 > "$T/fe_$dev.log" 2>&1
+    check "frame encoder on $dev exits 0" test $? -eq 0
+  done
+  lc=$(grep "epoch 4/4 done" "$T/fe_cpu.log" | grep -oE "train_loss=[0-9.]+" | cut -d= -f2)
+  lg=$(grep "epoch 4/4 done" "$T/fe_cuda.log" | grep -oE "train_loss=[0-9.]+" | cut -d= -f2)
+  echo "    final train_loss cpu $lc cuda $lg"
+  check "GPU and CPU frame-encoder training agree (train_loss within 1e-3 rel.)" \
+    awk -v a="${lc:-1}" -v b="${lg:-9}" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= 1e-3 * a + 1e-4) }'
+fi
+
 python3 - "$D" <<'PY'
 import struct, sys
 def npy(path, descr, shape, data):
