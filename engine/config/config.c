@@ -531,39 +531,64 @@ int pb_config_write(const pb_config *c, const char *path, pb_err *err) {
   return pb_afile_commit(&af, err);
 }
 
+/* Writes text from column `col` (already reached) wrapped at 80 columns, continuation lines
+ * indented by `indent`; breaks at spaces (a word longer than a line stays whole). */
+static void ref_wrap(FILE *out, const char *text, int col, int indent) {
+  const int width = 80;
+  const char *p = text;
+  while (*p) {
+    while (*p == ' ') p++;
+    const char *w = p;
+    while (*p && *p != ' ') p++;
+    int len = (int)(p - w);
+    if (!len) break;
+    if (col > indent && col + 1 + len > width) {
+      fprintf(out, "\n%*s", indent, "");
+      col = indent;
+    } else if (col > indent) {
+      fputc(' ', out);
+      col++;
+    }
+    fprintf(out, "%.*s", len, w);
+    col += len;
+  }
+  fputc('\n', out);
+}
+
+/* One key per entry, readable in an 80-column terminal:
+ *   name (type, bounds; default value)
+ *       its choices (enums), then its meaning, wrapped under it */
 void pb_config_print_reference(FILE *out) {
   pb_cfg_check_table();
-  int wk = 0, wt = 0, wr = 0, wd = 0;
-  char range[256], def[256];
-  for (int pass = 0; pass < 2; pass++) {
-    for (int s = 0; s < cfg_nsections; s++) {
-      if (pass) fprintf(out, "%s[%s]\n", s ? "\n" : "", cfg_sections[s]);
-      for (int i = 0; i < pb_cfg_nkeys; i++) {
-        const pb_cfg_key *k = &pb_cfg_keys[i];
-        if (strcmp(k->section, cfg_sections[s])) continue;
-        if (k->type == PB_CFG_ENUM)
-          snprintf(range, sizeof range, "%s", k->choices);
-        else if (k->type == PB_CFG_BOOL)
-          snprintf(range, sizeof range, "true|false");
-        else if (k->type == PB_CFG_STRING)
-          snprintf(range, sizeof range, "-");
-        else
-          cfg_fmt_bounds(range, sizeof range, k);
-        snprintf(def, sizeof def, "%s", *k->def ? k->def : "\"\"");
-        if (!pass) {
-          wk = PB_MAX(wk, (int)strlen(k->key));
-          wt = PB_MAX(wt, (int)strlen(cfg_type_name(k->type)));
-          wr = PB_MAX(wr, (int)strlen(range));
-          wd = PB_MAX(wd, PB_MIN(16, (int)strlen(def)));
-          continue;
-        }
-        /* A default wider than its column pushes the doc to the next line, in its column. */
-        int wide = (int)strlen(def) > wd;
-        fprintf(out, "  %-*s  %-*s  %-*s  %-*s%s", wk, k->key, wt, cfg_type_name(k->type), wr, range, wd, def,
-                wide ? "\n" : "  ");
-        if (wide) fprintf(out, "%*s", 2 + wk + 2 + wt + 2 + wr + 2 + wd + 2, "");
-        fprintf(out, "%s\n", k->doc);
+  char range[256], head[768], choices[1024];
+  for (int s = 0; s < cfg_nsections; s++) {
+    fprintf(out, "%s[%s]\n", s ? "\n" : "", cfg_sections[s]);
+    for (int i = 0; i < pb_cfg_nkeys; i++) {
+      const pb_cfg_key *k = &pb_cfg_keys[i];
+      if (strcmp(k->section, cfg_sections[s])) continue;
+      range[0] = 0;
+      if (k->type != PB_CFG_ENUM && k->type != PB_CFG_BOOL && k->type != PB_CFG_STRING) {
+        char b[200];
+        cfg_fmt_bounds(b, sizeof b, k);
+        snprintf(range, sizeof range, ", %s", b);
       }
+      snprintf(head, sizeof head, "  %s (%s%s; default %s)", k->key, cfg_type_name(k->type), range,
+               *k->def ? k->def : "\"\"");
+      fprintf(out, "%s\n", head);
+      if (k->type == PB_CFG_ENUM) { /* "one of: a | b | c", wrapped */
+        size_t n = 0;
+        n += (size_t)snprintf(choices + n, sizeof choices - n, "one of:");
+        for (const char *c = k->choices; *c && n < sizeof choices;) {
+          const char *e = strchr(c, '|');
+          int len = e ? (int)(e - c) : (int)strlen(c);
+          n += (size_t)snprintf(choices + n, sizeof choices - n, " %.*s%s", len, c, e ? " |" : "");
+          c = e ? e + 1 : c + len;
+        }
+        fprintf(out, "      ");
+        ref_wrap(out, choices, 6, 6);
+      }
+      fprintf(out, "      ");
+      ref_wrap(out, k->doc, 6, 6);
     }
   }
 }

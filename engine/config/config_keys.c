@@ -24,7 +24,7 @@ const pb_cfg_key pb_cfg_keys[] = {
   {"run", "checkpoint_every", I, 0, 100000, "1", NULL, "epochs between checkpoints (0 = only at the end)"},
   {"run", "checkpoint_every_steps", I, 0, 100000000, "0", NULL, "optimizer steps between checkpoints inside an epoch as well (0 = off)"},
   {"run", "keep_checkpoints", I, 1, 1000, "2", NULL, "checkpoints kept in the run directory"},
-  {"run", "select",           S, 0, 0, "", NULL, "keep best.safetensors, the checkpoint of the epoch with the best value of this metrics.csv column (e.g. f_unbiased_acc; columns ending in _loss are minimised, others maximised; empty = off)"},
+  {"run", "select",           S, 0, 0, "", NULL, "keep best.safetensors, the checkpoint of the epoch with the best value of this metrics.csv column (e.g. f_unbiased_acc; columns ending in _loss or _eer are minimised, others maximised; empty = off)"},
   {"run", "resume",           B, 0, 0, "true", NULL, "continue from the run directory's latest checkpoint when there is one"},
   {"run", "deterministic",    B, 0, 0, "false", NULL, "GPU: only deterministic algorithms, even where slower (the CPU ops always are)"},
   {"run", "tf32",             B, 0, 0, "true", NULL, "GPU: allow TF32 tensor-core math in convolutions and linear layers"},

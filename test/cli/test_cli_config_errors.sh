@@ -32,4 +32,10 @@ expect_fail "train without config" "usage" "$PLUMB" train
 expect_fail "eval without checkpoint" "usage" "$PLUMB" eval a.ini
 expect_fail "bad device string" "device" "$PLUMB" config --set run.device=gpu
 check "no run folder was created by failed runs" test ! -e runs
+# plumb config (the key reference) is readable in an 80-column terminal: every line fits, every
+# key has its "name (type ...; default ...)" line and its meaning below it
+ref=$("$PLUMB" config 2>&1)
+check "plumb config: no line over 80 columns" awk '{ if (length($0) > 80) { print "    too long: " $0; bad = 1 } } END { exit bad }' <<<"$ref"
+check "plumb config: [model] arch with its type, default and choices" bash -c "grep -q '^  arch (enum; default simplecnn)\$' <<<\"\$1\" && grep -q '^      one of: mlp | simplecnn' <<<\"\$1\"" _ "$ref"
+check "plumb config: a bounded key" grep -q '^  epochs (int, \[1, 100000\]; default 10)$' <<<"$ref"
 finish
