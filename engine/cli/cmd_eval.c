@@ -1,12 +1,15 @@
 /* cmd_eval.c: `plumb eval CONFIG --checkpoint FILE`: test loss, accuracy and bias figures
- * (per head and per class for multi-head models, per grouping for the cell-averaged accuracy),
- * and with --predictions FILE each test image's labels and predicted classes. */
+ * (per head and per class for multi-head models, per grouping for the cell-averaged accuracy;
+ * verification for embedding models), all of them also in eval.json (engine/run/eval_json.h;
+ * beside the checkpoint, or --json PATH), and with --predictions FILE each test image's labels
+ * and predicted classes. */
 #include <stdio.h>
 #include <string.h>
 
 #include "kernels/pb_file.h"
 #include "engine/trainers/checkpoint.h"
 #include "engine/cli/cli.h"
+#include "engine/run/eval_json.h"
 #include "engine/run/evaluate.h"
 #include "engine/run/report.h"
 #include "engine/run/state.h"
@@ -66,7 +69,8 @@ int pb_cmd_eval(const pb_cli_opts *o, pb_config *cfg) {
     return 1;
   }
   int rc = 1;
-  pb_eval e = {0};
+  pb_eval ev[PB_RUN_MAX_TESTS];
+  memset(ev, 0, sizeof ev);
   pb_afile pf = {0};
   const char *pred_path = pb_cli_opt(o, "predictions");
   if (pb_run_load_models(&r, ck, &err)) goto out;
@@ -88,7 +92,9 @@ int pb_cmd_eval(const pb_cli_opts *o, pb_config *cfg) {
   }
   if (pred_path && pb_afile_open(&pf, pred_path, &err)) goto out;
   for (int k = 0; k < r.ntests; k++) {
-    if (pb_run_evaluate(&r, &r.tests[k], &e, &err)) goto out;
+    pb_eval *ek = &ev[k];
+    if (pb_run_evaluate(&r, &r.tests[k], ek, &err)) goto out;
+    pb_eval e = *ek; /* a view: ev[k] owns the memory */
     char part[4096], pre[32];
     snprintf(pre, sizeof pre, "%s_", r.tests[k].name);
     pb_report_eval_str(&terms, &e, pre, 1, part, sizeof part);
@@ -103,8 +109,22 @@ int pb_cmd_eval(const pb_cli_opts *o, pb_config *cfg) {
     }
     print_cells(&terms, &e);
     if (pf.f) write_predictions(pf.f, &terms, &e, &r.tests[k], k == 0);
-    pb_eval_free(&e);
   }
+  /* eval.json: every figure of every test set, named, beside the checkpoint unless --json says */
+  char jpath[4200];
+  const char *jopt = pb_cli_opt(o, "json");
+  size_t L = strlen(ck);
+  if (jopt)
+    snprintf(jpath, sizeof jpath, "%s", jopt);
+  else if (L > 12 && !strcmp(ck + L - 12, ".safetensors"))
+    snprintf(jpath, sizeof jpath, "%.*s.eval.json", (int)(L - 12), ck);
+  else
+    snprintf(jpath, sizeof jpath, "%s.eval.json", ck);
+  const pb_eval *es[PB_RUN_MAX_TESTS];
+  const pb_dataset *ds[PB_RUN_MAX_TESTS];
+  for (int k = 0; k < r.ntests; k++) es[k] = &ev[k], ds[k] = &r.tests[k];
+  if (pb_eval_json_write(jpath, &terms, es, ds, r.ntests, ck, o->config, r.model->arch, &err)) goto out;
+  printf("figures: %s\n", jpath);
   if (pf.f) {
     if (pb_afile_commit(&pf, &err)) goto out;
     printf("predictions: %s\n", pred_path);
@@ -113,7 +133,7 @@ int pb_cmd_eval(const pb_cli_opts *o, pb_config *cfg) {
 out:
   if (pf.f) pb_afile_abort(&pf);
   if (rc) fprintf(stderr, "plumb eval: error: %s\n", err.msg);
-  pb_eval_free(&e);
+  for (int k = 0; k < PB_RUN_MAX_TESTS; k++) pb_eval_free(&ev[k]);
   pb_run_free(&r);
   return rc;
 }

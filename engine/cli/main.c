@@ -14,10 +14,12 @@ static const pb_command commands[] = {
      .signals = 1,
      .run = pb_cmd_train},
     {.name = "eval",
-     .usage = "CONFIG --checkpoint CHECKPOINT [--model NAME] [--predictions FILE.csv] [--set section.key=value]...",
-     .help = "test figures of a checkpoint (every model of a multi-model run, or --model NAME's); --predictions "
-             "writes each test image's labels and predicted classes",
-     .options = "checkpoint,model,predictions",
+     .usage = "CONFIG --checkpoint CHECKPOINT [--model NAME] [--json FILE.json] [--predictions FILE.csv] "
+              "[--set section.key=value]...",
+     .help = "test figures of a checkpoint (every model of a multi-model run, or --model NAME's), printed and "
+             "written to eval.json (CHECKPOINT.eval.json, or --json); --predictions writes each test image's labels "
+             "and predicted classes",
+     .options = "checkpoint,model,predictions,json",
      .required = "checkpoint",
      .config = PB_CLI_CONFIG,
      .run = pb_cmd_eval},

@@ -1,0 +1,132 @@
+/* eval_json.c: eval.json (eval_json.h). */
+#include "engine/run/eval_json.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "kernels/pb_file.h"
+#include "metrics/verification.h"
+
+static void jstr(FILE *f, const char *s) {
+  fputc('"', f);
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    if (*p == '"' || *p == '\\')
+      fprintf(f, "\\%c", *p);
+    else if (*p < 0x20)
+      fprintf(f, "\\u%04x", *p);
+    else
+      fputc(*p, f);
+  }
+  fputc('"', f);
+}
+
+static void jnum(FILE *f, double v) {
+  if (isfinite(v))
+    fprintf(f, "%.17g", v);
+  else
+    fprintf(f, "null");
+}
+
+static void term_json(FILE *f, const pb_terms *l, int t, const pb_eval *e, const char *indent) {
+  pb_class_counts c;
+  pb_eval_class_counts(e, t, l->term[t].classes, &c);
+  fprintf(f, "{\"classes\": %d, \"n\": %ld, \"loss\": ", c.k, c.n);
+  jnum(f, c.n ? c.loss_sum / (double)c.n : NAN);
+  fprintf(f, ", \"accuracy\": ");
+  jnum(f, pb_ratio(c.correct, c.n));
+  fprintf(f, ",\n%s  \"per_class_accuracy\": [", indent);
+  for (int j = 0; j < c.k; j++) {
+    if (j) fprintf(f, ", ");
+    jnum(f, pb_ratio(c.per_correct[j], c.per_n[j]));
+  }
+  fprintf(f, "],\n%s  \"per_class_n\": [", indent);
+  for (int j = 0; j < c.k; j++) fprintf(f, "%s%ld", j ? ", " : "", c.per_n[j]);
+  fprintf(f, "],\n%s  \"disparity\": ", indent);
+  jnum(f, pb_class_counts_disparity(&c));
+  if (e->ngroupings) {
+    pb_cell_acc a;
+    pb_eval_cell_acc(e, t, l->term[t].classes, &a);
+    fprintf(f, ",\n%s  \"cell_accuracy\": {\"mean\": ", indent);
+    jnum(f, a.mean);
+    fprintf(f, ", \"min_cell\": %d, \"groupings\": [", e->min_cell);
+    for (int j = 0; j < a.ngroupings; j++) {
+      fprintf(f, "%s{\"accuracy\": ", j ? ", " : "");
+      jnum(f, a.acc[j]);
+      fprintf(f, ", \"cells\": %d, \"images\": %ld}", a.cells[j], a.images[j]);
+    }
+    fprintf(f, "]}");
+  }
+  fprintf(f, "}");
+  pb_class_counts_free(&c);
+}
+
+static int set_json(FILE *f, const pb_terms *l, const pb_eval *e, const pb_dataset *d, pb_err *err) {
+  fprintf(f, "{\"variant\": ");
+  jstr(f, d->name);
+  fprintf(f, ", \"n\": %ld, \"samples\": %d,\n      \"terms\": {", e->n, d->n);
+  int first = 1;
+  for (int t = 0; t < l->n; t++) {
+    if (!l->term[t].classes) continue; /* a value or a statistic of training: no predictions */
+    fprintf(f, "%s\n        ", first ? "" : ",");
+    jstr(f, l->term[t].name);
+    fprintf(f, ": ");
+    term_json(f, l, t, e, "        ");
+    first = 0;
+  }
+  fprintf(f, "%s}", first ? "" : "\n      ");
+  char skipped[1024] = "";
+  size_t n = 0;
+  const int one = l->n >= 1 && !l->term[0].name[0] && l->term[0].classes;
+  if (one && e->aligned) {
+    pb_cls_counts b;
+    pb_eval_bias_counts(e, &b);
+    fprintf(f, ",\n      \"bias\": {\"aligned_accuracy\": ");
+    jnum(f, pb_ratio(b.correct_aligned, b.n_aligned));
+    fprintf(f, ", \"conflicting_accuracy\": ");
+    jnum(f, pb_ratio(b.correct_conflicting, b.n_conflicting));
+    fprintf(f, ", \"n_aligned\": %ld, \"n_conflicting\": %ld}", b.n_aligned, b.n_conflicting);
+  } else if (one) {
+    n += (size_t)snprintf(skipped + n, sizeof skipped - n,
+                          "%s\"bias\": \"the data has no bias attribute ([data] bias = none)\"", n ? ", " : "");
+  }
+  if (!e->ngroupings && l->n && l->term[0].classes)
+    n += (size_t)snprintf(skipped + n, sizeof skipped - n,
+                          "%s\"cell_accuracy\": \"the test data has no groupings ([data] test_group_columns)\"",
+                          n ? ", " : "");
+  if (e->verif) {
+    fprintf(f, ",\n      \"verification\": ");
+    if (pb_verif_json_write(e->verif, f, err)) return PB_ERR;
+  }
+  if (e->overlap)
+    fprintf(f, ",\n      \"identity_overlap\": {\"train_identities\": %lld, \"identities\": %lld, \"shared\": %lld, "
+               "\"rows_shared\": %lld}",
+            (long long)e->overlap->ntrain_ids, (long long)e->overlap->neval_ids, (long long)e->overlap->nshared,
+            (long long)e->overlap->neval_rows);
+  fprintf(f, ",\n      \"skipped\": {%s}}", skipped);
+  return PB_OK;
+}
+
+int pb_eval_json_write(const char *path, const pb_terms *terms, const pb_eval *const *sets, const pb_dataset *const *data,
+                       int nsets, const char *checkpoint, const char *config, const char *arch, pb_err *err) {
+  pb_afile a;
+  if (pb_afile_open(&a, path, err)) return PB_ERR;
+  FILE *f = a.f;
+  fprintf(f, "{\"plumb\": \"%s\", \"checkpoint\": ", PLUMB_VERSION);
+  jstr(f, checkpoint);
+  fprintf(f, ", \"config\": ");
+  jstr(f, config);
+  fprintf(f, ", \"model\": ");
+  jstr(f, arch);
+  fprintf(f, ",\n  \"sets\": {");
+  for (int k = 0; k < nsets; k++) {
+    fprintf(f, "%s\n    ", k ? "," : "");
+    jstr(f, data[k]->name);
+    fprintf(f, ": ");
+    if (set_json(f, terms, sets[k], data[k], err)) {
+      pb_afile_abort(&a);
+      return PB_ERR;
+    }
+  }
+  fprintf(f, "\n  }\n}\n");
+  return pb_afile_commit(&a, err);
+}

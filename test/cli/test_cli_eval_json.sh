@@ -1,0 +1,69 @@
+# plumb eval's eval.json (engine/run/eval_json.h): a colour-biased MLP on Fashion-MNIST evaluated on
+# both test variants writes every figure under its stable name with the checkpoint, config and
+# variant; the accuracy and per-class accuracy equal scikit-learn's accuracy_score and
+# recall_score(average=None) over the --predictions file; the bias figures are there, the
+# cell-averaged accuracy is listed as skipped (no groupings); a default path beside the
+# checkpoint; an unwritable --json path is a clear error with nothing written.
+source "$(dirname "$0")/lib.sh"
+need_data
+PY=${PYTHON:-/usr/bin/python3}
+cat > "$T/c.ini" <<INI
+[run]
+name = c
+out_dir = $T/runs
+device = cpu
+threads = 2
+[data]
+dataset = idx
+dir = $DATA
+limit_train = 600
+limit_test = 300
+bias = colour
+test_variants = biased,unbiased
+[model]
+arch = mlp
+hidden = 16
+[train]
+epochs = 1
+batch_size = 50
+INI
+"$PLUMB" train "$T/c.ini" > /dev/null 2>&1
+check "the run trains" test -f "$T/runs/c/checkpoints/step-0000000012.safetensors"
+C=$T/runs/c/checkpoints/step-0000000012.safetensors
+"$PLUMB" eval "$T/c.ini" --checkpoint "$C" --json "$T/e.json" --predictions "$T/p.csv" > "$T/eval.log" 2>&1
+check "plumb eval --json exits 0" test $? -eq 0
+check "plumb eval says where the figures are" grep -q "figures: $T/e.json" "$T/eval.log"
+"$PY" - "$T" "$C" <<'PYEOF'
+import csv, json, sys
+t, ck = sys.argv[1], sys.argv[2]
+e = json.load(open(f"{t}/e.json"))
+assert e["checkpoint"] == ck and e["config"].endswith("c.ini") and e["model"] == "mlp"
+assert list(e["sets"]) == ["biased", "unbiased"]
+rows = list(csv.DictReader(open(f"{t}/p.csv")))
+for name, s in e["sets"].items():
+    assert s["variant"] == name and s["n"] == 300 and s["samples"] == 300
+    m = s["terms"][""]
+    y = [int(r["label"]) for r in rows if r["set"] == name]
+    p = [int(r["pred"]) for r in rows if r["set"] == name]
+    acc = sum(a == b for a, b in zip(y, p)) / len(y)
+    assert abs(m["accuracy"] - acc) < 1e-12, (m["accuracy"], acc)
+    assert "bias" in s and s["bias"]["n_aligned"] + s["bias"]["n_conflicting"] == 300
+    assert "cell_accuracy" in s["skipped"]
+    try:
+        from sklearn.metrics import accuracy_score, recall_score
+    except ImportError:
+        continue
+    assert abs(accuracy_score(y, p) - m["accuracy"]) < 1e-12
+    rec = recall_score(y, p, average=None, labels=list(range(10)), zero_division=0)
+    for j in range(10):
+        want = rec[j] if m["per_class_n"][j] else None
+        got = m["per_class_accuracy"][j]
+        assert (got is None and want is None) or abs(got - want) < 1e-12, (j, got, want)
+    print(f"    {name}: accuracy {m['accuracy']:.4f} = scikit-learn's; per-class = recall_score(average=None)")
+PYEOF
+check "eval.json: the figures of both variants, equal to scikit-learn's over predictions.csv" test $? -eq 0
+"$PLUMB" eval "$T/c.ini" --checkpoint "$C" > /dev/null 2>&1
+check "the default eval.json sits beside the checkpoint" test -f "${C%.safetensors}.eval.json"
+expect_fail "an eval.json in a missing folder" "$T/nope/e.json" "$PLUMB" eval "$T/c.ini" --checkpoint "$C" --json "$T/nope/e.json"
+check "nothing half-written" bash -c "! ls $T/nope 2>/dev/null | grep -q ."
+finish
