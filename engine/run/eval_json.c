@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "kernels/pb_file.h"
+#include "metrics/biasamp.h"
+#include "metrics/groups.h"
 #include "metrics/verification.h"
 
 static void jstr(FILE *f, const char *s) {
@@ -43,6 +45,34 @@ static void term_json(FILE *f, const pb_terms *l, int t, const pb_eval *e, const
   for (int j = 0; j < c.k; j++) fprintf(f, "%s%ld", j ? ", " : "", c.per_n[j]);
   fprintf(f, "],\n%s  \"disparity\": ", indent);
   jnum(f, pb_class_counts_disparity(&c));
+  if (e->groups) { /* accuracy per group (bias attribute) and bias amplification A->T */
+    int ng = 0;
+    for (long i = 0; i < e->n; i++) ng = PB_MAX(ng, e->groups[i] + 1);
+    const int32_t *pred = e->pred + t * e->cap, *lab = e->labels + t * e->cap;
+    pb_group_acc g;
+    pb_group_accuracy(pred, lab, e->groups, e->n, ng, &g);
+    fprintf(f, ",\n%s  \"group_accuracy\": {\"per_group\": [", indent);
+    for (int j = 0; j < ng; j++) {
+      if (j) fprintf(f, ", ");
+      jnum(f, g.acc[j]);
+    }
+    fprintf(f, "], \"per_group_n\": [");
+    for (int j = 0; j < ng; j++) fprintf(f, "%s%ld", j ? ", " : "", g.per_n[j]);
+    fprintf(f, "], \"disparity\": ");
+    jnum(f, g.disparity);
+    fprintf(f, ", \"worst\": %d, \"best\": %d}", g.worst, g.best);
+    pb_group_acc_free(&g);
+    fprintf(f, ",\n%s  \"bias_amplification\": {", indent);
+    for (int v = 0; v < 2; v++) {
+      pb_biasamp b;
+      pb_biasamp_compute(lab, e->groups, pred, e->n, l->term[t].classes, PB_MAX(ng, 1), PB_BIASAMP_A_TO_T,
+                         v ? PB_BIASAMP_WANG : PB_BIASAMP_STUDY, NULL, NULL, 0, &b);
+      fprintf(f, "%s\"%s\": ", v ? ", " : "", b.name);
+      jnum(f, b.value);
+      pb_biasamp_free(&b);
+    }
+    fprintf(f, ", \"attribute\": \"the data's group\", \"task\": \"the label\"}");
+  }
   if (e->ngroupings) {
     pb_cell_acc a;
     pb_eval_cell_acc(e, t, l->term[t].classes, &a);
@@ -58,6 +88,31 @@ static void term_json(FILE *f, const pb_terms *l, int t, const pb_eval *e, const
   }
   fprintf(f, "}");
   pb_class_counts_free(&c);
+}
+
+/* The 8-bit Bias Bounty score when the model has heads named skin, age and gender; else a note
+ * for multi-head models. */
+static void bounty(FILE *f, const pb_terms *l, const pb_eval *e, char *skipped, size_t len, size_t *n) {
+  static const char *names[3] = {"skin", "age", "gender"};
+  double acc[3], disp[3];
+  int found = 0;
+  for (int h = 0; h < 3; h++)
+    for (int t = 0; t < l->n; t++) {
+      if (!l->term[t].classes || strcmp(l->term[t].name, names[h])) continue;
+      pb_class_counts c;
+      pb_eval_class_counts(e, t, l->term[t].classes, &c);
+      acc[h] = pb_ratio(c.correct, c.n);
+      disp[h] = pb_class_counts_disparity(&c);
+      pb_class_counts_free(&c);
+      found++;
+    }
+  if (found == 3) {
+    fprintf(f, ",\n      \"bias_bounty_score\": ");
+    jnum(f, pb_bias_bounty_score(acc[0], disp[0], acc[1], disp[1], acc[2], disp[2]));
+  } else if (l->n > 1 && l->term[0].name[0] && l->term[0].classes) {
+    *n += (size_t)snprintf(skipped + *n, len - *n,
+                           "%s\"bias_bounty_score\": \"needs heads named skin, age and gender\"", *n ? ", " : "");
+  }
 }
 
 static int set_json(FILE *f, const pb_terms *l, const pb_eval *e, const pb_dataset *d, pb_err *err) {
@@ -89,6 +144,16 @@ static int set_json(FILE *f, const pb_terms *l, const pb_eval *e, const pb_datas
     n += (size_t)snprintf(skipped + n, sizeof skipped - n,
                           "%s\"bias\": \"the data has no bias attribute ([data] bias = none)\"", n ? ", " : "");
   }
+  if (!e->groups && l->n && l->term[0].classes)
+    n += (size_t)snprintf(skipped + n, sizeof skipped - n,
+                          "%s\"group_accuracy\": \"the data has no group / attribute (csv: [data] group_column; "
+                          "npy: test_groups; idx: [data] bias)\", \"bias_amplification\": \"needs an attribute: the same\"",
+                          n ? ", " : "");
+  if (l->n && l->term[0].classes)
+    n += (size_t)snprintf(skipped + n, sizeof skipped - n,
+                          "%s\"bias_amplification_t_to_a\": \"needs predictions of the attribute (a model of it)\"",
+                          n ? ", " : "");
+  bounty(f, l, e, skipped, sizeof skipped, &n);
   if (!e->ngroupings && l->n && l->term[0].classes)
     n += (size_t)snprintf(skipped + n, sizeof skipped - n,
                           "%s\"cell_accuracy\": \"the test data has no groupings ([data] test_group_columns)\"",

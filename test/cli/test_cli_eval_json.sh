@@ -1,7 +1,8 @@
 # plumb eval's eval.json (engine/run/eval_json.h): a colour-biased MLP on Fashion-MNIST evaluated on
 # both test variants writes every figure under its stable name with the checkpoint, config and
 # variant; the accuracy and per-class accuracy equal scikit-learn's accuracy_score and
-# recall_score(average=None) over the --predictions file; the bias figures are there, the
+# recall_score(average=None) over the --predictions file, the per-colour accuracy and the bias
+# amplification A->T (colour as the attribute) equal those recomputed from it; the bias figures are there, the
 # cell-averaged accuracy is listed as skipped (no groupings); a default path beside the
 # checkpoint; an unwritable --json path is a clear error with nothing written.
 source "$(dirname "$0")/lib.sh"
@@ -60,6 +61,27 @@ for name, s in e["sets"].items():
         got = m["per_class_accuracy"][j]
         assert (got is None and want is None) or abs(got - want) < 1e-12, (j, got, want)
     print(f"    {name}: accuracy {m['accuracy']:.4f} = scikit-learn's; per-class = recall_score(average=None)")
+    # per colour (the attribute) and bias amplification A->T, the study's formula in plain Python
+    g = [int(r["group"]) for r in rows if r["set"] == name]
+    ga = m["group_accuracy"]
+    for k in range(len(ga["per_group"])):
+        idx = [i for i in range(len(y)) if g[i] == k]
+        want = sum(y[i] == p[i] for i in idx) / len(idx) if idx else None
+        assert (want is None and ga["per_group"][k] is None) or abs(ga["per_group"][k] - want) < 1e-12
+    A, K, N = len(ga["per_group"]), 10, len(y)
+    amp = 0.0
+    for a in range(A):
+        na = sum(1 for i in range(N) if g[i] == a)
+        for t_ in range(K):
+            pat = sum(1 for i in range(N) if g[i] == a and y[i] == t_) / N
+            pa, pt = na / N, sum(1 for i in range(N) if y[i] == t_) / N
+            yat = 1 if pat > pa * pt else 0
+            d = (sum(1 for i in range(N) if g[i] == a and p[i] == t_) - sum(1 for i in range(N) if g[i] == a and y[i] == t_)) / na
+            amp += yat * d + (1 - yat) * (-d)
+    amp /= A * K
+    got = m["bias_amplification"]["study_a_to_t"]
+    assert abs(got - amp) < 1e-12, (got, amp)
+    print(f"    {name}: per-colour accuracy and bias amplification A->T {got:.5f} = recomputed from predictions.csv")
 PYEOF
 check "eval.json: the figures of both variants, equal to scikit-learn's over predictions.csv" test $? -eq 0
 "$PLUMB" eval "$T/c.ini" --checkpoint "$C" > /dev/null 2>&1

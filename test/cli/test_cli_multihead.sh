@@ -64,6 +64,19 @@ check "eval plans for inference with no gradients and nothing saved" \
 ta=$(grep "epoch 2/2 done" <<<"$out" | grep -oE "test_skin_acc=[0-9.]+ test_skin_disparity=[0-9.]+")
 check "eval reproduces the final per-head test figures" grep -q "$ta" <<<"$ev"
 check "eval prints per-class accuracy per head" grep -q "age per-class accuracy" <<<"$ev"
+# eval.json: each head's figures and the 8-bit Bias Bounty score from them (REFERENCES.md)
+check "eval.json holds the Bias Bounty score of the skin / age / gender heads" python3 - "${ck%.safetensors}.eval.json" <<'PYEOF'
+import json, sys
+s = json.load(open(sys.argv[1]))["sets"]["test"]
+h = s["terms"]
+score = (10 * h["skin"]["accuracy"] * (1 - h["skin"]["disparity"] ** 5) + 4 * h["age"]["accuracy"] * (1 - h["age"]["disparity"] ** 2)
+         + 2 * h["gender"]["accuracy"] * (1 - h["gender"]["disparity"]))
+for k in ("skin", "age", "gender"):
+    pc = [a for a, n in zip(h[k]["per_class_accuracy"], h[k]["per_class_n"]) if n]
+    assert abs(h[k]["disparity"] - (max(pc) - min(pc))) < 1e-12
+print(f"    Bias Bounty score {s['bias_bounty_score']:.6f} (recomputed {score:.6f})")
+sys.exit(abs(s["bias_bounty_score"] - score) > 1e-9)
+PYEOF
 expect_fail "a head without a class count" "is not NAME:CLASSES" "$PLUMB" train "$T/mh.ini" --set run.name=e1 --set model.heads=skin,gender:2
 expect_fail "head_weights of the wrong length" "head_weights has 2 values for 3 heads" \
   "$PLUMB" train "$T/mh.ini" --set run.name=e2 --set model.head_weights=1,2
