@@ -34,14 +34,17 @@ static void print_cells(const pb_terms *l, const pb_eval *e) {
 /* --predictions: "set,index,path" (index: the image's row among the test manifest's data rows,
  * 0-based; path as plumb opened it, empty for in-memory data), "group" when the data has a group
  * / attribute (its id; the same in every test set of the run), then LABEL,PRED per model
- * (NAME_label,NAME_pred, or label,pred for a one-model run). Images skipped as bad are absent. */
+ * (NAME_label,NAME_pred, or label,pred for a one-model run), each followed by CONF (NAME_conf or
+ * conf: the prediction's softmax probability, float32 printed exactly) when the trainer exposes
+ * its logits. Images skipped as bad are absent. */
 static void write_predictions(FILE *f, const pb_terms *l, const pb_eval *e, const pb_dataset *d, int header) {
   if (header) {
     fprintf(f, "set,index,path%s", e->groups ? ",group" : "");
     for (int t = 0; t < l->n; t++)
       if (l->term[t].classes)
-        fprintf(f, ",%s%slabel,%s%spred", l->term[t].name, l->term[t].name[0] ? "_" : "", l->term[t].name,
-                l->term[t].name[0] ? "_" : "");
+        fprintf(f, ",%s%slabel,%s%spred%s%s%s", l->term[t].name, l->term[t].name[0] ? "_" : "", l->term[t].name,
+                l->term[t].name[0] ? "_" : "", e->conf ? "," : "", e->conf ? l->term[t].name : "",
+                e->conf ? (l->term[t].name[0] ? "_conf" : "conf") : "");
     fprintf(f, "\n");
   }
   for (long i = 0; i < e->n; i++) {
@@ -53,7 +56,10 @@ static void write_predictions(FILE *f, const pb_terms *l, const pb_eval *e, cons
     fprintf(f, "%s", quote ? "\"" : "");
     if (e->groups) fprintf(f, ",%d", e->groups[i]);
     for (int t = 0; t < l->n; t++)
-      if (l->term[t].classes) fprintf(f, ",%d,%d", e->labels[t * e->cap + i], e->pred[t * e->cap + i]);
+      if (l->term[t].classes) {
+        fprintf(f, ",%d,%d", e->labels[t * e->cap + i], e->pred[t * e->cap + i]);
+        if (e->conf) fprintf(f, ",%.9g", e->conf[t * e->cap + i]);
+      }
     fprintf(f, "\n");
   }
 }

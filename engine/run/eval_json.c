@@ -2,10 +2,12 @@
 #include "engine/run/eval_json.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernels/pb_file.h"
 #include "metrics/biasamp.h"
+#include "metrics/calibration.h"
 #include "metrics/groups.h"
 #include "metrics/verification.h"
 
@@ -27,6 +29,58 @@ static void jnum(FILE *f, double v) {
     fprintf(f, "%.17g", v);
   else
     fprintf(f, "null");
+}
+
+/* {"ece": .., "mce": .., "n": .., ...} of one reliability table; with bins the per-bin rows. */
+static void calib_json(FILE *f, const pb_calib *c, int bins, const char *indent) {
+  fprintf(f, "{\"ece\": ");
+  jnum(f, c->ece);
+  fprintf(f, ", \"mce\": ");
+  jnum(f, c->mce);
+  fprintf(f, ", \"n\": %ld, \"accuracy\": ", c->n);
+  jnum(f, c->accuracy);
+  fprintf(f, ", \"mean_confidence\": ");
+  jnum(f, c->mean_conf);
+  if (bins) {
+    fprintf(f, ", \"nbins\": %d,\n%s  \"bins\": [", c->nbins, indent);
+    for (int b = 0; b < c->nbins; b++) {
+      const pb_calib_bin *x = &c->bins[b];
+      fprintf(f, "%s{\"lower\": %.9g, \"upper\": %.9g, \"n\": %ld, \"accuracy\": ", b ? ", " : "", x->lower,
+              x->upper, x->count);
+      jnum(f, x->acc);
+      fprintf(f, ", \"confidence\": ");
+      jnum(f, x->conf);
+      fprintf(f, "}");
+    }
+    fprintf(f, "]");
+  }
+  fprintf(f, "}");
+}
+
+/* Calibration of term t (15 bins), overall with its reliability table and per group. */
+static void term_calibration(FILE *f, const pb_terms *l, int t, const pb_eval *e, const char *indent) {
+  (void)l;
+  const int32_t *pred = e->pred + t * e->cap, *lab = e->labels + t * e->cap;
+  const float *conf = e->conf + t * e->cap;
+  pb_calib *c = pb_xmalloc(sizeof *c);
+  pb_calib_from_conf(conf, pred, lab, e->n, PB_CALIB_DEFAULT_BINS, NULL, c);
+  fprintf(f, ",\n%s  \"calibration\": ", indent);
+  calib_json(f, c, 1, indent);
+  if (e->groups) {
+    int ng = 0;
+    for (long i = 0; i < e->n; i++) ng = PB_MAX(ng, e->groups[i] + 1);
+    uint8_t *mask = pb_xmalloc((size_t)PB_MAX(e->n, 1));
+    fprintf(f, ",\n%s  \"calibration_per_group\": [", indent);
+    for (int g = 0; g < ng; g++) {
+      for (long i = 0; i < e->n; i++) mask[i] = e->groups[i] == g;
+      pb_calib_from_conf(conf, pred, lab, e->n, PB_CALIB_DEFAULT_BINS, mask, c);
+      fprintf(f, "%s", g ? ", " : "");
+      calib_json(f, c, 0, indent);
+    }
+    fprintf(f, "]");
+    free(mask);
+  }
+  free(c);
 }
 
 static void term_json(FILE *f, const pb_terms *l, int t, const pb_eval *e, const char *indent) {
@@ -73,6 +127,7 @@ static void term_json(FILE *f, const pb_terms *l, int t, const pb_eval *e, const
     }
     fprintf(f, ", \"attribute\": \"the data's group\", \"task\": \"the label\"}");
   }
+  if (e->conf) term_calibration(f, l, t, e, indent);
   if (e->ngroupings) {
     pb_cell_acc a;
     pb_eval_cell_acc(e, t, l->term[t].classes, &a);
@@ -154,6 +209,11 @@ static int set_json(FILE *f, const pb_terms *l, const pb_eval *e, const pb_datas
                           "%s\"bias_amplification_t_to_a\": \"needs predictions of the attribute (a model of it)\"",
                           n ? ", " : "");
   bounty(f, l, e, skipped, sizeof skipped, &n);
+  if (!e->conf && l->n && l->term[0].classes)
+    n += (size_t)snprintf(skipped + n, sizeof skipped - n,
+                          "%s\"calibration\": \"no per-image confidences: test-time views ([augment] tta) or a "
+                          "multi-model method\"",
+                          n ? ", " : "");
   if (!e->ngroupings && l->n && l->term[0].classes)
     n += (size_t)snprintf(skipped + n, sizeof skipped - n,
                           "%s\"cell_accuracy\": \"the test data has no groupings ([data] test_group_columns)\"",

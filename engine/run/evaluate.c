@@ -1,11 +1,13 @@
 /* evaluate.c: the evaluation pass (evaluate.h). */
 #include "engine/run/evaluate.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/device/backend.h"
 #include "engine/run/verify.h"
+#include "metrics/calibration.h"
 #include "metrics/verification.h"
 
 _Static_assert(PB_DATA_MAX_GROUPINGS <= PB_CELLS_MAX_GROUPINGS, "every grouping of a dataset fits the metric");
@@ -18,6 +20,7 @@ void pb_eval_free(pb_eval *e) {
   free(e->groupings);
   free(e->sample);
   free(e->emb);
+  free(e->conf);
   if (e->verif) pb_verif_result_free(e->verif);
   free(e->verif);
   if (e->overlap) pb_verif_overlap_free(e->overlap);
@@ -46,6 +49,12 @@ int pb_run_evaluate(pb_run *r, const pb_dataset *d, pb_eval *out, pb_err *err) {
     out->emb = pb_xmalloc((size_t)cap * ed * sizeof(float));
   }
   int32_t *pred = pb_xmalloc((size_t)eb * nt * sizeof(int32_t)), *idx = pb_xmalloc((size_t)cap * sizeof(int32_t));
+  const int ktot = pb_model_out(r->model)[0] * pb_model_out(r->model)[1] * pb_model_out(r->model)[2];
+  float *logits = NULL; /* host [eb, ktot]: the confidences' source */
+  if (!ed && r->views == 1) {
+    out->conf = pb_xmalloc((size_t)nt * cap * sizeof(float));
+    logits = pb_xmalloc((size_t)eb * ktot * sizeof(float));
+  }
   for (int i = 0; i < d->n; i++) idx[i] = i;
   pb_run_pass(r, d, 0, idx, d->n, eb, 0, 0);
   int rc = PB_OK;
@@ -67,6 +76,23 @@ int pb_run_evaluate(pb_run *r, const pb_dataset *d, pb_eval *out, pb_err *err) {
       memset(pred, 0xff, (size_t)nt * n * sizeof(int32_t));
     } else {
       pb_trainer_eval(r->tr, x, y, yh, n, b->views, pred, loss);
+      if (out->conf && !r->tr->last_logits) { /* this trainer keeps its logits to itself */
+        free(out->conf);
+        out->conf = NULL;
+      }
+      if (out->conf) {
+        r->ctx.ops->download(&r->ctx, logits, r->tr->last_logits, (size_t)n * ktot * sizeof(float));
+        for (int t = 0; t < nt; t++) {
+          const pb_loss_term *tm = &r->tr->terms.term[t];
+          for (int i = 0; i < n; i++) {
+            int32_t p;
+            out->conf[t * cap + out->n + i] =
+                tm->classes ? pb_calib_softmax_conf(logits + (size_t)n * tm->offset + (size_t)i * tm->classes,
+                                                    tm->classes, &p)
+                            : NAN;
+          }
+        }
+      }
     }
     for (int t = 0; t < nt; t++) {
       out->loss[t] += loss[t];
@@ -83,6 +109,7 @@ int pb_run_evaluate(pb_run *r, const pb_dataset *d, pb_eval *out, pb_err *err) {
   }
   free(pred);
   free(idx);
+  free(logits);
   if (rc) { /* an abandoned pass leaves the loader idle */
     pb_run_pass_stop(r);
     return rc;

@@ -23,6 +23,9 @@ typedef struct pb_eval {
   double loss[PB_LOSS_MAX_TERMS]; /* loss sums per term over its labelled images */
   /* embedding models ([model] embedding_dim): no predictions (pred is -1) but the embeddings
    * and their verification figures (engine/run/verify.h) */
+  float *conf;        /* [nterms, cap] like pred: the largest softmax probability of each image's
+                         prediction (float32, metrics/calibration.h), NaN for terms without classes;
+                         NULL when the trainer does not expose its logits or with test-time views */
   int emb_dim;        /* 0: a classifier */
   float *emb;         /* [n, emb_dim] row-major, image i's embedding */
   struct pb_verif_result *verif;   /* the set's verification figures, owned */

@@ -34,6 +34,7 @@ static void plain_eval(pb_trainer *t, const float *x, const int32_t *y, const in
   pb_loss *ls = t->loss;
   PB_ASSERT(views >= 1 && (int64_t)n * views <= m->max_n);
   const float *logits = pb_model_forward(m, x, n * views, 0);
+  t->last_logits = NULL;
   if (views > 1) { /* averaged on the host: the loss says how */
     PB_ASSERT(ls->vt->views);
     c->ops->download(c, t->view_logits, logits, (size_t)n * views * ls->k * sizeof(float));
@@ -41,6 +42,7 @@ static void plain_eval(pb_trainer *t, const float *x, const int32_t *y, const in
     return;
   }
   ls->vt->compute(ls, c, logits, y, y_host, n, 1, NULL, t->pred, NULL, NULL);
+  t->last_logits = logits;
   float l[PB_LOSS_MAX_TERMS];
   c->ops->download(c, pred, t->pred, (size_t)ls->nterms * n * sizeof(int32_t));
   c->ops->download(c, l, ls->term_loss, (size_t)ls->nterms * sizeof(float));

@@ -124,6 +124,10 @@ struct pb_trainer {
   long seen[PB_LOSS_MAX_TERMS]; /* host: labelled samples */
   int32_t *pred;     /* device [nterms, max_n] */
   float *view_logits; /* host [max_n, k]: test-time views on a GPU */
+  /* the logits of the last evaluation forward without test-time views ([n, k] in the model's
+   * memory, head-major as the loss reads them), for the confidences (calibration); NULL when the
+   * trainer does not expose them (the multi-model methods) */
+  const float *last_logits;
   void *priv;
 };
 

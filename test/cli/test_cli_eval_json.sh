@@ -2,7 +2,8 @@
 # both test variants writes every figure under its stable name with the checkpoint, config and
 # variant; the accuracy and per-class accuracy equal scikit-learn's accuracy_score and
 # recall_score(average=None) over the --predictions file, the per-colour accuracy and the bias
-# amplification A->T (colour as the attribute) equal those recomputed from it; the bias figures are there, the
+# amplification A->T (colour as the attribute) and the ECE / MCE (15 bins, from the conf column)
+# equal those recomputed from it; the bias figures are there, the
 # cell-averaged accuracy is listed as skipped (no groupings); a default path beside the
 # checkpoint; an unwritable --json path is a clear error with nothing written.
 source "$(dirname "$0")/lib.sh"
@@ -82,6 +83,30 @@ for name, s in e["sets"].items():
     got = m["bias_amplification"]["study_a_to_t"]
     assert abs(got - amp) < 1e-12, (got, amp)
     print(f"    {name}: per-colour accuracy and bias amplification A->T {got:.5f} = recomputed from predictions.csv")
+    # ECE / MCE over 15 bins from the conf column, the Guo et al. way: float32 boundaries as
+    # torch.linspace(0, 1, 16) (torch when it is here, else its scalar formula in numpy float32),
+    # bin (lower, upper], empty bins skipped
+    import numpy as np
+    conf = np.array([np.float32(r["conf"]) for r in rows if r["set"] == name], dtype=np.float32)
+    try:
+        import torch
+        b = torch.linspace(0, 1, 16).numpy()
+    except ImportError:
+        st = np.float32(1.0) / np.float32(15)
+        b = np.array([st * np.float32(i) if i < 8 else np.float32(1) - st * np.float32(15 - i) for i in range(16)], np.float32)
+    ok = np.array([a == q for a, q in zip(y, p)])
+    ece, mce = 0.0, 0.0
+    for lo, hi in zip(b[:-1], b[1:]):
+        m_ = (conf > lo) & (conf <= hi)
+        if m_.sum() == 0:
+            continue
+        gap = abs(ok[m_].mean() - conf[m_].astype(np.float64).mean())
+        ece += m_.mean() * gap
+        mce = max(mce, gap)
+    c = m["calibration"]
+    assert abs(c["ece"] - ece) < 1e-12 and abs(c["mce"] - mce) < 1e-12, (c["ece"], ece, c["mce"], mce)
+    assert len(m["calibration_per_group"]) == len(ga["per_group"])
+    print(f"    {name}: ECE {ece:.6f} MCE {mce:.6f} = recomputed from the confidences in predictions.csv")
 PYEOF
 check "eval.json: the figures of both variants, equal to scikit-learn's over predictions.csv" test $? -eq 0
 "$PLUMB" eval "$T/c.ini" --checkpoint "$C" > /dev/null 2>&1
