@@ -3,7 +3,9 @@
  * verification for embedding models), all of them also in eval.json (engine/run/eval_json.h;
  * beside the checkpoint, or --json PATH), and with --predictions FILE each test image's labels
  * and predicted classes. */
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernels/pb_file.h"
@@ -13,6 +15,7 @@
 #include "engine/run/evaluate.h"
 #include "engine/run/report.h"
 #include "engine/run/state.h"
+#include "metrics/calibration.h"
 #include "metrics/verification.h"
 
 /* The cell-averaged accuracy of each model behind its figure: per grouping, its value, cells and
@@ -61,6 +64,44 @@ static void write_predictions(FILE *f, const pb_terms *l, const pb_eval *e, cons
         if (e->conf) fprintf(f, ",%.9g", e->conf[t * e->cap + i]);
       }
     fprintf(f, "\n");
+  }
+}
+
+/* The short table after the figures: one row per test set and head (set, head, images,
+ * accuracy, per-class disparity, ECE), or for an embedding model (set, images, AUC, EER, TPR at
+ * the first [verify] fpr). */
+static void print_summary(const pb_terms *l, const pb_eval *ev, const pb_dataset *ds, int nsets) {
+  int emb = nsets > 0 && ev[0].verif;
+  if (emb) {
+    char h[32];
+    snprintf(h, sizeof h, "tpr@%g", ev[0].verif->all.npoints ? ev[0].verif->all.at[0].fpr : NAN);
+    printf("\n%-12s %8s %8s %8s %10s\n", "set", "images", "auc", "eer", h);
+  } else {
+    printf("\n%-12s %-10s %8s %8s %10s %8s\n", "set", "head", "images", "acc", "disparity", "ece");
+  }
+  for (int k = 0; k < nsets; k++) {
+    const pb_eval *e = &ev[k];
+    if (emb) {
+      const pb_verif_figures *a = &e->verif->all;
+      printf("%-12s %8ld %8.4f %8.4f %10.4f\n", ds[k].name, e->n, a->auc, a->eer, a->npoints ? a->at[0].tpr : NAN);
+      continue;
+    }
+    for (int t = 0; t < l->n; t++) {
+      if (!l->term[t].classes) continue;
+      pb_class_counts c;
+      pb_eval_class_counts(e, t, l->term[t].classes, &c);
+      double ece = NAN;
+      if (e->conf) {
+        pb_calib *cb = pb_xmalloc(sizeof *cb);
+        pb_calib_from_conf(e->conf + t * e->cap, e->pred + t * e->cap, e->labels + t * e->cap, e->n,
+                           PB_CALIB_DEFAULT_BINS, NULL, cb);
+        ece = cb->ece;
+        free(cb);
+      }
+      printf("%-12s %-10s %8ld %8.4f %10.4f %8.4f\n", ds[k].name, l->term[t].name[0] ? l->term[t].name : "-", c.n,
+             pb_ratio(c.correct, c.n), pb_class_counts_disparity(&c), ece);
+      pb_class_counts_free(&c);
+    }
   }
 }
 
@@ -128,6 +169,7 @@ int pb_cmd_eval(const pb_cli_opts *o, pb_config *cfg) {
     snprintf(jpath, sizeof jpath, "%.*s.eval.json", (int)(L - 12), ck);
   else
     snprintf(jpath, sizeof jpath, "%s.eval.json", ck);
+  print_summary(&terms, ev, r.tests, r.ntests);
   const pb_eval *es[PB_RUN_MAX_TESTS];
   const pb_dataset *ds[PB_RUN_MAX_TESTS];
   for (int k = 0; k < r.ntests; k++) es[k] = &ev[k], ds[k] = &r.tests[k];

@@ -35,6 +35,8 @@ C=$T/runs/c/checkpoints/step-0000000012.safetensors
 "$PLUMB" eval "$T/c.ini" --checkpoint "$C" --json "$T/e.json" --predictions "$T/p.csv" > "$T/eval.log" 2>&1
 check "plumb eval --json exits 0" test $? -eq 0
 check "plumb eval says where the figures are" grep -q "figures: $T/e.json" "$T/eval.log"
+check "plumb eval prints a summary table (set, head, images, acc, disparity, ece)" \
+  bash -c "grep -qE '^set +head +images +acc +disparity +ece\$' '$T/eval.log' && grep -qE '^unbiased +- +300 +0\.[0-9]{4} +[0-9.]+ +0\.[0-9]{4}\$' '$T/eval.log'"
 "$PY" - "$T" "$C" <<'PYEOF'
 import csv, json, sys
 t, ck = sys.argv[1], sys.argv[2]

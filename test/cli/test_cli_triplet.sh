@@ -113,6 +113,10 @@ check "emb.npy and emb.csv are the test set's embeddings; scikit-learn's AUC is 
 "$PLUMB" embed "$T/trip.ini" --checkpoint "$C" --out "$T/tr.npy" --split train --csv "$T/tr_rows.csv" > /dev/null 2>&1
 check "plumb embed --split train --csv" "$PY" -c "import numpy as np, sys; e = np.load('$T/tr.npy'); sys.exit(e.shape != (240, 16))"
 
+out=$("$PLUMB" eval "$T/trip.ini" --checkpoint "$C" --json "$T/ev.json" 2>&1)
+check "plumb eval of an embedding model: its summary row (images, auc, eer, tpr@0.001)" \
+  grep -qE '^test +160 +0\.[0-9]{4} +0\.[0-9]{4} +0\.[0-9]{4}$' <<<"$out"
+
 # plumb verify: the same figures from emb.npy / emb.csv (every pair), per group, and probe x gallery
 "$PLUMB" verify --emb "$T/emb.npy" --rows "$T/emb.csv" --group-column group --json "$T/v.json" > "$T/verify.log" 2>&1
 check "plumb verify exits 0" test $? -eq 0
