@@ -16,7 +16,7 @@ for h in $(cd "$inc" && find . -name '*.h' | sed 's|^\./||' | sort); do
   fi
 done
 echo "    $n headers installed"
-check "34 public headers installed" test "$n" -eq 34
+check "35 public headers installed" test "$n" -eq 35
 for internal in engine/config/config_internal.h loaders/jpeg_scan.h loaders/png_scan.h kernels/cuda_device.h engine/cli/cli.h metrics/verif_select.h; do
   check "internal header $internal not installed" test ! -e "$inc/$internal"
 done
