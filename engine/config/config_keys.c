@@ -126,7 +126,7 @@ const pb_cfg_key pb_cfg_keys[] = {
   {"train", "eval_batch_size", I, 0, 65536, "0", NULL, "samples per evaluation batch (0 = 2 x batch_size)"},
   {"train", "accum_steps",     I, 1, 1024, "1", NULL, "micro-batches accumulated per optimizer step"},
   {"train", "clip_grad_norm",  F, 0, 1e9, "0", NULL, "clip the global gradient norm to this value (0 = off)"},
-  {"train", "loss",            E, 0, 0, "ce", "ce|bce|triplet", "loss: softmax cross-entropy, per-class binary cross-entropy, or the triplet loss of metric learning (models with [model] embedding_dim; labels are identities; with [data] sampler = pk)"},
+  {"train", "loss",            E, 0, 0, "ce", "ce|bce|inclusive|triplet", "loss: softmax cross-entropy, per-class binary cross-entropy (multi-hot targets with [data] multilabel), the Inclusive Images loss (multi-label: softmax cross-entropy of each positive against all negatives, averaged over the positives), or the triplet loss of metric learning (models with [model] embedding_dim; labels are identities; with [data] sampler = pk)"},
   {"train", "label_smoothing", F, 0, 0.99, "0", NULL, "label smoothing of the targets (0 = off)"},
   {"train", "triplet_mining",  E, 0, 0, "hard", "hard|all", "triplet loss: batch-hard (each anchor's hardest positive and negative) or batch-all (every valid triplet) (Hermans et al. 2017)"},
   {"train", "triplet_margin",  F, 0, 100, "0.2", NULL, "triplet loss: the hinge's margin, max(d_ap - d_an + margin, 0)"},
@@ -137,6 +137,12 @@ const pb_cfg_key pb_cfg_keys[] = {
 
   {"verify", "score",          E, 0, 0, "cosine", "cosine|l2", "embedding models: the verification score of a pair, cosine similarity or negative Euclidean distance"},
   {"verify", "fpr",            FL, 1e-12, 0.999999, "1e-3,1e-4,1e-5,1e-6", NULL, "embedding models: the false-positive rates of the reported operating points (TPR at each; exact, over every pair of the evaluated set)"},
+
+  {"multilabel", "score",      E, 0, 0, "auto", "auto|sigmoid|inclusive", "multi-label models ([data] multilabel): the per-label score of predictions, F2 and mAP: sigmoid of the logit, or the Inclusive Images score (a label ranked in the top_k against the logits ranked from top_k on); auto = inclusive for [train] loss = inclusive, else sigmoid"},
+  {"multilabel", "top_k",      I, 1, 1000000, "150", NULL, "multi-label, score = inclusive: labels ranked below this many cannot be predicted; the rest are the negatives each label is scored against"},
+  {"multilabel", "threshold",  F, 0, 1, "0.55", NULL, "multi-label predictions (plumb predict, predictions.csv): a label is predicted when its score is above this (strict)"},
+  {"multilabel", "min_labels", I, 0, 100000, "2", NULL, "multi-label predictions: when fewer labels pass the threshold, the top min_labels by score instead"},
+  {"multilabel", "max_labels", I, 0, 100000, "5", NULL, "multi-label predictions: at most this many labels per image, the highest scores (0 = no cap)"},
 
   {"optim", "name",         E, 0, 0, "sgd", "sgd|adam|adamw", "optimizer"},
   {"optim", "lr",           F, 0, 100, "0.01", NULL, "learning rate (the schedule's peak)"},

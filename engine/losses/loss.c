@@ -46,6 +46,10 @@ pb_loss *pb_loss_from_config(const pb_config *cfg, pb_ctx *ctx, int k, const pb_
   float smoothing = (float)pb_config_float(cfg, "train", "label_smoothing");
   const char *kind = pb_config_str(cfg, "train", "loss");
   if (!strcmp(kind, "triplet")) return triplet_from_config(cfg, ctx, k, nheads, max_n, err);
+  if (!strcmp(kind, "inclusive")) {
+    pb_err_set(err, "%s: [train] loss = inclusive is not available in this build yet", pb_config_origin(cfg, "train", "loss"));
+    return NULL;
+  }
   int bce = !strcmp(kind, "bce");
   if (bce && smoothing > 0) {
     pb_err_set(err, "[train] label_smoothing applies to loss = ce only (loss = bce was set)");
