@@ -213,6 +213,33 @@ void pb_onehot_cpu(float *t, const int32_t *labels, int n, int k);
  * where the loss is, so a GPU run needs no copy per step). */
 void pb_accum_f64_cpu(double *acc, const float *x);
 
+/* ------------------------------------------------------------------ multi-label losses (cpu/multilabel.c)
+ * The Inclusive Images loss (REFERENCES.md, "Inclusive Images", 4th place): per positive label, a
+ * softmax cross-entropy of that label against the sample's negatives only (the other positives are
+ * left out). The CUDA twins are in kernels/cuda/multilabel.cu. */
+
+/* t[n,k] = multi-hot targets from label ROWS y[k,n] (the layout the manifest loader keeps: row c
+ * holds label c for every sample): t[i*k + c] = y[c*n + i] > 0 ? 1 : 0 (any value > 0 is
+ * present, <= 0 absent). t overwritten, exactly 0 or 1. n or k <= 0: nothing. */
+void pb_multihot_cpu(float *t, const int32_t *y, int n, int k);
+
+/* Inclusive loss: logits [n,k], targets [n,k] (t > 0.5 is a positive, anything else a negative;
+ * multihot writes exactly 0 / 1). For sample i with positives P_i and negatives N_i, per p in P_i:
+ *   CE_p = -log( exp(z_p) / (exp(z_p) + sum_{j in N_i} exp(z_j)) ) = log Z_p - z_p.
+ * loss_sum[0] = SUM over all samples and all their positives of CE_p (ONE float, overwritten);
+ * npos[0] = the total number of positives (ONE int64, overwritten; may be NULL), every positive
+ * counted, also those of rows without negatives (the reference's denominator);
+ * dlogits [n,k] = grad_scale * d(loss_sum)/dlogits, overwritten, if non-NULL:
+ *   p in P_i: grad_scale * (exp(z_p) / Z_p - 1);   j in N_i: grad_scale * exp(z_j) * sum_{p in P_i} 1 / Z_p.
+ * A row without positives, or without negatives (every CE_p = 0), adds 0 and gets a zero gradient
+ * row. The caller averages over the batch's positives (the reference's loss / denominator) by
+ * passing grad_scale = 1 / npos, with npos counted on the host from the host labels.
+ * Every row is computed in double from the float logits, shifted by the max over its NEGATIVES
+ * (not the row max: a positive far above the negatives would underflow every exp(z_j - max)),
+ * and rounded to float once; rows summed in order. n or k <= 0: loss_sum 0, npos 0. */
+void pb_inclusive_loss_cpu(float *loss_sum, int64_t *npos, float *dlogits, const float *logits, const float *targets,
+                           int n, int k, float grad_scale);
+
 /* ------------------------------------------------------------------ debiasing losses (cpu/debias.c)
  *
  * The fused losses of the two comparison methods of ReBias (REFERENCES.md, "ReBias"; clovaai/rebias

@@ -170,6 +170,18 @@ void pb_onehot_cuda(float *t, const int32_t *labels, int n, int k, const pb_cuda
 /* acc[0] += (double)x[0]: ONE device double, ONE device float; bitwise the CPU. */
 void pb_accum_f64_cuda(double *acc, const float *x, const pb_cuda_env *env);
 
+/* ------------------------------------------------------------------ multi-label losses (multilabel.cu) */
+
+/* t[n,k] from label rows y[k,n] (y on the device): bitwise the CPU (each element written once). */
+void pb_multihot_cuda(float *t, const int32_t *y, int n, int k, const pb_cuda_env *env);
+/* The twin of pb_inclusive_loss_cpu (ops.h: same contract); loss_sum ONE device float, npos ONE
+ * device int64 (or NULL), both overwritten. One block per row, fixed double trees; the per-row
+ * loss and count go through env->workspace when it holds n doubles + n int64 (16 n bytes), else
+ * one block walks the rows (same trees, same order: bitwise the same results); the rows are then
+ * summed in row order. Deterministic; within a few float ulps of the CPU. */
+void pb_inclusive_loss_cuda(float *loss_sum, int64_t *npos, float *dlogits, const float *logits,
+                            const float *targets, int n, int k, float grad_scale, const pb_cuda_env *env);
+
 /* ------------------------------------------------------------------ debiasing losses (debias.cu)
  * The twins of pb_rubi_loss_cpu / pb_mixin_loss_cpu (ops.h: same contract); the two per-row
  * losses go through env->workspace when it holds 2n doubles, else one block walks the rows

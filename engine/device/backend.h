@@ -131,6 +131,12 @@ typedef struct pb_backend {
   void (*onehot)(pb_ctx *ctx, float *t, const int32_t *labels, int n, int k);
   /* acc[0] += (double)x[0]: one double, one float. */
   void (*accum_f64)(pb_ctx *ctx, double *acc, const float *x);
+  /* t[n,k] = multi-hot targets from label rows y[k,n]: t[i*k + c] = y[c*n + i] > 0 (overwritten). */
+  void (*multihot)(pb_ctx *ctx, float *t, const int32_t *y, int n, int k);
+  /* The Inclusive Images loss (ops.h pb_inclusive_loss_cpu): loss_sum ONE float and npos ONE int64
+   * (may be NULL), overwritten; dlogits overwritten if non-NULL (grad_scale = 1 / positives). */
+  void (*inclusive_loss)(pb_ctx *ctx, float *loss_sum, int64_t *npos, float *dlogits, const float *logits,
+                         const float *targets, int n, int k, float grad_scale);
 
   /* ---------------------------------------------------------------- debiasing losses (RUBi, LearnedMixin+H)
    * ops.h pb_rubi_loss_cpu / pb_mixin_loss_cpu: loss [2] floats overwritten (the two sums);

@@ -232,6 +232,15 @@ static void cpu_accum_f64(pb_ctx *ctx, double *acc, const float *x) {
   (void)ctx;
   pb_accum_f64_cpu(acc, x);
 }
+static void cpu_multihot(pb_ctx *ctx, float *t, const int32_t *y, int n, int k) {
+  (void)ctx;
+  pb_multihot_cpu(t, y, n, k);
+}
+static void cpu_inclusive_loss(pb_ctx *ctx, float *loss_sum, int64_t *npos, float *dlogits, const float *logits,
+                               const float *targets, int n, int k, float grad_scale) {
+  (void)ctx;
+  pb_inclusive_loss_cpu(loss_sum, npos, dlogits, logits, targets, n, k, grad_scale);
+}
 
 /* ------------------------------------------------------------------ debiasing losses */
 
@@ -396,6 +405,8 @@ const pb_backend pb_backend_cpu = {
     .argmax_count = cpu_argmax_count,
     .onehot = cpu_onehot,
     .accum_f64 = cpu_accum_f64,
+    .multihot = cpu_multihot,
+    .inclusive_loss = cpu_inclusive_loss,
     .rubi_loss = cpu_rubi_loss,
     .mixin_loss = cpu_mixin_loss,
     .hsic_reserve = cpu_hsic_reserve,

@@ -167,6 +167,13 @@ static void cuda_onehot(pb_ctx *ctx, float *t, const int32_t *labels, int n, int
   pb_onehot_cuda(t, labels, n, k, ctx->cuda);
 }
 static void cuda_accum_f64(pb_ctx *ctx, double *acc, const float *x) { pb_accum_f64_cuda(acc, x, ctx->cuda); }
+static void cuda_multihot(pb_ctx *ctx, float *t, const int32_t *y, int n, int k) {
+  pb_multihot_cuda(t, y, n, k, ctx->cuda);
+}
+static void cuda_inclusive_loss(pb_ctx *ctx, float *loss_sum, int64_t *npos, float *dlogits, const float *logits,
+                                const float *targets, int n, int k, float grad_scale) {
+  pb_inclusive_loss_cuda(loss_sum, npos, dlogits, logits, targets, n, k, grad_scale, ctx->cuda);
+}
 static void cuda_rubi_loss(pb_ctx *ctx, float *loss, float *df, float *dh, const float *f, const float *h,
                            const int32_t *labels, int n, int k, float scale, float scale_head) {
   pb_rubi_loss_cuda(loss, df, dh, f, h, labels, n, k, scale, scale_head, ctx->cuda);
@@ -315,6 +322,8 @@ const pb_backend pb_backend_cuda = {
     .argmax_count = cuda_argmax_count,
     .onehot = cuda_onehot,
     .accum_f64 = cuda_accum_f64,
+    .multihot = cuda_multihot,
+    .inclusive_loss = cuda_inclusive_loss,
     .rubi_loss = cuda_rubi_loss,
     .mixin_loss = cuda_mixin_loss,
     .hsic_reserve = cuda_hsic_reserve,

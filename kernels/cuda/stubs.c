@@ -231,6 +231,15 @@ void pb_accum_f64_cuda(double *acc, const float *x, const pb_cuda_env *env) {
   pb_cuda_absent(__func__);
 }
 
+void pb_multihot_cuda(float *t, const int32_t *y, int n, int k, const pb_cuda_env *env) {
+  pb_cuda_absent(__func__);
+}
+
+void pb_inclusive_loss_cuda(float *loss_sum, int64_t *npos, float *dlogits, const float *logits,
+                            const float *targets, int n, int k, float grad_scale, const pb_cuda_env *env) {
+  pb_cuda_absent(__func__);
+}
+
 void pb_rubi_loss_cuda(float *loss, float *df, float *dh, const float *f, const float *h, const int32_t *labels,
                        int n, int k, float scale, float scale_head, const pb_cuda_env *env) {
   pb_cuda_absent(__func__);
