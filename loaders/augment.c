@@ -20,6 +20,7 @@ void pb_aug_min_size(const pb_aug *a, int *min_w, int *min_h) {
   }
   switch (a->geom) {
   case PB_AUG_RESIZE_CROP:
+  case PB_AUG_RESIZE_RANDOM_CROP:
     *min_w = *min_h = a->resize ? a->resize : PB_MAX(a->out_h, a->out_w);
     break;
   case PB_AUG_RRC:
@@ -131,6 +132,19 @@ void pb_aug_apply(const pb_aug *a, const pb_image *in, uint64_t seed, int64_t ep
     centre_rect(in->w, in->h, a->resize ? a->resize : PB_MAX(oh, ow), oh, ow, r);
     pb_aug_resample(in, r[0], r[1], r[2], r[3], flip, out, oh, ow);
     break;
+  case PB_AUG_RESIZE_RANDOM_CROP: {
+    /* the resized grid: shorter side s, the longer one scaled alike (rounded); a crop offset of
+     * whole resized pixels, uniform over the positions that fit (0 where the crop is larger) */
+    int s = a->resize ? a->resize : PB_MAX(oh, ow);
+    float k = (float)PB_MIN(in->w, in->h) / (float)s; /* source pixels per resized pixel */
+    int rw = (int)lroundf((float)in->w / k), rh = (int)lroundf((float)in->h / k);
+    int ox = (int)floor(draw(seed, epoch, index, 0) * (PB_MAX(rw - ow, 0) + 1));
+    int oy = (int)floor(draw(seed, epoch, index, 1) * (PB_MAX(rh - oh, 0) + 1));
+    float cw = PB_MIN((float)ow * k, (float)in->w), ch = PB_MIN((float)oh * k, (float)in->h);
+    float x0 = PB_MIN((float)ox * k, (float)in->w - cw), y0 = PB_MIN((float)oy * k, (float)in->h - ch);
+    pb_aug_resample(in, x0, y0, cw, ch, flip, out, oh, ow);
+    break;
+  }
   case PB_AUG_PAD_CROP: {
     /* Offsets into the zero-padded image; the output keeps the stored scale. */
     int p = a->pad;

@@ -19,13 +19,16 @@
 
 #include "loaders/image.h"
 
-enum { PB_AUG_NONE = 0, PB_AUG_RRC, PB_AUG_RESIZE_CROP, PB_AUG_PAD_CROP };
+/* RESIZE_RANDOM_CROP: shorter side to `resize`, then a random out_h x out_w crop at an integer offset
+ * of the resized grid (torchvision Resize(resize) + RandomCrop(size), the Inclusive Images solution's
+ * training transform). */
+enum { PB_AUG_NONE = 0, PB_AUG_RRC, PB_AUG_RESIZE_CROP, PB_AUG_PAD_CROP, PB_AUG_RESIZE_RANDOM_CROP };
 
 typedef struct pb_aug {
   int geom;                    /* PB_AUG_* */
   int out_c, out_h, out_w;     /* output size (channels = the input's) */
   float scale[2], ratio[2];    /* RRC: area fraction and aspect-ratio ranges */
-  int resize;                  /* RESIZE_CROP: shorter side before the centre crop */
+  int resize;                  /* RESIZE_CROP / RESIZE_RANDOM_CROP: shorter side before the crop */
   int pad;                     /* PAD_CROP: zero padding on each side */
   float flip, invert;          /* probabilities */
   int views;                   /* test-time views per sample (pb_aug_views): 0 or 1 = one */

@@ -133,9 +133,11 @@ static int fill(worker *w, pb_batch *b, const pb_dataset *d, const pb_aug *aug, 
       }
     }
     b->y[out] = d->labels[i];
-    for (int h = 0; h < L->o.max_heads; h++) /* one label column: the labels themselves */
+    for (int h = 0; h < L->o.max_heads; h++) /* multi-label: the multi-hot row; one label column: the labels */
       b->heads[(size_t)h * L->o.max_batch + out] =
-          d->heads ? (h < d->nheads ? d->heads[(size_t)i * d->nheads + h] : -1) : (h == 0 ? d->labels[i] : -1);
+          d->multi  ? (h < d->multi_k ? d->multi[(size_t)i * d->multi_k + h] != 0 : 0)
+          : d->heads ? (h < d->nheads ? d->heads[(size_t)i * d->nheads + h] : -1)
+                     : (h == 0 ? d->labels[i] : -1);
     b->groups[out] = d->groups ? d->groups[i] : -1;
     b->lengths[out] = d->lengths ? d->lengths[i] : d->h;
     b->aligned[out] = d->aligned ? d->aligned[i] : 0;

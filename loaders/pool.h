@@ -30,7 +30,8 @@ typedef struct pb_batch {
   int32_t *y;         /* [n] labels (in the same allocation as u8: pinned with it) */
   int32_t *heads;     /* multi-head labels, HEAD-MAJOR: head h's label of sample i at
                          heads[h * max_batch + i], -1 = missing; max_heads rows (pinned with u8;
-                         NULL when the loader was made with max_heads = 0) */
+                         NULL when the loader was made with max_heads = 0). Multi-label data
+                         (dataset multi): row c is 1 where sample i has label c, else 0 */
   int32_t *groups;    /* [n] group / attribute ids (dataset groups, else -1) */
   int32_t *lengths;   /* [n] sequence lengths (dataset lengths, else the dataset's h = T) */
   uint8_t *aligned;   /* [n] bias-aligned flags (dataset aligned, else 0) */

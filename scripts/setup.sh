@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 pkgs=(build-essential cmake pkg-config libinih-dev libstb-dev zlib1g-dev libopenblas-dev
       libturbojpeg0-dev dataset-fashion-mnist
       darknet python3-skimage valgrind   # real JPEG/PNG test images; the pool leak test
-      python3-sklearn)                   # the metric cross-checks (test_imagenet9_configs)
+      python3-sklearn                    # the metric cross-checks (test_imagenet9_configs)
+      python3-pil python3-numpy)         # the synthetic multi-label JPEG set (make_multilabel_jpegs.py)
 [[ "${1:-}" == "--torch" ]] && pkgs+=(python3-torch python3-torchvision python3-numpy)
 
 source scripts/install_pkgs.sh

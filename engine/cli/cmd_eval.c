@@ -3,6 +3,8 @@
  * verification for embedding models), all of them also in eval.json (engine/run/eval_json.h;
  * beside the checkpoint, or --json PATH), and with --predictions FILE each test image's labels
  * and predicted classes. */
+#define _XOPEN_SOURCE 700 /* realpath */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +18,7 @@
 #include "engine/run/report.h"
 #include "engine/run/state.h"
 #include "metrics/calibration.h"
+#include "metrics/multilabel.h"
 #include "metrics/verification.h"
 
 /* The cell-averaged accuracy of each model behind its figure: per grouping, its value, cells and
@@ -34,13 +37,53 @@ static void print_cells(const pb_terms *l, const pb_eval *e) {
   }
 }
 
+static void write_path(FILE *f, const pb_dataset *d, int32_t s) {
+  const char *path = pb_dataset_path(d, s);
+  int quote = strpbrk(path, ",\"\n\r") != NULL;
+  fprintf(f, "%s,%d,%s", d->name, s, quote ? "\"" : "");
+  for (const char *c = path; *c; c++) fprintf(f, *c == '"' ? "\"\"" : "%c", *c);
+  fprintf(f, "%s", quote ? "\"" : "");
+}
+
+/* A multi-label model's rows: "set,index,path[,group],labels,pred,score_0..score_{k-1}": the true
+ * and the predicted label ids space-separated (predicted by the [multilabel] threshold /
+ * min_labels / max_labels rule, best first), then every label's score ([multilabel] score). */
+static void write_ml_predictions(FILE *f, const pb_eval *e, const pb_dataset *d, int header) {
+  int k = e->score_k;
+  if (header) {
+    fprintf(f, "set,index,path%s,labels,pred", e->groups ? ",group" : "");
+    for (int j = 0; j < k; j++) fprintf(f, ",score_%d", j);
+    fprintf(f, "\n");
+  }
+  if (!e->truth) return;
+  int *sel = pb_xmalloc((size_t)k * sizeof(int));
+  for (long i = 0; i < e->n; i++) {
+    write_path(f, d, e->sample[i]);
+    if (e->groups) fprintf(f, ",%d", e->groups[i]);
+    fprintf(f, ",");
+    for (int j = 0, first = 1; j < k; j++)
+      if (e->truth[(size_t)i * k + j]) fprintf(f, "%s%d", first ? "" : " ", j), first = 0;
+    int m = pb_ml_select(e->scores + (size_t)i * k, NULL, k, e->ml_threshold, e->ml_min_labels, e->ml_max_labels, sel);
+    fprintf(f, ",");
+    for (int j = 0; j < m; j++) fprintf(f, "%s%d", j ? " " : "", sel[j]);
+    for (int j = 0; j < k; j++) fprintf(f, ",%.9g", e->scores[(size_t)i * k + j]);
+    fprintf(f, "\n");
+  }
+  free(sel);
+}
+
 /* --predictions: "set,index,path" (index: the image's row among the test manifest's data rows,
  * 0-based; path as plumb opened it, empty for in-memory data), "group" when the data has a group
  * / attribute (its id; the same in every test set of the run), then LABEL,PRED per model
  * (NAME_label,NAME_pred, or label,pred for a one-model run), each followed by CONF (NAME_conf or
  * conf: the prediction's softmax probability, float32 printed exactly) when the trainer exposes
- * its logits. Images skipped as bad are absent. */
+ * its logits, then for a one-model classifier p_0..p_{k-1}: every class's softmax probability
+ * (averaged over the test-time views with [augment] tta). Images skipped as bad are absent. */
 static void write_predictions(FILE *f, const pb_terms *l, const pb_eval *e, const pb_dataset *d, int header) {
+  if (l->n == 1 && l->term[0].multilabel) {
+    write_ml_predictions(f, e, d, header);
+    return;
+  }
   if (header) {
     fprintf(f, "set,index,path%s", e->groups ? ",group" : "");
     for (int t = 0; t < l->n; t++)
@@ -48,21 +91,18 @@ static void write_predictions(FILE *f, const pb_terms *l, const pb_eval *e, cons
         fprintf(f, ",%s%slabel,%s%spred%s%s%s", l->term[t].name, l->term[t].name[0] ? "_" : "", l->term[t].name,
                 l->term[t].name[0] ? "_" : "", e->conf ? "," : "", e->conf ? l->term[t].name : "",
                 e->conf ? (l->term[t].name[0] ? "_conf" : "conf") : "");
+    for (int j = 0; e->scores && j < e->score_k; j++) fprintf(f, ",p_%d", j);
     fprintf(f, "\n");
   }
   for (long i = 0; i < e->n; i++) {
-    int32_t s = e->sample[i];
-    const char *path = pb_dataset_path(d, s);
-    int quote = strpbrk(path, ",\"\n\r") != NULL;
-    fprintf(f, "%s,%d,%s", d->name, s, quote ? "\"" : "");
-    for (const char *c = path; *c; c++) fprintf(f, *c == '"' ? "\"\"" : "%c", *c);
-    fprintf(f, "%s", quote ? "\"" : "");
+    write_path(f, d, e->sample[i]);
     if (e->groups) fprintf(f, ",%d", e->groups[i]);
     for (int t = 0; t < l->n; t++)
       if (l->term[t].classes) {
         fprintf(f, ",%d,%d", e->labels[t * e->cap + i], e->pred[t * e->cap + i]);
         if (e->conf) fprintf(f, ",%.9g", e->conf[t * e->cap + i]);
       }
+    for (int j = 0; e->scores && j < e->score_k; j++) fprintf(f, ",%.9g", e->scores[(size_t)i * e->score_k + j]);
     fprintf(f, "\n");
   }
 }
@@ -71,6 +111,18 @@ static void write_predictions(FILE *f, const pb_terms *l, const pb_eval *e, cons
  * accuracy, per-class disparity, ECE), or for an embedding model (set, images, AUC, EER, TPR at
  * the first [verify] fpr). */
 static void print_summary(const pb_terms *l, const pb_eval *ev, const pb_dataset *ds, int nsets) {
+  if (l->n == 1 && l->term[0].multilabel) { /* set, images, F2 (best threshold), F2 of the rule, mAP, p@1 */
+    printf("\n%-12s %8s %8s %6s %9s %8s %8s\n", "set", "images", "f2", "at", "f2_select", "map", "p@1");
+    for (int k = 0; k < nsets; k++) {
+      if (!ev[k].truth) continue;
+      pb_eval_ml m;
+      pb_eval_multilabel(&ev[k], &m);
+      printf("%-12s %8ld %8.4f %6.2f %9.4f %8.4f %8.4f\n", ds[k].name, ev[k].n, m.sweep.best_f2, m.sweep.best_t,
+             m.f2_select, m.rank.map, m.p1);
+      pb_eval_ml_free(&m);
+    }
+    return;
+  }
   int emb = nsets > 0 && ev[0].verif;
   if (emb) {
     char h[32];
@@ -122,6 +174,7 @@ int pb_cmd_eval(const pb_cli_opts *o, pb_config *cfg) {
   memset(ev, 0, sizeof ev);
   pb_afile pf = {0};
   const char *pred_path = pb_cli_opt(o, "predictions");
+  r.keep_scores = pred_path != NULL; /* the probabilities go to predictions.csv */
   if (pb_run_load_models(&r, ck, &err)) goto out;
   /* The inference plan: no gradients, nothing saved for backward (one line, for the log). */
   pb_model_print_memory(r.model, stdout);
@@ -173,7 +226,11 @@ int pb_cmd_eval(const pb_cli_opts *o, pb_config *cfg) {
   const pb_eval *es[PB_RUN_MAX_TESTS];
   const pb_dataset *ds[PB_RUN_MAX_TESTS];
   for (int k = 0; k < r.ntests; k++) es[k] = &ev[k], ds[k] = &r.tests[k];
-  if (pb_eval_json_write(jpath, &terms, es, ds, r.ntests, ck, o->config, r.model->arch, &err)) goto out;
+  /* the checkpoint and config as absolute paths: eval.json is read from elsewhere */
+  char ck_abs[PATH_MAX], cfg_abs[PATH_MAX];
+  if (!realpath(ck, ck_abs)) snprintf(ck_abs, sizeof ck_abs, "%s", ck);
+  if (!realpath(o->config, cfg_abs)) snprintf(cfg_abs, sizeof cfg_abs, "%s", o->config);
+  if (pb_eval_json_write(jpath, &terms, es, ds, r.ntests, ck_abs, cfg_abs, r.model->arch, &err)) goto out;
   printf("figures: %s\n", jpath);
   if (pf.f) {
     if (pb_afile_commit(&pf, &err)) goto out;

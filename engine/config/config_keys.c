@@ -81,11 +81,11 @@ const pb_cfg_key pb_cfg_keys[] = {
   {"loader", "max_image_pixels", I, 1, 2147483647, "178956970", NULL, "images whose stored width x height exceeds this are bad (a decompression bomb; Pillow's limit)"},
 
   {"augment", "size",   I, 0, 8192, "0", NULL, "output height = width (0 = the stored size; image files need it)"},
-  {"augment", "train",  E, 0, 0, "none", "none|rrc|resize_crop|pad_crop", "training geometry: none (resize to size), RandomResizedCrop, resize shorter side + centre crop, pad + random crop"},
+  {"augment", "train",  E, 0, 0, "none", "none|rrc|resize_crop|resize_random_crop|pad_crop", "training geometry: none (resize to size), RandomResizedCrop, resize shorter side + centre crop, resize shorter side + random crop (torchvision Resize + RandomCrop), pad + random crop"},
   {"augment", "test",   E, 0, 0, "none", "none|resize_crop", "evaluation geometry"},
   {"augment", "scale",  FL, 0, 1, "0.08,1", NULL, "rrc: range of the crop's area fraction"},
   {"augment", "ratio",  FL, 0.01, 100, "0.75,1.3333333", NULL, "rrc: range of the crop's aspect ratio"},
-  {"augment", "resize", I, 0, 16384, "0", NULL, "resize_crop: shorter side before the centre crop (0 = size / 0.875)"},
+  {"augment", "resize", I, 0, 16384, "0", NULL, "resize_crop / resize_random_crop / tencrop: shorter side before the crop (0 = size / 0.875)"},
   {"augment", "pad",    I, 0, 1024, "4", NULL, "pad_crop: zero padding on each side"},
   {"augment", "flip",   F, 0, 1, "0", NULL, "training: probability of a horizontal flip"},
   {"augment", "invert", F, 0, 1, "0", NULL, "training: probability of colour inversion (255 - x)"},

@@ -1,5 +1,5 @@
 /* loss.c: the loss interface's shared parts (loss.h): choosing a loss from the config, term
- * memory and freeing. The implementations are xent.c and sum.c. */
+ * memory and freeing. The implementations are xent.c, multilabel.c, triplet.c and sum.c. */
 #include "engine/losses/loss.h"
 
 #include <stdlib.h>
@@ -45,11 +45,21 @@ pb_loss *pb_loss_from_config(const pb_config *cfg, pb_ctx *ctx, int k, const pb_
                              pb_err *err) {
   float smoothing = (float)pb_config_float(cfg, "train", "label_smoothing");
   const char *kind = pb_config_str(cfg, "train", "loss");
-  if (!strcmp(kind, "triplet")) return triplet_from_config(cfg, ctx, k, nheads, max_n, err);
-  if (!strcmp(kind, "inclusive")) {
-    pb_err_set(err, "%s: [train] loss = inclusive is not available in this build yet", pb_config_origin(cfg, "train", "loss"));
-    return NULL;
+  int multi = pb_config_bool(cfg, "data", "multilabel"), inclusive = !strcmp(kind, "inclusive");
+  if (multi || inclusive) {
+    const char *why = !multi ? "loss = inclusive is a multi-label loss: set [data] multilabel = true (a csv label column "
+                               "of space-separated labels)"
+                      : strcmp(kind, "bce") && !inclusive ? "[data] multilabel = true trains with loss = bce or inclusive"
+                      : nheads                            ? "[data] multilabel is for one head ([model] heads is set)"
+                      : smoothing > 0                     ? "[train] label_smoothing applies to loss = ce only"
+                                                          : NULL;
+    if (why) {
+      pb_err_set(err, "%s: [train] loss = %s: %s", pb_config_origin(cfg, "train", "loss"), kind, why);
+      return NULL;
+    }
+    return pb_loss_multilabel(ctx, k, inclusive, max_n, err);
   }
+  if (!strcmp(kind, "triplet")) return triplet_from_config(cfg, ctx, k, nheads, max_n, err);
   int bce = !strcmp(kind, "bce");
   if (bce && smoothing > 0) {
     pb_err_set(err, "[train] label_smoothing applies to loss = ce only (loss = bce was set)");

@@ -8,7 +8,8 @@
  * of term t over the samples that have its label); a single-head model is the one-term case.
  *
  * Implementations: xent.c (softmax cross-entropy with label smoothing; binary cross-entropy on
- * one-hot targets), sum.c (the weighted sum over heads). Every op goes through the context's
+ * one-hot targets), multilabel.c (BCE on multi-hot targets, the Inclusive Images loss),
+ * triplet.c, sum.c (the weighted sum over heads). Every op goes through the context's
  * ops table (engine/device/backend.h): no loss names a device. */
 #ifndef PB_LOSS_H
 #define PB_LOSS_H
@@ -29,6 +30,9 @@ typedef struct pb_loss_term {
   int stat;      /* 1: a statistic of training, not a loss (weight 0, classes 0): its "loss sum" over
                     the labelled samples / their count is logged as train_NAME (the triplet loss's
                     active fraction) */
+  int multilabel; /* 1: a multi-label term (pb_loss_multilabel): its labels are the k label rows of
+                     the multi-hot targets, its "pred" the top label; it has no accuracy (the
+                     evaluation reports F2, mAP and precision at 1 from the scores) */
 } pb_loss_term;
 
 typedef struct pb_loss pb_loss;
@@ -80,6 +84,16 @@ pb_loss *pb_loss_bce(pb_ctx *ctx, int k, int max_n, pb_err *err);
  * or a negative in their batch). No predictions: the classes of every term are 0. The gradient is
  * that of loss / accum. User errors (the workspace on a GPU) name the keys. */
 pb_loss *pb_loss_triplet(pb_ctx *ctx, int d, const pb_triplet_params *p, int max_n, pb_err *err);
+
+/* Multi-label classification over k labels, one term with label_rows = k: the labels y are the
+ * k label ROWS [k, n] (y[c * n + i] > 0: sample i has label c). inclusive 0: binary cross-entropy
+ * with logits on the multi-hot targets, nn.BCEWithLogitsLoss(reduction='mean') (the term's sum is
+ * per sample: the mean over its k classes; seen counts samples); inclusive 1: the Inclusive
+ * Images loss, the sum over every positive (i, p) of -log softmax([z_ip, z_i,negatives])[0], its
+ * gradient that of sum / (the batch's positives * accum) (the solution's mean over positives;
+ * seen counts positives, so the logged loss is the same mean). A sample without positives adds
+ * nothing to the inclusive loss. max_n bounds n. */
+pb_loss *pb_loss_multilabel(pb_ctx *ctx, int k, int inclusive, int max_n, pb_err *err);
 
 /* The weighted sum of one term per head: terms[t] gives the head's name, weight, classes and
  * offset; part[t] (owned from here on, even on failure) computes that head's term on its

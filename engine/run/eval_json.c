@@ -74,8 +74,8 @@ static void term_calibration(FILE *f, const pb_terms *l, int t, const pb_eval *e
     for (int g = 0; g < ng; g++) {
       for (long i = 0; i < e->n; i++) mask[i] = e->groups[i] == g;
       pb_calib_from_conf(conf, pred, lab, e->n, PB_CALIB_DEFAULT_BINS, mask, c);
-      fprintf(f, "%s", g ? ", " : "");
-      calib_json(f, c, 0, indent);
+      fprintf(f, "%s", g ? ",\n" : "");
+      calib_json(f, c, 1, indent); /* with its table: a reliability diagram per group */
     }
     fprintf(f, "]");
     free(mask);
@@ -83,7 +83,59 @@ static void term_calibration(FILE *f, const pb_terms *l, int t, const pb_eval *e
   free(c);
 }
 
+/* A multi-label term: loss, precision at 1, the F2 sweep with its best threshold, the F2 of the
+ * submission rule, mAP / macro AUC and AP / AUC / positives per class. */
+static void ml_term_json(FILE *f, const pb_eval *e, const char *indent) {
+  pb_eval_ml m;
+  pb_eval_multilabel(e, &m);
+  int k = e->score_k;
+  fprintf(f, "{\"classes\": %d, \"n\": %ld, \"multilabel\": true, \"positives\": %ld, \"loss\": ", k, e->n,
+          e->ml_positives);
+  jnum(f, m.loss);
+  fprintf(f, ", \"loss_per\": \"%s\", \"precision_at_1\": ", e->ml_inclusive ? "positive" : "image");
+  jnum(f, m.p1);
+  fprintf(f, ", \"images_with_positive\": %ld,\n%s  \"f2\": {\"best\": ", m.n_with_positive, indent);
+  jnum(f, m.sweep.best_f2);
+  fprintf(f, ", \"best_threshold\": ");
+  jnum(f, m.sweep.best_t);
+  fprintf(f, ", \"sweep\": [");
+  for (int i = 0; i < PB_ML_NTHRESH; i++) {
+    fprintf(f, "%s{\"threshold\": %.17g, \"f2\": ", i ? ", " : "", m.sweep.t[i]);
+    jnum(f, m.sweep.f2[i]);
+    fprintf(f, "}");
+  }
+  fprintf(f, "],\n%s    \"select\": {\"threshold\": %.17g, \"min_labels\": %d, \"max_labels\": %d, \"f2\": ", indent,
+          e->ml_threshold, e->ml_min_labels, e->ml_max_labels < 0 ? 0 : e->ml_max_labels);
+  jnum(f, m.f2_select);
+  fprintf(f, "}},\n%s  \"map\": ", indent);
+  jnum(f, m.rank.map);
+  fprintf(f, ", \"map_classes\": %d, \"mauc\": ", m.rank.nap);
+  jnum(f, m.rank.mauc);
+  fprintf(f, ", \"mauc_classes\": %d,\n%s  \"per_class_ap\": [", m.rank.nauc, indent);
+  for (int j = 0; j < k; j++) {
+    if (j) fprintf(f, ", ");
+    jnum(f, m.rank.ap[j]);
+  }
+  fprintf(f, "],\n%s  \"per_class_auc\": [", indent);
+  for (int j = 0; j < k; j++) {
+    if (j) fprintf(f, ", ");
+    jnum(f, m.rank.auc[j]);
+  }
+  fprintf(f, "],\n%s  \"per_class_positives\": [", indent);
+  for (int j = 0; j < k; j++) fprintf(f, "%s%ld", j ? ", " : "", m.rank.pos[j]);
+  fprintf(f, "]}");
+  pb_eval_ml_free(&m);
+}
+
 static void term_json(FILE *f, const pb_terms *l, int t, const pb_eval *e, const char *indent) {
+  if (l->term[t].multilabel) {
+    if (e->truth) {
+      ml_term_json(f, e, indent);
+    } else {
+      fprintf(f, "{\"classes\": %d, \"n\": %ld, \"multilabel\": true}", l->term[t].classes, e->n);
+    }
+    return;
+  }
   pb_class_counts c;
   pb_eval_class_counts(e, t, l->term[t].classes, &c);
   fprintf(f, "{\"classes\": %d, \"n\": %ld, \"loss\": ", c.k, c.n);
@@ -186,6 +238,13 @@ static int set_json(FILE *f, const pb_terms *l, const pb_eval *e, const pb_datas
   fprintf(f, "%s}", first ? "" : "\n      ");
   char skipped[1024] = "";
   size_t n = 0;
+  if (l->n >= 1 && l->term[0].multilabel) {
+    fprintf(f, ",\n      \"skipped\": {\"accuracy\": \"multi-label: precision_at_1, f2 and map in its place\", "
+               "\"calibration\": \"multi-label: no single confidence per image\", \"group_accuracy\": \"multi-label\", "
+               "\"bias_amplification\": \"multi-label\"%s}}",
+            e->truth ? "" : ", \"f2\": \"no per-image scores (a multi-model method)\"");
+    return PB_OK;
+  }
   const int one = l->n >= 1 && !l->term[0].name[0] && l->term[0].classes;
   if (one && e->aligned) {
     pb_cls_counts b;

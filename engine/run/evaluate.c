@@ -8,6 +8,7 @@
 #include "engine/device/backend.h"
 #include "engine/run/verify.h"
 #include "metrics/calibration.h"
+#include "metrics/mlscore.h"
 #include "metrics/verification.h"
 
 _Static_assert(PB_DATA_MAX_GROUPINGS <= PB_CELLS_MAX_GROUPINGS, "every grouping of a dataset fits the metric");
@@ -21,11 +22,45 @@ void pb_eval_free(pb_eval *e) {
   free(e->sample);
   free(e->emb);
   free(e->conf);
+  free(e->scores);
+  free(e->truth);
   if (e->verif) pb_verif_result_free(e->verif);
   free(e->verif);
   if (e->overlap) pb_verif_overlap_free(e->overlap);
   free(e->overlap);
   memset(e, 0, sizeof *e);
+}
+
+/* The scores of a batch's n images into out->scores (and out->truth) at rows out->n..: a
+ * multi-label model's per-label scores, or softmax probabilities, each averaged over the
+ * test-time views. logits: host room for [n, k]. */
+static void batch_scores(pb_run *r, const pb_dataset *d, const pb_batch *b, int n, int k, float *logits, pb_eval *out) {
+  int views = r->tr->last_view_logits ? r->views : 1;
+  int kind = r->multilabel ? r->ml_kind : PB_MLSCORE_SOFTMAX;
+  float *dst = out->scores + (size_t)out->n * k;
+  if (views == 1) {
+    r->ctx.ops->download(&r->ctx, logits, r->tr->last_logits, (size_t)n * k * sizeof(float));
+    pb_ml_scores(dst, logits, n, k, kind, r->ml_top_k ? r->ml_top_k : 1);
+  } else {
+    float *one = pb_xmalloc((size_t)k * sizeof(float));
+    for (int i = 0; i < n; i++) {
+      double *acc = pb_xcalloc((size_t)k, sizeof(double));
+      for (int v = 0; v < views; v++) {
+        pb_ml_scores(one, r->tr->last_view_logits + ((size_t)i * views + v) * k, 1, k, kind,
+                     r->ml_top_k ? r->ml_top_k : 1);
+        for (int j = 0; j < k; j++) acc[j] += one[j];
+      }
+      for (int j = 0; j < k; j++) dst[(size_t)i * k + j] = (float)(acc[j] / views);
+      free(acc);
+    }
+    free(one);
+  }
+  if (!out->truth) return;
+  for (int i = 0; i < n; i++) {
+    const uint8_t *t = d->multi + (size_t)b->sample[i] * d->multi_k;
+    uint8_t *o = out->truth + (size_t)(out->n + i) * k;
+    for (int j = 0; j < k; j++) o[j] = j < d->multi_k && t[j] != 0, out->ml_positives += o[j];
+  }
 }
 
 int pb_run_evaluate(pb_run *r, const pb_dataset *d, pb_eval *out, pb_err *err) {
@@ -41,6 +76,9 @@ int pb_run_evaluate(pb_run *r, const pb_dataset *d, pb_eval *out, pb_err *err) {
   out->ngroupings = d->ngroupings;
   if (d->groupings) out->groupings = pb_xmalloc((size_t)cap * d->ngroupings * sizeof(int32_t));
   out->min_cell = r->min_cell;
+  out->ml_inclusive = r->ml_inclusive;
+  out->ml_threshold = r->ml_threshold;
+  out->ml_min_labels = r->ml_min_labels, out->ml_max_labels = r->ml_max_labels;
   out->sample = pb_xmalloc((size_t)cap * sizeof(int32_t));
   const int ed = r->tr->vt->embed ? r->model->embed_dim : 0;
   if (ed) {
@@ -51,9 +89,16 @@ int pb_run_evaluate(pb_run *r, const pb_dataset *d, pb_eval *out, pb_err *err) {
   int32_t *pred = pb_xmalloc((size_t)eb * nt * sizeof(int32_t)), *idx = pb_xmalloc((size_t)cap * sizeof(int32_t));
   const int ktot = pb_model_out(r->model)[0] * pb_model_out(r->model)[1] * pb_model_out(r->model)[2];
   float *logits = NULL; /* host [eb, ktot]: the confidences' source */
-  if (!ed && r->views == 1) {
+  const int multi = r->multilabel && !ed;
+  if (!ed && r->views == 1 && !multi) { /* multi-label: no single confidence to calibrate */
     out->conf = pb_xmalloc((size_t)nt * cap * sizeof(float));
     logits = pb_xmalloc((size_t)eb * ktot * sizeof(float));
+  }
+  if (!ed && (multi || (r->keep_scores && nt == 1)) && r->nmodels == 1) {
+    out->score_k = ktot;
+    out->scores = pb_xmalloc((size_t)cap * ktot * sizeof(float));
+    if (multi) out->truth = pb_xmalloc((size_t)cap * ktot);
+    if (!logits) logits = pb_xmalloc((size_t)eb * ktot * sizeof(float));
   }
   for (int i = 0; i < d->n; i++) idx[i] = i;
   pb_run_pass(r, d, 0, idx, d->n, eb, 0, 0);
@@ -80,6 +125,12 @@ int pb_run_evaluate(pb_run *r, const pb_dataset *d, pb_eval *out, pb_err *err) {
         free(out->conf);
         out->conf = NULL;
       }
+      if (out->scores && !r->tr->last_logits && !r->tr->last_view_logits) {
+        free(out->scores);
+        free(out->truth);
+        out->scores = NULL, out->truth = NULL, out->score_k = 0;
+      }
+      if (out->scores) batch_scores(r, d, b, n, ktot, logits, out);
       if (out->conf) {
         r->ctx.ops->download(&r->ctx, logits, r->tr->last_logits, (size_t)n * ktot * sizeof(float));
         for (int t = 0; t < nt; t++) {
@@ -97,7 +148,10 @@ int pb_run_evaluate(pb_run *r, const pb_dataset *d, pb_eval *out, pb_err *err) {
     for (int t = 0; t < nt; t++) {
       out->loss[t] += loss[t];
       memcpy(out->pred + t * cap + out->n, pred + (size_t)t * n, (size_t)n * sizeof(int32_t));
-      memcpy(out->labels + t * cap + out->n, yh + (size_t)r->tr->terms.label_row[t] * n, (size_t)n * sizeof(int32_t));
+      if (r->tr->terms.term[t].multilabel) /* no single label: F2, mAP and precision at 1 come from the scores */
+        for (int i = 0; i < n; i++) out->labels[t * cap + out->n + i] = -1;
+      else
+        memcpy(out->labels + t * cap + out->n, yh + (size_t)r->tr->terms.label_row[t] * n, (size_t)n * sizeof(int32_t));
     }
     if (out->aligned) memcpy(out->aligned + out->n, b->aligned, (size_t)n);
     if (out->groups) memcpy(out->groups + out->n, b->groups, (size_t)n * sizeof(int32_t));
@@ -138,3 +192,35 @@ void pb_eval_cell_acc(const pb_eval *e, int t, int k, pb_cell_acc *out) {
   pb_cell_accuracy(e->pred ? e->pred + t * e->cap : NULL, e->labels ? e->labels + t * e->cap : NULL, e->groupings,
                    e->n, e->ngroupings, k, PB_MAX(e->min_cell, 1), out);
 }
+
+void pb_eval_multilabel(const pb_eval *e, pb_eval_ml *out) {
+  PB_ASSERT(e->truth && e->scores);
+  memset(out, 0, sizeof *out);
+  int k = e->score_k;
+  long n = e->n, hit = 0;
+  for (long i = 0; i < n; i++) {
+    const float *s = e->scores + (size_t)i * k;
+    const uint8_t *t = e->truth + (size_t)i * k;
+    int any = 0, top = 0;
+    for (int j = 0; j < k; j++) {
+      any |= t[j];
+      if (s[j] > s[top]) top = j;
+    }
+    out->n_with_positive += any;
+    hit += any && t[top];
+  }
+  out->p1 = pb_ratio(hit, out->n_with_positive);
+  long den = e->ml_inclusive ? e->ml_positives : n;
+  out->loss = den ? e->loss[0] / (double)den : NAN;
+  if (n) {
+    pb_ml_f2_sweep(e->scores, e->truth, n, k, &out->sweep);
+    out->f2_select =
+        pb_ml_f2_mean_select(e->scores, e->truth, n, k, e->ml_threshold, e->ml_min_labels, e->ml_max_labels);
+  } else {
+    out->sweep.best_f2 = out->sweep.best_t = out->f2_select = NAN;
+  }
+  pb_ml_ranking_init(&out->rank, k);
+  pb_ml_ranking_compute(&out->rank, e->scores, e->truth, n, k);
+}
+
+void pb_eval_ml_free(pb_eval_ml *m) { pb_ml_ranking_free(&m->rank); }

@@ -7,6 +7,7 @@
 #include "engine/run/run.h"
 #include "metrics/cells.h"
 #include "metrics/classification.h"
+#include "metrics/multilabel.h"
 
 typedef struct pb_eval {
   long n;             /* images evaluated (bad ones left out) */
@@ -26,6 +27,17 @@ typedef struct pb_eval {
   float *conf;        /* [nterms, cap] like pred: the largest softmax probability of each image's
                          prediction (float32, metrics/calibration.h), NaN for terms without classes;
                          NULL when the trainer does not expose its logits or with test-time views */
+  /* per-image scores [n, score_k] row-major: a multi-label model's per-label scores ([multilabel]
+   * score, metrics/mlscore.h; averaged over test-time views), or with r->keep_scores a one-term
+   * classifier's softmax probabilities (averaged over the views); NULL otherwise (several terms, a
+   * multi-model method) */
+  int score_k;
+  float *scores;
+  uint8_t *truth;     /* multi-label: [n, score_k] multi-hot truth (1 present, 0 absent), else NULL */
+  long ml_positives;  /* multi-label: the positives of the evaluated images */
+  int ml_inclusive;   /* multi-label: the loss sum is over positives (else over images) */
+  double ml_threshold; /* multi-label: the run's [multilabel] threshold / min_labels / max_labels */
+  int ml_min_labels, ml_max_labels;
   int emb_dim;        /* 0: a classifier */
   float *emb;         /* [n, emb_dim] row-major, image i's embedding */
   struct pb_verif_result *verif;   /* the set's verification figures, owned */
@@ -42,6 +54,20 @@ typedef struct pb_eval {
  * [loader] max_bad_fraction; returns PB_STOPPED when r->stop was set. */
 int pb_run_evaluate(pb_run *r, const pb_dataset *d, pb_eval *out, pb_err *err);
 void pb_eval_free(pb_eval *e);
+
+/* A multi-label evaluation's figures (e->truth set): the loss (per positive for the inclusive
+ * loss, per image for BCE), precision at 1 over the images with a positive (the top-scored label
+ * is a true one), the F2 sweep (best threshold and F2), the F2 of the submission rule ([multilabel]
+ * threshold / min_labels / max_labels), and AP / ROC AUC per class with their macro means
+ * (metrics/multilabel.h). pb_eval_ml_free it. */
+typedef struct pb_eval_ml {
+  double loss, p1, f2_select;
+  long n_with_positive;
+  pb_ml_sweep sweep;
+  pb_ml_ranking rank;
+} pb_eval_ml;
+void pb_eval_multilabel(const pb_eval *e, pb_eval_ml *out);
+void pb_eval_ml_free(pb_eval_ml *m);
 
 /* Term t's counts over its labelled images, per class of k (metrics/classification.h);
  * pb_class_counts_free it. */

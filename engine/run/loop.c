@@ -366,8 +366,18 @@ static int check_select(const pb_run *r, pb_err *err) {
   memset(&st, 0, sizeof st);
   pb_epoch_figures f = {.train = &st, .val = r->val.n ? &empty[0] : NULL, .ntests = r->ntests};
   for (int k = 0; k < r->ntests; k++) f.tests[k] = &empty[1 + k], f.test_names[k] = r->tests[k].name;
-  empty[0].ngroupings = r->val.ngroupings; /* the columns of the cell-averaged accuracy */
-  for (int k = 0; k < r->ntests; k++) empty[1 + k].ngroupings = r->tests[k].ngroupings;
+  /* the columns the data and the trainer give: the cell-averaged accuracy (groupings), the group
+   * figures (a group / attribute), calibration (per-image confidences: one model, no test-time
+   * views, a single-label classifier) */
+  static int32_t some_group;
+  static float some_conf;
+  const pb_dataset *ds[1 + PB_RUN_MAX_TESTS] = {&r->val};
+  for (int k = 0; k < r->ntests; k++) ds[1 + k] = &r->tests[k];
+  for (int k = 0; k < 1 + r->ntests; k++) {
+    empty[k].ngroupings = ds[k]->ngroupings;
+    empty[k].groups = ds[k]->groups ? &some_group : NULL;
+    empty[k].conf = r->nmodels == 1 && r->views == 1 && !r->multilabel && !r->tr->terms.emb_dim ? &some_conf : NULL;
+  }
   double v;
   if (pb_report_value(&r->tr->terms, &f, col, &v)) return PB_OK;
   return pb_err_set(err, "%s: [run] select = %s is not a column of this run's metrics.csv (e.g. %s%stest_acc)",

@@ -11,6 +11,9 @@
 
 #include "engine/run/log.h"
 #include "engine/run/verify.h"
+#include "metrics/biasamp.h"
+#include "metrics/calibration.h"
+#include "metrics/groups.h"
 
 static int named(const pb_terms *l) { return l->term[0].name[0] != 0; }
 
@@ -66,6 +69,15 @@ void pb_report_eval_str(const pb_terms *l, const pb_eval *e, const char *prefix,
     verif_str(e, prefix, buf, len);
     return;
   }
+  if (l->term[0].multilabel) {
+    if (!e->truth) return; /* an empty set (no figures yet) */
+    pb_eval_ml m;
+    pb_eval_multilabel(e, &m);
+    append(buf, len, " %sloss=%.4f %sf2=%.4f (threshold %.2f) %smap=%.4f %sp1=%.4f", prefix, m.loss, prefix,
+           m.sweep.best_f2, m.sweep.best_t, prefix, m.rank.map, prefix, m.p1);
+    pb_eval_ml_free(&m);
+    return;
+  }
   if (!named(l)) {
     pb_cls_counts c;
     pb_eval_bias_counts(e, &c);
@@ -115,7 +127,7 @@ void pb_report_progress(const pb_report *rep, int64_t epoch, int epochs, int64_t
   char hp[1200] = "", accp[32] = "";
   if (named(l))
     heads_train_str(l, s, hp, sizeof hp);
-  else
+  else if (!l->term[0].multilabel)
     snprintf(accp, sizeof accp, " acc %.4f", pb_ratio(s->correct[0], s->seen[0]));
   pb_log("epoch %" PRId64 "/%d step %" PRId64 "/%" PRId64 " (total %" PRId64 ") loss %.4f%s lr %.4g %.0f img/s eta %s%s",
          epoch + 1, epochs, batch, batches, step, pb_report_train_loss(l, s, images_seen) * 1.0, accp, lr,
@@ -128,7 +140,7 @@ void pb_report_epoch(pb_report *rep, const pb_epoch_figures *f) {
   if (named(l)) {
     heads_train_str(l, f->train, tp, sizeof tp);
     append(tp, sizeof tp, ";");
-  } else {
+  } else if (!l->term[0].multilabel) {
     snprintf(tp, sizeof tp, " train_acc=%.4f", pb_ratio(f->train->correct[0], f->train->seen[0]));
   }
   if (f->val) pb_report_eval_str(l, f->val, "val_", 0, vp, sizeof vp);
@@ -192,6 +204,80 @@ static void cell(csv_cells *c, const char *fmt_val, double v, const char *name_f
   c->n++;
 }
 
+/* A multi-label set's figures: SET_loss, SET_p1, SET_f2 (the sweep's best) and its threshold,
+ * SET_f2_select (the [multilabel] submission rule), SET_map, SET_mauc (NaN without the set). */
+static void ml_cells(csv_cells *c, const pb_eval *e, const char *set) {
+  pb_eval_ml m;
+  int have = e && e->truth;
+  if (have) pb_eval_multilabel(e, &m);
+  cell(c, "%.6f", have ? m.loss : NAN, "%s_loss", set);
+  cell(c, "%.6f", have ? m.p1 : NAN, "%s_p1", set);
+  cell(c, "%.6f", have ? m.sweep.best_f2 : NAN, "%s_f2", set);
+  cell(c, "%.2f", have ? m.sweep.best_t : NAN, "%s_f2_threshold", set);
+  cell(c, "%.6f", have ? m.f2_select : NAN, "%s_f2_select", set);
+  cell(c, "%.6f", have ? m.rank.map : NAN, "%s_map", set);
+  cell(c, "%.6f", have ? m.rank.mauc : NAN, "%s_mauc", set);
+  if (have) pb_eval_ml_free(&m);
+}
+
+/* Term t's calibration and group figures on a set, where the set supports them (the columns are
+ * the same every epoch: they depend on the data and the trainer only): SET_ece / SET_mce (15
+ * bins) with per-image confidences; with a group / attribute the worst group's accuracy, the
+ * groups' disparity (best - worst) and the bias amplification A->T (Wang & Russakovsky's
+ * definition as the study computes it). Named terms prefix NAME_. */
+static void fairness_cells(csv_cells *c, const pb_terms *l, int t, const pb_eval *e, const char *set) {
+  const char *p = l->term[t].name, *u = p[0] ? "_" : "";
+  if (!e->n) { /* no figures (the column check of [run] select): the names only */
+    if (e->conf) cell(c, "%.6f", NAN, "%s%s%s_ece", p, u, set), cell(c, "%.6f", NAN, "%s%s%s_mce", p, u, set);
+    if (e->groups)
+      cell(c, "%.6f", NAN, "%s%s%s_worst_group_acc", p, u, set), cell(c, "%.6f", NAN, "%s%s%s_group_disparity", p, u, set),
+          cell(c, "%.6f", NAN, "%s%s%s_biasamp", p, u, set);
+    return;
+  }
+  const int32_t *pred = e->pred + t * e->cap, *lab = e->labels + t * e->cap;
+  if (e->conf) {
+    pb_calib *cb = pb_xmalloc(sizeof *cb);
+    pb_calib_from_conf(e->conf + t * e->cap, pred, lab, e->n, PB_CALIB_DEFAULT_BINS, NULL, cb);
+    cell(c, "%.6f", cb->ece, "%s%s%s_ece", p, u, set);
+    cell(c, "%.6f", cb->mce, "%s%s%s_mce", p, u, set);
+    free(cb);
+  }
+  if (!e->groups) return;
+  int ng = 1;
+  for (long i = 0; i < e->n; i++) ng = PB_MAX(ng, e->groups[i] + 1);
+  pb_group_acc g;
+  pb_group_accuracy(pred, lab, e->groups, e->n, ng, &g);
+  cell(c, "%.6f", g.present ? g.acc[g.worst] : NAN, "%s%s%s_worst_group_acc", p, u, set);
+  cell(c, "%.6f", g.disparity, "%s%s%s_group_disparity", p, u, set);
+  pb_group_acc_free(&g);
+  pb_biasamp b;
+  pb_biasamp_compute(lab, e->groups, pred, e->n, l->term[t].classes, ng, PB_BIASAMP_A_TO_T, PB_BIASAMP_STUDY, NULL,
+                     NULL, 0, &b);
+  cell(c, "%.6f", b.value, "%s%s%s_biasamp", p, u, set);
+  pb_biasamp_free(&b);
+}
+
+/* SET_bias_bounty_score when the model has heads named skin, age and gender. */
+static void bounty_cell(csv_cells *c, const pb_terms *l, const pb_eval *e, const char *set) {
+  static const char *names[3] = {"skin", "age", "gender"};
+  double acc[3], disp[3];
+  int found = 0;
+  for (int h = 0; h < 3; h++)
+    for (int t = 0; t < l->n; t++) {
+      if (!l->term[t].classes || strcmp(l->term[t].name, names[h])) continue;
+      pb_class_counts k;
+      pb_eval_class_counts(e, t, l->term[t].classes, &k);
+      acc[h] = pb_ratio(k.correct, k.n), disp[h] = pb_class_counts_disparity(&k);
+      pb_class_counts_free(&k);
+      found++;
+    }
+  if (found == 3 && !e->n)
+    cell(c, "%.6f", NAN, "%s_bias_bounty_score", set);
+  else if (found == 3)
+    cell(c, "%.6f", pb_bias_bounty_score(acc[0], disp[0], acc[1], disp[1], acc[2], disp[2]), "%s_bias_bounty_score",
+         set);
+}
+
 static void csv_cells_of(const pb_terms *l, const pb_epoch_figures *f, csv_cells *c) {
   c->n = 0;
   int nm = named(l), nt = l->n;
@@ -206,7 +292,8 @@ static void csv_cells_of(const pb_terms *l, const pb_epoch_figures *f, csv_cells
       cell(c, "%.6f", n ? f->train->loss[t] / (double)n : NAN, "train_%s", p);
     else if (nm)
       cell(c, "%.6f", n ? f->train->loss[t] / (double)n : NAN, "%s%strain_loss", p, u);
-    if (l->term[t].classes) cell(c, "%.6f", pb_ratio(f->train->correct[t], n), "%s%strain_acc", p, u);
+    if (l->term[t].classes && !l->term[t].multilabel)
+      cell(c, "%.6f", pb_ratio(f->train->correct[t], n), "%s%strain_acc", p, u);
   }
   const pb_eval *sets[1 + 4] = {f->val};
   const char *sn[1 + 4] = {"val"};
@@ -229,6 +316,10 @@ static void csv_cells_of(const pb_terms *l, const pb_epoch_figures *f, csv_cells
     for (int t = 0; t < nt; t++) {
       const char *p = l->term[t].name, *u = nm ? "_" : "";
       if (!l->term[t].classes) continue; /* a value, no predictions */
+      if (l->term[t].multilabel) {
+        ml_cells(c, sets[s], sn[s]);
+        continue;
+      }
       pb_class_counts k = {0};
       if (sets[s]) pb_eval_class_counts(sets[s], t, l->term[t].classes, &k);
       cell(c, "%.6f", k.n ? k.loss_sum / (double)k.n : NAN, "%s%s%s_loss", p, u, sn[s]);
@@ -240,9 +331,11 @@ static void csv_cells_of(const pb_terms *l, const pb_epoch_figures *f, csv_cells
       }
       if (nm && s >= 1) cell(c, "%.6f", pb_class_counts_disparity(&k), "%s_%s_disparity", p, sn[s]);
       pb_class_counts_free(&k);
+      if (sets[s]) fairness_cells(c, l, t, sets[s], sn[s]);
     }
+    if (sets[s]) bounty_cell(c, l, sets[s], sn[s]);
   }
-  for (int k = 0; !nm && k < f->ntests; k++) {
+  for (int k = 0; !nm && !l->term[0].multilabel && k < f->ntests; k++) {
     pb_cls_counts b;
     pb_eval_bias_counts(f->tests[k], &b);
     cell(c, "%.6f", pb_ratio(b.correct_aligned, b.n_aligned), "%s_aligned_acc", f->test_names[k]);

@@ -13,6 +13,7 @@
 #include "engine/trainers/checkpoint.h"
 #include "engine/run/log.h"
 #include "engine/run/data.h"
+#include "metrics/mlscore.h"
 
 /* The loader's batch memory: pinned on a GPU, so that copies overlap compute. */
 static void *stage_alloc(size_t bytes, void *ctx) {
@@ -56,11 +57,13 @@ int pb_run_augs(const pb_config *cfg, const pb_dataset *train, pb_aug *aug_train
   const char *g = pb_config_str(cfg, "augment", "train");
   a.geom = !strcmp(g, "rrc")           ? PB_AUG_RRC
            : !strcmp(g, "resize_crop") ? PB_AUG_RESIZE_CROP
+           : !strcmp(g, "resize_random_crop") ? PB_AUG_RESIZE_RANDOM_CROP
            : !strcmp(g, "pad_crop")    ? PB_AUG_PAD_CROP
                                        : PB_AUG_NONE;
   a.flip = (float)pb_config_float(cfg, "augment", "flip");
   a.invert = (float)pb_config_float(cfg, "augment", "invert");
-  if (r->train.kind == PB_DATA_U8 && (a.geom == PB_AUG_RRC || a.geom == PB_AUG_RESIZE_CROP || r->aug_test.geom))
+  if (r->train.kind == PB_DATA_U8 && (a.geom == PB_AUG_RRC || a.geom == PB_AUG_RESIZE_CROP || a.geom == PB_AUG_RESIZE_RANDOM_CROP ||
+                                       r->aug_test.geom))
     pb_log("note: [augment] resampling in-memory %dx%d images back to %dx%d", r->train.h, r->train.w, a.out_h,
            a.out_w);
   r->aug_train = a;
@@ -84,6 +87,45 @@ static int check_head_labels(const pb_run *r, const pb_dataset *d, pb_err *err) 
                                "labels than classes)",
                           d->name, i, y, m->heads[h].name, m->heads[h].name, m->heads[h].classes);
     }
+  return PB_OK;
+}
+
+/* [data] multilabel: one model trained by the plain trainer on a multi-label loss, and every
+ * set's multi-hot rows as wide as its output; the scores of [multilabel]. */
+static int check_multilabel(pb_run *r, const pb_config *cfg, pb_err *err) {
+  r->multilabel = pb_config_bool(cfg, "data", "multilabel");
+  if (!r->multilabel) return PB_OK;
+  const char *sc = pb_config_str(cfg, "multilabel", "score");
+  r->ml_kind = strcmp(sc, "auto")                                   ? pb_mlscore_parse(sc)
+               : !strcmp(pb_config_str(cfg, "train", "loss"), "inclusive") ? PB_MLSCORE_INCLUSIVE
+                                                                           : PB_MLSCORE_SIGMOID;
+  r->ml_top_k = (int)pb_config_int(cfg, "multilabel", "top_k");
+  r->ml_inclusive = !strcmp(pb_config_str(cfg, "train", "loss"), "inclusive");
+  r->ml_threshold = pb_config_float(cfg, "multilabel", "threshold");
+  r->ml_min_labels = (int)pb_config_int(cfg, "multilabel", "min_labels");
+  r->ml_max_labels = (int)pb_config_int(cfg, "multilabel", "max_labels");
+  if (r->ml_max_labels == 0) r->ml_max_labels = -1;
+  if (r->ml_max_labels > 0 && r->ml_min_labels > r->ml_max_labels)
+    return pb_err_set(err, "%s: [multilabel] min_labels = %d is more than max_labels = %d",
+                      pb_config_origin(cfg, "multilabel", "min_labels"), r->ml_min_labels, r->ml_max_labels);
+  if (r->nmodels != 1 || r->tr->terms.n != 1 || !r->tr->terms.term[0].multilabel)
+    return pb_err_set(err, "[data] multilabel = true: multi-label models are trained by [method] name = plain with "
+                           "[train] loss = bce or inclusive");
+  const int *o = pb_model_out(r->model);
+  int k = o[0] * o[1] * o[2];
+  const pb_dataset *ds[2 + PB_RUN_MAX_TESTS] = {&r->train, &r->val};
+  for (int i = 0; i < r->ntests; i++) ds[2 + i] = &r->tests[i];
+  for (int i = 0; i < 2 + r->ntests; i++) {
+    if (!ds[i]->n) continue;
+    if (!ds[i]->multi)
+      return pb_err_set(err, "[data] multilabel = true but the %s set has no multi-label targets (a csv manifest "
+                             "whose label column holds space-separated labels)",
+                        ds[i]->name);
+    if (ds[i]->multi_k != k)
+      return pb_err_set(err, "[data] multilabel: the %s set has %d labels but the model has %d outputs ([model] "
+                             "num_classes)",
+                        ds[i]->name, ds[i]->multi_k, k);
+  }
   return PB_OK;
 }
 
@@ -122,7 +164,7 @@ static pb_loader *make_loader(pb_run *r, const pb_config *cfg, pb_err *err) {
                        .fail_on_bad = !strcmp(pb_config_str(cfg, "loader", "on_bad_image"), "fail"),
                        .max_pixels = pb_config_int(cfg, "loader", "max_image_pixels"),
                        .seed = r->seed,
-                       .max_heads = r->model->nheads,
+                       .max_heads = r->multilabel ? r->nlabels : r->model->nheads,
                        .alloc = stage_alloc,
                        .dealloc = stage_free,
                        .alloc_ctx = &r->ctx};
@@ -269,6 +311,7 @@ static int run_init(pb_run *r, pb_config *cfg, int infer, pb_err *err) {
   r->epochs += r->tr->pre_epochs; /* the method's pretraining epochs come first */
   r->nterms = r->tr->terms.n;
   r->nlabels = r->tr->nlabels;
+  if (check_multilabel(r, cfg, err)) goto fail;
   if (r->tr->terms.emb_dim) { /* verification of the evaluated sets */
     pb_verif_params vp;
     if (pb_run_verif_params(cfg, r->ctx.nthreads, r->tr->terms.fpr, &vp, err) ||
@@ -383,12 +426,13 @@ int pb_run_batch(pb_run *r, const pb_dataset *d, pb_batch *b, float **x, int32_t
   ops->stage_begin(c, s);
   size_t bytes = (size_t)rows * pb_dataset_sample_elems(d) * (f32 ? sizeof(float) : 1);
   ops->h2d_async(c, r->u8_dev[s], b->u8, bytes);
-  if (r->model->nheads) { /* head-major with the batch's stride -> [nheads, n] */
-    for (int h = 0; h < r->nlabels; h++) {
-      const int32_t *src = b->heads + (size_t)h * r->max_batch;
-      ops->h2d_async(c, r->y_dev[s] + (size_t)h * n, src, (size_t)n * sizeof(int32_t));
-      memcpy(r->y_host + (size_t)h * n, src, (size_t)n * sizeof(int32_t));
-    }
+  if (r->nlabels > 1 || r->model->nheads) {
+    /* head-major with the batch's stride -> [nlabels, n], packed in place (row h moves down to
+     * h * n <= h * max_batch, never over a row not yet moved), then one copy */
+    for (int h = 1; n < r->max_batch && h < r->nlabels; h++)
+      memmove(b->heads + (size_t)h * n, b->heads + (size_t)h * r->max_batch, (size_t)n * sizeof(int32_t));
+    ops->h2d_async(c, r->y_dev[s], b->heads, (size_t)n * r->nlabels * sizeof(int32_t));
+    memcpy(r->y_host, b->heads, (size_t)n * r->nlabels * sizeof(int32_t));
   } else {
     ops->h2d_async(c, r->y_dev[s], b->y, (size_t)n * sizeof(int32_t));
     memcpy(r->y_host, b->y, (size_t)n * sizeof(int32_t));

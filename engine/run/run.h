@@ -54,6 +54,14 @@ typedef struct pb_run {
   char first_bad[3][600];
   const volatile sig_atomic_t *stop; /* non-NULL: evaluation gives up when *stop is set */
   int no_verify;         /* embedding models: evaluation collects the embeddings only (plumb embed) */
+  /* multi-label data ([data] multilabel): the loss's label rows are the k multi-hot rows, and the
+   * evaluation keeps each image's per-label scores ([multilabel] score / top_k, metrics/mlscore.h) */
+  int multilabel;
+  int ml_kind, ml_top_k;
+  int ml_inclusive;      /* [train] loss = inclusive: its evaluation loss is per positive */
+  double ml_threshold;   /* [multilabel] threshold / min_labels / max_labels (-1: no cap) */
+  int ml_min_labels, ml_max_labels;
+  int keep_scores;       /* evaluation keeps single-label probabilities too (plumb eval --predictions) */
   /* batch staging: two device slots of bytes and labels, the normalised input */
   int max_batch;         /* samples (images) per batch, training or evaluation */
   int views;             /* test-time views per evaluation image ([augment] tta; 1 = none) */

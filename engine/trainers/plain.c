@@ -34,11 +34,12 @@ static void plain_eval(pb_trainer *t, const float *x, const int32_t *y, const in
   pb_loss *ls = t->loss;
   PB_ASSERT(views >= 1 && (int64_t)n * views <= m->max_n);
   const float *logits = pb_model_forward(m, x, n * views, 0);
-  t->last_logits = NULL;
+  t->last_logits = t->last_view_logits = NULL;
   if (views > 1) { /* averaged on the host: the loss says how */
     PB_ASSERT(ls->vt->views);
     c->ops->download(c, t->view_logits, logits, (size_t)n * views * ls->k * sizeof(float));
     term_loss[0] = ls->vt->views(ls, t->view_logits, y_host, n, views, pred);
+    t->last_view_logits = t->view_logits;
     return;
   }
   ls->vt->compute(ls, c, logits, y, y_host, n, 1, NULL, t->pred, NULL, NULL);

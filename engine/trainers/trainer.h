@@ -128,6 +128,9 @@ struct pb_trainer {
    * memory, head-major as the loss reads them), for the confidences (calibration); NULL when the
    * trainer does not expose them (the multi-model methods) */
   const float *last_logits;
+  /* with test-time views: the host copy of the last evaluation forward's logits [n * views, k]
+   * (sample i's views at rows i * views ..), NULL otherwise or when not exposed */
+  const float *last_view_logits;
   void *priv;
 };
 

@@ -132,6 +132,46 @@ static void test_determinism(void) {
   pb_dataset_free(&m);
 }
 
+/* resize_random_crop (torchvision Resize + RandomCrop): at scale 1 (resize = the shorter side)
+ * every output is an exact block of the input at an integer offset inside the resized grid, and
+ * over many samples both extreme offsets occur; scaled by 2 (a 2x downsample), the offsets are
+ * whole resized pixels: the output equals the resample of that source rectangle. */
+static void test_resize_random_crop(void) {
+  enum { W = 40, H = 30 };
+  uint8_t px[W * H];
+  for (int i = 0; i < W * H; i++) px[i] = (uint8_t)(i * 7 + i / W);
+  pb_image im = {.data = px, .w = W, .h = H, .c = 1};
+  pb_aug a = {.geom = PB_AUG_RESIZE_RANDOM_CROP, .out_c = 1, .out_h = 24, .out_w = 24, .resize = 30};
+  uint8_t out[24 * 24], ref[24 * 24];
+  int seen_x[W] = {0}, seen_y[H] = {0}, exact = 1;
+  for (int idx = 0; idx < 400; idx++) {
+    pb_aug_apply(&a, &im, 5, 0, idx, out);
+    int found = 0;
+    for (int oy = 0; oy <= H - 24 && !found; oy++)
+      for (int ox = 0; ox <= W - 24 && !found; ox++) {
+        int same = 1;
+        for (int y = 0; y < 24 && same; y++) same = !memcmp(out + y * 24, px + (oy + y) * W + ox, 24);
+        if (same) found = 1, seen_x[ox] = 1, seen_y[oy] = 1;
+      }
+    exact &= found;
+  }
+  PB_CHECK(exact && seen_x[0] && seen_x[W - 24] && seen_y[0] && seen_y[H - 24]);
+  a.resize = 15; /* k = 2: resized 20 x 15, crop 12 x 12 at whole resized pixels */
+  a.out_h = a.out_w = 12;
+  int match = 1;
+  for (int idx = 0; idx < 50; idx++) {
+    pb_aug_apply(&a, &im, 5, 0, idx, out);
+    int found = 0;
+    for (int oy = 0; oy <= 15 - 12 && !found; oy++)
+      for (int ox = 0; ox <= 20 - 12 && !found; ox++) {
+        pb_aug_resample(&im, (float)ox * 2, (float)oy * 2, 24, 24, 0, ref, 12, 12);
+        found = !memcmp(out, ref, sizeof(uint8_t) * 144);
+      }
+    match &= found;
+  }
+  PB_CHECK(match);
+}
+
 /* Stopping mid-epoch and freeing: no leak, no hang (valgrind runs this). */
 static void test_stop(void) {
   make_folder(tpath("stop"), 10);
@@ -277,5 +317,6 @@ int main(int argc, char **argv) {
   test_csv();
   test_csv_groupings();
   test_npy();
+  test_resize_random_crop();
   return pb_test_exit("test_loader");
 }
