@@ -118,6 +118,17 @@ static void test_cpu_ops_bitwise(pb_ctx *c) {
   float t[15];
   o->onehot(c, t, labels, 3, 5);
   PB_CHECK(t[1] == 1.0f && t[4] == 0.0f && t[14] == 1.0f && t[5] == 0.0f && t[9] == 0.0f); /* row 1: missing */
+  /* multi-label: label rows y[5][3] -> multi-hot, then the Inclusive Images loss on them */
+  const int32_t yrows[15] = {1, 0, 0, 0, 2, 0, 1, 1, -1, 0, 0, 3, 0, 0, 0};
+  float mh[15], il1, il2;
+  int64_t np1, np2;
+  pb_multihot_cpu(mh, yrows, 3, 5);
+  o->multihot(c, t, yrows, 3, 5);
+  PB_CHECK_MSG(!memcmp(mh, t, sizeof t), "multihot differs");
+  pb_inclusive_loss_cpu(&il1, &np1, y1, x, t, 3, 5, 0.25f);
+  o->inclusive_loss(c, &il2, &np2, y2, x, t, 3, 5, 0.25f);
+  PB_CHECK_MSG(!memcmp(&il1, &il2, sizeof il1) && np1 == np2 && np1 == 5 && !memcmp(y1, y2, 15 * sizeof(float)),
+               "inclusive_loss differs");
   double acc = 1.0;
   o->accum_f64(c, &acc, &l1);
   PB_CHECK(acc == 1.0 + (double)l1);

@@ -134,8 +134,8 @@ static void check_case(const pb_st_file *f, const char *name) {
                      name, i, np_i, k);
       }
     }
-    printf("  %s n=%-2d k=%-5d npos %lld loss rel err %.2e, dlogits max err %.2e (max |ref| %.3g), %d empty/full rows\n",
-           name, n, k, (long long)np, lrel, gerr, mref, special);
+    printf("  %s n=%-2d k=%-5d npos %lld loss rel err %.2e, dlogits max err %.2e (max |ref| %.3g), "
+           "%d empty/full rows\n", name, n, k, (long long)np, lrel, gerr, mref, special);
     free(t), free(d);
   }
   free(logits), free(targets), free(labels), free(loss), free(npos_ref), free(dref);
