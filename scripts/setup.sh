@@ -9,8 +9,9 @@ cd "$(dirname "$0")/.."
 pkgs=(build-essential cmake pkg-config libinih-dev libstb-dev zlib1g-dev libopenblas-dev
       libturbojpeg0-dev dataset-fashion-mnist
       darknet python3-skimage valgrind   # real JPEG/PNG test images; the pool leak test
-      python3-sklearn)                   # the metric cross-checks (test_imagenet9_configs)
-[[ "${1:-}" == "--torch" ]] && pkgs+=(python3-torch python3-torchvision python3-numpy)
+      python3-sklearn                    # the metric cross-checks (test_imagenet9_configs)
+      python3-matplotlib python3-numpy)  # scripts/plot.py, its test (test_plot)
+[[ "${1:-}" == "--torch" ]] && pkgs+=(python3-torch python3-torchvision)
 
 source scripts/install_pkgs.sh
 pb_install_pkgs "${pkgs[@]}"
