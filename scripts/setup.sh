@@ -10,8 +10,9 @@ pkgs=(build-essential cmake pkg-config libinih-dev libstb-dev zlib1g-dev libopen
       libturbojpeg0-dev dataset-fashion-mnist
       darknet python3-skimage valgrind   # real JPEG/PNG test images; the pool leak test
       python3-sklearn                    # the metric cross-checks (test_imagenet9_configs)
-      python3-pil python3-numpy)         # the synthetic multi-label JPEG set (make_multilabel_jpegs.py)
-[[ "${1:-}" == "--torch" ]] && pkgs+=(python3-torch python3-torchvision python3-numpy)
+      python3-matplotlib python3-numpy   # scripts/plot.py, its test (test_plot)
+      python3-pil)                       # the synthetic multi-label JPEG set (make_multilabel_jpegs.py)
+[[ "${1:-}" == "--torch" ]] && pkgs+=(python3-torch python3-torchvision)
 
 source scripts/install_pkgs.sh
 pb_install_pkgs "${pkgs[@]}"
