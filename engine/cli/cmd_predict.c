@@ -107,7 +107,7 @@ static void write_failed(FILE *f, char **ids, const pb_predict *p, const pb_data
 static void print_summary(const pb_predict *p, const pb_dataset *train, const sel_rule *s, const long *counts,
                           long nmin, long nmax, long nsum, const char *const paths[4]) {
   static const char *const what[4] = {"submission", "probs", "failed", NULL};
-  printf("\n%-22s %10s\n", "images", "");
+  printf("\nimages\n");
   printf("  %-20s %10ld\n  %-20s %10ld\n  %-20s %10ld\n", "total", p->n, "predicted", p->npred, "failed", p->nfailed);
   if (s->multilabel && p->npred)
     printf("  %-20s %10.2f  (min %ld, max %ld)\n", "labels per image", (double)nsum / (double)p->npred, nmin, nmax);
