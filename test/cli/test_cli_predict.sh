@@ -182,6 +182,9 @@ expect_fail "a CSV without the id column names its columns" "$T/noid.csv: line 1
 check "... and lists the columns it has" bash -c "'$PLUMB' predict '$T/c.ini' --checkpoint '$C' --input '$T/noid.csv' --out '$T/o3.csv' 2>&1 | grep -q 'the header has: id, path'"
 expect_fail "duplicate ids" "$T/new/dup.csv: line 4: duplicate id 'im01' (first on line 2)" \
   "$PLUMB" predict "$T/c.ini" --checkpoint "$C" --input "$T/new/dup.csv" --out "$T/o4.csv"
+mkdir -p "$T/dupf" && cp "$T/new/im00.png" "$T/dupf/a.png" && cp "$T/new/im01.jpg" "$T/dupf/a.jpg"
+expect_fail "a folder with a.jpg and a.png (one id)" "duplicate id 'a'" \
+  "$PLUMB" predict "$T/c.ini" --checkpoint "$C" --input "$T/dupf" --out "$T/o9.csv"
 expect_fail "a missing --input" "usage: plumb predict" \
   "$PLUMB" predict "$T/c.ini" --checkpoint "$C" --out "$T/o5.csv"
 expect_fail "an input that does not exist" "--input $T/nothing: no such folder or CSV file" \
