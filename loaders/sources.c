@@ -191,6 +191,9 @@ static int csv_row(char **p, char **fields, int cap) {
   return n;
 }
 
+char *pb_csv_read_text(const char *path, pb_err *err) { return read_text(path, err); }
+int pb_csv_next_row(char **p, char **fields, int cap) { return csv_row(p, fields, cap); }
+
 static int col_index(char **hdr, int nh, const char *name) {
   for (int i = 0; i < nh; i++)
     if (!strcmp(hdr[i], name)) return i;

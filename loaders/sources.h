@@ -56,6 +56,14 @@ int pb_data_csv(pb_dataset *d, const char *name, const char *csv, const char *ro
 int pb_data_csv_heads(pb_dataset *d, const char *name, const char *csv, const char *root, const pb_csv_opts *o,
                       const int *bounds, pb_vocab *vocab, pb_err *err);
 
+/* The CSV reading the manifests use, for other readers of CSV listings (loaders/unlabelled.h):
+ * pb_csv_read_text returns the whole file NUL-terminated (free it; NULL with err naming the
+ * path when it cannot be read); pb_csv_next_row splits the next line at *p in place into
+ * fields[0..cap) (quotes "..." with "" escapes) and returns the number of fields (may exceed
+ * cap), 0 at the end of the text, -1 for an unterminated quote. */
+char *pb_csv_read_text(const char *path, pb_err *err);
+int pb_csv_next_row(char **p, char **fields, int cap);
+
 /* feats: a float32 .npy of [N, D] or [N, T, D]; labels: a .npy of integers [N] or a CSV with
  * a header whose column `label_column` ("" = the last) holds integer labels. group_column
  * (NULL or "" = none; [data] group_column): a column of that CSV holding each row's group id,

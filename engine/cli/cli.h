@@ -51,6 +51,7 @@ pb_config *pb_cli_model_config(const pb_cli_opts *o);
 int pb_cmd_train(const pb_cli_opts *o, pb_config *cfg);
 int pb_cmd_eval(const pb_cli_opts *o, pb_config *cfg);
 int pb_cmd_embed(const pb_cli_opts *o, pb_config *cfg);
+int pb_cmd_predict(const pb_cli_opts *o, pb_config *cfg);
 int pb_cmd_verify(const pb_cli_opts *o, pb_config *cfg);
 int pb_cmd_info(const pb_cli_opts *o, pb_config *cfg);
 int pb_cmd_config(const pb_cli_opts *o, pb_config *cfg);

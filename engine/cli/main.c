@@ -23,6 +23,18 @@ static const pb_command commands[] = {
      .required = "checkpoint",
      .config = PB_CLI_CONFIG,
      .run = pb_cmd_eval},
+    {.name = "predict",
+     .usage = "CONFIG --checkpoint CHECKPOINT --input FOLDER|LIST.csv --out SUBMISSION.csv [--probs PROBS.npy] "
+              "[--failed FAILED.csv] [--tta none|flip|tencrop] [--set section.key=value]...",
+     .help = "a Kaggle submission (image_id,labels: class names, best first) of a checkpoint's predictions on "
+             "unlabelled images (every .jpg/.jpeg/.png in FOLDER, or the ids of LIST.csv, [predict] keys); "
+             "--probs the view-averaged probabilities / per-label scores as float32 [N, k] .npy; --failed the "
+             "images that could not be read",
+     .options = "checkpoint,input,out,probs,failed,tta",
+     .required = "checkpoint,input,out",
+     .config = PB_CLI_CONFIG,
+     .signals = 1,
+     .run = pb_cmd_predict},
     {.name = "embed",
      .usage = "CONFIG --checkpoint CHECKPOINT --out EMB.npy [--split test|train|val|NAME] [--csv ROWS.csv] "
               "[--set section.key=value]...",

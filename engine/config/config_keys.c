@@ -144,6 +144,11 @@ const pb_cfg_key pb_cfg_keys[] = {
   {"multilabel", "min_labels", I, 0, 100000, "2", NULL, "multi-label predictions: when fewer labels pass the threshold, the top min_labels by score instead"},
   {"multilabel", "max_labels", I, 0, 100000, "5", NULL, "multi-label predictions: at most this many labels per image, the highest scores (0 = no cap)"},
 
+  {"predict", "id_column",   S, 0, 0, "image_id", NULL, "plumb predict --input LIST.csv: the column holding each image's id (the submission's image_id)"},
+  {"predict", "path_column", S, 0, 0, "", NULL, "plumb predict --input LIST.csv: the column holding each image's path, relative to image_dir (\"\" = the id + path_suffix)"},
+  {"predict", "path_suffix", S, 0, 0, ".jpg", NULL, "plumb predict --input LIST.csv without path_column: appended to the id to name the image file"},
+  {"predict", "image_dir",   S, 0, 0, "", NULL, "plumb predict --input LIST.csv: the folder the paths are relative to (\"\" = the CSV's folder)"},
+
   {"optim", "name",         E, 0, 0, "sgd", "sgd|adam|adamw", "optimizer"},
   {"optim", "lr",           F, 0, 100, "0.01", NULL, "learning rate (the schedule's peak)"},
   {"optim", "momentum",     F, 0, 1, "0.9", NULL, "sgd momentum (0 = plain sgd)"},

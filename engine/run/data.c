@@ -84,6 +84,23 @@ int pb_run_load_data(const pb_config *cfg, uint64_t seed, pb_dataset *train, pb_
   return pb_data_load(&p, train, val, test, err);
 }
 
+int pb_run_load_train(const pb_config *cfg, uint64_t seed, pb_dataset *train, pb_err *err) {
+  pb_data_params p;
+  memset(train, 0, sizeof *train);
+  if (pb_run_data_params(cfg, seed, &p, err)) return PB_ERR;
+  /* The loaders read a train / test pair: the test side reads the training files again (a
+   * listing or a manifest; images are decoded per sample, later), so that the config's test
+   * data need not exist. The vocabulary is the training set's either way. */
+  p.test_images = p.train_images, p.test_labels = p.train_labels, p.test_path = p.train_path;
+  p.test_targets = p.train_targets, p.test_lengths = p.train_lengths, p.test_groups = p.train_groups;
+  p.limit_test = p.limit_train, p.test_group_columns = "", p.val_split = 0;
+  pb_dataset val, test;
+  if (pb_data_load(&p, train, &val, &test, err)) return PB_ERR;
+  pb_dataset_free(&val);
+  pb_dataset_free(&test);
+  return PB_OK;
+}
+
 int pb_run_load_test_variants(const pb_config *cfg, uint64_t seed, pb_dataset *tests, int cap, int *n, pb_err *err) {
   *n = 0;
   const char *spec = pb_config_str(cfg, "data", "test_variants");

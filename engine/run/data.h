@@ -18,6 +18,12 @@ int pb_run_data_params(const pb_config *cfg, uint64_t seed, pb_data_params *out,
 int pb_run_load_data(const pb_config *cfg, uint64_t seed, pb_dataset *train, pb_dataset *val, pb_dataset *test,
                      pb_err *err);
 
+/* The training set alone, whole (no validation split), for `plumb predict`: the class
+ * vocabulary the model was trained with and the input shape, without the config's test data
+ * (the training manifest / folder / files are read, the test ones are not looked at). On
+ * error train is empty. */
+int pb_run_load_train(const pb_config *cfg, uint64_t seed, pb_dataset *train, pb_err *err);
+
 /* [data] test_variants: the test set again for each named bias variant ("biased": rho 1 /
  * eps 50; "unbiased": rho 0.1 / eps 0), each named after its variant, into tests[0..*n).
  * *n = 0 when the key is empty. Errors name the key: an unknown variant, variants without

@@ -261,6 +261,7 @@ static int run_init(pb_run *r, pb_config *cfg, int infer, pb_err *err);
 
 int pb_run_init(pb_run *r, pb_config *cfg, pb_err *err) { return run_init(r, cfg, 0, err); }
 int pb_run_init_infer(pb_run *r, pb_config *cfg, pb_err *err) { return run_init(r, cfg, 1, err); }
+int pb_run_init_predict(pb_run *r, pb_config *cfg, pb_err *err) { return run_init(r, cfg, 2, err); }
 
 static int run_init(pb_run *r, pb_config *cfg, int infer, pb_err *err) {
   memset(r, 0, sizeof *r);
@@ -268,11 +269,15 @@ static int run_init(pb_run *r, pb_config *cfg, int infer, pb_err *err) {
   r->seed = (uint64_t)pb_config_int(cfg, "run", "seed");
   if (pb_ctx_init_cfg(&r->ctx, cfg, err))
     return PB_ERR;
-  if (pb_run_load_data(cfg, r->seed, &r->train, &r->val, &r->tests[0], err)) goto fail;
-  r->ntests = 1;
-  int nv;
+  int nv = 0;
   pb_dataset variants[PB_RUN_MAX_TESTS];
-  if (pb_run_load_test_variants(cfg, r->seed, variants, PB_RUN_MAX_TESTS, &nv, err)) goto fail;
+  if (infer == 2) { /* predict: the training set's vocabulary and shape, no test set */
+    if (pb_run_load_train(cfg, r->seed, &r->train, err)) goto fail;
+  } else {
+    if (pb_run_load_data(cfg, r->seed, &r->train, &r->val, &r->tests[0], err)) goto fail;
+    r->ntests = 1;
+    if (pb_run_load_test_variants(cfg, r->seed, variants, PB_RUN_MAX_TESTS, &nv, err)) goto fail;
+  }
   if (nv) { /* the variants in place of the one test set */
     pb_dataset_free(&r->tests[0]);
     for (int k = 0; k < nv; k++) r->tests[k] = variants[k];
@@ -307,7 +312,7 @@ static int run_init(pb_run *r, pb_config *cfg, int infer, pb_err *err) {
   /* Test-time views: an evaluation batch of eval_batch images is eval_batch * views rows. */
   r->views = PB_MAX(r->aug_test.views, 1);
   r->max_rows = infer ? r->eval_batch * r->views : PB_MAX(r->batch, r->eval_batch * r->views);
-  if (build_models(r, cfg, in, infer, steps, err)) goto fail;
+  if (build_models(r, cfg, in, infer != 0, steps, err)) goto fail;
   r->epochs += r->tr->pre_epochs; /* the method's pretraining epochs come first */
   r->nterms = r->tr->terms.n;
   r->nlabels = r->tr->nlabels;

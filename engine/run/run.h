@@ -87,6 +87,10 @@ int pb_run_init(pb_run *r, pb_config *cfg, pb_err *err);
 /* The same for evaluation only (`plumb eval`): the model is planned for inference (no
  * gradients, nothing saved for backward, batches of eval_batch_size) and has no optimizer. */
 int pb_run_init_infer(pb_run *r, pb_config *cfg, pb_err *err);
+/* The same for `plumb predict` (engine/run/predict.h): planned for inference, but only the
+ * training set is loaded (pb_run_load_train: the class names and the input shape); r->ntests
+ * is 0 and the config's test data is never read. */
+int pb_run_init_predict(pb_run *r, pb_config *cfg, pb_err *err);
 /* Context, models and trainer from cfg without data, for benchmarks on synthetic batches: the
  * models and their trainer are built exactly as pb_run_init builds them (same seeds, views,
  * init_from, method), for inputs in[3] and batches of up to `batch` rows; steps_per_epoch sets

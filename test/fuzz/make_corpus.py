@@ -165,6 +165,21 @@ def csv():
         put("fuzz_csv", name + ".csv", bytes([opt]) + text.encode())
 
 
+def unlabelled():
+    # (options byte, text): see fuzz_unlabelled.c for the bits.
+    seeds = {
+        "kaggle_ids": (0x00, "image_id\n0001a\n0002b\n\n0003c\n"),
+        "id_path": (0x03, "id,path,extra\na,img/a.png,x\n\"b,c\",\"img/b c.jpg\",y\r\n"),
+        "no_suffix": (0x0c, "image_id,other\na.png,1\nb.jpg,2\n"),
+        "error_dup": (0x00, "image_id\na\nb\na\n"),
+        "error_noid": (0x00, "id,path\na,b\n"),
+        "error_short": (0x02, "image_id,x,path\na,1\n"),
+        "error_quote": (0x00, "image_id\n\"abc\n"),
+    }
+    for name, (opt, text) in seeds.items():
+        put("fuzz_unlabelled", name + ".csv", bytes([opt]) + text.encode())
+
+
 # ------------------------------------------------------------------ .npy
 def npy_bytes(a, version=(1, 0)):
     b = io.BytesIO()
@@ -264,7 +279,7 @@ def images():
 def main():
     if os.path.isdir(OUT):
         shutil.rmtree(OUT)
-    for gen in (ini, safetensors, idx, csv, npy, images):
+    for gen in (ini, safetensors, idx, csv, unlabelled, npy, images):
         gen()
     for h in sorted(os.listdir(OUT)):
         print(f"make_corpus: {h}: {len(os.listdir(os.path.join(OUT, h)))} seeds")
