@@ -15,6 +15,10 @@ curves: RUN_DIR/metrics.csv (engine/run/report.c) against the epoch, one figure 
     curves_bias_acc.png   *_aligned_acc, *_conflicting_acc (bias-aligned / -conflicting test images)
     curves_cell_acc.png   *_cell_acc (ImageNet-9's cell-averaged accuracy)
     curves_disparity.png  *_disparity (max - min per-class accuracy of a head)
+    curves_worst_group_acc.png, curves_group_disparity.png, curves_biasamp.png   data with a
+                          group / attribute: the worst group's accuracy, best - worst, A->T
+    curves_f2.png (*_f2, *_f2_select), curves_f2_threshold.png, curves_map.png, curves_mauc.png,
+    curves_p1.png         multi-label models
     curves_auc.png, curves_eer.png, curves_tpr.png (*_tpr_at_fpr_F)   embedding models
     curves_ece.png, curves_f2.png, curves_map.png ...   any other *_KIND column, by its suffix
     curves_terms.png      a method's values of no model (hsic_train_loss, mixin_train_loss, ...)
@@ -115,21 +119,29 @@ KINDS = [
     ("tpr", re.compile(r"^(.*)_tpr_at_fpr_(.+)$")),
     ("bias_acc", re.compile(r"^(.*)_(aligned|conflicting)_acc$")),
     ("cell_acc", re.compile(r"^(.*)_cell_acc$")),
+    ("worst_group_acc", re.compile(r"^(.*)_worst_group_acc$")),
+    ("group_disparity", re.compile(r"^(.*)_group_disparity$")),
     ("disparity", re.compile(r"^(.*)_disparity$")),
+    ("biasamp", re.compile(r"^(.*)_biasamp$")),
+    ("f2_threshold", re.compile(r"^(.*)_f2_threshold$")),
+    ("f2", re.compile(r"^(.*)_f2(?:_select)?$")),
+    ("p1", re.compile(r"^(.*)_p1$")),
+    ("mauc", re.compile(r"^(.*)_mauc$")),
     ("loss", re.compile(r"^(.*)_loss$")),
     ("acc", re.compile(r"^(.*)_acc$")),
     ("auc", re.compile(r"^(.*)_auc$")),
     ("eer", re.compile(r"^(.*)_eer$")),
     ("ece", re.compile(r"^(.*)_ece$")),
     ("mce", re.compile(r"^(.*)_mce$")),
-    ("f2", re.compile(r"^(.*)_f2$")),
     ("map", re.compile(r"^(.*)_map$")),
 ]
 KIND_LABEL = {
     "loss": "loss", "acc": "accuracy", "bias_acc": "accuracy (aligned / conflicting)",
     "cell_acc": "cell-averaged accuracy", "disparity": "per-class disparity (max - min)",
     "auc": "AUC", "eer": "EER", "tpr": "TPR at FPR", "ece": "ECE", "mce": "MCE", "f2": "F2",
-    "map": "mAP", "lr": "learning rate", "terms": "method's terms (mean per step)",
+    "map": "mAP", "mauc": "macro ROC AUC", "p1": "precision at 1", "f2_threshold": "F2's best threshold",
+    "worst_group_acc": "worst group's accuracy", "group_disparity": "group disparity (best - worst group)",
+    "biasamp": "bias amplification A->T", "lr": "learning rate", "terms": "method's terms (mean per step)",
 }
 NOT_PLOTTED = {"epoch", "step", "epoch_seconds", "images_per_second"}
 
@@ -206,8 +218,8 @@ def plan_curves(run_dir):
         kinds.setdefault(kind, []).append((col, label, ck, sk, vals))
     if not kinds:
         raise BadInput(f"{path}: no column with a value to plot")
-    order = ["loss", "acc", "bias_acc", "cell_acc", "disparity", "auc", "eer", "tpr", "ece", "mce",
-             "f2", "map", "terms", "lr"]
+    order = ["loss", "acc", "bias_acc", "cell_acc", "worst_group_acc", "disparity", "group_disparity", "biasamp",
+             "auc", "eer", "tpr", "ece", "mce", "f2", "f2_threshold", "map", "mauc", "p1", "terms", "lr"]
     names = sorted(kinds, key=lambda k: (order.index(k) if k in order else len(order), k))
     return path, epochs, [(f"curves_{safe(k)}.png", k, kinds[k]) for k in names]
 

@@ -8,8 +8,9 @@
 # named x.jpg are listed on stderr, counted, kept with empty labels, NaN probs rows and in
 # --failed, with a WARNING and exit 0; all images bad, an empty folder, a CSV without the id
 # column, duplicate ids, a missing --input / checkpoint are errors naming the file, with nothing
-# written; multi-label mode (--set data.multilabel=true on this model): every row follows
-# [multilabel] threshold / min_labels / max_labels, best first by the probs.npy scores; SIGTERM
+# written; multi-label mode (a model trained with loss = inclusive on the synthetic multi-label
+# JPEG set): every row follows [multilabel] threshold / min_labels / max_labels, best first by the
+# probs.npy scores, and equals plumb eval --predictions' rule; SIGTERM
 # during predict writes nothing.
 source "$(dirname "$0")/lib.sh"
 PY=${PYTHON:-/usr/bin/python3}
@@ -194,37 +195,91 @@ expect_fail "a missing checkpoint" "$T/none.safetensors" \
 check "nothing written by the failures (no output, no temporary file)" \
   bash -c "! ls '$T'/o[0-9]* '$T'/f1.csv* 2>/dev/null | grep -q ."
 
-# --- multi-label selection rules on this model's per-label (sigmoid) scores
-ml() { # THRESHOLD MIN MAX
-  "$PLUMB" predict "$T/c.ini" --checkpoint "$C" --input "$T/new" --out "$T/ml.csv" --probs "$T/ml.npy" \
-    --set data.multilabel=true --set multilabel.threshold=$1 --set multilabel.min_labels=$2 \
-    --set multilabel.max_labels=$3 > "$T/ml.log" 2>&1 || { echo "    predict failed:"; tail -3 "$T/ml.log"; return 1; }
-  "$PY" - "$T" "$1" "$2" "$3" <<'PYEOF'
+# --- multi-label: a model trained with the Inclusive Images loss on the synthetic multi-label
+# JPEG set (scripts/make_multilabel_jpegs.py), predicted on its predict/ folder; every row follows
+# [multilabel] threshold / min_labels / max_labels, best first by the probs.npy scores (the
+# solution's top-k score, and sigmoid), and equals plumb eval --predictions' rule on the same images
+"$PY" "$PLUMB_SRC/scripts/make_multilabel_jpegs.py" "$T/ml" 120 3 > /dev/null || { echo "FAIL: multi-label generator"; exit 1; }
+cat > "$T/ml.ini" <<INI
+[run]
+name = ml
+out_dir = $T/runs
+device = cpu
+threads = 2
+[data]
+dataset = csv
+dir = $T/ml
+train_path = train.csv
+test_path = test.csv
+image_root = images
+path_suffix = .jpg
+multilabel = true
+[augment]
+size = 32
+[model]
+arch = simplecnn
+channels = 8,16
+num_classes = 6
+[train]
+epochs = 2
+batch_size = 30
+loss = inclusive
+[multilabel]
+top_k = 4
+[optim]
+name = adam
+lr = 0.003
+INI
+"$PLUMB" train "$T/ml.ini" > "$T/mltrain.log" 2>&1
+check "the multi-label model trains" test -f "$T/runs/ml/checkpoints/step-0000000008.safetensors"
+MC=$T/runs/ml/checkpoints/step-0000000008.safetensors
+ml() { # THRESHOLD MIN MAX [SCORE]
+  "$PLUMB" predict "$T/ml.ini" --checkpoint "$MC" --input "$T/ml/predict" --out "$T/ml.csv" --probs "$T/ml.npy" \
+    --set multilabel.threshold=$1 --set multilabel.min_labels=$2 --set multilabel.max_labels=$3 \
+    --set multilabel.score=${4:-auto} > "$T/ml.log" 2>&1 || { echo "    predict failed:"; tail -3 "$T/ml.log"; return 1; }
+  "$PY" - "$T" "$1" "$2" "$3" "${4:-auto}" <<'PYEOF'
 import csv, sys
 import numpy as np
-t, thr, lo, hi = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-names = ["cat", "dog", "fish"]
+t, thr, lo, hi, score = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+names = [l.strip() for l in open(f"{t}/ml/classes.txt")]
 s = np.load(f"{t}/ml.npy")
 sub = list(csv.DictReader(open(f"{t}/ml.csv")))
-assert s.shape == (13, 3) and s.dtype == np.float32 and len(sub) == 13
-assert ((s > 0) & (s < 1)).all()
+assert s.shape == (60, 6) and s.dtype == np.float32 and len(sub) == 60
+assert [r["image_id"] for r in sub] == ["test_%04d" % i for i in range(60)]
+assert ((s >= 0) & (s <= 1)).all()
+if score == "auto":  # the inclusive score: the labels ranked below top_k = 4 score 0
+    assert ((s > 0).sum(axis=1) == 4).all(), (s > 0).sum(axis=1)
 sizes = []
 for i, r in enumerate(sub):
     got = [names.index(x) for x in r["labels"].split()]
-    order = sorted(range(3), key=lambda j: (-float(s[i, j]), j))
+    order = sorted(range(6), key=lambda j: (-float(s[i, j]), j))
     passing = [j for j in order if float(s[i, j]) > thr]
     want = order[:lo] if len(passing) < lo else passing[: hi if hi > 0 else None]
     assert got == want, (i, got, want, s[i])
     sizes.append(len(got))
-print(f"    threshold {thr} min {lo} max {hi}: labels per image {min(sizes)}..{max(sizes)}, best first")
+print(f"    threshold {thr} min {lo} max {hi} score {score}: labels per image {min(sizes)}..{max(sizes)}, best first")
 PYEOF
 }
 check "multi-label: threshold 0.5, min 1, max 2" ml 0.5 1 2
-check "multi-label: threshold 0, min 0, max 0 (no cap: every label)" ml 0 0 0
+check "multi-label: threshold 0, min 0, max 0 (no cap: every scored label)" ml 0 0 0
+check "multi-label: sigmoid scores, threshold 0.3, min 0, max 3" ml 0.3 0 3 sigmoid
 check "multi-label: threshold 1, min 2, max 3 (none passes: the top 2)" ml 1 2 3
 check "multi-label summary: labels per image" grep -qE "labels per image +2\.00 +\(min 2, max 2\)" "$T/ml.log"
+"$PLUMB" predict "$T/ml.ini" --checkpoint "$MC" --input "$T/ml/predict" --out "$T/ml.csv" > /dev/null 2>&1 &&
+  "$PLUMB" eval "$T/ml.ini" --checkpoint "$MC" --predictions "$T/mlp.csv" --json "$T/ml.json" > /dev/null 2>&1
+"$PY" - "$T" <<'PYEOF'
+import csv, sys
+t = sys.argv[1]
+names = [l.strip() for l in open(f"{t}/ml/classes.txt")]
+sub = {r["image_id"]: r["labels"] for r in csv.DictReader(open(f"{t}/ml.csv"))}
+ev = {r["path"].rsplit("/", 1)[1][:-4]: " ".join(names[int(j)] for j in r["pred"].split())
+      for r in csv.DictReader(open(f"{t}/mlp.csv"))}
+assert sub == ev, [(k, sub[k], ev.get(k)) for k in sub if sub[k] != ev.get(k)][:3]
+print("    60 submission rows equal plumb eval's predicted labels (threshold 0.55, 2..5)")
+PYEOF
+check "multi-label submission equals plumb eval --predictions' rule" test $? -eq 0
 expect_fail "min_labels above max_labels" "min_labels = 3 is above max_labels = 2" \
-  "$PLUMB" predict "$T/c.ini" --checkpoint "$C" --input "$T/new" --out "$T/o8.csv" --set data.multilabel=true \
+  "$PLUMB" predict "$T/ml.ini" --checkpoint "$MC" --input "$T/ml/predict" --out "$T/o8.csv" \
   --set multilabel.min_labels=3 --set multilabel.max_labels=2
 
 # --- SIGTERM during predict: nothing written. The input is a FIFO: predict blocks reading it,

@@ -84,7 +84,7 @@ check "curves_acc: 3 lines" grep -qx "wrote curves_acc.png: 3 lines (train_acc, 
 check "curves_bias_acc: 3 lines" grep -qx "wrote curves_bias_acc.png: 3 lines (biased_aligned_acc, unbiased_aligned_acc, unbiased_conflicting_acc), 2 epochs" "$T/all.log"
 check "curves_lr: 1 line" grep -qx "wrote curves_lr.png: 1 line (lr), 2 epochs" "$T/all.log"
 check "the columns of metrics.csv are as the test expects" \
-  grep -qx "epoch,step,lr,train_loss,train_acc,val_loss,val_acc,biased_loss,biased_acc,unbiased_loss,unbiased_acc,biased_aligned_acc,biased_conflicting_acc,unbiased_aligned_acc,unbiased_conflicting_acc,epoch_seconds,images_per_second" "$R/metrics.csv"
+  grep -qx "epoch,step,lr,train_loss,train_acc,val_loss,val_acc,biased_loss,biased_acc,biased_ece,biased_mce,biased_worst_group_acc,biased_group_disparity,biased_biasamp,unbiased_loss,unbiased_acc,unbiased_ece,unbiased_mce,unbiased_worst_group_acc,unbiased_group_disparity,unbiased_biasamp,biased_aligned_acc,biased_conflicting_acc,unbiased_aligned_acc,unbiased_conflicting_acc,epoch_seconds,images_per_second" "$R/metrics.csv"
 check "reliability: 15 bins, the ECE of eval.json" bash -c "grep -q \"wrote reliability_unbiased.png: 15 bins (.* with images), ECE \$('$PY' -c \"import json; print('%.4f' % json.load(open('$EJ'))['sets']['unbiased']['terms']['']['calibration']['ece'])\")\" '$T/all.log'"
 check "groups: 2 groups, 10 classes" grep -q "wrote groups_unbiased.png: 2 groups, 10 classes" "$T/all.log"
 
@@ -92,7 +92,7 @@ check "groups: 2 groups, 10 classes" grep -q "wrote groups_unbiased.png: 2 group
 "$PY" "$PLOT" curves "$R" --out "$T/o1" > "$T/c.log" 2>&1 && "$PY" "$PLOT" reliability "$EJ" --out "$T/o2" > /dev/null 2>&1 &&
   "$PY" "$PLOT" groups "$EJ" --out "$T/o3" > /dev/null 2>&1
 check "curves / reliability / groups with --out exit 0" test $? -eq 0
-check "curves --out: the curves only" bash -c "[[ \$(ls '$T/o1' | tr '\n' ' ') == 'curves_acc.png curves_bias_acc.png curves_loss.png curves_lr.png ' ]]"
+check "curves --out: the curves only" bash -c "[[ \$(ls '$T/o1' | tr '\n' ' ') == 'curves_acc.png curves_bias_acc.png curves_biasamp.png curves_ece.png curves_group_disparity.png curves_loss.png curves_lr.png curves_mce.png curves_worst_group_acc.png ' ]]"
 check "reliability --out: 4 PNGs" bash -c "[[ \$(ls '$T/o2'/reliability_*.png | wc -l) == 4 ]]"
 check "groups --out: groups_biased.png" valid_png "$T/o3/groups_biased.png"
 check "groups --out: groups_unbiased.png" valid_png "$T/o3/groups_unbiased.png"
