@@ -147,28 +147,17 @@ int pb_cmd_predict(const pb_cli_opts *o, pb_config *cfg) {
       return 2;
     }
   }
-  sel_rule s = {.multilabel = pb_config_bool(cfg, "data", "multilabel"),
-                .threshold = pb_config_float(cfg, "multilabel", "threshold"),
-                .min_labels = (int)pb_config_int(cfg, "multilabel", "min_labels"),
-                .max_labels = (int)pb_config_int(cfg, "multilabel", "max_labels")};
-  if (s.max_labels == 0) s.max_labels = -1;
-  if (s.multilabel && s.max_labels >= 0 && s.min_labels > s.max_labels) {
-    fprintf(stderr, "plumb predict: error: %s: [multilabel] min_labels = %d is above max_labels = %d\n",
-            pb_config_origin(cfg, "multilabel", "min_labels"), s.min_labels, s.max_labels);
-    return 1;
-  }
-  const char *sc = pb_config_str(cfg, "multilabel", "score");
-  pb_predict_params pp = {.multilabel = s.multilabel,
-                          .kind = !strcmp(sc, "inclusive") ||
-                                          (!strcmp(sc, "auto") && !strcmp(pb_config_str(cfg, "train", "loss"), "inclusive"))
-                                      ? PB_MLSCORE_INCLUSIVE
-                                      : PB_MLSCORE_SIGMOID,
-                          .top_k = (int)pb_config_int(cfg, "multilabel", "top_k")};
   pb_run r;
   if (pb_run_init_predict(&r, cfg, &err)) {
     fprintf(stderr, "plumb predict: error: %s\n", err.msg);
     return 1;
   }
+  /* the [multilabel] rule and score, as the run resolved them (engine/run/run.h) */
+  sel_rule s = {.multilabel = r.multilabel,
+                .threshold = r.ml_threshold,
+                .min_labels = r.ml_min_labels,
+                .max_labels = r.ml_max_labels};
+  pb_predict_params pp = {.multilabel = r.multilabel, .kind = (pb_mlscore_kind)r.ml_kind, .top_k = r.ml_top_k};
   r.stop = pb_stop_flag();
   int rc = 1;
   pb_dataset d = {0};

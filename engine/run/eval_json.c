@@ -270,8 +270,8 @@ static int set_json(FILE *f, const pb_terms *l, const pb_eval *e, const pb_datas
   bounty(f, l, e, skipped, sizeof skipped, &n);
   if (!e->conf && l->n && l->term[0].classes)
     n += (size_t)snprintf(skipped + n, sizeof skipped - n,
-                          "%s\"calibration\": \"no per-image confidences: test-time views ([augment] tta) or a "
-                          "multi-model method\"",
+                          "%s\"calibration\": \"no per-image confidences: a multi-model method keeps its logits "
+                          "to itself\"",
                           n ? ", " : "");
   if (!e->ngroupings && l->n && l->term[0].classes)
     n += (size_t)snprintf(skipped + n, sizeof skipped - n,

@@ -2,11 +2,20 @@
  * each under a stable name, with the checkpoint, config and test set (variant) it came from, so
  * that a study can collect them without parsing logs. Layout (NaN as null):
  *
- *   {"plumb": VERSION, "checkpoint": PATH, "config": PATH, "model": ARCH,
+ *   {"plumb": VERSION, "checkpoint": PATH, "config": PATH (absolute), "model": ARCH,
  *    "sets": {"test": {"variant": NAME, "n": N,
  *                      "terms": {"" | NAME: {"classes": K, "loss": L, "accuracy": A,
  *                                             "per_class_accuracy": [..], "per_class_n": [..],
- *                                             "disparity": D, "cell_accuracy": {..} | absent}},
+ *                                             "disparity": D, "cell_accuracy": {..} | absent,
+ *                                             "group_accuracy": {..}, "bias_amplification": {..},
+ *                                             "calibration": {.., "bins": [..]},
+ *                                             "calibration_per_group": [..] | absent}
+ *                                 multi-label: {"classes", "n", "multilabel": true, "positives",
+ *                                             "loss", "loss_per", "precision_at_1",
+ *                                             "f2": {"best", "best_threshold", "sweep": [..],
+ *                                                    "select": {threshold, min/max_labels, f2}},
+ *                                             "map", "mauc", "per_class_ap", "per_class_auc",
+ *                                             "per_class_positives"}},
  *                      "bias": {"aligned_accuracy": .., ...} | absent,
  *                      "verification": {..} | absent (embedding models),
  *                      "identity_overlap": {..} | absent,

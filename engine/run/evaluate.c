@@ -38,8 +38,7 @@ static void batch_scores(pb_run *r, const pb_dataset *d, const pb_batch *b, int 
   int views = r->tr->last_view_logits ? r->views : 1;
   int kind = r->multilabel ? r->ml_kind : PB_MLSCORE_SOFTMAX;
   float *dst = out->scores + (size_t)out->n * k;
-  if (views == 1) {
-    r->ctx.ops->download(&r->ctx, logits, r->tr->last_logits, (size_t)n * k * sizeof(float));
+  if (views == 1) { /* logits: the batch's, downloaded by the caller */
     pb_ml_scores(dst, logits, n, k, kind, r->ml_top_k ? r->ml_top_k : 1);
   } else {
     float *one = pb_xmalloc((size_t)k * sizeof(float));
@@ -61,6 +60,26 @@ static void batch_scores(pb_run *r, const pb_dataset *d, const pb_batch *b, int 
     uint8_t *o = out->truth + (size_t)(out->n + i) * k;
     for (int j = 0; j < k; j++) o[j] = j < d->multi_k && t[j] != 0, out->ml_positives += o[j];
   }
+}
+
+/* With test-time views (one head): conf[i] = the largest of image i's softmax probabilities
+ * averaged over its views (in double; the prediction is their argmax, loss.h views). */
+static void view_conf(pb_run *r, int n, int k, float *conf) {
+  float *one = pb_xmalloc((size_t)k * sizeof(float));
+  double *acc = pb_xmalloc((size_t)k * sizeof(double));
+  int views = r->views;
+  for (int i = 0; i < n; i++) {
+    for (int j = 0; j < k; j++) acc[j] = 0;
+    for (int v = 0; v < views; v++) {
+      pb_ml_scores(one, r->tr->last_view_logits + ((size_t)i * views + v) * k, 1, k, PB_MLSCORE_SOFTMAX, 1);
+      for (int j = 0; j < k; j++) acc[j] += one[j];
+    }
+    double best = acc[0];
+    for (int j = 1; j < k; j++) best = acc[j] > best ? acc[j] : best;
+    conf[i] = (float)(best / views);
+  }
+  free(one);
+  free(acc);
 }
 
 int pb_run_evaluate(pb_run *r, const pb_dataset *d, pb_eval *out, pb_err *err) {
@@ -90,7 +109,9 @@ int pb_run_evaluate(pb_run *r, const pb_dataset *d, pb_eval *out, pb_err *err) {
   const int ktot = pb_model_out(r->model)[0] * pb_model_out(r->model)[1] * pb_model_out(r->model)[2];
   float *logits = NULL; /* host [eb, ktot]: the confidences' source */
   const int multi = r->multilabel && !ed;
-  if (!ed && r->views == 1 && !multi) { /* multi-label: no single confidence to calibrate */
+  /* per-image confidences (calibration): of each head's logits, or with test-time views of the
+   * one head's view-averaged softmax; multi-label models have no single confidence */
+  if (!ed && !multi && (r->views == 1 || (nt == 1 && r->nmodels == 1))) {
     out->conf = pb_xmalloc((size_t)nt * cap * sizeof(float));
     logits = pb_xmalloc((size_t)eb * ktot * sizeof(float));
   }
@@ -121,7 +142,7 @@ int pb_run_evaluate(pb_run *r, const pb_dataset *d, pb_eval *out, pb_err *err) {
       memset(pred, 0xff, (size_t)nt * n * sizeof(int32_t));
     } else {
       pb_trainer_eval(r->tr, x, y, yh, n, b->views, pred, loss);
-      if (out->conf && !r->tr->last_logits) { /* this trainer keeps its logits to itself */
+      if (out->conf && !r->tr->last_logits && !r->tr->last_view_logits) { /* kept to itself */
         free(out->conf);
         out->conf = NULL;
       }
@@ -130,9 +151,13 @@ int pb_run_evaluate(pb_run *r, const pb_dataset *d, pb_eval *out, pb_err *err) {
         free(out->truth);
         out->scores = NULL, out->truth = NULL, out->score_k = 0;
       }
-      if (out->scores) batch_scores(r, d, b, n, ktot, logits, out);
-      if (out->conf) {
+      /* the logits on the host once, for the scores and the confidences */
+      if ((out->scores || out->conf) && r->tr->last_logits)
         r->ctx.ops->download(&r->ctx, logits, r->tr->last_logits, (size_t)n * ktot * sizeof(float));
+      if (out->scores) batch_scores(r, d, b, n, ktot, logits, out);
+      if (out->conf && !r->tr->last_logits) {
+        view_conf(r, n, ktot, out->conf + out->n);
+      } else if (out->conf) {
         for (int t = 0; t < nt; t++) {
           const pb_loss_term *tm = &r->tr->terms.term[t];
           for (int i = 0; i < n; i++) {

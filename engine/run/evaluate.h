@@ -26,7 +26,9 @@ typedef struct pb_eval {
    * and their verification figures (engine/run/verify.h) */
   float *conf;        /* [nterms, cap] like pred: the largest softmax probability of each image's
                          prediction (float32, metrics/calibration.h), NaN for terms without classes;
-                         NULL when the trainer does not expose its logits or with test-time views */
+                         with test-time views ([augment] tta, one head) the largest view-averaged
+                         probability; NULL when the trainer does not expose its logits (the
+                         multi-model methods) and for multi-label models */
   /* per-image scores [n, score_k] row-major: a multi-label model's per-label scores ([multilabel]
    * score, metrics/mlscore.h; averaged over test-time views), or with r->keep_scores a one-term
    * classifier's softmax probabilities (averaged over the views); NULL otherwise (several terms, a

@@ -376,7 +376,10 @@ static int check_select(const pb_run *r, pb_err *err) {
   for (int k = 0; k < 1 + r->ntests; k++) {
     empty[k].ngroupings = ds[k]->ngroupings;
     empty[k].groups = ds[k]->groups ? &some_group : NULL;
-    empty[k].conf = r->nmodels == 1 && r->views == 1 && !r->multilabel && !r->tr->terms.emb_dim ? &some_conf : NULL;
+    empty[k].conf = r->nmodels == 1 && (r->views == 1 || r->tr->terms.n == 1) && !r->multilabel &&
+                            !r->tr->terms.emb_dim
+                        ? &some_conf
+                        : NULL;
   }
   double v;
   if (pb_report_value(&r->tr->terms, &f, col, &v)) return PB_OK;

@@ -111,6 +111,47 @@ for name, s in e["sets"].items():
     print(f"    {name}: ECE {ece:.6f} MCE {mce:.6f} = recomputed from the confidences in predictions.csv")
 PYEOF
 check "eval.json: the figures of both variants, equal to scikit-learn's over predictions.csv" test $? -eq 0
+# the epoch-end evaluation logs the same figures to metrics.csv (its last row: this checkpoint)
+"$PY" - "$T" <<'PYEOF'
+import csv, json, sys
+t = sys.argv[1]
+e = json.load(open(f"{t}/e.json"))
+row = list(csv.DictReader(open(f"{t}/runs/c/metrics.csv")))[-1]
+for name, s in e["sets"].items():
+    m = s["terms"][""]
+    ga = [a for a in m["group_accuracy"]["per_group"] if a is not None]
+    for col, want in ((f"{name}_acc", m["accuracy"]), (f"{name}_ece", m["calibration"]["ece"]),
+                      (f"{name}_mce", m["calibration"]["mce"]), (f"{name}_worst_group_acc", min(ga)),
+                      (f"{name}_group_disparity", m["group_accuracy"]["disparity"]),
+                      (f"{name}_biasamp", m["bias_amplification"]["study_a_to_t"])):
+        assert abs(float(row[col]) - want) < 1e-6, (col, row[col], want)
+    print(f"    metrics.csv {name}: acc, ece, mce, worst_group_acc, group_disparity, biasamp = eval.json's")
+PYEOF
+check "metrics.csv's epoch-end figures equal eval.json's for the last checkpoint" test $? -eq 0
+# test-time views: the confidence is the largest view-averaged probability (p_0..p_9 in
+# predictions.csv), calibrated from it
+"$PLUMB" eval "$T/c.ini" --checkpoint "$C" --json "$T/tta.json" --predictions "$T/tta.csv" --set augment.tta=flip > /dev/null 2>&1
+"$PY" - "$T" <<'PYEOF'
+import csv, json, sys
+import numpy as np
+t = sys.argv[1]
+e = json.load(open(f"{t}/tta.json"))
+rows = [r for r in csv.DictReader(open(f"{t}/tta.csv")) if r["set"] == "unbiased"]
+P = np.array([[np.float32(r[f"p_{j}"]) for j in range(10)] for r in rows], dtype=np.float32)
+conf = np.array([np.float32(r["conf"]) for r in rows], dtype=np.float32)
+pred = np.array([int(r["pred"]) for r in rows])
+assert (conf == P.max(axis=1)).all() and (pred == P.argmax(axis=1)).all()
+assert np.abs(P.astype(np.float64).sum(axis=1) - 1).max() < 1e-5
+c = e["sets"]["unbiased"]["terms"][""]["calibration"]
+ok = np.array([int(r["label"]) == int(r["pred"]) for r in rows])
+b = np.linspace(0, 1, 16).astype(np.float32)
+b[1:-1] = [float(np.float32(1.0) / np.float32(15) * np.float32(i)) if i < 8 else float(np.float32(1) - np.float32(1.0) / np.float32(15) * np.float32(15 - i)) for i in range(1, 15)]
+ece = sum(((conf > lo) & (conf <= hi)).mean() * abs(ok[(conf > lo) & (conf <= hi)].mean() - conf[(conf > lo) & (conf <= hi)].astype(np.float64).mean())
+          for lo, hi in zip(b[:-1], b[1:]) if ((conf > lo) & (conf <= hi)).any())
+assert abs(c["ece"] - ece) < 1e-12, (c["ece"], ece)
+print(f"    tta = flip: conf = max of the averaged p_j, pred = argmax, ECE {ece:.6f} = eval.json's")
+PYEOF
+check "tta = flip: calibration from the view-averaged probabilities in predictions.csv" test $? -eq 0
 "$PLUMB" eval "$T/c.ini" --checkpoint "$C" > /dev/null 2>&1
 check "the default eval.json sits beside the checkpoint" test -f "${C%.safetensors}.eval.json"
 expect_fail "an eval.json in a missing folder" "$T/nope/e.json" "$PLUMB" eval "$T/c.ini" --checkpoint "$C" --json "$T/nope/e.json"

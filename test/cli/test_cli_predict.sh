@@ -278,7 +278,7 @@ assert sub == ev, [(k, sub[k], ev.get(k)) for k in sub if sub[k] != ev.get(k)][:
 print("    60 submission rows equal plumb eval's predicted labels (threshold 0.55, 2..5)")
 PYEOF
 check "multi-label submission equals plumb eval --predictions' rule" test $? -eq 0
-expect_fail "min_labels above max_labels" "min_labels = 3 is above max_labels = 2" \
+expect_fail "min_labels above max_labels" "[multilabel] min_labels = 3 is more than max_labels = 2" \
   "$PLUMB" predict "$T/ml.ini" --checkpoint "$MC" --input "$T/ml/predict" --out "$T/o8.csv" \
   --set multilabel.min_labels=3 --set multilabel.max_labels=2
 

@@ -3,7 +3,7 @@
 # documented name, each a valid PNG that matplotlib reads back, the curves with one line per
 # metrics.csv column of their kind; two more eps values and a second seed give the bias
 # amplification against eps (mean, std error bar); a missing metrics.csv, a metrics.csv with
-# no rows and an eval.json without calibration (a real one: [augment] tta) exit 2 naming the
+# no rows and an eval.json without calibration (a real one with its calibration taken out) exit 2 naming the
 # file, with nothing written. matplotlib is installed by scripts/setup.sh: its absence fails.
 source "$(dirname "$0")/lib.sh"
 need_data
@@ -129,10 +129,20 @@ check "  ... naming the file: $out" grep -q "$T/norows/metrics.csv: no rows" <<<
 check "  ... nothing written" test ! -e "$T/norows/plots"
 mkdir -p "$T/tta" && "$PLUMB" eval "$T/a.ini" --checkpoint "$R/checkpoints/step-0000000016.safetensors" \
   --set augment.tta=flip --json "$T/tta/e.json" > /dev/null 2>&1
-check "an eval.json under tta has no calibration" bash -c "! grep -q '\"calibration\": {' '$T/tta/e.json'"
-out=$("$PY" "$PLOT" reliability "$T/tta/e.json" --out "$T/tta/plots" 2>&1); rc=$?
+check "an eval.json under tta has calibration (the view-averaged confidences)" grep -q '"calibration": {' "$T/tta/e.json"
+# an eval.json without calibration, as a multi-model method writes it: the figures taken out of a real one
+"$PY" - "$T/tta/e.json" "$T/tta/nocal.json" <<'PYEOF'
+import json, sys
+e = json.load(open(sys.argv[1]))
+for s in e["sets"].values():
+    for t in s["terms"].values():
+        t.pop("calibration", None); t.pop("calibration_per_group", None)
+    s["skipped"]["calibration"] = "no per-image confidences: a multi-model method keeps its logits to itself"
+json.dump(e, open(sys.argv[2], "w"))
+PYEOF
+out=$("$PY" "$PLOT" reliability "$T/tta/nocal.json" --out "$T/tta/plots" 2>&1); rc=$?
 check "reliability of an eval.json without calibration: exit 2" test $rc -eq 2
-check "  ... naming the file and the reason: $out" grep -q "$T/tta/e.json: no \"calibration\" in any test set or head.*tta" <<< "$out"
+check "  ... naming the file and the reason: $out" grep -q "$T/tta/nocal.json: no \"calibration\" in any test set or head.*multi-model" <<< "$out"
 check "  ... nothing written" test ! -e "$T/tta/plots"
 out=$("$PY" "$PLOT" groups "$T/nope.eval.json" --out "$T/nope" 2>&1); rc=$?
 check "a missing eval.json: exit 2 naming it" bash -c "(($rc == 2)) && grep -q '$T/nope.eval.json: no such file' <<< '$out'"
