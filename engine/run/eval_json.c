@@ -200,22 +200,10 @@ static void term_json(FILE *f, const pb_terms *l, int t, const pb_eval *e, const
 /* The 8-bit Bias Bounty score when the model has heads named skin, age and gender; else a note
  * for multi-head models. */
 static void bounty(FILE *f, const pb_terms *l, const pb_eval *e, char *skipped, size_t len, size_t *n) {
-  static const char *names[3] = {"skin", "age", "gender"};
-  double acc[3], disp[3];
-  int found = 0;
-  for (int h = 0; h < 3; h++)
-    for (int t = 0; t < l->n; t++) {
-      if (!l->term[t].classes || strcmp(l->term[t].name, names[h])) continue;
-      pb_class_counts c;
-      pb_eval_class_counts(e, t, l->term[t].classes, &c);
-      acc[h] = pb_ratio(c.correct, c.n);
-      disp[h] = pb_class_counts_disparity(&c);
-      pb_class_counts_free(&c);
-      found++;
-    }
-  if (found == 3) {
+  double score;
+  if (pb_eval_bounty(l, e, &score)) {
     fprintf(f, ",\n      \"bias_bounty_score\": ");
-    jnum(f, pb_bias_bounty_score(acc[0], disp[0], acc[1], disp[1], acc[2], disp[2]));
+    jnum(f, score);
   } else if (l->n > 1 && l->term[0].name[0] && l->term[0].classes) {
     *n += (size_t)snprintf(skipped + *n, len - *n,
                            "%s\"bias_bounty_score\": \"needs heads named skin, age and gender\"", *n ? ", " : "");

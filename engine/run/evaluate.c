@@ -8,6 +8,7 @@
 #include "engine/device/backend.h"
 #include "engine/run/verify.h"
 #include "metrics/calibration.h"
+#include "metrics/groups.h"
 #include "metrics/mlscore.h"
 #include "metrics/verification.h"
 
@@ -249,3 +250,21 @@ void pb_eval_multilabel(const pb_eval *e, pb_eval_ml *out) {
 }
 
 void pb_eval_ml_free(pb_eval_ml *m) { pb_ml_ranking_free(&m->rank); }
+
+int pb_eval_bounty(const pb_terms *l, const pb_eval *e, double *score) {
+  static const char *names[3] = {"skin", "age", "gender"};
+  double acc[3], disp[3];
+  int found = 0;
+  for (int h = 0; h < 3; h++)
+    for (int t = 0; t < l->n; t++) {
+      if (!l->term[t].classes || strcmp(l->term[t].name, names[h])) continue;
+      pb_class_counts c;
+      pb_eval_class_counts(e, t, l->term[t].classes, &c);
+      acc[h] = pb_ratio(c.correct, c.n), disp[h] = pb_class_counts_disparity(&c);
+      pb_class_counts_free(&c);
+      found++;
+    }
+  if (found != 3) return 0;
+  *score = pb_bias_bounty_score(acc[0], disp[0], acc[1], disp[1], acc[2], disp[2]);
+  return 1;
+}

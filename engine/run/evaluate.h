@@ -71,6 +71,10 @@ typedef struct pb_eval_ml {
 void pb_eval_multilabel(const pb_eval *e, pb_eval_ml *out);
 void pb_eval_ml_free(pb_eval_ml *m);
 
+/* The 8-bit Bias Bounty score (metrics/groups.h) of the terms named skin, age and gender
+ * (accuracy and per-class disparity of each): 1 with *score set when the three are there, else 0. */
+int pb_eval_bounty(const pb_terms *l, const pb_eval *e, double *score);
+
 /* Term t's counts over its labelled images, per class of k (metrics/classification.h);
  * pb_class_counts_free it. */
 void pb_eval_class_counts(const pb_eval *e, int t, int k, pb_class_counts *out);

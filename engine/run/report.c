@@ -257,25 +257,17 @@ static void fairness_cells(csv_cells *c, const pb_terms *l, int t, const pb_eval
   pb_biasamp_free(&b);
 }
 
-/* SET_bias_bounty_score when the model has heads named skin, age and gender. */
+/* SET_bias_bounty_score when the model has heads named skin, age and gender (NaN without
+ * figures: the column check of [run] select). */
 static void bounty_cell(csv_cells *c, const pb_terms *l, const pb_eval *e, const char *set) {
-  static const char *names[3] = {"skin", "age", "gender"};
-  double acc[3], disp[3];
+  double score = NAN;
   int found = 0;
-  for (int h = 0; h < 3; h++)
-    for (int t = 0; t < l->n; t++) {
-      if (!l->term[t].classes || strcmp(l->term[t].name, names[h])) continue;
-      pb_class_counts k;
-      pb_eval_class_counts(e, t, l->term[t].classes, &k);
-      acc[h] = pb_ratio(k.correct, k.n), disp[h] = pb_class_counts_disparity(&k);
-      pb_class_counts_free(&k);
-      found++;
-    }
-  if (found == 3 && !e->n)
-    cell(c, "%.6f", NAN, "%s_bias_bounty_score", set);
-  else if (found == 3)
-    cell(c, "%.6f", pb_bias_bounty_score(acc[0], disp[0], acc[1], disp[1], acc[2], disp[2]), "%s_bias_bounty_score",
-         set);
+  for (int t = 0; t < l->n; t++)
+    found += l->term[t].classes &&
+             (!strcmp(l->term[t].name, "skin") || !strcmp(l->term[t].name, "age") || !strcmp(l->term[t].name, "gender"));
+  if (found != 3) return;
+  if (e->n) pb_eval_bounty(l, e, &score);
+  cell(c, "%.6f", score, "%s_bias_bounty_score", set);
 }
 
 static void csv_cells_of(const pb_terms *l, const pb_epoch_figures *f, csv_cells *c) {

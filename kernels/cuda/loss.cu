@@ -31,24 +31,6 @@
 
 #include "kernels/cuda/reduce_det.cuh"
 
-/* Row max of a block-reduced row, float, fixed tree; the neutral element is -inf. All threads get
- * it. A NaN in the row may or may not win here, as on the CPU; either way the sum of exp below is
- * NaN, so the row's loss and gradient are NaN on both. */
-__device__ static inline float pb_block_max_f(float v, float *sh) {
-  const unsigned t = threadIdx.x;
-  sh[t] = v;
-  __syncthreads();
-  for (unsigned s = PB_RED_THREADS / 2; s > 0; s >>= 1) {
-    if (t < s) {
-      const float o = sh[t + s];
-      sh[t] = o > sh[t] ? o : sh[t];
-    }
-    __syncthreads();
-  }
-  const float r = sh[0];
-  __syncthreads();
-  return r;
-}
 
 /* log(sum_j exp(z_j)) of one row in double, shifted by the row max (float), as the CPU. */
 __device__ static inline double pb_row_lse(const float *z, int k, double *shd, float *shf) {

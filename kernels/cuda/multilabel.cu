@@ -50,22 +50,6 @@ typedef struct pb_incl_args {
   double grad_scale;
 } pb_incl_args;
 
-/* Block max of v over the block (float, fixed tree, neutral -inf); all threads get it. */
-__device__ static inline float pb_incl_block_max(float v, float *sh) {
-  const unsigned t = threadIdx.x;
-  sh[t] = v;
-  __syncthreads();
-  for (unsigned s = PB_RED_THREADS / 2; s > 0; s >>= 1) {
-    if (t < s) {
-      const float o = sh[t + s];
-      sh[t] = o > sh[t] ? o : sh[t];
-    }
-    __syncthreads();
-  }
-  const float r = sh[0];
-  __syncthreads();
-  return r;
-}
 
 /* CE_p and *lw = m - log Z_p, the CPU's pb_incl_ce (kernels/cpu/multilabel.c) with explicit roundings. */
 __device__ static inline double pb_incl_ce_dev(double zp, double m, double s, double *lw) {
@@ -103,7 +87,7 @@ __device__ static double pb_incl_row(const pb_incl_args &a, int i, double *shd, 
       for (int j = threadIdx.x; j < k; j += PB_RED_THREADS) d[j] = 0.0f;
     return 0.0;
   }
-  const double m = (double)pb_incl_block_max(mx, shf);
+  const double m = (double)pb_block_max_f(mx, shf);
   double s = 0.0;
   for (int j = threadIdx.x; j < k; j += PB_RED_THREADS)
     if (!(t[j] > 0.5f)) s = __dadd_rn(s, exp(__dsub_rn((double)z[j], m)));

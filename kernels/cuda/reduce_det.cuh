@@ -45,6 +45,26 @@ __device__ static inline double pb_block_sum_d(double v, double *sh) {
   return r;
 }
 
+/* Max of v over the block (a row's max in the loss kernels), float, fixed tree; the caller passes
+ * -inf as the neutral element. All threads get it. sh: PB_RED_THREADS floats of shared memory.
+ * A NaN in the row may or may not win here, as on the CPU; the losses' sums of exp are NaN
+ * either way, so their row's loss and gradient are NaN on both. */
+__device__ static inline float pb_block_max_f(float v, float *sh) {
+  const unsigned t = threadIdx.x;
+  sh[t] = v;
+  __syncthreads();
+  for (unsigned s = PB_RED_THREADS / 2; s > 0; s >>= 1) {
+    if (t < s) {
+      const float o = sh[t + s];
+      sh[t] = o > sh[t] ? o : sh[t];
+    }
+    __syncthreads();
+  }
+  const float r = sh[0];
+  __syncthreads();
+  return r;
+}
+
 /* Part g of the sum of f(i), i < n (all threads of the block call it; all get the result). */
 template <class F>
 __device__ static inline double pb_det_part(const F &f, size_t n, unsigned g, double *sh) {

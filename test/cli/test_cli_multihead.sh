@@ -77,6 +77,14 @@ for k in ("skin", "age", "gender"):
 print(f"    Bias Bounty score {s['bias_bounty_score']:.6f} (recomputed {score:.6f})")
 sys.exit(abs(s["bias_bounty_score"] - score) > 1e-9)
 PYEOF
+# the epoch-end evaluation logs it too: metrics.csv's last row (this checkpoint) = eval.json's
+check "metrics.csv's test_bias_bounty_score equals eval.json's" python3 - "${ck%.safetensors}.eval.json" "$R/metrics.csv" <<'PYEOF'
+import csv, json, sys
+s = json.load(open(sys.argv[1]))["sets"]["test"]
+row = list(csv.DictReader(open(sys.argv[2])))[-1]
+print(f"    metrics.csv test_bias_bounty_score {row['test_bias_bounty_score']}")
+sys.exit(abs(float(row["test_bias_bounty_score"]) - s["bias_bounty_score"]) > 1e-6)
+PYEOF
 expect_fail "a head without a class count" "is not NAME:CLASSES" "$PLUMB" train "$T/mh.ini" --set run.name=e1 --set model.heads=skin,gender:2
 expect_fail "head_weights of the wrong length" "head_weights has 2 values for 3 heads" \
   "$PLUMB" train "$T/mh.ini" --set run.name=e2 --set model.head_weights=1,2
