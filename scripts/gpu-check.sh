@@ -81,6 +81,9 @@ else
   exit 1
 fi
 "$B/plumb" info > "$LOG/info.txt" 2>&1; cat "$LOG/info.txt"
+# the Python modules the CLI tests use (a missing one fails its tests here, not plumb: test_plot
+# needs matplotlib, the multi-label and predict tests Pillow, the metric cross-checks scikit-learn)
+note "python ($PYTHON): $("$PYTHON" -c 'import importlib.util as u; print(" ".join(m + ("" if u.find_spec(m) else " MISSING") for m in ("numpy", "PIL", "sklearn", "matplotlib", "torch")))' 2>&1)"
 
 # SKIP_TESTS=1: benchmarks only (steps 3 and 4 skipped; only the plumb binary is built).
 if [[ -n ${SKIP_TESTS:-} ]]; then
