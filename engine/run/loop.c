@@ -24,6 +24,10 @@ typedef struct train_session {
   pb_report rep;
   int64_t saved_step; /* the step of the checkpoint written last (-1: none in this process) */
   char path[4300];    /* its model file */
+  /* [run] on_nonfinite: the figures after the last good step (a skipped one's are undone) and the
+   * skipped steps seen so far */
+  pb_train_stats good_ep;
+  long good_seen, skips;
 } train_session;
 
 static double now_s(void) {
@@ -74,6 +78,38 @@ static int stop_now(train_session *S, int64_t epoch, int64_t cursor, pb_err *err
   pb_log("interrupted (signal %d) at step %" PRId64 ": checkpoint saved to %s; run the same command to resume",
          pb_stop_signal(), pb_trainer_step(r->tr), S->path);
   return PB_EXIT_STOPPED;
+}
+
+/* [run] on_nonfinite, after a step: 0 when it was taken (the figures so far become the last
+ * good ones); 1 when the guard skipped it (the figures go back to the last good step's, the
+ * skip is logged); -1 under stop, with the last good state saved and err naming the tensor. */
+static int guard_after_step(train_session *S, int64_t epoch, int64_t cursor, pb_err *err) {
+  pb_run *r = &S->r;
+  long skips = 0;
+  for (int i = 0; i < r->tr->nlearners; i++) skips += r->tr->learner[i].nonfinite;
+  if (skips == S->skips) {
+    sync_stats(r); /* cheap: the guard waited for the device already */
+    S->good_ep = r->ep, S->good_seen = r->ep_seen;
+    return 0;
+  }
+  S->skips = skips;
+  r->ep = S->good_ep, r->ep_seen = S->good_seen;
+  pb_trainer_set_stats(r->tr, &r->ep);
+  const pb_learner *stop = pb_trainer_nonfinite_stop(r->tr);
+  if (!stop) {
+    for (int i = 0; i < r->tr->nlearners; i++)
+      if (r->tr->learner[i].nonfinite && r->tr->learner[i].nonfinite_msg[0])
+        pb_log("warning: %s: the step was skipped ([run] on_nonfinite = skip; %ld skipped so far)",
+               r->tr->learner[i].nonfinite_msg, skips),
+            r->tr->learner[i].nonfinite_msg[0] = 0;
+    return 1;
+  }
+  int64_t step = pb_trainer_step(r->tr);
+  if (S->saved_step != step && save_checkpoint(S, epoch, cursor, 1, err)) return -1;
+  pb_err_set(err, "%s: the step was not taken; the state of the last good step (%" PRId64 ") is in %s "
+                  "([run] on_nonfinite = stop; skip goes on without such steps)",
+             stop->nonfinite_msg, step, S->path);
+  return -1;
 }
 
 /* [run] select: after the epoch's row, a better value of the column than any before writes the
@@ -212,6 +248,7 @@ static int train_loop(train_session *S, pb_err *err) {
       goto out;
     }
     pb_run_pass(r, &r->train, 1, perm, (int)r->epoch_samples, r->batch, r->cursor, epoch);
+    S->good_ep = r->ep, S->good_seen = r->ep_seen;
     double t_ep = now_s(), t_train = 0, t_wait = 0;
     long imgs = 0;
     for (int64_t b = r->cursor; b < r->batches_per_epoch; b++) {
@@ -235,6 +272,14 @@ static int train_loop(train_session *S, pb_err *err) {
       imgs += n;
       t_train += now_s() - t0;
       if (!stepped) continue; /* inside an accumulation group, or an empty batch */
+      if (r->tr->learner[0].guard) {
+        int g = guard_after_step(S, epoch, b + 1, err);
+        if (g < 0) {
+          rc = PB_ERR;
+          goto out;
+        }
+        if (g) continue; /* the step was skipped */
+      }
       int64_t step = pb_trainer_step(r->tr);
       if (step % log_every == 0) {
         /* A log point: the one place a step waits for the device. */

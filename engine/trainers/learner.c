@@ -67,6 +67,10 @@ int pb_learner_init(pb_learner *l, pb_model *m, const pb_config *cfg, int64_t st
     return PB_ERR;
   }
   pb_model_zero_grad(m);
+  if (pb_guard_init(l, cfg, err)) {
+    pb_learner_free(l);
+    return PB_ERR;
+  }
   return PB_OK;
 }
 
@@ -74,6 +78,7 @@ void pb_learner_free(pb_learner *l) {
   if (!l || !l->model) return;
   pb_ctx *c = l->model->ctx;
   pb_optim_free(&l->opt);
+  pb_guard_free(l);
   c->ops->free(c, l->dout);
   c->ops->free(c, l->sumsq);
   memset(l, 0, sizeof *l);
@@ -82,8 +87,12 @@ void pb_learner_free(pb_learner *l) {
 void pb_learner_step(pb_learner *l) {
   pb_model *m = l->model;
   pb_ctx *c = m->ctx;
-  if (l->clip > 0) { /* clip_grad_norm_ without a host round trip */
-    c->ops->sumsq(c, l->sumsq, m->grads, m->nparams);
+  if (pb_guard_check(l)) { /* a non-finite gradient: no step (guard.c) */
+    l->micro = 0;
+    return;
+  }
+  if (l->clip > 0) { /* clip_grad_norm_ without a host round trip (the guard computed sumsq) */
+    if (!l->guard) c->ops->sumsq(c, l->sumsq, m->grads, m->nparams);
     c->ops->clip_scale(c, m->grads, m->nparams, l->sumsq, l->clip);
   }
   l->lr = pb_learner_lr_at(l, l->opt.step);

@@ -32,7 +32,19 @@ typedef struct pb_learner {
   int64_t const_steps; /* steps at [optim] lr before the schedule starts (pretraining), 0: none */
   double *sumsq;       /* device: the gradient norm's square */
   float *dout;         /* device [max_n, out]: the gradient of the model's output */
+  /* the non-finite guard ([run] on_nonfinite, guard.c): before each optimizer step the gradients'
+   * squared norm is read back (one wait for the device per step); a non-finite one skips the step,
+   * restores the model's buffers (BN statistics) and counters from the snapshot taken when the
+   * step's first micro-batch began, and names the first tensor holding a non-finite value */
+  int guard;           /* PB_GUARD_OFF / SKIP / STOP */
+  float *buf_backup;   /* device [nbuffers] */
+  int64_t *ctr_backup; /* host: the counters (BN num_batches_tracked), in tensor order */
+  long nonfinite;      /* steps skipped so far in this process */
+  int nonfinite_stop;  /* STOP: a step was non-finite; the loop saves the last good state and stops */
+  char nonfinite_msg[400];
 } pb_learner;
+
+enum { PB_GUARD_OFF = 0, PB_GUARD_SKIP, PB_GUARD_STOP };
 
 /* [train] accum_steps / clip_grad_norm, [optim] and [schedule] for model m (planned for
  * training). steps_per_epoch: optimizer steps per epoch. */
@@ -41,8 +53,18 @@ int pb_learner_init(pb_learner *l, pb_model *m, const pb_config *cfg, int64_t st
 void pb_learner_free(pb_learner *l);
 /* Clips, sets the scheduled rate, steps the optimizer and zeroes the gradients. */
 void pb_learner_step(pb_learner *l);
+/* guard.c: [run] on_nonfinite for l (allocates the snapshot; off: nothing). */
+int pb_guard_init(pb_learner *l, const pb_config *cfg, pb_err *err);
+void pb_guard_free(pb_learner *l);
+/* Before a micro-batch's forward: at a step group's first, the snapshot of the buffers and
+ * counters. */
+void pb_guard_begin(pb_learner *l);
+/* Before the optimizer step: 1 when the gradients hold a non-finite value (the step is then
+ * not taken: gradients zeroed, buffers and counters restored, nonfinite counted and the
+ * message set), else 0. */
+int pb_guard_check(pb_learner *l);
 /* Counts one accumulated micro-batch; steps when step_now or the group is complete. Returns 1
- * when it stepped. */
+ * when it stepped (or when the guard skipped the step: the group is over either way). */
 int pb_learner_end_micro(pb_learner *l, int step_now);
 /* The rate of optimizer step `step` (0-based): [optim] lr for the first const_steps, then the
  * schedule counted from there. */
@@ -155,7 +177,14 @@ pb_trainer *pb_trainer_plain(const pb_config *cfg, pb_model *m, int64_t steps_pe
 
 static inline int pb_trainer_micro(pb_trainer *t, const float *x, const int32_t *y, const int32_t *y_host, int n,
                                    int step_now) {
+  for (int i = 0; i < t->nlearners; i++) pb_guard_begin(&t->learner[i]);
   return t->vt->micro(t, x, y, y_host, n, step_now);
+}
+/* The first learner whose last step was non-finite under on_nonfinite = stop, else NULL. */
+static inline const pb_learner *pb_trainer_nonfinite_stop(const pb_trainer *t) {
+  for (int i = 0; i < t->nlearners; i++)
+    if (t->learner[i].nonfinite_stop) return &t->learner[i];
+  return NULL;
 }
 static inline void pb_trainer_eval(pb_trainer *t, const float *x, const int32_t *y, const int32_t *y_host, int n,
                                    int views, int32_t *pred, double *term_loss) {
