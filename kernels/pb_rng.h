@@ -66,6 +66,7 @@ enum {
   PB_RNG_AUGMENT = 3,  /* per-sample augmentation */
   PB_RNG_DROPOUT = 4,  /* dropout masks */
   PB_RNG_DATA = 5,     /* dataset generation: bias injection, splits */
+  PB_RNG_SWEEP = 6,    /* plumb sweep: random-search trials (engine/sweep/expand.c) */
 };
 #define PB_RNG_STREAM(purpose, index) (((uint64_t)(purpose) << 56) | ((uint64_t)(index) & 0x00FFFFFFFFFFFFFFull))
 

@@ -6,6 +6,7 @@
     python3 scripts/plot.py groups      EVAL_JSON [--out DIR]
     python3 scripts/plot.py biasamp     RUN_DIR|EVAL_JSON... [--key data.eps] [--out DIR]
     python3 scripts/plot.py all         RUN_DIR [--out DIR]
+    python3 scripts/plot.py collected   SUMMARY.csv --x data.eps --y final_test_biasamp [--out DIR]
 
 curves: RUN_DIR/metrics.csv (engine/run/report.c) against the epoch, one figure per kind of
   figure, one line per column of that kind (model f_ / g_ / head name, split train / val / test
@@ -41,9 +42,14 @@ biasamp: bias amplification A->T (eval.json bias_amplification: study_a_to_t, an
     An argument is an eval.json, or a run folder: its newest *.eval.json in it or in its
     checkpoints/ (plumb eval writes CHECKPOINT.eval.json unless --json says).
 all: curves, and reliability and groups of the run's newest eval.json (those its figures allow).
+collected: the summary of `plumb collect` (FILE_summary.csv: one row per setting, mean_COL and
+    std_COL over seeds): mean_Y against X (a varied key) with error bars of std_Y (one sample
+    standard deviation, ddof 1; none where a setting has one seed), one line per value of the
+    other varied keys: collected_Y_KEY.png (KEY the part of X after the last dot). --y names a
+    collected column (final_test_biasamp) or its mean_ column.
 
 --out: default RUN_DIR/plots (for an eval.json the run folder holding it, or its folder), for
-biasamp ./plots. Each PNG is written to a temporary name in --out and renamed; a line
+biasamp ./plots, for collected the summary's folder + /plots. Each PNG is written to a temporary name in --out and renamed; a line
 "wrote FILE: ..." per figure says what it holds. Bad input (a missing file, a metrics.csv
 without rows, an eval.json without the figures a plot needs) is a message naming the file on
 stderr and exit status 2, with no figure written.
@@ -529,6 +535,62 @@ def draw_biasamp(out, plan):
                  f"{len(xs)} {key} values, {len(points)} runs")]
 
 
+# ------------------------------------------------------------------ collected (plumb collect)
+
+
+def plan_collected(path, x, y):
+    """Reads SUMMARY.csv: (x, y, [(label, [(xv, mean, std)])]), everything checked first."""
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+            cols = rows[0].keys() if rows else []
+    except OSError as e:
+        raise BadInput(f"{path}: {e.strerror}")
+    if not rows:
+        raise BadInput(f"{path}: no rows (plumb collect DIR --out FILE.csv writes FILE_summary.csv)")
+    if "n" not in cols:
+        raise BadInput(f"{path}: not a plumb collect summary (no n column)")
+    if x not in cols:
+        keys = [c for c in cols if c not in ("n", "seeds") and not c.startswith(("mean_", "std_"))]
+        raise BadInput(f"{path}: no column {x} (the varied keys: {', '.join(keys) or 'none'})")
+    ycol = y if y.startswith("mean_") else "mean_" + y
+    if ycol not in cols:
+        raise BadInput(f"{path}: no column {ycol} (plumb collect --metric may have left it out)")
+    scol = "std_" + ycol[len("mean_"):]
+    others = [c for c in cols if c not in (x, "n", "seeds") and not c.startswith(("mean_", "std_"))]
+    lines = {}
+    for i, r in enumerate(rows, 2):
+        try:
+            xv = float(r[x])
+        except ValueError:
+            raise BadInput(f"{path}:{i}: {x} = {r[x]!r} is not a number")
+        m = float(r[ycol] or "nan")
+        sd = float(r.get(scol) or "nan")
+        label = ", ".join(f"{k.rpartition('.')[2]}={r[k]}" for k in others)
+        lines.setdefault(label, []).append((xv, m, 0.0 if math.isnan(sd) else sd))
+    if all(math.isnan(m) for pts in lines.values() for _, m, _ in pts):
+        raise BadInput(f"{path}: {ycol} is nan in every row")
+    return x, ycol, lines
+
+
+def draw_collected(out, plan):
+    x, ycol, lines = plan
+    fig, ax = plt.subplots(figsize=(3.6, 2.6))
+    for i, (label, pts) in enumerate(lines.items()):
+        pts = sorted(p for p in pts if not math.isnan(p[1]))
+        if not pts:
+            continue
+        ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=[p[2] for p in pts],
+                    color=f"C{i % 10}", marker="o", capsize=2, label=label or None)
+    ax.set_xlabel(x.rpartition(".")[2] + f" ({x})")
+    ax.set_ylabel(ycol[len("mean_"):] + " (mean +- std over seeds)")
+    if any(lines):
+        ax.legend(loc="best")
+    name = f"collected_{safe(ycol[len('mean_'):])}_{safe(x.rpartition('.')[2])}.png"
+    npts = sum(len(p) for p in lines.values())
+    return [save(fig, out, name, f"{ycol} against {x}: {len(lines)} line(s), {npts} settings")]
+
+
 # ------------------------------------------------------------------ commands
 
 
@@ -549,6 +611,11 @@ def cmd_eval(a, planner, drawer):
 
 def cmd_biasamp(a):
     draw_biasamp(a.out or "plots", plan_biasamp(a.runs, a.key))
+
+
+def cmd_collected(a):
+    plan = plan_collected(a.summary, a.x, a.y)
+    draw_collected(a.out or os.path.join(os.path.dirname(os.path.abspath(a.summary)), "plots"), plan)
 
 
 def cmd_all(a):
@@ -585,7 +652,11 @@ def main(argv=None):
     b.add_argument("--key", default="data.eps", help="SECTION.KEY of the resolved config (data.eps)")
     al = sub.add_parser("all", help="curves and every plot the run's newest eval.json allows")
     al.add_argument("run_dir")
-    for s in (c, r, g, b, al):
+    co = sub.add_parser("collected", help="a plumb collect summary: mean +- std of a column against a varied key")
+    co.add_argument("summary", metavar="SUMMARY.csv")
+    co.add_argument("--x", required=True, help="the varied key on the x axis (data.eps)")
+    co.add_argument("--y", required=True, help="the collected column (final_test_biasamp)")
+    for s in (c, r, g, b, al, co):
         s.add_argument("--out", help="output folder (default RUN_DIR/plots; biasamp: ./plots)")
     a = p.parse_args(argv)
     paper_style()
@@ -598,6 +669,8 @@ def main(argv=None):
             cmd_eval(a, plan_groups, draw_groups)
         elif a.cmd == "biasamp":
             cmd_biasamp(a)
+        elif a.cmd == "collected":
+            cmd_collected(a)
         else:
             cmd_all(a)
     except BadInput as x:

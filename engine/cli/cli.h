@@ -16,12 +16,16 @@ typedef struct pb_cli_opts {
   const char *opt_name[PB_CLI_MAX_OPTS], *opt_value[PB_CLI_MAX_OPTS]; /* --NAME VALUE */
   int nset;
   const char *set[256];   /* --set section.key=value */
+  int nargs;
+  const char *args[256];  /* PB_CLI_ARGS: the positional arguments, in order */
 } pb_cli_opts;
 
 /* The value of --name, or NULL when it was not given. */
 const char *pb_cli_opt(const pb_cli_opts *o, const char *name);
 
-enum { PB_CLI_NO_CONFIG, PB_CLI_CONFIG, PB_CLI_OPTIONAL_CONFIG };
+/* PB_CLI_ARGS: positional arguments that are not a config (plumb sweep SPEC, plumb collect
+ * DIR...), collected in args; the command checks their number. */
+enum { PB_CLI_NO_CONFIG, PB_CLI_CONFIG, PB_CLI_OPTIONAL_CONFIG, PB_CLI_ARGS };
 
 typedef struct pb_command {
   const char *name;
@@ -29,6 +33,7 @@ typedef struct pb_command {
   const char *help;    /* one line */
   const char *options; /* the --options it takes besides --set (each with a value), comma-separated */
   const char *required; /* those of them it cannot run without (comma-separated; "" = none) */
+  const char *flags;   /* options that take no value (comma-separated; given = "1") */
   int config;          /* PB_CLI_*: whether a positional CONFIG is required, optional or refused */
   int signals;         /* install the stop handlers (stop.h) before anything else */
   /* cfg: CONFIG loaded with --set applied (NULL when no CONFIG was given). Returns the exit
@@ -56,6 +61,8 @@ int pb_cmd_verify(const pb_cli_opts *o, pb_config *cfg);
 int pb_cmd_info(const pb_cli_opts *o, pb_config *cfg);
 int pb_cmd_config(const pb_cli_opts *o, pb_config *cfg);
 int pb_cmd_bench(const pb_cli_opts *o, pb_config *cfg);
+int pb_cmd_sweep(const pb_cli_opts *o, pb_config *cfg);
+int pb_cmd_collect(const pb_cli_opts *o, pb_config *cfg);
 /* plumb bench --model (bench_model.c), --loader (bench_loader.c), --config
  * (bench_config.c), --op (bench_op.c) and --verification (bench_verification.c). */
 int pb_cmd_bench_model(const pb_cli_opts *o);

@@ -36,12 +36,19 @@ int pb_cli_parse(const pb_command *c, int argc, char **argv, pb_cli_opts *o) {
         snprintf(buf, sizeof buf, "%.*s", (int)(eq - name), name);
         name = buf;
         val = eq + 1;
-      } else if (i + 1 < argc) {
-        val = argv[++i];
       }
-      if (strcmp(name, "set") && !allowed_opt(c->options, name)) {
+      int flag = allowed_opt(c->flags, name);
+      if (flag && eq) {
+        fprintf(stderr, "plumb %s: option --%s takes no value\n", c->name, name);
+        return PB_ERR;
+      }
+      if (flag) {
+        val = "1";
+      } else if (strcmp(name, "set") && !allowed_opt(c->options, name)) {
         fprintf(stderr, "plumb %s: unknown option '%s'\n", c->name, a);
         return PB_ERR;
+      } else if (!eq && i + 1 < argc) {
+        val = argv[++i];
       }
       if (!val) {
         fprintf(stderr, "plumb %s: option --%s needs a value\n", c->name, name);
@@ -62,6 +69,12 @@ int pb_cli_parse(const pb_command *c, int argc, char **argv, pb_cli_opts *o) {
         o->opt_name[o->nopt] = names[o->nopt];
         o->opt_value[o->nopt++] = val;
       }
+    } else if (c->config == PB_CLI_ARGS) {
+      if (o->nargs == (int)(sizeof o->args / sizeof o->args[0])) {
+        fprintf(stderr, "plumb %s: too many arguments\n", c->name);
+        return PB_ERR;
+      }
+      o->args[o->nargs++] = a;
     } else if (!o->config && c->config != PB_CLI_NO_CONFIG) {
       o->config = a;
     } else {

@@ -63,6 +63,25 @@ static const pb_command commands[] = {
              "resolved config",
      .config = PB_CLI_OPTIONAL_CONFIG,
      .run = pb_cmd_config},
+    {.name = "sweep",
+     .usage = "SPEC.ini --out DIR [--force] [--set section.key=value]...",
+     .help = "a sweep spec ([sweep] base, mode grid|zip|random, [set], [vary]; README \"Sweeps and collection\") "
+             "expanded into DIR/configs/trial-NNNN.ini, each a resolved config, and DIR/manifest.csv; --force "
+             "replaces an existing sweep in DIR",
+     .options = "out",
+     .flags = "force",
+     .required = "out",
+     .config = PB_CLI_ARGS,
+     .run = pb_cmd_sweep},
+    {.name = "collect",
+     .usage = "DIR... --out FILE.csv [--summary FILE.csv] [--metric COL[,COL...]]...",
+     .help = "one CSV row per trial of sweep folders (manifest.csv) or per run folder: the manifest's columns, "
+             "final_ and best_ of every metrics.csv column, epochs_done, status; and FILE_summary.csv: mean and "
+             "standard deviation over run.seed per setting",
+     .options = "out,summary,metric",
+     .required = "out",
+     .config = PB_CLI_ARGS,
+     .run = pb_cmd_collect},
     {.name = "bench",
      .usage = "--model NAME [--batch N] [--steps S] [--mode train|infer|both] [--set ...] | --loader CONFIG "
               "[--workers 1,2,4] [--images N] [--set ...] | --config CONFIG [--batch N] [--steps S] [--warmup W] "

@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -392,14 +393,29 @@ void pb_config_free(pb_config *c) {
 int pb_config_set(pb_config *c, const char *assignment, pb_err *err) {
   PB_ASSERT(c && assignment);
   const char *eq = strchr(assignment, '=');
-  char name[128], section[64], key[64], loc[160];
+  char name[128];
   cfg_trim_copy(name, sizeof name, assignment, eq ? (size_t)(eq - assignment) : strlen(assignment));
-  char *dot = strrchr(name, '.'); /* section.key, or section.NAME.key for a named section */
-  if (!eq || !dot)
+  if (!eq || !strchr(name, '.'))
     return pb_err_set(err, "--set '%s': expected section.key=value (e.g. --set train.epochs=5)", assignment);
+  return pb_config_set_at(c, name, eq + 1, NULL, err);
+}
+
+int pb_config_set_at(pb_config *c, const char *name_in, const char *value_in, const char *origin, pb_err *err) {
+  PB_ASSERT(c && name_in && value_in);
+  char name[128], section[64], key[64], loc[PATH_MAX + 192];
+  cfg_trim_copy(name, sizeof name, name_in, strlen(name_in));
+  char *dot = strrchr(name, '.'); /* section.key, or section.NAME.key for a named section */
+  if (!dot) {
+    if (origin) return pb_err_set(err, "%s: '%s': expected section.key (e.g. train.epochs)", origin, name);
+    return pb_err_set(err, "--set '%s': expected section.key=value (e.g. --set train.epochs=5)", name);
+  }
   cfg_trim_copy(section, sizeof section, name, (size_t)(dot - name));
   cfg_trim_copy(key, sizeof key, dot + 1, strlen(dot + 1));
-  snprintf(loc, sizeof loc, "--set %s.%s", section, key);
+  if (origin)
+    snprintf(loc, sizeof loc, "%s", origin);
+  else
+    snprintf(loc, sizeof loc, "--set %s.%s", section, key);
+  const char *from = origin ? origin : "--set";
   char base[64], nm[64];
   int named = pb_cfg_split_named(section, base, sizeof base, nm, sizeof nm, err);
   if (named < 0) return pb_err_prefix(err, "%s", loc);
@@ -408,10 +424,10 @@ int pb_config_set(pb_config *c, const char *assignment, pb_err *err) {
   int idx = pb_cfg_find(named ? base : section, key);
   if (idx < 0) return pb_cfg_err_unknown_key(err, section, key), pb_err_prefix(err, "%s", loc);
   pb_cfg_named *ns = NULL;
-  if (named && !(ns = pb_cfg_named_get(c, base, nm, "--set", err))) return pb_err_prefix(err, "%s", loc);
+  if (named && !(ns = pb_cfg_named_get(c, base, nm, from, err))) return pb_err_prefix(err, "%s", loc);
 
   /* The value must survive pb_config_write and a re-read: one line, no inline comment. */
-  const char *v0 = eq + 1;
+  const char *v0 = value_in;
   size_t vn = strlen(v0);
   char *value = pb_xmalloc(vn + 1);
   cfg_trim_copy(value, vn + 1, v0, vn);
@@ -427,7 +443,7 @@ int pb_config_set(pb_config *c, const char *assignment, pb_err *err) {
       if ((*p == '#' || *p == ';') && p > value && isspace((unsigned char)p[-1])) break;
     if (*p)
       pb_err_set(err, "%s: the value holds ' %c', which a config file reads as the start of a comment", loc, *p);
-    else if (ns ? pb_cfg_assign_val(&ns->v[idx], idx, value, "--set", err) : pb_cfg_assign(c, idx, value, "--set", err))
+    else if (ns ? pb_cfg_assign_val(&ns->v[idx], idx, value, from, err) : pb_cfg_assign(c, idx, value, from, err))
       pb_err_prefix(err, "%s", loc);
     else
       rc = PB_OK;

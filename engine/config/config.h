@@ -52,6 +52,11 @@ int pb_config_load(pb_config *c, const char *path, pb_err *err);
 
 /* Applies one "section.key=value" override (from --set). Same checks as the file. */
 int pb_config_set(pb_config *c, const char *assignment, pb_err *err);
+/* The same for a name "section.key" (or "section.NAME.key") and a value given apart, recorded
+ * with `origin` ("sweep.ini:12"; NULL = "--set"), which also prefixes an error message:
+ * "sweep.ini:12: [data] eps = 60 is out of range [0, 50]". For tools that write configs
+ * (plumb sweep). */
+int pb_config_set_at(pb_config *c, const char *name, const char *value, const char *origin, pb_err *err);
 
 /* Typed getters. Asking for an undeclared key, or with the wrong type, aborts (a bug). */
 long pb_config_int(const pb_config *c, const char *section, const char *key);
