@@ -94,7 +94,7 @@ int pb_biasamp_lists(const char *dir, int assignment, int split, uint8_t **b, in
                split == 1 ? "[assignments, samples]" : "[samples]");
     goto out;
   }
-  if (assignment >= rows) {
+  if (split == 1 && assignment >= rows) {
     pb_err_set(err, "%s: no row for [data] class_assignment = %d (%ld assignments)", path, assignment, rows);
     goto out;
   }
