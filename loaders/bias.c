@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "kernels/pb_rng.h"
+#include "loaders/biasamp.h"
 
 static const uint8_t colour_table[10][3] = {{255, 0, 0},   {0, 255, 0},   {0, 0, 255},   {225, 225, 0},
                                             {225, 0, 225}, {0, 255, 255}, {255, 128, 0}, {255, 0, 128},
@@ -47,6 +48,58 @@ void pb_bias_inversion(pb_dataset *d, const uint8_t in0[10], double eps, uint64_
       for (size_t j = 0; j < per; j++) px[j] = (uint8_t)(255 - px[j]);
     }
   }
+}
+
+static void invert_sample(pb_dataset *d, int i) {
+  size_t per = (size_t)d->c * d->h * d->w;
+  uint8_t *px = d->images + (size_t)i * per;
+  for (size_t j = 0; j < per; j++) px[j] = (uint8_t)(255 - px[j]);
+}
+
+void pb_bias_inversion_lists(pb_dataset *d, const uint8_t in0[10], const uint8_t *b, int t0, int t1) {
+  PB_ASSERT(d->kind == PB_DATA_U8 && d->images && d->labels);
+  d->groups = pb_xmalloc((size_t)(d->n > 0 ? d->n : 1) * sizeof(int32_t));
+  d->aligned = pb_xmalloc((size_t)(d->n > 0 ? d->n : 1));
+  for (int i = 0; i < d->n; i++) {
+    int s0 = in0[d->labels[i] % 10];
+    int inv = b[i] < (s0 ? t0 : t1);
+    d->groups[i] = inv;
+    d->aligned[i] = (uint8_t)(s0 ? inv : !inv);
+    if (inv) invert_sample(d, i);
+  }
+}
+
+void pb_bias_superclass_labels(pb_dataset *d, const uint8_t in0[10]) {
+  for (int i = 0; i < d->n; i++) d->labels[i] = in0[d->labels[i] % 10] ? 0 : 1;
+  d->num_classes = 2;
+}
+
+/* The released lists of both splits (pb_bias_inject with lists_dir). */
+static int inversion_released(const pb_bias_params *b, const uint8_t in0[10], double test_eps, pb_dataset *train,
+                              pb_dataset *test, pb_err *err) {
+  int t[2][2];
+  if (pb_biasamp_threshold(b->eps, 1, &t[0][0], err) || pb_biasamp_threshold(b->eps, 0, &t[0][1], err) ||
+      pb_biasamp_threshold(test_eps, 1, &t[1][0], err) || pb_biasamp_threshold(test_eps, 0, &t[1][1], err))
+    return PB_ERR;
+  uint8_t *lists[2] = {NULL, NULL};
+  pb_dataset *ds[2] = {train, test};
+  for (int s = 0; s < 2; s++) {
+    int n = 0;
+    if (pb_biasamp_lists(b->lists_dir, b->class_assignment, s + 1, &lists[s], &n, err)) goto fail;
+    if (n < ds[s]->n) {
+      pb_err_set(err, "[data] inversion_lists = %s: the %s list has %d samples but the %s set %d", b->lists_dir,
+                 s ? "test" : "train", n, s ? "test" : "train", ds[s]->n);
+      goto fail;
+    }
+  }
+  for (int s = 0; s < 2; s++) pb_bias_inversion_lists(ds[s], in0, lists[s], t[s][0], t[s][1]);
+  free(lists[0]);
+  free(lists[1]);
+  return PB_OK;
+fail:
+  free(lists[0]);
+  free(lists[1]);
+  return PB_ERR;
 }
 
 /* Seeded Fisher-Yates shuffle of v[m] on one stream (draw i for position i). */
@@ -108,12 +161,33 @@ void pb_bias_colour(pb_dataset *d, double rho, uint64_t seed, int split) {
 
 int pb_bias_inject(const pb_bias_params *b, uint64_t seed, pb_dataset *train, pb_dataset *test, pb_err *err) {
   int tb = b->test_bias;
+  if (b->superclass_task && b->kind != PB_BIAS_INVERSION)
+    return pb_err_set(err, "[data] task = superclass needs bias = inversion (the super-classes are its split)");
   if (b->kind == PB_BIAS_INVERSION) {
     uint8_t in0[10];
-    if (pb_bias_superclasses(b->class_assignment, in0))
+    const char *file = b->assignment_file ? b->assignment_file : "";
+    const char *lists = b->lists_dir ? b->lists_dir : "";
+    if (file[0]) {
+      if (pb_biasamp_assignment(file, b->class_assignment, in0, err))
+        return pb_err_prefix(err, "[data] class_assignment_file");
+    } else if (pb_bias_superclasses(b->class_assignment, in0)) {
       return pb_err_set(err, "[data] class_assignment must be below 252 (the number of 5/5 splits of 10 classes)");
-    pb_bias_inversion(train, in0, b->eps, seed, 1);
-    pb_bias_inversion(test, in0, tb == PB_TEST_BIAS_UNBIASED ? 0 : tb == PB_TEST_BIAS_BIASED ? 50 : b->eps, seed, 2);
+    }
+    double test_eps = tb == PB_TEST_BIAS_UNBIASED ? 0 : tb == PB_TEST_BIAS_BIASED ? 50 : b->eps;
+    if (lists[0]) {
+      if (!file[0])
+        return pb_err_set(err, "[data] inversion_lists = %s: the released lists belong to the released assignments: "
+                               "set [data] class_assignment_file (data/biasamp/class_assignments.csv)",
+                          lists);
+      if (inversion_released(b, in0, test_eps, train, test, err)) return PB_ERR;
+    } else {
+      pb_bias_inversion(train, in0, b->eps, seed, 1);
+      pb_bias_inversion(test, in0, test_eps, seed, 2);
+    }
+    if (b->superclass_task) {
+      pb_bias_superclass_labels(train, in0);
+      pb_bias_superclass_labels(test, in0);
+    }
   } else if (b->kind == PB_BIAS_COLOUR) {
     pb_bias_colour(train, b->rho, seed, 1);
     pb_bias_colour(test, tb == PB_TEST_BIAS_BIASED ? 1.0 : 0.1, seed, 2);

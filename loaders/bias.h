@@ -34,12 +34,22 @@ typedef struct pb_bias_params {
   double eps;           /* inversion strength, 0..50 */
   int class_assignment; /* inversion: the super-class split, 0..251 */
   double rho;           /* colour: fraction of the training samples with their class colour */
+  /* inversion, the released study (loaders/biasamp.h): */
+  const char *assignment_file; /* "" = the lexicographic splits; else a CSV whose row
+                                  class_assignment gives the split */
+  const char *lists_dir;       /* "" = plumb's own draw; else the folder of the released
+                                  per-sample lists (needs assignment_file) */
+  int superclass_task;         /* labels become the super-class (0/1) after the injection */
 } pb_bias_params;
 
 /* Injects b's bias into train (random stream 1) and test (stream 2), both grey in-memory
  * images (PB_DATA_U8, c = 1, labels set) as IDX files give them; nothing for PB_BIAS_NONE.
- * Colour makes them 3-channel. Fails, changing nothing, when class_assignment is not a split
- * (outside 0..251). */
+ * Colour makes them 3-channel. Inversion with lists_dir inverts sample i (IDX order, the
+ * first n of the lists) as the released lists say, in place of the random draw; with
+ * superclass_task the labels then become super-classes 0/1 (num_classes 2). Fails, changing
+ * nothing, when class_assignment is not a split (outside 0..251, or past the file's rows), a
+ * file is missing or corrupt, a list is shorter than its split, or eps is off the lists'
+ * grid; superclass_task needs bias = inversion. */
 int pb_bias_inject(const pb_bias_params *b, uint64_t seed, pb_dataset *train, pb_dataset *test, pb_err *err);
 
 /* The pieces pb_bias_inject is made of. */
@@ -51,6 +61,11 @@ int pb_bias_superclasses(int k, uint8_t in0[10]);
  * (labels taken modulo 10); fills d->groups and d->aligned (allocated here). split: the
  * random stream (1 = train, 2 = test). */
 void pb_bias_inversion(pb_dataset *d, const uint8_t in0[10], double eps, uint64_t seed, int split);
+/* Inverts sample i of d (PB_DATA_U8) when b[i] (its twentieth, b has at least d->n) is below
+ * t0 (class in super-class 0) or t1 (super-class 1); fills d->groups and d->aligned. */
+void pb_bias_inversion_lists(pb_dataset *d, const uint8_t in0[10], const uint8_t *b, int t0, int t1);
+/* labels[i] = the super-class of class labels[i] % 10 (0 when in0, else 1); num_classes = 2. */
+void pb_bias_superclass_labels(pb_dataset *d, const uint8_t in0[10]);
 /* Colours d (PB_DATA_U8, c = 1) into 3 channels at rho; fills d->groups and d->aligned. */
 void pb_bias_colour(pb_dataset *d, double rho, uint64_t seed, int split);
 /* The colour assignment of one class of m samples (what pb_bias_colour does per class):

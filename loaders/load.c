@@ -269,6 +269,8 @@ int pb_data_load(const pb_data_params *p, pb_dataset *train, pb_dataset *val, pb
     return pb_err_set(err, "[data] test_group_columns = %s needs dataset = csv (columns of the test manifest)",
                       p->test_group_columns);
   if (p->source != PB_SOURCE_IDX) {
+    if (p->bias.superclass_task)
+      return pb_err_set(err, "[data] task = superclass needs dataset = idx and bias = inversion");
     if (load_other(p, &full, test, err)) return PB_ERR;
     if (p->bias.kind != PB_BIAS_NONE) {
       const char *name = p->bias.kind > 0 && p->bias.kind < 3 ? bias_names[p->bias.kind] : "?";
@@ -276,9 +278,18 @@ int pb_data_load(const pb_data_params *p, pb_dataset *train, pb_dataset *val, pb
       goto fail;
     }
   } else {
-    if (load_split(&full, "train", p->dir, p->train_images, p->train_labels, p->limit_train, p->num_classes, err))
+    /* task = superclass: the files hold the 10 classes, the model sees their 2 super-classes */
+    int nclass = p->num_classes;
+    if (p->bias.superclass_task) {
+      if (nclass != 2)
+        return pb_err_set(err, "[data] task = superclass: the model has 2 outputs (the super-classes); set [model] "
+                               "num_classes = 2, not %d",
+                          nclass);
+      nclass = 10;
+    }
+    if (load_split(&full, "train", p->dir, p->train_images, p->train_labels, p->limit_train, nclass, err))
       return PB_ERR;
-    if (load_split(test, "test", p->dir, p->test_images, p->test_labels, p->limit_test, p->num_classes, err)) {
+    if (load_split(test, "test", p->dir, p->test_images, p->test_labels, p->limit_test, nclass, err)) {
       pb_dataset_free(&full);
       return PB_ERR;
     }

@@ -1,5 +1,6 @@
 /* cmd_info.c: `plumb info`: the build, the libraries and the GPUs this binary sees;
  * `plumb info --model NAME [--set ...]`: an architecture summary and its parameter count;
+ * `plumb info --data CONFIG [--set ...]`: the data as the run loads it, one CSV row per sample;
  * and `plumb config`: the key reference or a resolved config. */
 #include <omp.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 
 #include "engine/cli/cli.h"
 #include "engine/models/model.h"
+#include "engine/run/data.h"
 #include "kernels/cuda_device.h"
 
 pb_config *pb_cli_model_config(const pb_cli_opts *o) {
@@ -71,9 +73,43 @@ static int info_model(const pb_cli_opts *o) {
   return rc;
 }
 
+static void print_split(const pb_dataset *d) {
+  for (int i = 0; i < d->n; i++)
+    printf("%s,%d,%d,%d\n", d->name, i, d->labels ? d->labels[i] : -1, d->groups ? d->groups[i] : -1);
+}
+
+/* CONFIG's data as training loads it (the run's seed, bias injected, [data] task applied):
+ * split,sample,label,group on stdout, sample = the position in the split (the IDX order
+ * when val_split = 0); group = the bias attribute (inversion: 1 = inverted), -1 without. A
+ * check of what a config trains on, e.g. test/cli/test_biasamp_release.sh. */
+static int info_data(const pb_cli_opts *o) {
+  pb_cli_opts co = *o;
+  co.config = pb_cli_opt(o, "data");
+  pb_config *cfg = pb_cli_config(&co);
+  if (!cfg) return 2;
+  pb_err err = {{0}};
+  pb_dataset tr, va, te;
+  int rc = 0;
+  if (pb_run_load_data(cfg, (uint64_t)pb_config_int(cfg, "run", "seed"), &tr, &va, &te, &err)) {
+    fprintf(stderr, "plumb info: %s: %s\n", co.config, err.msg);
+    rc = 1;
+  } else {
+    printf("split,sample,label,group\n");
+    print_split(&tr);
+    print_split(&va);
+    print_split(&te);
+  }
+  pb_dataset_free(&tr);
+  pb_dataset_free(&va);
+  pb_dataset_free(&te);
+  pb_config_free(cfg);
+  return rc;
+}
+
 int pb_cmd_info(const pb_cli_opts *o, pb_config *unused) {
   (void)unused;
   if (pb_cli_opt(o, "model")) return info_model(o);
+  if (pb_cli_opt(o, "data")) return info_data(o);
   printf("plumb %s\n", PLUMB_VERSION);
   printf("compiler: %s, C11%s\n", PLUMB_C_COMPILER, pb_cuda_built() ? " + CUDA" : "");
   printf("CPU GEMM: %s\n", PLUMB_HAVE_OPENBLAS ? "OpenBLAS" : "built-in blocked kernel");

@@ -53,9 +53,10 @@ static const pb_command commands[] = {
      .required = "emb,rows",
      .run = pb_cmd_verify},
     {.name = "info",
-     .usage = "[--model NAME [--set ...]]",
-     .help = "the build, libraries and GPUs; with --model an architecture summary and parameter count",
-     .options = "model",
+     .usage = "[--model NAME [--set ...]] [--data CONFIG [--set ...]]",
+     .help = "the build, libraries and GPUs; with --model an architecture summary and parameter count; with --data "
+             "the loaded data set as CSV (split,sample,label,group: the labels and bias attributes training uses)",
+     .options = "model,data",
      .run = pb_cmd_info},
     {.name = "config",
      .usage = "[CONFIG] [--set ...]",

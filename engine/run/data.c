@@ -38,6 +38,9 @@ int pb_run_data_params(const pb_config *cfg, uint64_t seed, pb_data_params *out,
   p->bias.eps = pb_config_float(cfg, "data", "eps");
   p->bias.class_assignment = (int)pb_config_int(cfg, "data", "class_assignment");
   p->bias.rho = pb_config_float(cfg, "data", "rho");
+  p->bias.assignment_file = pb_config_str(cfg, "data", "class_assignment_file");
+  p->bias.lists_dir = pb_config_str(cfg, "data", "inversion_lists");
+  p->bias.superclass_task = !strcmp(pb_config_str(cfg, "data", "task"), "superclass");
   p->train_path = pb_config_str(cfg, "data", "train_path");
   p->test_path = pb_config_str(cfg, "data", "test_path");
   p->train_targets = pb_config_str(cfg, "data", "train_targets");

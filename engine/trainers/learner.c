@@ -41,6 +41,10 @@ static int sched_cfg(const pb_config *cfg, pb_sched_cfg *s, pb_err *err) {
     s->milestones[i] = ms[i];
   }
   s->nmilestones = nms;
+  s->nfactors = pb_config_floats(cfg, "schedule", "factors", s->factors, PB_SCHED_MAX_MILESTONES);
+  if (s->nfactors && s->nfactors != nms)
+    return pb_err_set(err, "[schedule] factors has %d values but milestones %d: one factor per milestone",
+                      s->nfactors, nms);
   s->min_lr = pb_config_float(cfg, "schedule", "min_lr");
   s->warmup_steps = pb_config_int(cfg, "schedule", "warmup_steps");
   return PB_OK;

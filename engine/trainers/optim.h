@@ -64,6 +64,9 @@ typedef struct pb_sched_cfg {
   double gamma;       /* StepLR / MultiStepLR factor */
   int64_t milestones[PB_SCHED_MAX_MILESTONES];
   int nmilestones;
+  double factors[PB_SCHED_MAX_MILESTONES]; /* multistep: lr is multiplied by factors[i] at
+                                              milestone i (0 factors = gamma at each) */
+  int nfactors;       /* 0 or nmilestones */
   double min_lr;      /* CosineAnnealingLR eta_min; T_max = total length in the unit */
   int64_t warmup_steps; /* linear warmup over the first warmup_steps OPTIMIZER steps:
                            lr *= (step+1)/warmup_steps; 0 = none */

@@ -24,10 +24,14 @@ double pb_sched_lr(const pb_sched_cfg *s, int64_t step, int64_t steps_per_epoch,
       lr = s->base_lr * pow(s->gamma, (double)(e / s->step_size));
       break;
     case PB_SCHED_MULTISTEP: {
-      /* MultiStepLR: gamma ^ (number of milestones <= e), i.e. bisect_right. */
+      /* MultiStepLR: gamma ^ (number of milestones <= e), i.e. bisect_right; with factors
+       * (Classy Vision's multistep values, as ratios), their product over those milestones. */
       int k = 0;
       for (int i = 0; i < s->nmilestones; i++) k += s->milestones[i] <= e;
-      lr = s->base_lr * pow(s->gamma, (double)k);
+      if (s->nfactors)
+        for (int i = 0; i < k; i++) lr *= s->factors[i];
+      else
+        lr = s->base_lr * pow(s->gamma, (double)k);
       break;
     }
     case PB_SCHED_COSINE: {

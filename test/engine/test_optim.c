@@ -278,6 +278,22 @@ static void test_schedules(void) {
     check_lr(what, pb_sched_lr(&s, st, spe, 12 * spe), ref[st / spe]);
   }
 
+  /* Multistep with a factor per milestone ([schedule] factors), the bias-amplification study's
+   * Classy Vision schedule: values 0.01, 0.1, 0.01, 0.001 at milestones 1, 250, 375 of 500
+   * epochs, by hand: lr(epoch) = 0.01 for epoch 0, 0.1 for 1..249, 0.01 for 250..374, 0.001
+   * for 375..499, constant within each epoch. */
+  memset(&s, 0, sizeof s);
+  s.kind = PB_SCHED_MULTISTEP, s.base_lr = 0.01, s.gamma = 0.5; /* gamma unused with factors */
+  s.nmilestones = 3, s.milestones[0] = 1, s.milestones[1] = 250, s.milestones[2] = 375;
+  s.nfactors = 3, s.factors[0] = 10, s.factors[1] = 0.1, s.factors[2] = 0.1;
+  for (int64_t ep = 0; ep < 500; ep++) {
+    const double hand = ep < 1 ? 0.01 : ep < 250 ? 0.1 : ep < 375 ? 0.01 : 0.001;
+    for (int64_t k = 0; k < spe; k += spe - 1) {
+      snprintf(what, sizeof what, "multistep factors epoch %lld", (long long)ep);
+      check_lr(what, pb_sched_lr(&s, ep * spe + k, spe, 500 * spe), hand);
+    }
+  }
+
   /* Cosine over a 10-epoch run, queried for 12 epochs (past T_max it rises again, as PyTorch). */
   memset(&s, 0, sizeof s);
   s.kind = PB_SCHED_COSINE, s.base_lr = 0.1, s.min_lr = 0.001;
