@@ -142,8 +142,11 @@ check "  and its optimizer state" \
 sum_before=$(cat "$T/runs/trial1/checkpoints/"* | sha256sum)
 B=$(PLUMB=$PLUMB sbatch --parsable --array=3 "$SL/array.sbatch" "$T/sweep/manifest.csv")
 C=$(PLUMB=$PLUMB sbatch --parsable --array=1 "$SL/array.sbatch" "$T/sweep/manifest.csv")
-wait_done "${B}_3" "${C}_1"
-check "both finished within 150 s" test $? -eq 0
+D=$(PLUMB=$PLUMB sbatch --parsable "$SL/run.sbatch" "$T/sweep/trial0.ini")
+# a job whose child outlives it (proctrack/linuxproc lets it escape): cluster.sh stop ends it
+E=$(sbatch --parsable --output=/dev/null --wrap "sleep 600 & echo \$! > '$T/escaped.pid'")
+wait_done "${B}_3" "${C}_1" "$D" "$E"
+check "all four finished within 150 s" test $? -eq 0
 check "task 3 of 3 rows: FAILED, exit 2 (got $(job_field "${B}_3" JobState) $(job_field "${B}_3" ExitCode))" \
   test "$(job_field "${B}_3" JobState) $(job_field "${B}_3" ExitCode)" = "FAILED 2:0"
 grep -h error "$T/out/slurm-${B}_3.out" | sed 's/^/    /'
@@ -157,8 +160,14 @@ check "  it says the run is complete" grep -q "is already complete" "$T/out/slur
 check "  and trained nothing (checkpoints unchanged)" \
   test "$(cat "$T/runs/trial1/checkpoints/"* | sha256sum)" = "$sum_before"
 
+check "run.sbatch on the finished trial 0: COMPLETED, says complete" \
+  eval '[[ $(job_field "$D" JobState) == COMPLETED ]] && grep -q "is already complete" "$T/out/slurm-$D.out"'
+
+esc=$(cat "$T/escaped.pid" 2> /dev/null)
+check "the escaped child (pid ${esc:-?}) outlived its job" kill -0 "${esc:-0}"
 cd "$T" || exit 1
 bash "$SL/cluster.sh" stop "$CL" | sed 's/^/    /'
+check "cluster.sh stop ended it" eval '! kill -0 "${esc:-0}" 2> /dev/null'
 check "cluster.sh stop leaves no process of the cluster" \
   test "$(bash "$SL/cluster.sh" status "$CL" | grep -c "processes of this cluster.*: 0")" -eq 1
 echo "    $((SECONDS - t_start)) s"
