@@ -167,7 +167,8 @@ esc=$(cat "$T/escaped.pid" 2> /dev/null)
 check "the escaped child (pid ${esc:-?}) outlived its job" kill -0 "${esc:-0}"
 cd "$T" || exit 1
 bash "$SL/cluster.sh" stop "$CL" | sed 's/^/    /'
-check "cluster.sh stop ended it" eval '! kill -0 "${esc:-0}" 2> /dev/null'
+# ended: gone, or a zombie its new parent (init or a subreaper) has not reaped yet
+check "cluster.sh stop ended it" eval '[[ ! -e /proc/${esc:-0}/stat || $(awk "{print \$3}" "/proc/${esc:-0}/stat" 2> /dev/null) == Z ]]'
 check "cluster.sh stop leaves no process of the cluster" \
   test "$(bash "$SL/cluster.sh" status "$CL" | grep -c "processes of this cluster.*: 0")" -eq 1
 echo "    $((SECONDS - t_start)) s"
