@@ -7,7 +7,7 @@
 # (scripts/fuzz.sh --ci, build-fuzz/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --slurm # test_slurm runs a local slurm cluster (scripts/slurm/cluster.sh)
 if command -v nvcc >/dev/null 2>&1 || [[ -x /usr/local/cuda/bin/nvcc ]]; then
   BUILD_DIR=build-cpu CMAKE_ARGS="-DPLUMB_CUDA=OFF -DPLUMB_TESTS=OFF" bash scripts/setup.sh
 fi

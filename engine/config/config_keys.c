@@ -27,6 +27,7 @@ const pb_cfg_key pb_cfg_keys[] = {
   {"run", "select",           S, 0, 0, "", NULL, "keep best.safetensors, the checkpoint of the epoch with the best value of this metrics.csv column (e.g. f_unbiased_acc; columns ending in _loss or _eer are minimised, others maximised; empty = off)"},
   {"run", "resume",           B, 0, 0, "true", NULL, "continue from the run directory's latest checkpoint when there is one"},
   {"run", "on_nonfinite",     E, 0, 0, "stop", "stop|skip|off", "a NaN / infinite gradient (checked once per optimizer step: one wait for the device): stop = save the last good step's state and stop with an error naming the first tensor; skip = leave the step out and go on (logged); off = no check"},
+  {"run", "requeue",          B, 0, 0, "false", NULL, "under slurm: on SIGUSR1 save a checkpoint, requeue this job (scontrol requeue $SLURM_JOB_ID) and exit 75; the requeued job resumes from the run folder"},
   {"run", "deterministic",    B, 0, 0, "false", NULL, "GPU: only deterministic algorithms, even where slower (the CPU ops always are)"},
   {"run", "tf32",             B, 0, 0, "true", NULL, "GPU: allow TF32 tensor-core math in convolutions and linear layers"},
   {"run", "cudnn_workspace_mb", I, 0, 65536, "1024", NULL, "GPU: cuDNN workspace in MiB (convolution algorithms that need more are not used; resnet50 trains 1.33x faster with 1024 than with 256 on an H100)"},

@@ -33,8 +33,14 @@ echo "    first-step loss from scratch $first, from init_from $ftloss"
 check "init_from starts from the trained weights" awk -v a="$first" -v b="$ftloss" 'BEGIN{exit !(b < 0.6*a)}'
 expect_fail "init_from a missing file" "nothere.safetensors" \
   "$PLUMB" train "$T/tiny.ini" --set run.name=ft2 --set model.init_from="$T/nothere.safetensors"
-out2=$("$PLUMB" train "$T/tiny.ini" 2>&1)
-check "re-running a finished run says so and changes nothing" grep -q "already complete" <<<"$out2"
+sum_before=$(cat "$R"/checkpoints/* | sha256sum)
+out2=$("$PLUMB" train "$T/tiny.ini" 2>&1); rc2=$?
+grep "already complete" <<<"$out2" | cut -c1-150 | sed 's/^/    /'
+check "re-running a finished run exits 0 (got $rc2)" test $rc2 -eq 0
+check "  and says it is complete" grep -q "is already complete" <<<"$out2"
+check "  without training a step" eval '! grep -qE "^epoch [0-9]+/[0-9]+ step|checkpoint:" <<<"$out2"'
+check "  and changes no checkpoint" test "$(cat "$R"/checkpoints/* | sha256sum)" = "$sum_before"
+check "  nor metrics.csv" test "$(wc -l < "$R/metrics.csv")" -eq 3
 expect_fail "resume = false refuses to overwrite a run" "already holds checkpoints" \
   "$PLUMB" train "$T/tiny.ini" --set run.resume=false
 check "and the checkpoint is still there" test -s "$ck"
