@@ -71,7 +71,7 @@ static int list_folder(const char *dir, items *out, pb_err *err) {
     names[n++] = pb_xstrdup(nm);
   }
   closedir(dh);
-  qsort(names, (size_t)n, sizeof(char *), cmp_str);
+  if (n) qsort(names, (size_t)n, sizeof(char *), cmp_str); /* names is NULL for an empty folder */
   int rc = PB_OK;
   for (int i = 0; i < n; i++) {
     char p[4096];
