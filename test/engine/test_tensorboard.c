@@ -3,7 +3,7 @@
  * frames byte-compared to test/fixtures/tensorboard_events.bin (written by protobuf and
  * TensorBoard's RecordWriter: scripts/fixtures/gen_tensorboard_fixture.py), and a file written
  * through pb_tb_open read back record by record. The reader side (TensorBoard's own
- * EventAccumulator on a real run) is test/cli/test_tensorboard.sh. */
+ * EventAccumulator on a real run) is test/cli/test_cli_tensorboard.sh. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
