@@ -15,6 +15,7 @@
 #include "engine/run/run.h"
 #include "engine/run/state.h"
 #include "engine/run/stop.h"
+#include "engine/run/tensorboard.h"
 #include "engine/run/verify.h"
 
 /* The training session: the run and where it writes. */
@@ -395,6 +396,14 @@ static int session(train_session *S, pb_config *cfg, const char *resume, pb_err 
   }
   if (r->epoch >= r->epochs) return already_complete(S, err);
   pb_report_init(&S->rep, &r->tr->terms, S->f.dir);
+  if (pb_config_bool(cfg, "log", "tensorboard")) { /* a new events file per session (resume) */
+    pb_report_writer *tb = pb_report_tensorboard(S->f.dir, err);
+    if (!tb) {
+      pb_report_free(&S->rep);
+      return PB_ERR;
+    }
+    pb_report_add(&S->rep, tb);
+  }
   int rc = train_loop(S, err);
   pb_report_free(&S->rep);
   if (rc == PB_OK) pb_log("done: %d epochs, %" PRId64 " steps; run folder %s", r->epochs, pb_trainer_step(r->tr), S->f.dir);

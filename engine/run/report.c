@@ -16,6 +16,8 @@
 #include "metrics/groups.h"
 
 static int named(const pb_terms *l) { return l->term[0].name[0] != 0; }
+static void progress_cells(const pb_terms *l, const pb_train_stats *s, long images_seen, double lr,
+                           double images_per_second, pb_report_cells *c);
 
 double pb_report_train_loss(const pb_terms *l, const pb_train_stats *s, long images) {
   double sum = 0;
@@ -132,6 +134,16 @@ void pb_report_progress(const pb_report *rep, int64_t epoch, int epochs, int64_t
   pb_log("epoch %" PRId64 "/%d step %" PRId64 "/%" PRId64 " (total %" PRId64 ") loss %.4f%s lr %.4g %.0f img/s eta %s%s",
          epoch + 1, epochs, batch, batches, step, pb_report_train_loss(l, s, images_seen) * 1.0, accp, lr,
          images_per_second, eta, hp);
+  pb_report_cells *c = NULL;
+  for (int i = 0; i < rep->nwriters; i++) {
+    if (!rep->writer[i]->progress) continue;
+    if (!c) {
+      c = pb_xmalloc(sizeof *c);
+      progress_cells(l, s, images_seen, lr, images_per_second, c);
+    }
+    rep->writer[i]->progress(rep->writer[i], step, c);
+  }
+  free(c);
 }
 
 void pb_report_epoch(pb_report *rep, const pb_epoch_figures *f) {
@@ -174,6 +186,11 @@ void pb_report_init(pb_report *rep, const pb_terms *l, const char *dir) {
   if (dir && l->emb_dim) rep->writer[rep->nwriters++] = pb_report_eval_json(dir);
 }
 
+void pb_report_add(pb_report *rep, pb_report_writer *w) {
+  PB_ASSERT(rep->nwriters < PB_REPORT_MAX_WRITERS);
+  rep->writer[rep->nwriters++] = w;
+}
+
 void pb_report_free(pb_report *rep) {
   for (int i = 0; i < rep->nwriters; i++)
     if (rep->writer[i]->free) rep->writer[i]->free(rep->writer[i]);
@@ -182,16 +199,9 @@ void pb_report_free(pb_report *rep) {
 
 /* ------------------------------------------------------------------ metrics.csv */
 
-/* A row as named cells, in column order. */
-typedef struct {
-  int n;
-  char name[1024][64]; /* terms x sets x their figures; verification: <= 16 groups per set here */
-  char val[1024][32];
-} csv_cells;
-
-static void cell(csv_cells *c, const char *fmt_val, double v, const char *name_fmt, ...)
+static void cell(pb_report_cells *c, const char *fmt_val, double v, const char *name_fmt, ...)
     __attribute__((format(printf, 4, 5)));
-static void cell(csv_cells *c, const char *fmt_val, double v, const char *name_fmt, ...) {
+static void cell(pb_report_cells *c, const char *fmt_val, double v, const char *name_fmt, ...) {
   PB_ASSERT(c->n < (int)(sizeof c->name / sizeof c->name[0]));
   va_list ap;
   va_start(ap, name_fmt);
@@ -204,9 +214,31 @@ static void cell(csv_cells *c, const char *fmt_val, double v, const char *name_f
   c->n++;
 }
 
+/* The progress line's figures under metrics.csv's names: the objective so far this epoch, each
+ * term's (only those trained so far this epoch), lr, images_per_second. */
+static void progress_cells(const pb_terms *l, const pb_train_stats *s, long images_seen, double lr,
+                           double images_per_second, pb_report_cells *c) {
+  c->n = 0;
+  int nm = named(l);
+  cell(c, "%.9g", pb_report_train_loss(l, s, images_seen), "train_loss");
+  for (int t = 0; t < l->n; t++) {
+    const char *p = l->term[t].name, *u = nm ? "_" : "";
+    long n = s->seen[t];
+    if (!n) continue; /* not trained this epoch so far (f while g pretrains) */
+    if (l->term[t].stat)
+      cell(c, "%.9g", s->loss[t] / (double)n, "train_%s", p);
+    else if (nm)
+      cell(c, "%.9g", s->loss[t] / (double)n, "%s%strain_loss", p, u);
+    if (l->term[t].classes && !l->term[t].multilabel)
+      cell(c, "%.9g", pb_ratio(s->correct[t], n), "%s%strain_acc", p, u);
+  }
+  cell(c, "%.9g", lr, "lr");
+  cell(c, "%.9g", images_per_second, "images_per_second");
+}
+
 /* A multi-label set's figures: SET_loss, SET_p1, SET_f2 (the sweep's best) and its threshold,
  * SET_f2_select (the [multilabel] submission rule), SET_map, SET_mauc (NaN without the set). */
-static void ml_cells(csv_cells *c, const pb_eval *e, const char *set) {
+static void ml_cells(pb_report_cells *c, const pb_eval *e, const char *set) {
   pb_eval_ml m;
   int have = e && e->truth;
   if (have) pb_eval_multilabel(e, &m);
@@ -225,7 +257,7 @@ static void ml_cells(csv_cells *c, const pb_eval *e, const char *set) {
  * bins) with per-image confidences; with a group / attribute the worst group's accuracy, the
  * groups' disparity (best - worst) and the bias amplification A->T (Wang & Russakovsky's
  * definition as the study computes it). Named terms prefix NAME_. */
-static void fairness_cells(csv_cells *c, const pb_terms *l, int t, const pb_eval *e, const char *set) {
+static void fairness_cells(pb_report_cells *c, const pb_terms *l, int t, const pb_eval *e, const char *set) {
   const char *p = l->term[t].name, *u = p[0] ? "_" : "";
   if (!e->n) { /* no figures (the column check of [run] select): the names only */
     if (e->conf) cell(c, "%.6f", NAN, "%s%s%s_ece", p, u, set), cell(c, "%.6f", NAN, "%s%s%s_mce", p, u, set);
@@ -259,7 +291,7 @@ static void fairness_cells(csv_cells *c, const pb_terms *l, int t, const pb_eval
 
 /* SET_bias_bounty_score when the model has heads named skin, age and gender (NaN without
  * figures: the column check of [run] select). */
-static void bounty_cell(csv_cells *c, const pb_terms *l, const pb_eval *e, const char *set) {
+static void bounty_cell(pb_report_cells *c, const pb_terms *l, const pb_eval *e, const char *set) {
   double score = NAN;
   int found = 0;
   for (int t = 0; t < l->n; t++)
@@ -270,7 +302,7 @@ static void bounty_cell(csv_cells *c, const pb_terms *l, const pb_eval *e, const
   cell(c, "%.6f", score, "%s_bias_bounty_score", set);
 }
 
-static void csv_cells_of(const pb_terms *l, const pb_epoch_figures *f, csv_cells *c) {
+void pb_report_cells_of(const pb_terms *l, const pb_epoch_figures *f, pb_report_cells *c) {
   c->n = 0;
   int nm = named(l), nt = l->n;
   cell(c, "%lld", (double)(f->epoch + 1), "epoch");
@@ -338,8 +370,8 @@ static void csv_cells_of(const pb_terms *l, const pb_epoch_figures *f, csv_cells
 }
 
 int pb_report_value(const pb_terms *terms, const pb_epoch_figures *f, const char *name, double *v) {
-  csv_cells *c = pb_xmalloc(sizeof *c);
-  csv_cells_of(terms, f, c);
+  pb_report_cells *c = pb_xmalloc(sizeof *c);
+  pb_report_cells_of(terms, f, c);
   int found = 0;
   for (int i = 0; i < c->n && !found; i++)
     if (!strcmp(c->name[i], name)) found = 1, *v = strtod(c->val[i], NULL);
@@ -359,8 +391,8 @@ static void csv_epoch(pb_report_writer *w, const pb_terms *l, const pb_epoch_fig
     pb_log("warning: cannot append to %s: %s", p->path, strerror(errno));
     return;
   }
-  csv_cells *c = pb_xmalloc(sizeof *c);
-  csv_cells_of(l, f, c);
+  pb_report_cells *c = pb_xmalloc(sizeof *c);
+  pb_report_cells_of(l, f, c);
   if (fresh)
     for (int i = 0; i < c->n; i++) fprintf(fp, "%s%s", c->name[i], i + 1 < c->n ? "," : "\n");
   for (int i = 0; i < c->n; i++) fprintf(fp, "%s%s", c->val[i], i + 1 < c->n ? "," : "\n");

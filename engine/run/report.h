@@ -1,6 +1,7 @@
 /* report.h: what a run reports: the progress line at log points, the line after each epoch,
- * and per-epoch rows for the writers that plug in (metrics.csv now; TensorBoard event files
- * and eval.json beside it later). The columns follow the loss's terms: a one-term loss gives
+ * and per-epoch rows (and progress figures) for the writers that plug in: metrics.csv,
+ * eval.json of embedding runs, TensorBoard event files with [log] tensorboard (tensorboard.h).
+ * The columns follow the loss's terms: a one-term loss gives
  * train_loss, train_acc, val_*, test_* and the bias-aligned / bias-conflicting accuracies;
  * a multi-head loss gives NAME_train_loss, NAME_train_acc, ... and NAME_test_disparity per
  * head. */
@@ -27,11 +28,23 @@ typedef struct pb_epoch_figures {
   long bad_images;
 } pb_epoch_figures;
 
+/* A row as named cells, in column order: the metrics.csv columns of an epoch, or the figures
+ * of a progress line. Values are the text metrics.csv holds ("nan" where a figure is missing). */
+typedef struct pb_report_cells {
+  int n;
+  char name[1024][64]; /* terms x sets x their figures; verification: <= 16 groups per set here */
+  char val[1024][32];
+} pb_report_cells;
+
 typedef struct pb_report_writer pb_report_writer;
 struct pb_report_writer {
   const char *name;
-  /* One row per epoch; returns PB_ERR only when the writer's output is lost for good. */
+  /* One row per epoch; failures to write are warnings in the log. */
   void (*epoch)(pb_report_writer *w, const pb_terms *terms, const pb_epoch_figures *f);
+  /* At each progress line (NULL: the writer has no use for them): the figures of the line as
+   * cells (train_loss, train_acc or NAME_train_loss / NAME_train_acc per term as trained so far
+   * this epoch, lr, images_per_second) at optimizer step `step`. */
+  void (*progress)(pb_report_writer *w, int64_t step, const pb_report_cells *c);
   void (*free)(pb_report_writer *w);
   void *priv;
 };
@@ -47,6 +60,8 @@ typedef struct pb_report {
 /* A report for a run with these terms writing to run folder dir (dir NULL: log lines only). */
 void pb_report_init(pb_report *rep, const pb_terms *terms, const char *dir);
 void pb_report_free(pb_report *rep);
+/* Adds writer w (owned by rep from now on: pb_report_free frees it). */
+void pb_report_add(pb_report *rep, pb_report_writer *w);
 /* The per-epoch line in the log, then every writer's row. */
 void pb_report_epoch(pb_report *rep, const pb_epoch_figures *f);
 /* The progress line at a log point. */
@@ -62,6 +77,9 @@ void pb_report_per_class(const pb_terms *l, const pb_eval *e, FILE *out);
 
 /* The training objective per image: sum over terms of weight * loss sum, over the images. */
 double pb_report_train_loss(const pb_terms *l, const pb_train_stats *s, long images);
+
+/* f's metrics.csv row as cells (c: a large struct, allocate it). */
+void pb_report_cells_of(const pb_terms *terms, const pb_epoch_figures *f, pb_report_cells *c);
 
 /* The value of metrics.csv column `name` in f's row: 1 when the row has that column, else 0
  * (v untouched). */

@@ -7,6 +7,8 @@
  *                                  are written, the rename has not happened (a crash mid-write)
  *   PB_SHIM_SIGNAL_AT_FSYNC=k:SIG  kill(getpid(), SIG) inside the k-th counted fsync, then carry
  *                                  on (SIG: a number or INT, TERM, HUP, USR1, USR2)
+ *   PB_SHIM_FAIL_OPEN=text         open(2) of a path containing text fails with EACCES (a folder
+ *                                  that refuses a file even to root; test_cli_tensorboard.sh)
  *   PB_SHIM_MATCH=text             count only fsyncs of files whose path contains text; default
  *                                  ".tmp.", the temporary files of atomic writes, so that the
  *                                  directory fsync after a rename is not counted ("" counts all)
@@ -15,6 +17,9 @@
  * so with none set the shim is a plain pass-through. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -79,4 +84,37 @@ int fsync(int fd) {
     }
   }
   return real_fsync(fd);
+}
+
+/* open / open64 (the same call on 64-bit glibc; either may be the one linked): PB_SHIM_FAIL_OPEN. */
+static int shim_open(const char *sym, const char *path, int flags, mode_t mode) {
+  const char *fail = getenv("PB_SHIM_FAIL_OPEN");
+  if (fail && *fail && strstr(path, fail)) {
+    errno = EACCES;
+    return -1;
+  }
+  int (*real)(const char *, int, ...) = (int (*)(const char *, int, ...))dlsym(RTLD_NEXT, sym);
+  return real(path, flags, mode);
+}
+
+int open(const char *path, int flags, ...) {
+  mode_t mode = 0;
+  if (flags & (O_CREAT | O_TMPFILE)) {
+    va_list ap;
+    va_start(ap, flags);
+    mode = (mode_t)va_arg(ap, int);
+    va_end(ap);
+  }
+  return shim_open("open", path, flags, mode);
+}
+
+int open64(const char *path, int flags, ...) {
+  mode_t mode = 0;
+  if (flags & (O_CREAT | O_TMPFILE)) {
+    va_list ap;
+    va_start(ap, flags);
+    mode = (mode_t)va_arg(ap, int);
+    va_end(ap);
+  }
+  return shim_open("open64", path, flags, mode);
 }
