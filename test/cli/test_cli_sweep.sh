@@ -209,4 +209,14 @@ bad "include cycle" "include cycle" "include = bad.ini
 base = $Q"
 expect_fail "an existing sweep is not overwritten by a bad spec" "bad.ini" "$PLUMB" sweep "$T/bad.ini" --out "$S" --force
 check "the sweep folder is intact" diff <(sed -n 2p "$S/manifest.csv") <(echo "1,0,1,q-eps0-s1,configs/trial-0001.ini")
+# the study's sweep as shipped: 20 released class assignments x eps 0..50 step 5, each pair once,
+# over configs/biasamp/fmnist_inversion.ini (expanded only: no training)
+"$PLUMB" sweep "$PLUMB_SRC/configs/sweeps/biasamp_fmnist.ini" --out "$T/biasamp" > /dev/null 2>&1
+check "configs/sweeps/biasamp_fmnist.ini: 220 trials, every (assignment, eps) once" "$PY" - "$T/biasamp/manifest.csv" <<'PYEOF'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+pairs = {(int(r["data.class_assignment"]), float(r["data.eps"])) for r in rows}
+want = {(a, float(e)) for a in range(20) for e in range(0, 55, 5)}
+sys.exit(0 if len(rows) == 220 and pairs == want else 1)
+PYEOF
 finish
