@@ -57,7 +57,7 @@ typedef struct collect {
   trial *t;
 } collect;
 
-static int minimised(const char *col) {
+int pb_collect_minimised(const char *col) {
   size_t n = strlen(col);
   return (n >= 5 && !strcmp(col + n - 5, "_loss")) || (n >= 4 && !strcmp(col + n - 4, "_eer"));
 }
@@ -135,7 +135,7 @@ static int read_metrics(collect *C, trial *t, long epochs, pb_err *err) {
       t->final[c] = pb_xstrdup(f[i]);
       double v;
       if (!strcmp(C->cols.v[c], "step") || !finite_num(f[i], &v)) continue;
-      if (!t->best[c] || (minimised(C->cols.v[c]) ? v < bestv[c] : v > bestv[c])) {
+      if (!t->best[c] || (pb_collect_minimised(C->cols.v[c]) ? v < bestv[c] : v > bestv[c])) {
         free(t->best[c]);
         t->best[c] = pb_xstrdup(f[i]);
         bestv[c] = v;
@@ -163,7 +163,10 @@ static int read_config(const char *path, char *run_dir, size_t cap, long *epochs
   return rc;
 }
 
-static int read_sweep(collect *C, const char *dir, const char *manifest, pb_err *err) {
+/* The manifest's rows into C (trial, keys, name, config, run_dir; the
+ * config's [train] epochs parked in epochs_done, status NULL), without their metrics; config is
+ * the manifest's text. */
+static int read_sweep_rows(collect *C, const char *dir, const char *manifest, pb_err *err) {
   char *text = pb_csv_read_text(manifest, err);
   if (!text) return PB_ERR;
   char *p = text, *f[COL_MAX];
@@ -174,7 +177,7 @@ static int read_sweep(collect *C, const char *dir, const char *manifest, pb_err 
   }
   int kidx[COL_MAX];
   for (int i = 1; i < nh - 2; i++) kidx[i] = strs_add(&C->keys, f[i]);
-  int line = 1, n, found = 0, total = 0;
+  int line = 1, n;
   while (rc == PB_OK && (n = pb_csv_next_row(&p, f, COL_MAX)) != 0) {
     line++;
     if (n == 1 && !*f[0]) continue;
@@ -183,23 +186,35 @@ static int read_sweep(collect *C, const char *dir, const char *manifest, pb_err 
       break;
     }
     trial *t = new_trial(C);
-    total++;
     t->trial = pb_xstrdup(f[0]);
     t->name = pb_xstrdup(f[nh - 2]);
-    t->config = pb_xstrdup(f[nh - 1]);
     for (int i = 1; i < nh - 2; i++) set_key(t, kidx[i], f[i]);
     char cfg[PATH_MAX * 2], run_dir[PATH_MAX * 2];
-    snprintf(cfg, sizeof cfg, "%s%s%s", t->config[0] == '/' ? "" : dir, t->config[0] == '/' ? "" : "/", t->config);
+    snprintf(cfg, sizeof cfg, "%s%s%s", f[nh - 1][0] == '/' ? "" : dir, f[nh - 1][0] == '/' ? "" : "/", f[nh - 1]);
+    t->config = pb_xstrdup(f[nh - 1]);
     long epochs = 0;
     if (read_config(cfg, run_dir, sizeof run_dir, &epochs, err)) {
       rc = pb_err_prefix(err, "%s:%d: trial %s", manifest, line, t->trial);
       break;
     }
     t->run_dir = pb_xstrdup(run_dir);
+    t->epochs_done = epochs;
+  }
+  free(text);
+  return rc;
+}
+
+static int read_sweep(collect *C, const char *dir, const char *manifest, pb_err *err) {
+  int first = C->n, found = 0;
+  int rc = read_sweep_rows(C, dir, manifest, err);
+  for (int i = first; rc == PB_OK && i < C->n; i++) {
+    trial *t = &C->t[i];
+    long epochs = t->epochs_done;
+    t->epochs_done = -1;
     rc = read_metrics(C, t, epochs, err);
     found += rc == PB_OK && strcmp(t->status, "missing");
   }
-  free(text);
+  int total = C->n - first;
   if (rc == PB_OK && total && !found)
     rc = pb_err_set(err, "%s: none of its %d trials has results yet (no run folder with metrics.csv rows, e.g. %s)", dir,
                     total, C->t[C->n - 1].run_dir);
@@ -394,4 +409,82 @@ int pb_collect(const pb_collect_opts *o, FILE *info, pb_err *err) {
   strs_free(&C.keys);
   strs_free(&C.cols);
   return rc;
+}
+
+int pb_collect_last(const char *run_dir, const char *col, double *value, long *epochs, pb_err *err) {
+  collect C;
+  memset(&C, 0, sizeof C);
+  trial *t = new_trial(&C);
+  t->run_dir = pb_xstrdup(run_dir);
+  *value = NAN;
+  *epochs = -1;
+  int rc = read_metrics(&C, t, 0, err);
+  if (rc == PB_OK && strcmp(t->status, "missing")) {
+    int c = strs_find(&C.cols, col);
+    if (c < 0) {
+      char list[1024] = "";
+      size_t len = 0;
+      for (int j = 0; j < C.cols.n; j++)
+        len += (size_t)snprintf(list + len, len < sizeof list ? sizeof list - len : 0, "%s%s", j ? ", " : "", C.cols.v[j]);
+      rc = pb_err_set(err, "%s/metrics.csv has no column %s (columns: %s)", run_dir, col, list);
+    } else {
+      double v;
+      if (c < t->ncols && finite_num(t->final[c], &v)) *value = v;
+      *epochs = t->epochs_done;
+    }
+  }
+  free(t->run_dir), free(t->status);
+  for (int c = 0; c < t->ncols; c++) free(t->final[c]), free(t->best[c]);
+  free(t->final), free(t->best);
+  free(C.t);
+  strs_free(&C.cols);
+  return rc;
+}
+
+int pb_manifest_load(pb_manifest *m, const char *dir, pb_err *err) {
+  memset(m, 0, sizeof *m);
+  char manifest[PATH_MAX + 32];
+  snprintf(manifest, sizeof manifest, "%s/manifest.csv", dir);
+  if (!is_file(manifest)) return pb_err_set(err, "%s: no manifest.csv (a sweep folder is written by plumb sweep)", dir);
+  collect C;
+  memset(&C, 0, sizeof C);
+  int rc = read_sweep_rows(&C, dir, manifest, err);
+  m->nkeys = C.keys.n;
+  m->keys = pb_xcalloc((size_t)C.keys.n + 1, sizeof *m->keys);
+  for (int k = 0; k < C.keys.n; k++) m->keys[k] = pb_xstrdup(C.keys.v[k]);
+  m->n = C.n;
+  m->rows = pb_xcalloc((size_t)C.n + 1, sizeof *m->rows);
+  for (int i = 0; i < C.n; i++) {
+    trial *t = &C.t[i];
+    pb_manifest_row *r = &m->rows[i];
+    r->trial = strtol(t->trial, NULL, 10);
+    r->name = t->name, r->run_dir = t->run_dir;
+    char cfg[PATH_MAX * 2];
+    snprintf(cfg, sizeof cfg, "%s%s%s", t->config[0] == '/' ? "" : dir, t->config[0] == '/' ? "" : "/", t->config);
+    r->config = pb_xstrdup(cfg);
+    free(t->config);
+    r->epochs = t->epochs_done;
+    r->vals = pb_xcalloc((size_t)C.keys.n + 1, sizeof *r->vals);
+    for (int k = 0; k < C.keys.n; k++) r->vals[k] = pb_xstrdup(key_of(t, k));
+    free(t->trial), free(t->status);
+    strs_free(&t->keyv);
+  }
+  free(C.t);
+  strs_free(&C.keys);
+  strs_free(&C.cols);
+  if (rc == PB_OK && !m->n) rc = pb_err_set(err, "%s: manifest.csv lists no trial", dir);
+  return rc;
+}
+
+void pb_manifest_free(pb_manifest *m) {
+  for (int k = 0; k < m->nkeys; k++) free(m->keys[k]);
+  free(m->keys);
+  for (int i = 0; i < m->n; i++) {
+    pb_manifest_row *r = &m->rows[i];
+    free(r->name), free(r->config), free(r->run_dir);
+    for (int k = 0; k < m->nkeys; k++) free(r->vals[k]);
+    free(r->vals);
+  }
+  free(m->rows);
+  memset(m, 0, sizeof *m);
 }

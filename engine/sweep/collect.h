@@ -32,4 +32,38 @@ typedef struct pb_collect_opts {
  * file written. */
 int pb_collect(const pb_collect_opts *o, FILE *info, pb_err *err);
 
+/* The rule of [run] select and of best_ above: 1 when a smaller value of column col is better
+ * (its name ends in _loss or _eer), else 0. */
+int pb_collect_minimised(const char *col);
+
+/* The last row of run_dir/metrics.csv: *value = column col's number (NAN when the cell is
+ * empty or not a number), *epochs = its epoch (-1 and PB_OK when there is no metrics.csv or it
+ * has no rows; *value NAN then). A metrics.csv without column col is an error naming the column
+ * and the columns it has. */
+int pb_collect_last(const char *run_dir, const char *col, double *value, long *epochs, pb_err *err);
+
+/* One row of a sweep's manifest.csv, its trial config resolved ([run] out_dir / name, [train]
+ * epochs). */
+typedef struct pb_manifest_row {
+  long trial;     /* the manifest's trial number */
+  char *name;     /* run name */
+  char *config;   /* the trial config's path (relative to the sweep folder resolved) */
+  char *run_dir;  /* [run] out_dir / name of that config */
+  long epochs;    /* [train] epochs of that config */
+  char **vals;    /* [nkeys] the varied keys' values */
+} pb_manifest_row;
+
+typedef struct pb_manifest {
+  int nkeys;
+  char **keys;    /* the varied keys (the columns between trial and name) */
+  int n;
+  pb_manifest_row *rows;
+} pb_manifest;
+
+/* Reads dir/manifest.csv (plumb sweep's) and every trial config it names into m (zeroed
+ * first; pb_manifest_free it also after a failure). Errors name the manifest (and line): no
+ * manifest.csv, a bad header, a row of the wrong width, an unreadable trial config, no rows. */
+int pb_manifest_load(pb_manifest *m, const char *dir, pb_err *err);
+void pb_manifest_free(pb_manifest *m);
+
 #endif
