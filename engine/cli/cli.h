@@ -63,6 +63,7 @@ int pb_cmd_config(const pb_cli_opts *o, pb_config *cfg);
 int pb_cmd_bench(const pb_cli_opts *o, pb_config *cfg);
 int pb_cmd_sweep(const pb_cli_opts *o, pb_config *cfg);
 int pb_cmd_collect(const pb_cli_opts *o, pb_config *cfg);
+int pb_cmd_halve(const pb_cli_opts *o, pb_config *cfg);
 /* plumb bench --model (bench_model.c), --loader (bench_loader.c), --config
  * (bench_config.c), --op (bench_op.c) and --verification (bench_verification.c). */
 int pb_cmd_bench_model(const pb_cli_opts *o);

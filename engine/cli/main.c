@@ -83,6 +83,19 @@ static const pb_command commands[] = {
      .required = "out",
      .config = PB_CLI_ARGS,
      .run = pb_cmd_collect},
+    {.name = "halve",
+     .usage = "DIR --metric COLUMN [--eta 3] [--min-epochs R] [--max-epochs E] [--jobs N] [--plumb PATH] "
+              "[--print-round K | --plan]",
+     .help = "successive halving over a sweep folder's trials: every trial to R epochs, then the best 1/eta (by the "
+             "last metrics.csv row's COLUMN; min for _loss/_eer) to R*eta^k, up to E; N local `plumb train` processes; "
+             "state in DIR/halving/ (rerun to resume), ranking in DIR/halving/result.csv; --plan / --print-round K "
+             "print the current round's manifest rows (0-based, for sbatch --array=)",
+     .options = "metric,eta,min-epochs,max-epochs,jobs,plumb,print-round",
+     .flags = "plan",
+     .required = "metric",
+     .config = PB_CLI_ARGS,
+     .signals = 1,
+     .run = pb_cmd_halve},
     {.name = "bench",
      .usage = "--model NAME [--batch N] [--steps S] [--mode train|infer|both] [--set ...] | --loader CONFIG "
               "[--workers 1,2,4] [--images N] [--set ...] | --config CONFIG [--batch N] [--steps S] [--warmup W] "
