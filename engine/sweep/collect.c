@@ -11,6 +11,7 @@
 
 #include "engine/config/config.h"
 #include "engine/sweep/collect.h"
+#include "engine/sweep/sweep.h"
 #include "kernels/pb_file.h"
 #include "loaders/sources.h"
 
@@ -249,26 +250,12 @@ static int read_run(collect *C, const char *dir, pb_err *err) {
   return PB_OK;
 }
 
-static void csv_field(FILE *f, const char *v, int last) {
-  if (!v) v = "";
-  if (strpbrk(v, ",\"\r\n")) {
-    fputc('"', f);
-    for (; *v; v++) {
-      if (*v == '"') fputc('"', f);
-      fputc(*v, f);
-    }
-    fputc('"', f);
-  } else {
-    fputs(v, f);
-  }
-  fputc(last ? '\n' : ',', f);
-}
 
 static const char *key_of(const trial *t, int k) { return k < t->keyv.n && t->keyv.v[k] ? t->keyv.v[k] : ""; }
 
 static void write_trials(FILE *f, const collect *C, const int *use) {
-  csv_field(f, "trial", 0);
-  for (int k = 0; k < C->keys.n; k++) csv_field(f, C->keys.v[k], 0);
+  pb_sweep_csv_field(f, "trial", 0);
+  for (int k = 0; k < C->keys.n; k++) pb_sweep_csv_field(f, C->keys.v[k], 0);
   fputs("name,config,run_dir,status,epochs_done", f);
   for (int c = 0; c < C->cols.n; c++)
     if (use[c]) fprintf(f, ",final_%s", C->cols.v[c]);
@@ -277,12 +264,12 @@ static void write_trials(FILE *f, const collect *C, const int *use) {
   fputc('\n', f);
   for (int i = 0; i < C->n; i++) {
     const trial *t = &C->t[i];
-    csv_field(f, t->trial, 0);
-    for (int k = 0; k < C->keys.n; k++) csv_field(f, key_of(t, k), 0);
-    csv_field(f, t->name, 0);
-    csv_field(f, t->config, 0);
-    csv_field(f, t->run_dir, 0);
-    csv_field(f, t->status, 0);
+    pb_sweep_csv_field(f, t->trial, 0);
+    for (int k = 0; k < C->keys.n; k++) pb_sweep_csv_field(f, key_of(t, k), 0);
+    pb_sweep_csv_field(f, t->name, 0);
+    pb_sweep_csv_field(f, t->config, 0);
+    pb_sweep_csv_field(f, t->run_dir, 0);
+    pb_sweep_csv_field(f, t->status, 0);
     if (t->epochs_done >= 0) fprintf(f, "%ld", t->epochs_done);
     for (int c = 0; c < C->cols.n; c++)
       if (use[c]) fprintf(f, ",%s", c < t->ncols && t->final[c] ? t->final[c] : "");
@@ -310,7 +297,7 @@ static void stat_line(FILE *f, const collect *C, const int *members, int nm, int
 static void write_summary(FILE *f, const collect *C, const int *use) {
   int seed = strs_find(&C->keys, "run.seed");
   for (int k = 0; k < C->keys.n; k++)
-    if (k != seed) csv_field(f, C->keys.v[k], 0);
+    if (k != seed) pb_sweep_csv_field(f, C->keys.v[k], 0);
   fputs("n,seeds", f);
   for (int b = 0; b < 2; b++)
     for (int c = 0; c < C->cols.n; c++)
@@ -329,7 +316,7 @@ static void write_summary(FILE *f, const collect *C, const int *use) {
       if (same) done[j] = 1, members[nm++] = j;
     }
     for (int k = 0; k < C->keys.n; k++)
-      if (k != seed) csv_field(f, key_of(&C->t[i], k), 0);
+      if (k != seed) pb_sweep_csv_field(f, key_of(&C->t[i], k), 0);
     fprintf(f, "%d,", nm);
     for (int j = 0; j < nm; j++) fprintf(f, "%s%s", j ? " " : "", seed >= 0 ? key_of(&C->t[members[j]], seed) : "");
     for (int b = 0; b < 2; b++)

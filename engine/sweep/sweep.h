@@ -10,6 +10,7 @@
 #define PB_SWEEP_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "kernels/pb_common.h"
 
@@ -98,5 +99,9 @@ int pb_sweep_write(const pb_sweep_spec *s, const pb_sweep_plan *p, const char *d
 
 /* The random draw of expand.c (exposed for the tests): the text of key k's value in trial t. */
 void pb_sweep_draw(const pb_sweep_key *k, int kidx, uint64_t seed, long t, char *out, size_t cap);
+
+/* One CSV field (NULL as empty) and its separator (',' or, when last, a newline); quoted, with
+ * doubled quotes, when it holds a comma, a quote or a line break (manifest.csv, collect's CSVs). */
+void pb_sweep_csv_field(FILE *f, const char *v, int last);
 
 #endif

@@ -54,8 +54,8 @@ static int mkdir_p(const char *path, pb_err *err) {
   return PB_OK;
 }
 
-/* A CSV field, quoted when it holds a comma, a quote or a line break. */
-static void csv_field(FILE *f, const char *v, int last) {
+void pb_sweep_csv_field(FILE *f, const char *v, int last) {
+  if (!v) v = "";
   if (strpbrk(v, ",\"\r\n")) {
     fputc('"', f);
     for (; *v; v++) {
@@ -118,18 +118,18 @@ int pb_sweep_write(const pb_sweep_spec *s, const pb_sweep_plan *p, const char *d
   pb_afile af;
   snprintf(path, sizeof path, "%s/manifest.csv", dir);
   if (pb_afile_open(&af, path, err)) return PB_ERR;
-  csv_field(af.f, "trial", 0);
-  for (int k = 0; k < p->nkeys; k++) csv_field(af.f, p->keys[k], 0);
-  csv_field(af.f, "name", 0);
-  csv_field(af.f, "config", 1);
+  pb_sweep_csv_field(af.f, "trial", 0);
+  for (int k = 0; k < p->nkeys; k++) pb_sweep_csv_field(af.f, p->keys[k], 0);
+  pb_sweep_csv_field(af.f, "name", 0);
+  pb_sweep_csv_field(af.f, "config", 1);
   for (long t = 0; t < p->ntrials; t++) {
     char num[32], rel[64];
     snprintf(num, sizeof num, "%ld", t + 1);
     config_name(rel, sizeof rel, t);
-    csv_field(af.f, num, 0);
-    for (int k = 0; k < p->nkeys; k++) csv_field(af.f, p->values[t * p->nkeys + k], 0);
-    csv_field(af.f, p->names[t], 0);
-    csv_field(af.f, rel, 1);
+    pb_sweep_csv_field(af.f, num, 0);
+    for (int k = 0; k < p->nkeys; k++) pb_sweep_csv_field(af.f, p->values[t * p->nkeys + k], 0);
+    pb_sweep_csv_field(af.f, p->names[t], 0);
+    pb_sweep_csv_field(af.f, rel, 1);
   }
   if (pb_afile_commit(&af, err)) return PB_ERR;
 
