@@ -300,6 +300,8 @@ def sweep_spec():
         "error_key": "[vary]\ndata.epz = 1, 2\n",
         "error_zip": "[sweep]\nmode = zip\n[vary]\ndata.eps = 0, 10\nrun.seed = 1:3\n",
         "error_dup_names": "[sweep]\nname = same\n[vary]\nrun.seed = 1, 2\n",
+        # More than SPEC_MAX_VALUES values: a timeout while range values grew one realloc at a time.
+        "error_range_limit": "[vary]\ndata.eps = 0:5000000000\n",
     }
     for name, text in seeds.items():
         put("fuzz_sweep_spec", name + ".ini", text)
