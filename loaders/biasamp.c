@@ -17,7 +17,7 @@ int pb_biasamp_assignment(const char *path, int index, uint8_t in0[10], pb_err *
   if (!f) return pb_err_set(err, "%s: cannot open the class assignments: %s", path, strerror(errno));
   char line[512];
   int rc = PB_ERR, lineno = 0, rows = 0, found = 0;
-  uint8_t row[10];
+  uint8_t row[10], want[10];
   while (fgets(line, sizeof line, f)) {
     lineno++;
     size_t len = strlen(line);
@@ -57,7 +57,7 @@ int pb_biasamp_assignment(const char *path, int index, uint8_t in0[10], pb_err *
       goto out;
     }
     if (rows == index) {
-      for (int c = 0; c < 10; c++) in0[c] = (uint8_t)!row[c];
+      for (int c = 0; c < 10; c++) want[c] = (uint8_t)!row[c];
       found = 1;
     }
     rows++;
@@ -71,6 +71,7 @@ int pb_biasamp_assignment(const char *path, int index, uint8_t in0[10], pb_err *
                rows - 1);
     goto out;
   }
+  memcpy(in0, want, sizeof want); /* only now: a later bad row leaves in0 as it was */
   rc = PB_OK;
 out:
   fclose(f);

@@ -167,7 +167,8 @@ static int expand_range(pb_sweep_key *k, char **arg, int narg, int inclusive, co
     char buf[64];
     if (integral) snprintf(buf, sizeof buf, "%.0f", v);
     else snprintf(buf, sizeof buf, "%.10g", v);
-    k->vals = pb_xrealloc(k->vals, (size_t)(k->n + 1) * sizeof *k->vals);
+    if (!(k->n & (k->n - 1))) /* capacity doubles at each power of 2: growing by one was quadratic */
+      k->vals = pb_xrealloc(k->vals, (size_t)(k->n ? 2 * k->n : 1) * sizeof *k->vals);
     k->vals[k->n++] = pb_xstrdup(buf);
   }
   if (!k->n) return pb_err_set(err, "%s: %s = %s holds no value", k->origin, k->name, text);

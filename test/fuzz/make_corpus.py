@@ -276,10 +276,67 @@ def images():
             put(harness, name, data)
 
 
+# ------------------------------------------------------------------ sweeps and collection
+def sweep_spec():
+    # The spec text; fuzz_sweep_spec.c appends "[sweep] base = base.ini" (its own base config).
+    for f in sorted(os.listdir(os.path.join(ROOT, "configs", "sweeps"))):
+        if f.endswith(".ini"):
+            with open(os.path.join(ROOT, "configs", "sweeps", f), "rb") as fh:
+                put("fuzz_sweep_spec", f, fh.read())
+    seeds = {
+        "grid": "[sweep]\nmode = grid\nname = g-eps{data.eps}-s{run.seed}\n[vary]\ndata.eps = 0, 20, 40\n"
+                "run.seed = 1:3\n",
+        "zip": "[sweep]\nmode = zip\nname = z{trial}\n[vary]\ndata.eps = 0, 10\noptim.lr = 0.1, 0.01\n",
+        "random": "[sweep]\nmode = random\ntrials = 5\nseed = 3\n[vary]\noptim.lr = loguniform(1e-4, 1e-1)\n"
+                  "train.label_smoothing = uniform(0, 0.2)\ntrain.batch_size = randint(8, 64)\n"
+                  "model.arch = choice(mlp, simplecnn)\n",
+        "cross_seeds": "[sweep]\ncross_seeds = 1, 2, 3\nout_dir = out\n[set]\ntrain.epochs = 1\n",
+        "ranges": "[sweep]\nname = r-{optim.lr}-{data.eps}\n[vary]\noptim.lr = range(0.01, 0.05, 0.01)\n"
+                  "data.eps = 0:50:25\ntrain.epochs = range(1, 3)\n",
+        "lists": "[vary]\nmodel.head_weights = 10,2,4 | 1,1,1\n[sweep]\nname = h{trial}  ; comment\n"
+                 "# a comment\n[set]\nmodel.arch = mlp\n",
+        "include": "include = spec.ini\n[vary]\ndata.eps = 1\n",
+        "override": "[sweep]\nmode = random\ntrials = 2\n[vary]\ndata.eps = 0, 5\ndata.eps = choice(5, 10)\n",
+        "error_key": "[vary]\ndata.epz = 1, 2\n",
+        "error_zip": "[sweep]\nmode = zip\n[vary]\ndata.eps = 0, 10\nrun.seed = 1:3\n",
+        "error_dup_names": "[sweep]\nname = same\n[vary]\nrun.seed = 1, 2\n",
+        # More than SPEC_MAX_VALUES values: a timeout while range values grew one realloc at a time.
+        "error_range_limit": "[vary]\ndata.eps = 0:5000000000\n",
+    }
+    for name, text in seeds.items():
+        put("fuzz_sweep_spec", name + ".ini", text)
+
+
+def manifest():
+    # The manifest text; fuzz_manifest.c writes configs/trial-0001.ini and -0002.ini beside it.
+    seeds = {
+        "sweep": "trial,data.eps,run.seed,name,config\n1,0,1,q-eps0-seed1,configs/trial-0001.ini\n"
+                 "2,0,2,q-eps0-seed2,configs/trial-0002.ini\n",
+        "quoted": "trial,model.head_weights,name,config\r\n1,\"10,2,4\",\"h \"\"a\"\"\",configs/trial-0001.ini\r\n"
+                  "2,\"1,1,1\",h-b,configs/trial-0002.ini\r\n",
+        "no_keys": "trial,name,config\n1,trial-0001,configs/trial-0001.ini\n\n",
+        "error_width": "trial,data.eps,name,config\n1,0,a,configs/trial-0001.ini\n2,0,b\n",
+        "error_config": "trial,data.eps,name,config\n1,0,a,configs/trial-0009.ini\n",
+        "error_header": "trial,data.eps,config,name\n1,0,configs/trial-0001.ini,a\n",
+    }
+    for name, text in seeds.items():
+        put("fuzz_manifest", name + ".csv", text)
+
+
+def biasamp_csv():
+    with open(os.path.join(ROOT, "data", "biasamp", "class_assignments.csv"), "rb") as f:
+        full = f.read()
+    put("fuzz_biasamp_csv", "class_assignments.csv", full)
+    put("fuzz_biasamp_csv", "first_rows.csv", b"".join(full.splitlines(keepends=True)[:3]))
+    put("fuzz_biasamp_csv", "crlf.csv", b"\r\n".join(full.splitlines()[:3]) + b"\r\n")
+    put("fuzz_biasamp_csv", "error_unbalanced.csv", b"".join(full.splitlines(keepends=True)[:2])
+        + b"1,1,1,1,1,1,1,0,0,0,0\n")
+
+
 def main():
     if os.path.isdir(OUT):
         shutil.rmtree(OUT)
-    for gen in (ini, safetensors, idx, csv, unlabelled, npy, images):
+    for gen in (ini, safetensors, idx, csv, unlabelled, npy, images, sweep_spec, manifest, biasamp_csv):
         gen()
     for h in sorted(os.listdir(OUT)):
         print(f"make_corpus: {h}: {len(os.listdir(os.path.join(OUT, h)))} seeds")
