@@ -43,7 +43,7 @@ def ini():
                 put("fuzz_ini", name, f.read())
     # Every key at its default, one file per section, from the key table.
     keys = re.findall(r'\{"(\w+)", "(\w+)",\s*\w+,[^,]+,[^,]+, "([^"]*)"',
-                      open(os.path.join(ROOT, "engine", "config_keys.c")).read())
+                      open(os.path.join(ROOT, "engine", "config", "config_keys.c")).read())
     sections = {}
     for sec, key, default in keys:
         sections.setdefault(sec, []).append(f"{key} = {default}\n")
