@@ -87,7 +87,7 @@ static int stop_now(train_session *S, int64_t epoch, int64_t cursor, pb_err *err
 static int guard_after_step(train_session *S, int64_t epoch, int64_t cursor, pb_err *err) {
   pb_run *r = &S->r;
   long skips = 0;
-  for (int i = 0; i < r->tr->nlearners; i++) skips += r->tr->learner[i].nonfinite;
+  for (int i = 0; i < r->tr->nlearners; i++) skips += r->tr->learner[i].nonfinite + r->tr->learner[i].spikes;
   if (skips == S->skips) {
     sync_stats(r); /* cheap: the guard waited for the device already */
     S->good_ep = r->ep, S->good_seen = r->ep_seen;
@@ -98,18 +98,27 @@ static int guard_after_step(train_session *S, int64_t epoch, int64_t cursor, pb_
   pb_trainer_set_stats(r->tr, &r->ep);
   const pb_learner *stop = pb_trainer_nonfinite_stop(r->tr);
   if (!stop) {
-    for (int i = 0; i < r->tr->nlearners; i++)
-      if (r->tr->learner[i].nonfinite && r->tr->learner[i].nonfinite_msg[0])
-        pb_log("warning: %s: the step was skipped ([run] on_nonfinite = skip; %ld skipped so far)",
-               r->tr->learner[i].nonfinite_msg, skips),
-            r->tr->learner[i].nonfinite_msg[0] = 0;
+    for (int i = 0; i < r->tr->nlearners; i++) {
+      pb_learner *l = &r->tr->learner[i];
+      if (l->nonfinite_msg[0])
+        pb_log("warning: %s: the step was skipped ([run] on_nonfinite = skip; %ld skipped so far)", l->nonfinite_msg,
+               skips);
+      if (l->spike_msg[0]) pb_log("warning: %s: the step was skipped (%ld skipped so far)", l->spike_msg, skips);
+      l->nonfinite_msg[0] = l->spike_msg[0] = 0;
+    }
     return 1;
   }
   int64_t step = pb_trainer_step(r->tr);
   if (S->saved_step != step && save_checkpoint(S, epoch, cursor, 1, err)) return -1;
-  pb_err_set(err, "%s: the step was not taken; the state of the last good step (%" PRId64 ") is in %s "
-                  "([run] on_nonfinite = stop; skip goes on without such steps)",
-             stop->nonfinite_msg, step, S->path);
+  if (stop->spike_stop)
+    pb_err_set(err, "%s: %ld loss spikes in a row: the loss has left its running range for good; the step was "
+                    "not taken; the state of the last good step (%" PRId64 ") is in %s (raise [run] loss_spike_z or "
+                    "loss_spike_max_skips, or lower [optim] lr)",
+               stop->spike_msg, stop->spike_run, step, S->path);
+  else
+    pb_err_set(err, "%s: the step was not taken; the state of the last good step (%" PRId64 ") is in %s "
+                    "([run] on_nonfinite = stop; skip goes on without such steps)",
+               stop->nonfinite_msg, step, S->path);
   return -1;
 }
 
@@ -228,6 +237,8 @@ static int train_loop(train_session *S, pb_err *err) {
   pb_run *r = &S->r;
   int32_t *perm = pb_xmalloc((size_t)PB_MAX(r->epoch_samples, 1) * sizeof(int32_t));
   int log_every = (int)pb_config_int(r->cfg, "run", "log_interval");
+  int guarded = 0; /* [run] on_nonfinite / loss_spike_z: a look after every step */
+  for (int i = 0; i < r->tr->nlearners; i++) guarded |= pb_learner_guarded(&r->tr->learner[i]);
   int64_t ck_steps = pb_config_int(r->cfg, "run", "checkpoint_every_steps");
   int64_t max_steps = pb_config_int(r->cfg, "train", "max_steps");
   int accum = r->tr->learner[0].accum_steps;
@@ -273,7 +284,7 @@ static int train_loop(train_session *S, pb_err *err) {
       imgs += n;
       t_train += now_s() - t0;
       if (!stepped) continue; /* inside an accumulation group, or an empty batch */
-      if (r->tr->learner[0].guard) {
+      if (guarded) {
         int g = guard_after_step(S, epoch, b + 1, err);
         if (g < 0) {
           rc = PB_ERR;

@@ -3,6 +3,7 @@
 #include "engine/run/state.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +20,14 @@ static void dropout_key(const pb_run *r, int learner, const pb_layer *ly, char *
     snprintf(k, len, "rng.dropout.%s", ly->name);
   else
     snprintf(k, len, "rng.dropout.%s.%s", r->tr->terms.term[learner].name, ly->name);
+}
+
+/* "loss_spike" for the reported model, "loss_spike.NAME" for the others. */
+static void spike_key(const pb_run *r, int learner, char *k, size_t len) {
+  if (learner == 0)
+    snprintf(k, len, "loss_spike");
+  else
+    snprintf(k, len, "loss_spike.%s", r->tr->learner[learner].name);
 }
 
 static int make_meta(const pb_run *r, int64_t epoch, int64_t cursor, int progress, char store[][96],
@@ -52,6 +61,13 @@ static int make_meta(const pb_run *r, int64_t epoch, int64_t cursor, int progres
   if (pb_config_str(r->cfg, "run", "select")[0]) {
     META("select.best", "%.17g", r->select_best);
     META("select.epoch", "%" PRId64, r->select_epoch);
+  }
+  for (int j = 0; j < r->tr->nlearners; j++) { /* the loss-spike guards' running statistics */
+    const pb_learner *lr = &r->tr->learner[j];
+    if (!(lr->spike_z > 0) || !lr->nwatch) continue;
+    char k[96];
+    spike_key(r, j, k, sizeof k);
+    META(k, "%.17g %.17g %ld", lr->spike_mean, lr->spike_var, lr->spike_n);
   }
   for (int j = 0; j < r->tr->nlearners; j++) { /* every model's dropout counters */
     const pb_model *m = r->tr->learner[j].model;
@@ -153,6 +169,19 @@ int pb_run_restore_state(pb_run *r, const char *model_path, pb_err *err) {
       dropout_key(r, j, ly, k, sizeof k);
       const char *v = pb_st_meta(&st, k);
       if (v) *ctr = strtoull(v, &end, 10);
+    }
+  }
+  for (int j = 0; j < r->tr->nlearners; j++) {
+    pb_learner *lr = &r->tr->learner[j];
+    if (!(lr->spike_z > 0) || !lr->nwatch) continue;
+    char k[96];
+    spike_key(r, j, k, sizeof k);
+    const char *v = pb_st_meta(&st, k);
+    /* a checkpoint from before the guard was on: the statistics start over */
+    if (v && (sscanf(v, "%lf %lf %ld", &lr->spike_mean, &lr->spike_var, &lr->spike_n) != 3 || lr->spike_n < 0 ||
+              !isfinite(lr->spike_mean) || !(lr->spike_var >= 0) || !isfinite(lr->spike_var))) {
+      pb_err_set(err, "%s: metadata '%s' = '%s' is not 'mean variance count'", state_path, k, v);
+      goto out;
     }
   }
   const char *sb = pb_st_meta(&st, "select.best"), *se = pb_st_meta(&st, "select.epoch");

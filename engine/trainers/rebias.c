@@ -403,6 +403,21 @@ static int rebias_setup(pb_trainer *t, rb_priv *p, const pb_config *cfg, int n, 
   return PB_OK;
 }
 
+/* What each learner's loss-spike guard watches (guard.c): a model stepped on its cross-entropy
+ * that term; ReBias's f its CE plus lambda_f times the logged HSIC sum; rubi / learnedmixin's f
+ * and head the method's two logged values. */
+static void watch_losses(pb_trainer *t, const rb_priv *p) {
+  for (int j = 0; j < t->nlearners; j++) {
+    int terms[2] = {j, 0}, n = j < p->nmodels;
+    double w[2] = {1, 1};
+    if ((p->method == M_RUBI || p->method == M_MIXIN) && (j == p->f || j == p->head))
+      terms[0] = p->term0, terms[1] = p->term0 + 1, n = 2;
+    else if (p->method == M_REBIAS && j == p->f && p->hsic_term >= 0)
+      terms[1] = p->hsic_term, w[1] = p->lambda_f, n = 2;
+    pb_guard_watch(&t->learner[j], t, terms, w, n);
+  }
+}
+
 pb_trainer *pb_trainer_models(const pb_config *cfg, pb_model **models, pb_config **views, const char **names, int n,
                               int64_t steps_per_epoch, int epochs, pb_err *err) {
   PB_ASSERT(n >= 1 && n <= PB_MAX_LEARNERS);
@@ -525,6 +540,7 @@ pb_trainer *pb_trainer_models(const pb_config *cfg, pb_model **models, pb_config
       pb_mixin_setup(t, p, cfg, views[order[p->f]], steps_per_epoch, epochs, err))
     goto fail;
   if (pb_trainer_alloc_common(t, models[order[0]], err)) goto fail;
+  watch_losses(t, p);
   return t;
 fail:
   pb_trainer_free(t);

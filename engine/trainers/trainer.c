@@ -74,6 +74,10 @@ void pb_trainer_set_stats(pb_trainer *t, const pb_train_stats *s) {
   }
   c->ops->upload(c, t->loss_acc, l, (size_t)nt * sizeof(double));
   c->ops->upload(c, t->correct_acc, k, (size_t)nt * sizeof(int));
+  for (int j = 0; j < t->nlearners; j++) { /* the spike guards count steps from these sums on */
+    pb_learner *lr = &t->learner[j];
+    for (int w = 0; w < lr->nwatch; w++) lr->last_loss[w] = l[lr->watch[w]], lr->last_seen[w] = t->seen[lr->watch[w]];
+  }
 }
 
 void pb_trainer_resume_lr(pb_trainer *t) {

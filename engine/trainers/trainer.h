@@ -42,6 +42,25 @@ typedef struct pb_learner {
   long nonfinite;      /* steps skipped so far in this process */
   int nonfinite_stop;  /* STOP: a step was non-finite; the loop saves the last good state and stops */
   char nonfinite_msg[400];
+  /* the loss-spike guard ([run] loss_spike_z, guard.c): the step's loss is the learner's watched
+   * terms (set by its trainer, pb_guard_watch), each term's mean over the step's labelled
+   * samples (or steps, for per-step values) times its weight, summed; a step more than z running
+   * standard deviations above the running mean is skipped like a non-finite one */
+  double spike_z;      /* 0: off */
+  long spike_window;
+  double spike_mean, spike_var; /* of the taken steps' losses (in the checkpoints) */
+  long spike_n;        /* taken steps folded in */
+  long spikes;         /* steps skipped as spikes in this process */
+  long spike_max, spike_run; /* [run] loss_spike_max_skips; spikes in a row so far */
+  int spike_stop;      /* spike_max in a row: the loop saves the last good state and stops */
+  int nwatch, watch[PB_LOSS_MAX_TERMS];
+  double watch_w[PB_LOSS_MAX_TERMS];
+  const double *watch_acc;       /* device: the trainer's loss sums */
+  const long *watch_seen;        /* host: the trainer's counts */
+  double last_loss[PB_LOSS_MAX_TERMS]; /* the watched sums and counts at the last check */
+  long last_seen[PB_LOSS_MAX_TERMS];
+  double step_loss;    /* of the last checked step (NAN: none) */
+  char spike_msg[400];
 } pb_learner;
 
 enum { PB_GUARD_OFF = 0, PB_GUARD_SKIP, PB_GUARD_STOP };
@@ -63,6 +82,12 @@ void pb_guard_begin(pb_learner *l);
  * not taken: gradients zeroed, buffers and counters restored, nonfinite counted and the
  * message set), else 0. */
 int pb_guard_check(pb_learner *l);
+/* The terms of t l's loss-spike guard watches (indices into t->terms) with their weights (NULL:
+ * the terms' own). */
+struct pb_trainer;
+void pb_guard_watch(pb_learner *l, const struct pb_trainer *t, const int *terms, const double *weights, int n);
+/* Any learner of t guarded (on_nonfinite or loss_spike_z): the run checks after each step. */
+static inline int pb_learner_guarded(const pb_learner *l) { return l->guard || l->spike_z > 0; }
 /* Counts one accumulated micro-batch; steps when step_now or the group is complete. Returns 1
  * when it stepped (or when the guard skipped the step: the group is over either way). */
 int pb_learner_end_micro(pb_learner *l, int step_now);
@@ -180,10 +205,11 @@ static inline int pb_trainer_micro(pb_trainer *t, const float *x, const int32_t 
   for (int i = 0; i < t->nlearners; i++) pb_guard_begin(&t->learner[i]);
   return t->vt->micro(t, x, y, y_host, n, step_now);
 }
-/* The first learner whose last step was non-finite under on_nonfinite = stop, else NULL. */
+/* The first learner whose last step was non-finite under on_nonfinite = stop, or the last of
+ * [run] loss_spike_max_skips spikes in a row, else NULL. */
 static inline const pb_learner *pb_trainer_nonfinite_stop(const pb_trainer *t) {
   for (int i = 0; i < t->nlearners; i++)
-    if (t->learner[i].nonfinite_stop) return &t->learner[i];
+    if (t->learner[i].nonfinite_stop || t->learner[i].spike_stop) return &t->learner[i];
   return NULL;
 }
 static inline void pb_trainer_eval(pb_trainer *t, const float *x, const int32_t *y, const int32_t *y_host, int n,
