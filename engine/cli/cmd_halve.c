@@ -1,9 +1,17 @@
 /* cmd_halve.c: `plumb halve DIR --metric COL [--eta 3] [--min-epochs R] [--max-epochs E]
- * [--jobs N] [--plumb PATH] [--print-round K | --plan]`: successive halving over a sweep
- * folder's trials (engine/sweep/halving.h), each round's trainings run here as up to N child
- * processes `plumb train CONFIG --set train.epochs=E`, logs in DIR/halving/round-K/. A stop
- * signal is forwarded to the children (each in its own process group, so that a terminal's
- * Ctrl-C reaches them once, through here); they checkpoint and exit 75, and so does this. */
+ * [--jobs N] [--plumb PATH] [--plan | --print-round K | --close-round K]`: successive halving
+ * over a sweep folder's trials (engine/sweep/halving.h).
+ *
+ * Locally, each round's trainings run here as up to N child processes `plumb train CONFIG --set
+ * train.epochs=E`, logs in DIR/halving/round-K/. A stop signal is forwarded to the children
+ * (each in its own process group, so that a terminal's Ctrl-C reaches them once, through here);
+ * they checkpoint and exit 75, and so does this.
+ *
+ * On slurm (scripts/slurm/halve.sh), rounds are job arrays: --plan prints the current round as
+ * one line `ROUND EPOCHS ROWS` (ROWS: the manifest's 0-based rows, comma-separated, what sbatch
+ * --array takes) and trains nothing; after the round's array has ended, --close-round ROUND
+ * records its trials whose runs did not reach the round's epochs as failed, so that the next
+ * --plan moves on. */
 #define _XOPEN_SOURCE 700
 
 #include <errno.h>
@@ -133,23 +141,53 @@ static int run_round(const char *plumb, pb_halve *h, int round, long epochs, con
   return 0;
 }
 
+/* --close-round: the round's array has ended; its trials still short of the round's epochs
+ * (todo) failed (their log: slurm's output file). Then the round closes (ranked) when any
+ * trial of it trained. 0, or 1 after a message. */
+static int close_round(pb_halve *h, int round, long epochs, const int *todo, int ntodo) {
+  pb_err err = {{0}};
+  for (int j = 0; j < ntodo; j++) {
+    fprintf(stderr, "plumb halve: round %d: trial %ld did not reach %ld epochs: failed (%s)\n", round,
+            h->m.rows[todo[j]].trial, epochs, h->m.rows[todo[j]].run_dir);
+    if (pb_halve_record(h, round, todo[j], epochs, 0, &err)) {
+      fprintf(stderr, "plumb halve: error: %s\n", err.msg);
+      return 1;
+    }
+  }
+  int *next = pb_xmalloc(((size_t)h->m.n + 1) * sizeof *next), nnext = 0, r2 = 0;
+  long e2 = 0;
+  int st = pb_halve_next(h, &r2, &e2, next, &nnext, &err);
+  free(next);
+  if (st < 0) {
+    fprintf(stderr, "plumb halve: error: %s\n", err.msg);
+    return 1;
+  }
+  fprintf(stderr, "plumb halve: round %d closed (%d failed)%s\n", round, ntodo,
+          st == 0 ? "; the halving is over: plumb halve without --close-round writes result.csv" : "");
+  return 0;
+}
+
 int pb_cmd_halve(const pb_cli_opts *o, pb_config *cfg) {
   (void)cfg;
   if (o->nargs != 1) {
     fprintf(stderr, "usage: plumb halve DIR --metric COLUMN [--eta 3] [--min-epochs R] [--max-epochs E] [--jobs N] "
-                    "[--plumb PATH] [--print-round K | --plan]\n");
+                    "[--plumb PATH] [--plan | --print-round K | --close-round K]\n");
     return 2;
   }
-  long eta, r, e, jobs, pr;
+  long eta, r, e, jobs, pr, cr;
   if (opt_long(o, "eta", 3, &eta) || opt_long(o, "min-epochs", 1, &r) || opt_long(o, "max-epochs", 0, &e) ||
-      opt_long(o, "jobs", 1, &jobs) || opt_long(o, "print-round", -1, &pr))
+      opt_long(o, "jobs", 1, &jobs) || opt_long(o, "print-round", -1, &pr) || opt_long(o, "close-round", -1, &cr))
     return 2;
+  if ((pb_cli_opt(o, "plan") != NULL) + (pr >= 0) + (cr >= 0) > 1) {
+    fprintf(stderr, "plumb halve: error: --plan, --print-round and --close-round exclude each other\n");
+    return 2;
+  }
   if (jobs < 1 || jobs > 4096 || e < 0 || eta > 1000000) {
     fprintf(stderr, "plumb halve: error: --jobs must be 1..4096, --max-epochs >= 1, --eta <= 1000000\n");
     return 2;
   }
   const char *plumb = pb_cli_opt(o, "plumb") ? pb_cli_opt(o, "plumb") : "/proc/self/exe";
-  int plan = pb_cli_opt(o, "plan") != NULL || pr >= 0;
+  int plan = pb_cli_opt(o, "plan") != NULL || pr >= 0 || cr >= 0;
   pb_err err = {{0}};
   pb_halve h;
   int rc = pb_halve_open(&h, o->args[0], pb_cli_opt(o, "metric"), (int)eta, r, e, &err);
@@ -170,11 +208,16 @@ int pb_cmd_halve(const pb_cli_opts *o, pb_config *cfg) {
   } else if (rc == PB_OK && plan) {
     if (st == 0) {
       fprintf(stderr, "plumb halve: the halving is over (%s/halving/result.csv); no round to train\n", h.dir);
-    } else if (pr >= 0 && pr != round) {
-      fprintf(stderr, "plumb halve: error: --print-round %ld: the current round is %d (%s)\n", pr, round, h.state_path);
+      if (cr >= 0) code = 1;
+    } else if ((pr >= 0 && pr != round) || (cr >= 0 && cr != round)) {
+      fprintf(stderr, "plumb halve: error: --%s %ld: the current round is %d (%s)\n",
+              pr >= 0 ? "print-round" : "close-round", pr >= 0 ? pr : cr, round, h.state_path);
       code = 1;
+    } else if (cr >= 0) {
+      code = close_round(&h, round, epochs, todo, ntodo);
     } else {
       /* array.sbatch's task ids are 0-based manifest rows */
+      if (pr < 0) printf("%d %ld ", round, epochs);
       for (int j = 0; j < ntodo; j++) printf("%s%d", j ? "," : "", todo[j]);
       printf("\n");
       fprintf(stderr, "plumb halve: round %d: %d trials to %ld epochs: sbatch --array=", round, ntodo, epochs);

@@ -85,12 +85,13 @@ static const pb_command commands[] = {
      .run = pb_cmd_collect},
     {.name = "halve",
      .usage = "DIR --metric COLUMN [--eta 3] [--min-epochs R] [--max-epochs E] [--jobs N] [--plumb PATH] "
-              "[--print-round K | --plan]",
+              "[--plan | --print-round K | --close-round K]",
      .help = "successive halving over a sweep folder's trials: every trial to R epochs, then the best 1/eta (by the "
              "last metrics.csv row's COLUMN; min for _loss/_eer) to R*eta^k, up to E; N local `plumb train` processes; "
-             "state in DIR/halving/ (rerun to resume), ranking in DIR/halving/result.csv; --plan / --print-round K "
-             "print the current round's manifest rows (0-based, for sbatch --array=)",
-     .options = "metric,eta,min-epochs,max-epochs,jobs,plumb,print-round",
+             "state in DIR/halving/ (rerun to resume), ranking in DIR/halving/result.csv. On slurm (scripts/slurm/halve.sh): "
+             "--plan prints the current round as `ROUND EPOCHS ROWS` (ROWS 0-based, for sbatch --array=), --print-round K "
+             "only its rows, --close-round K after its array ended records the trials short of its epochs as failed",
+     .options = "metric,eta,min-epochs,max-epochs,jobs,plumb,print-round,close-round",
      .flags = "plan",
      .required = "metric",
      .config = PB_CLI_ARGS,

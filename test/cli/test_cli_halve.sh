@@ -43,7 +43,8 @@ rows() { echo $(($(wc -l < "$1") - 1)); }
 
 A=$T/a
 "$PLUMB" sweep "$T/spec.ini" --out "$A" > /dev/null
-check "--plan before anything: all 4 rows" test "$("$PLUMB" halve "$A" --metric test_acc --eta 2 --plan 2>/dev/null)" = "0,1,2,3"
+check "--plan before anything: round 0, 1 epoch, all 4 rows" \
+  test "$("$PLUMB" halve "$A" --metric test_acc --eta 2 --plan 2>/dev/null)" = "0 1 0,1,2,3"
 check "halve (uninterrupted)" "$PLUMB" halve "$A" --metric test_acc --eta 2 --min-epochs 1 --jobs 2 > "$T/a.out" 2>&1 \
   || tail -20 "$T/a.out"
 cat "$T/a.out" | tail -8
@@ -108,6 +109,54 @@ for t in 1 2 3 4; do
   if [[ $st == dropped ]]; then check "dropped trial $t: metrics.csv unchanged (${before[$t]} rows)" test "$n" = "${before[$t]}"; fi
 done
 check "interrupted + resumed result == uninterrupted result" diff "$A/halving/result.csv" "$B/halving/result.csv"
+
+# A trial that fails among ones that train (trial 2's data folder is missing on this machine:
+# exit 1). It is recorded failed, ranked last, and the others go on.
+mkdir -p "$T/nodata"
+cat > "$T/spec-d.ini" <<INI
+[sweep]
+base = $T/base.ini
+mode = zip
+[vary]
+optim.lr = 0.01, 0.05, 0.1
+data.dir = $DATA, $T/nodata, $DATA
+INI
+D=$T/d
+"$PLUMB" sweep "$T/spec-d.ini" --out "$D" --set train.epochs=2 > /dev/null
+"$PLUMB" halve "$D" --metric test_acc --eta 2 --jobs 2 > "$T/d.out" 2>&1
+check "a failing trial among good ones: halve exits 0" test $? -eq 0
+check "  the failure is named with its log" \
+  grep -q "plumb halve: round 0: trial 2 failed (exit 1; log $D/halving/round-0/trial-0002.log)" "$T/d.out"
+check "  its log holds the training's error" grep -q "$T/nodata" "$D/halving/round-0/trial-0002.log"
+check "  state: trial 2 failed, the better of 1 and 3 kept and trained to 2 epochs" "$PY" - "$D" <<'PYEOF'
+import csv, sys
+d = sys.argv[1]
+st = list(csv.DictReader(open(f"{d}/halving/state.csv")))
+r0 = {r["trial"]: r for r in st if r["round"] == "0"}
+r1 = [r for r in st if r["round"] == "1"]
+assert r0["2"]["status"] == "failed" and r0["2"]["value"] == "nan", r0
+acc = {t: float(r0[t]["value"]) for t in ("1", "3")}
+best = max(sorted(acc), key=lambda t: acc[t])
+assert r0[best]["status"] == "kept" and [r["trial"] for r in r1] == [best] and r1[0]["epochs"] == "2", st
+res = list(csv.DictReader(open(f"{d}/halving/result.csv")))
+assert [r["trial"] for r in res][0] == best and res[-1]["trial"] == "2" and res[-1]["status"] == "failed", res
+PYEOF
+
+# --close-round (the slurm path, scripts/slurm/halve.sh, without slurm): round 0 planned, only
+# trial 1 trained (as an array task would), the round closed: trial 2 failed, 1 goes on.
+E=$T/e
+"$PLUMB" sweep "$T/spec-d.ini" --out "$E" --set train.epochs=2 > /dev/null
+check "--plan: round 0, 1 epoch, rows 0,1,2" test "$("$PLUMB" halve "$E" --metric test_acc --eta 2 --plan 2>/dev/null)" = "0 1 0,1,2"
+"$PLUMB" train "$E/configs/trial-0001.ini" --set train.epochs=1 > /dev/null 2>&1
+check "--plan after one task: rows 1,2 left" test "$("$PLUMB" halve "$E" --metric test_acc --eta 2 --plan 2>/dev/null)" = "0 1 1,2"
+expect_fail "--close-round of another round" "--close-round 1: the current round is 0" \
+  "$PLUMB" halve "$E" --metric test_acc --eta 2 --close-round 1
+"$PLUMB" halve "$E" --metric test_acc --eta 2 --close-round 0 > "$T/e.out" 2>&1
+check "--close-round 0: exit 0" test $? -eq 0
+check "  names the trials short of the epochs" eval "grep -q 'round 0: trial 2 did not reach 1 epochs: failed' '$T/e.out' &&
+  grep -q 'round 0: trial 3 did not reach 1 epochs: failed' '$T/e.out'"
+check "--plan: round 1, trial 1 alone to 2 epochs" test "$("$PLUMB" halve "$E" --metric test_acc --eta 2 --plan 2>/dev/null)" = "1 2 0"
+expect_fail "--plan with --close-round" "exclude each other" "$PLUMB" halve "$E" --metric test_acc --plan --close-round 1
 
 expect_fail "no manifest" "manifest.csv" "$PLUMB" halve "$T" --metric test_acc
 expect_fail "eta < 2" "--eta 1" "$PLUMB" halve "$A" --metric test_acc --eta 1
