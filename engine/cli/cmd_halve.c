@@ -207,8 +207,9 @@ int pb_cmd_halve(const pb_cli_opts *o, pb_config *cfg) {
     code = 1;
   } else if (rc == PB_OK && plan) {
     if (st == 0) {
-      fprintf(stderr, "plumb halve: the halving is over (%s/halving/result.csv); no round to train\n", h.dir);
-      if (cr >= 0) code = 1;
+      fprintf(stderr, "plumb halve: the halving is over: no round to train (plumb halve without --plan / --close-round writes %s/halving/result.csv)\n", h.dir);
+    } else if (cr >= 0 && cr < round) { /* its trials all reached the epochs: closed already */
+      fprintf(stderr, "plumb halve: round %ld is closed (the current round is %d)\n", cr, round);
     } else if ((pr >= 0 && pr != round) || (cr >= 0 && cr != round)) {
       fprintf(stderr, "plumb halve: error: --%s %ld: the current round is %d (%s)\n",
               pr >= 0 ? "print-round" : "close-round", pr >= 0 ? pr : cr, round, h.state_path);

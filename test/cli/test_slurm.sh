@@ -4,7 +4,9 @@
 # would), checkpoints, requeues itself and exits 75; the requeued task resumes; all three end
 # COMPLETED and the interrupted task's final checkpoint is bit-identical to the same config
 # trained straight without slurm. A task id past the manifest's rows fails naming the manifest
-# and its row count; a finished task submitted again does not train.
+# and its row count; a finished task submitted again does not train. Successive halving runs its
+# rounds as arrays (scripts/slurm/halve.sh), survives being stopped, and ranks as plumb halve does
+# locally.
 # Skips (77) where slurm is not installed (bash scripts/setup.sh --slurm installs it) or its
 # daemons cannot start here.
 source "$(dirname "$0")/lib.sh"
@@ -162,6 +164,66 @@ check "  and trained nothing (checkpoints unchanged)" \
 
 check "run.sbatch on the finished trial 0: COMPLETED, says complete" \
   eval '[[ $(job_field "$D" JobState) == COMPLETED ]] && grep -q "is already complete" "$T/out/slurm-$D.out"'
+
+# ---- successive halving with each round a job array (scripts/slurm/halve.sh): 4 trials over
+# optim.lr, trial 2 failing (its data folder is missing), eta 2: round 0 trains all to 1 epoch,
+# round 1 the best 2 of the 3 that trained to 2. halve.sh is stopped while round 0's array is in
+# the queue and started again: it waits for that array instead of submitting it twice. The
+# ranking equals plumb halve's local run over the same sweep.
+mkdir -p "$T/nodata"
+cat > "$T/hbase.ini" <<INI
+[run]
+name = base
+device = cpu
+threads = 1
+seed = 1
+log_interval = 100
+[data]
+dir = $DATA
+limit_train = 400
+limit_test = 200
+[loader]
+workers = 1
+[model]
+arch = mlp
+hidden = 16
+[train]
+epochs = 2
+batch_size = 50
+[optim]
+name = sgd
+lr = 0.01
+INI
+cat > "$T/hspec.ini" <<INI
+[sweep]
+base = $T/hbase.ini
+mode = zip
+[vary]
+optim.lr = 0.01, 0.05, 0.1, 0.2
+data.dir = $DATA, $T/nodata, $DATA, $DATA
+INI
+"$PLUMB" sweep "$T/hspec.ini" --out "$T/hs" > /dev/null && "$PLUMB" sweep "$T/hspec.ini" --out "$T/hl" > /dev/null
+check "two copies of the 4-trial sweep" test -s "$T/hs/manifest.csv" -a -s "$T/hl/manifest.csv"
+HALVE_POLL=1 bash "$SL/halve.sh" "$T/hs" --metric test_acc --eta 2 > "$T/hs1.log" 2>&1 &
+hpid=$!
+wait_for "array job" "$T/hs1.log" 60
+kill -TERM $hpid 2> /dev/null
+wait $hpid 2> /dev/null
+J0=$(cut -d' ' -f1 "$T/hs/halving/round-0.job" 2> /dev/null)
+check "halve.sh submitted round 0 as one array (job ${J0:-none}: $(cat "$T/hs/halving/round-0.job" 2> /dev/null))" \
+  test "$(cat "$T/hs/halving/round-0.job" 2> /dev/null)" = "$J0 1 0,1,2,3"
+HALVE_POLL=1 timeout 300 bash "$SL/halve.sh" "$T/hs" --metric test_acc --eta 2 > "$T/hs2.log" 2>&1
+check "halve.sh started again finishes the halving (exit $?)" test -s "$T/hs/halving/result.csv"
+sed 's/^/    /' "$T/hs2.log" | grep -E "halve.sh|failed|closed|^ *[0-9]+ " | cut -c1-150
+check "  it took up round 0's array instead of submitting it again" \
+  eval "grep -qE 'round 0: array job $J0 (is still in the queue|has ended)' '$T/hs2.log' && ! grep -q 'round 0: .* trials to' '$T/hs2.log'"
+check "  round 1: the best 2 trials to 2 epochs, as one array" grep -qE "round 1: 2 trials to 2 epochs: array job [0-9]+ \(rows [0-9],[0-9]\)" "$T/hs2.log"
+check "  trial 2 failed in round 0; its slurm output names the missing folder" \
+  eval "grep -q '^0,2,1,nan,failed' '$T/hs/halving/state.csv' && grep -q '$T/nodata' $T/hs/halving/slurm-${J0}_1.out"
+"$PLUMB" halve "$T/hl" --metric test_acc --eta 2 --jobs 2 > "$T/hl.log" 2>&1
+check "the same halving run locally ranks the trials the same, to the same figures" \
+  diff "$T/hs/halving/result.csv" "$T/hl/halving/result.csv"
+sed 's/^/    /' "$T/hs/halving/result.csv"
 
 esc=$(cat "$T/escaped.pid" 2> /dev/null)
 check "the escaped child (pid ${esc:-?}) outlived its job" kill -0 "${esc:-0}"
