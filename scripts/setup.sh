@@ -16,7 +16,8 @@ pkgs=(build-essential cmake pkg-config libinih-dev libstb-dev zlib1g-dev libopen
       python3-sklearn                    # the metric cross-checks (test_imagenet9_configs)
       python3-matplotlib python3-numpy   # scripts/plot.py, its test (test_plot)
       python3-pil                        # the synthetic multi-label JPEG set (make_multilabel_jpegs.py)
-      python3-pip)                       # tensorboard from PyPI, below
+      python3-pip                        # tensorboard from PyPI, below
+      openmpi-bin libopenmpi-dev)        # data-parallel ranks (engine/dist/, test_cli_dist)
 for arg in "$@"; do
   case $arg in
     --torch) pkgs+=(python3-torch python3-torchvision) ;;

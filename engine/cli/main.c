@@ -7,9 +7,10 @@
 
 static const pb_command commands[] = {
     {.name = "train",
-     .usage = "CONFIG [--set section.key=value]... [--resume CHECKPOINT]",
-     .help = "train, resuming the run folder's newest checkpoint",
-     .options = "resume",
+     .usage = "CONFIG [--set section.key=value]... [--resume CHECKPOINT] [--nproc N]",
+     .help = "train, resuming the run folder's newest checkpoint; --nproc N: data-parallel over N local ranks "
+             "(mpirun; also launched by mpirun or srun directly)",
+     .options = "resume,nproc",
      .config = PB_CLI_CONFIG,
      .signals = 1,
      .run = pb_cmd_train},

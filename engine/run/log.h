@@ -11,6 +11,10 @@ void pb_log_close(void);
 /* printf-style; a newline is added. */
 void pb_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Data-parallel runs: ranks other than 0 print only warnings and errors, to stderr, marked
+ * "rank K: ", and no log file. */
+void pb_log_set_rank(int rank);
+
 /* The same to stderr and the log file (errors). */
 void pb_log_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

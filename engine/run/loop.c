@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "engine/dist/dist.h"
 #include "engine/run/log.h"
 #include "engine/run/evaluate.h"
 #include "engine/run/folder.h"
@@ -29,6 +30,7 @@ typedef struct train_session {
    * skipped steps seen so far */
   pb_train_stats good_ep;
   long good_seen, skips;
+  int sig; /* the stop signal the ranks agreed on (stop_agreed) */
 } train_session;
 
 static double now_s(void) {
@@ -49,11 +51,39 @@ static void fmt_duration(double s, char *buf, size_t len) {
     snprintf(buf, len, "%ldm%02lds", t / 60, t % 60);
 }
 
-/* The checkpoint at (epoch, cursor); progress 0 for an epoch-end one. */
+/* The checkpoint at (epoch, cursor); progress 0 for an epoch-end one. Data-parallel: every rank
+ * calls it; rank 0 writes it, with the figures of all ranks (a resume gives them to rank 0), and
+ * the others wait until it is whole (a rank stopping after it cannot cut it short). */
 static int save_checkpoint(train_session *S, int64_t epoch, int64_t cursor, int progress, pb_err *err) {
-  if (pb_run_save_state(&S->r, &S->f, epoch, cursor, progress, S->path, sizeof S->path, err)) return PB_ERR;
-  S->saved_step = pb_trainer_step(S->r.tr);
+  pb_run *r = &S->r;
+  const pb_dist *w = pb_dist_world();
+  pb_train_stats own = r->ep;
+  long own_seen = r->ep_seen;
+  if (w->size > 1 && pb_run_dist_stats(r, &r->ep, &r->ep_seen, err)) return PB_ERR;
+  int rc = w->rank == 0 ? pb_run_save_state(r, &S->f, epoch, cursor, progress, S->path, sizeof S->path, err) : PB_OK;
+  r->ep = own, r->ep_seen = own_seen;
+  if (w->size > 1) {
+    int64_t bad = rc != PB_OK; /* rank 0's failure stops every rank, each with a message */
+    if (pb_dist_max_i64(&bad, 1, "the checkpoint", err)) return PB_ERR;
+    if (bad && rc == PB_OK) return pb_err_set(err, "rank 0 could not write the checkpoint (its message above)");
+  }
+  if (rc) return PB_ERR;
+  S->saved_step = pb_trainer_step(r->tr);
   return PB_OK;
+}
+
+/* The stop signal, agreed: a signal any rank got stops every rank at the same step. */
+static int stop_agreed(train_session *S) {
+  int64_t sig = pb_stop_signal();
+  const pb_dist *w = pb_dist_world();
+  if (w->size > 1) {
+    pb_err e = {{0}};
+    if (pb_dist_max_i64(&sig, 1, "the stop check", &e)) {
+      pb_log_err("plumb train: error: %s", e.msg);
+      pb_dist_abort(1);
+    }
+  }
+  return S->sig = (int)sig;
 }
 
 /* ------------------------------------------------------------------ the loop */
@@ -77,7 +107,7 @@ static int stop_now(train_session *S, int64_t epoch, int64_t cursor, pb_err *err
     if (save_checkpoint(S, epoch, cursor, 1, err)) return PB_ERR;
   }
   pb_log("interrupted (signal %d) at step %" PRId64 ": checkpoint saved to %s; run the same command to resume",
-         pb_stop_signal(), pb_trainer_step(r->tr), S->path);
+         S->sig ? S->sig : pb_stop_signal(), pb_trainer_step(r->tr), S->path);
   return PB_EXIT_STOPPED;
 }
 
@@ -147,13 +177,13 @@ static int select_best(train_session *S, const pb_epoch_figures *f, int64_t epoc
 /* A statistic the trainer needs before the epoch (the ReBias median sigma): the first batches
  * of the epoch's order, training augmentation, fed to the trainer. Only at an epoch's start:
  * a resume in the middle of one goes on with what the checkpoint holds. */
-static int observe(train_session *S, int64_t epoch, const int32_t *perm, pb_err *err) {
+static int observe(train_session *S, int64_t epoch, const int32_t *perm, int64_t nperm, pb_err *err) {
   pb_run *r = &S->r;
   pb_trainer *t = r->tr;
   if (!t->vt->observe_batches || r->cursor != 0) return PB_OK;
   int64_t k = t->vt->observe_batches(t, epoch, r->batches_per_epoch);
   if (!k) return PB_OK;
-  int n = (int)PB_MIN(r->epoch_samples, k * r->batch);
+  int n = (int)PB_MIN(nperm, k * r->batch);
   pb_run_pass(r, &r->train, 1, perm, n, r->batch, 0, epoch);
   for (pb_batch *b; (b = pb_loader_next(r->loader));) {
     float *x;
@@ -175,6 +205,8 @@ static int observe(train_session *S, int64_t epoch, const int32_t *perm, pb_err 
 #define EPOCH_NEXT 0
 #define LOOP_MAX_STEPS 1000
 
+static int epoch_after_report(train_session *S, int64_t epoch, pb_err *err);
+
 /* After the epoch's last batch: evaluation, the reports, the epoch-end checkpoint, the reset. */
 static int epoch_end(train_session *S, int64_t epoch, double t_ep, double t_train, double t_wait, long imgs,
                      pb_err *err) {
@@ -184,13 +216,21 @@ static int epoch_end(train_session *S, int64_t epoch, double t_ep, double t_trai
   sync_stats(r);
   double train_secs = now_s() - t_ep;
   t_train = PB_MAX(t_train, train_secs);
-  double loss = pb_report_train_loss(&r->tr->terms, &r->ep, r->ep_seen);
+  const pb_dist *w = pb_dist_world();
+  pb_train_stats gep; /* all ranks' figures (this rank's alone with one) */
+  long gseen;
+  if (pb_run_dist_stats(r, &gep, &gseen, err)) return PB_ERR;
+  double loss = pb_report_train_loss(&r->tr->terms, &gep, gseen);
   if (!isfinite(loss))
     return pb_err_set(err, "the loss became %g in epoch %" PRId64 ": lower [optim] lr or set [train] clip_grad_norm",
                       loss, epoch + 1);
-  if (r->ep_seen == 0)
+  if (gseen == 0)
     return pb_err_set(err, "no training image of epoch %" PRId64 " could be read (see the skipped images above)",
                       epoch + 1);
+  if (w->rank > 0) { /* rank 0 evaluates and reports; the checkpoint and the stop are everyone's */
+    if (pb_dist_barrier("the epoch's evaluation on rank 0", err)) return PB_ERR;
+    return epoch_after_report(S, epoch, err);
+  }
   pb_eval val = {0}, tests[PB_RUN_MAX_TESTS] = {{0}};
   int erc = r->val.n ? pb_run_evaluate(r, &r->val, &val, err) : PB_OK;
   for (int k = 0; k < r->ntests && !erc; k++) erc = pb_run_evaluate(r, &r->tests[k], &tests[k], err);
@@ -200,13 +240,13 @@ static int epoch_end(train_session *S, int64_t epoch, double t_ep, double t_trai
     /* a signal during evaluation: the checkpoint evaluates again on resume */
     return erc == PB_STOPPED ? stop_now(S, epoch, r->batches_per_epoch, err) : PB_ERR;
   }
-  double ips = (double)imgs / PB_MAX(t_train, 1e-9);
+  double ips = (double)imgs * w->size / PB_MAX(t_train, 1e-9); /* every rank's images */
   pb_epoch_figures f = {.epoch = epoch,
                         .epochs = r->epochs,
                         .step = pb_trainer_step(r->tr),
                         .lr = pb_trainer_lr(r->tr),
-                        .train = &r->ep,
-                        .train_images = r->ep_seen,
+                        .train = &gep,
+                        .train_images = gseen,
                         .val = r->val.n ? &val : NULL,
                         .ntests = r->ntests,
                         .train_seconds = train_secs,
@@ -222,6 +262,13 @@ static int epoch_end(train_session *S, int64_t epoch, double t_ep, double t_trai
   pb_eval_free(&val);
   for (int k = 0; k < r->ntests; k++) pb_eval_free(&tests[k]);
   if (sel) return PB_ERR;
+  if (pb_dist_barrier("the epoch's evaluation on rank 0", err)) return PB_ERR;
+  return epoch_after_report(S, epoch, err);
+}
+
+/* The epoch-end checkpoint, the reset and the stop check (every rank). */
+static int epoch_after_report(train_session *S, int64_t epoch, pb_err *err) {
+  pb_run *r = &S->r;
   int final = epoch + 1 == r->epochs;
   int ck_every = (int)pb_config_int(r->cfg, "run", "checkpoint_every");
   if (final || (ck_every > 0 && (epoch + 1) % ck_every == 0)) {
@@ -229,13 +276,15 @@ static int epoch_end(train_session *S, int64_t epoch, double t_ep, double t_trai
     pb_log("checkpoint: %s", S->path);
   }
   reset_stats(r);
-  if (pb_stop_signal() && !final) return stop_now(S, epoch + 1, 0, err);
+  if (stop_agreed(S) && !final) return stop_now(S, epoch + 1, 0, err);
   return EPOCH_NEXT;
 }
 
 static int train_loop(train_session *S, pb_err *err) {
   pb_run *r = &S->r;
   int32_t *perm = pb_xmalloc((size_t)PB_MAX(r->epoch_samples, 1) * sizeof(int32_t));
+  int32_t *shard = pb_xmalloc((size_t)PB_MAX(r->epoch_samples, 1) * sizeof(int32_t)); /* this rank's part */
+  const pb_dist *w = pb_dist_world();
   int log_every = (int)pb_config_int(r->cfg, "run", "log_interval");
   int guarded = 0; /* [run] on_nonfinite / loss_spike_z: a look after every step */
   for (int i = 0; i < r->tr->nlearners; i++) guarded |= pb_learner_guarded(&r->tr->learner[i]);
@@ -247,19 +296,21 @@ static int train_loop(train_session *S, pb_err *err) {
   int64_t total = pb_trainer_total_steps(r->tr);
   if (max_steps > 0 && max_steps < total) total = max_steps;
   int rc = PB_OK;
-  r->stop = pb_stop_flag();
+  r->stop = w->size > 1 ? NULL : pb_stop_flag(); /* ranks stop together, at a step (stop_agreed) */
   if (max_steps > 0 && step0 >= max_steps) {
     pb_log("[train] max_steps = %" PRId64 " was reached before (step %" PRId64 "): nothing to train", max_steps, step0);
     free(perm);
+    free(shard);
     return LOOP_MAX_STEPS;
   }
   for (int64_t epoch = r->epoch; epoch < r->epochs && rc == PB_OK; epoch++) {
     pb_run_epoch_order(r, perm, epoch);
-    if (observe(S, epoch, perm, err)) {
+    int64_t nshard = pb_run_shard(r, perm, shard);
+    if (observe(S, epoch, shard, nshard, err)) {
       rc = PB_ERR;
       goto out;
     }
-    pb_run_pass(r, &r->train, 1, perm, (int)r->epoch_samples, r->batch, r->cursor, epoch);
+    pb_run_pass(r, &r->train, 1, shard, (int)nshard, r->batch, r->cursor, epoch);
     S->good_ep = r->ep, S->good_seen = r->ep_seen;
     double t_ep = now_s(), t_train = 0, t_wait = 0;
     long imgs = 0;
@@ -297,7 +348,13 @@ static int train_loop(train_session *S, pb_err *err) {
         /* A log point: the one place a step waits for the device. */
         sync_stats(r);
         t_train = PB_MAX(t_train, now_s() - t_ep); /* the device work enqueued is done now */
-        double loss = pb_report_train_loss(&r->tr->terms, &r->ep, r->ep_seen);
+        pb_train_stats gep;
+        long gseen;
+        if (pb_run_dist_stats(r, &gep, &gseen, err)) {
+          rc = PB_ERR;
+          goto out;
+        }
+        double loss = pb_report_train_loss(&r->tr->terms, &gep, gseen);
         if (!isfinite(loss)) {
           rc = pb_err_set(err, "the loss became %g by step %" PRId64 " (epoch %" PRId64
                                "): lower [optim] lr or set [train] clip_grad_norm",
@@ -306,8 +363,9 @@ static int train_loop(train_session *S, pb_err *err) {
         }
         char eta[32];
         fmt_duration((now_s() - t_start) / (double)PB_MAX(step - step0, 1) * (double)(total - step), eta, sizeof eta);
-        pb_report_progress(&S->rep, epoch, r->epochs, b + 1, r->batches_per_epoch, step, &r->ep, r->ep_seen,
-                           pb_trainer_lr(r->tr), (double)imgs / PB_MAX(t_train, 1e-9), eta);
+        if (w->rank == 0)
+          pb_report_progress(&S->rep, epoch, r->epochs, b + 1, r->batches_per_epoch, step, &gep, gseen,
+                             pb_trainer_lr(r->tr), (double)imgs * w->size / PB_MAX(t_train, 1e-9), eta);
       }
       /* A checkpoint taken after the epoch's last batch has cursor = batches per epoch: its
        * resume evaluates the epoch and writes its row before going on. */
@@ -318,7 +376,7 @@ static int train_loop(train_session *S, pb_err *err) {
           goto out;
         }
       }
-      if (pb_stop_signal()) {
+      if (stop_agreed(S)) {
         rc = stop_now(S, epoch, b + 1, err);
         goto out;
       }
@@ -340,6 +398,7 @@ static int train_loop(train_session *S, pb_err *err) {
 out:
   pb_run_pass_stop(r);
   free(perm);
+  free(shard);
   return rc;
 }
 
@@ -368,8 +427,30 @@ static int already_complete(train_session *S, pb_err *err) {
 }
 
 /* The folder, the log, the resolved config, the resume; then the loop. */
+/* Data-parallel ranks other than 0: the checkpoint rank 0 resumes from (bcast), nothing written;
+ * then the same loop. */
+static int session_rank(train_session *S, pb_config *cfg, pb_err *err) {
+  pb_run *r = &S->r;
+  char from[4300];
+  if (pb_dist_bcast(from, sizeof from, 0, "the run folder's checkpoint", err)) return PB_ERR;
+  snprintf(S->f.dir, sizeof S->f.dir, "%s/%s", pb_config_str(cfg, "run", "out_dir"), pb_config_str(cfg, "run", "name"));
+  if (from[0]) {
+    if (pb_run_restore_state(r, from, err)) return PB_ERR;
+    /* rank 0 holds the figures of every rank so far */
+    memset(&r->ep, 0, sizeof r->ep);
+    r->ep.nterms = r->nterms;
+    r->ep_seen = 0;
+    pb_trainer_set_stats(r->tr, &r->ep);
+  }
+  if (r->epoch >= r->epochs) return PB_OK;
+  int rc = train_loop(S, err);
+  return rc == LOOP_MAX_STEPS ? PB_OK : rc;
+}
+
 static int session(train_session *S, pb_config *cfg, const char *resume, pb_err *err) {
   pb_run *r = &S->r;
+  const pb_dist *w = pb_dist_world();
+  if (w->rank > 0) return session_rank(S, cfg, err);
   if (pb_runfolder_make(&S->f, pb_config_str(cfg, "run", "out_dir"), pb_config_str(cfg, "run", "name"), err))
     return PB_ERR;
   /* Held until the process ends: no second plumb cleans or writes this folder meanwhile. */
@@ -395,10 +476,16 @@ static int session(train_session *S, pb_config *cfg, const char *resume, pb_err 
          " steps per epoch",
          r->train.n, r->val.n, r->tests[0].n, r->train.c, r->train.h, r->train.w, r->model->arch, pb_run_count_params(r),
          r->tr->learner[0].steps_per_epoch);
+  pb_run_dist_describe(r);
   char smp[512];
   pb_run_sampler_str(r, smp, sizeof smp);
   if (smp[0]) pb_log("%s", smp);
   if (r->tr->terms.emb_dim) pb_run_log_overlap(r); /* verification on identities seen in training */
+  if (w->size > 1) { /* the other ranks resume from the same checkpoint */
+    char from[4300] = "";
+    if (resume_from) snprintf(from, sizeof from, "%s", resume_from);
+    if (pb_dist_bcast(from, sizeof from, 0, "the run folder's checkpoint", err)) return PB_ERR;
+  }
   if (resume_from) {
     if (pb_run_restore_state(r, resume_from, err)) return PB_ERR;
     pb_log("resumed from %s: epoch %" PRId64 ", batch %" PRId64 ", step %" PRId64, resume_from, r->epoch + 1,

@@ -1,6 +1,8 @@
 /* run.c: building a run's session from a config, and staging loader batches onto the model's
  * device (run.h). */
 #include "engine/run/run.h"
+
+#include "engine/dist/dist.h"
 #include "engine/run/verify.h"
 
 #include <math.h>
@@ -267,7 +269,7 @@ static int run_init(pb_run *r, pb_config *cfg, int infer, pb_err *err) {
   memset(r, 0, sizeof *r);
   r->cfg = cfg;
   r->seed = (uint64_t)pb_config_int(cfg, "run", "seed");
-  if (pb_ctx_init_cfg(&r->ctx, cfg, err))
+  if (infer ? pb_ctx_init_cfg(&r->ctx, cfg, err) : pb_run_ctx_init(&r->ctx, cfg, err))
     return PB_ERR;
   int nv = 0;
   pb_dataset variants[PB_RUN_MAX_TESTS];
@@ -304,7 +306,8 @@ static int run_init(pb_run *r, pb_config *cfg, int infer, pb_err *err) {
   }
   r->epoch_samples = r->train.n;
   r->batches_per_epoch = (r->train.n + r->batch - 1) / r->batch;
-  if (!infer && pb_run_sampler_init(r, err)) goto fail;
+  if (!infer && (pb_run_sampler_init(r, err) || pb_run_dist_batches(r, err))) goto fail;
+  if (infer) r->global_batch = r->batch;
   int accum = (int)pb_config_int(cfg, "train", "accum_steps");
   int64_t steps = (r->batches_per_epoch + accum - 1) / accum;
   /* Image sequences: [n, T, c, h, w] is [n, T * c, h, w]; the model recovers T from [data] channels. */
@@ -313,6 +316,7 @@ static int run_init(pb_run *r, pb_config *cfg, int infer, pb_err *err) {
   r->views = PB_MAX(r->aug_test.views, 1);
   r->max_rows = infer ? r->eval_batch * r->views : PB_MAX(r->batch, r->eval_batch * r->views);
   if (build_models(r, cfg, in, infer != 0, steps, err)) goto fail;
+  if (!infer && (pb_dist_configure(cfg, &r->ctx, err) || pb_run_dist_agree(r, err))) goto fail;
   r->epochs += r->tr->pre_epochs; /* the method's pretraining epochs come first */
   r->nterms = r->tr->terms.n;
   r->nlabels = r->tr->nlabels;

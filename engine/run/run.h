@@ -31,7 +31,9 @@ typedef struct pb_run {
   pb_trainer *tr;
   int nterms;            /* the trainer's terms (trainer.h pb_terms) */
   int nlabels;           /* label rows per batch: 1, or one per head of a multi-head model */
-  int batch, eval_batch, epochs;
+  int batch, eval_batch, epochs; /* batch: this rank's part of a global batch (dist_run.c) */
+  int global_batch;      /* [train] batch_size: the batch of all ranks together (= batch with one) */
+  int dropped_tail;      /* data-parallel: samples left out of each epoch (a last batch smaller than the ranks) */
   int64_t batches_per_epoch;
   /* the training order ([data] sampler, order.c): epoch_samples entries per epoch (the data's
    * size, or P x K x batches for sampler = pk, whose plan is pk) */
@@ -118,6 +120,23 @@ void pb_run_pass_stop(pb_run *r);
 int pb_run_batch(pb_run *r, const pb_dataset *d, pb_batch *b, float **x, int32_t **y, const int32_t **y_host,
                  pb_err *err);
 size_t pb_run_count_params(const pb_run *r);
+
+/* Data-parallel (dist_run.c, engine/dist/dist.h); with one rank each is what one process does. */
+/* The context on the rank's device (GPU = local rank) with its share of the node's cores. */
+int pb_run_ctx_init(pb_ctx *ctx, const pb_config *cfg, pb_err *err);
+/* After the sampler: the global batch split over the ranks (batch, global_batch,
+ * batches_per_epoch, dropped_tail). Errors: batch_size not a multiple of the ranks, sampler = pk,
+ * loss_spike_z, fewer samples than ranks. */
+int pb_run_dist_batches(pb_run *r, pb_err *err);
+/* Every rank runs the same resolved config and built the same initial parameters (else the
+ * error names the first rank that differs). A collective. */
+int pb_run_dist_agree(pb_run *r, pb_err *err);
+/* The log lines saying how the run is split (nothing with one rank). */
+void pb_run_dist_describe(const pb_run *r);
+/* This rank's shard of an epoch's order perm [epoch_samples] into out; returns its length. */
+int64_t pb_run_shard(const pb_run *r, const int32_t *perm, int32_t *out);
+/* The training figures so far summed over the ranks (a collective; r->ep / ep_seen with one). */
+int pb_run_dist_stats(const pb_run *r, pb_train_stats *g, long *gseen, pb_err *err);
 
 /* [data] sampler for r->train and r->batch (order.c): sets epoch_samples, batches_per_epoch and
  * for sampler = pk the P x K plan (loaders/sampler.h). Errors name the keys: batch_size not

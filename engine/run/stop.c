@@ -27,9 +27,9 @@ void pb_stop_install(void) {
   sa.sa_handler = on_stop;
   sa.sa_flags = SA_RESTART; /* reads and writes in progress carry on */
   sigemptyset(&sa.sa_mask);
-  const int sigs[] = {SIGINT, SIGTERM, SIGUSR1, SIGHUP};
-  for (int i = 0; i < 4; i++) sigaddset(&sa.sa_mask, sigs[i]); /* one handler at a time */
-  for (int i = 0; i < 4; i++) sigaction(sigs[i], &sa, NULL);
+  const int sigs[] = {SIGINT, SIGTERM, SIGUSR1, SIGHUP, SIGUSR2};
+  for (int i = 0; i < 5; i++) sigaddset(&sa.sa_mask, sigs[i]); /* one handler at a time */
+  for (int i = 0; i < 5; i++) sigaction(sigs[i], &sa, NULL);
 }
 
 int pb_stop_signal(void) { return g_signal; }

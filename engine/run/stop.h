@@ -1,7 +1,8 @@
 /* stop.h: stopping `plumb train` cleanly on a signal.
  *
  * SIGINT (Ctrl-C), SIGTERM, SIGUSR1 (slurm's warning before the time limit, sbatch
- * --signal=USR1@T) and SIGHUP all ask for the same thing: a checkpoint at the next step
+ * --signal=USR1@T), SIGHUP and SIGUSR2 (what `plumb train --nproc` sends its ranks through
+ * mpirun, which would end the job on the others) all ask for the same thing: a checkpoint at the next step
  * boundary, then exit with PB_EXIT_STOPPED. A signal that arrives while a checkpoint is being
  * written never interrupts it. A second signal at any other time ends the process at once by
  * that signal (the shell sees 128 + N), leaving the checkpoints already written intact. */

@@ -4,6 +4,10 @@
 #include "engine/device/backend.h"
 #include "engine/trainers/trainer.h"
 
+#include <stdio.h>
+
+#include "engine/dist/dist.h"
+
 static int optim_cfg(const pb_config *cfg, pb_optim_cfg *oc, pb_err *err) {
   memset(oc, 0, sizeof *oc);
   const char *name = pb_config_str(cfg, "optim", "name");
@@ -91,6 +95,14 @@ void pb_learner_free(pb_learner *l) {
 void pb_learner_step(pb_learner *l) {
   pb_model *m = l->model;
   pb_ctx *c = m->ctx;
+  const pb_dist *w = pb_dist_world();
+  if (w->size > 1) { /* data-parallel: the mean of the ranks' gradients (engine/dist/dist.h) */
+    pb_err e = {{0}};
+    if (pb_dist_allreduce_grads(c, m->grads, m->nparams, 1.0f / (float)w->size, "the gradients", &e)) {
+      fprintf(stderr, "plumb: rank %d: error: %s\n", w->rank, e.msg);
+      pb_dist_abort(1);
+    }
+  }
   if (pb_guard_check(l)) { /* a non-finite gradient: no step (guard.c) */
     l->micro = 0;
     return;

@@ -4,14 +4,16 @@
 #include <string.h>
 
 #include "engine/device/backend.h"
+#include "engine/dist/dist.h"
 #include "engine/trainers/checkpoint.h"
 #include "engine/trainers/trainer.h"
 
 static int plain_micro(pb_trainer *t, const float *x, const int32_t *y, const int32_t *y_host, int n, int step_now) {
   pb_learner *l = &t->learner[0];
   PB_ASSERT(!t->infer_only);
-  if (n == 0) { /* nothing to learn from, but a group that ends here still steps */
-    if (step_now && l->micro > 0) {
+  if (n == 0) { /* nothing to learn from, but a group that ends here still steps (and with several
+                  ranks every step is everyone's: the others' gradients come in) */
+    if (step_now && (l->micro > 0 || pb_dist_world()->size > 1)) {
       pb_learner_step(l);
       return 1;
     }

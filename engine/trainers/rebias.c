@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "engine/device/backend.h"
+#include "engine/dist/dist.h"
 #include "engine/trainers/checkpoint.h"
 #include "engine/trainers/multi.h"
 
@@ -170,7 +171,8 @@ static int rb_micro(pb_trainer *t, const float *x, const int32_t *y, const int32
   if (n == 0) { /* an empty batch: a pending accumulation group still steps */
     int stepped = 0;
     for (int i = 0; i < p->nmodels; i++)
-      if (p->trained[i] && step_now && t->learner[i].micro > 0) pb_learner_step(&t->learner[i]), stepped = 1;
+      if (p->trained[i] && step_now && (t->learner[i].micro > 0 || pb_dist_world()->size > 1))
+        pb_learner_step(&t->learner[i]), stepped = 1;
     return stepped;
   }
   if (p->method == M_RUBI || p->method == M_MIXIN) {

@@ -222,7 +222,7 @@ static void test_bad_files(void) {
   expect_load_fail("header without ]", "nobracket.ini", "[train\nepochs = 3\n", "nobracket.ini:1:", "expected", NULL);
   expect_load_fail("unknown section", "badsec.ini", "[optimiser]\nlr = 0.1\n",
                    "badsec.ini:1:", "unknown section [optimiser]; did you mean [optim]?",
-                   "(sections: run, log, data, loader, augment, model, train, verify, multilabel, predict, optim, schedule, method)", NULL);
+                   "(sections: run, dist, log, data, loader, augment, model, train, verify, multilabel, predict, optim, schedule, method)", NULL);
   expect_load_fail("unknown key", "badkey.ini", "[optim]\n\nlr_rate = 0.1\n",
                    "badkey.ini:3:", "[optim] unknown key 'lr_rate'; did you mean 'lr'?", NULL);
   expect_load_fail("unknown key, far", "farkey.ini", "[optim]\nfrobnicate = 1\n",
