@@ -1,6 +1,8 @@
 /* evaluate.c: the evaluation pass (evaluate.h). */
 #include "engine/run/evaluate.h"
 
+#include "engine/dist/dist.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,8 +124,13 @@ int pb_run_evaluate(pb_run *r, const pb_dataset *d, pb_eval *out, pb_err *err) {
     if (multi) out->truth = pb_xmalloc((size_t)cap * ktot);
     if (!logits) logits = pb_xmalloc((size_t)eb * ktot * sizeof(float));
   }
-  for (int i = 0; i < d->n; i++) idx[i] = i;
-  pb_run_pass(r, d, 0, idx, d->n, eb, 0, 0);
+  /* data-parallel (r->shard_eval): this rank's share of the set, gathered on rank 0 below */
+  const pb_dist *w = pb_dist_world();
+  int shard = r->shard_eval && w->size > 1;
+  int64_t lo = 0, hi = d->n;
+  if (shard) pb_dist_share(d->n, w->rank, w->size, &lo, &hi);
+  for (int64_t i = lo; i < hi; i++) idx[i - lo] = (int32_t)i;
+  pb_run_pass(r, d, 0, idx, (int)(hi - lo), eb, 0, 0);
   int rc = PB_OK;
   for (pb_batch *b; (b = pb_loader_next(r->loader));) {
     float *x;
@@ -194,6 +201,8 @@ int pb_run_evaluate(pb_run *r, const pb_dataset *d, pb_eval *out, pb_err *err) {
     pb_run_pass_stop(r);
     return rc;
   }
+  if (shard && pb_run_eval_gather(r, d, out, err)) return PB_ERR;
+  if (shard && w->rank > 0) return PB_OK; /* rank 0 holds the set's figures */
   /* a pass that read no image has no accuracy to report (it would print nan and carry on) */
   if (out->n == 0 && d->n > 0)
     return pb_err_set(err, "no %s image could be read (%ld skipped; the first: %s)", d->name, r->pass_bad,

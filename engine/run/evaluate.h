@@ -56,6 +56,12 @@ typedef struct pb_eval {
  * [loader] max_bad_fraction; returns PB_STOPPED when r->stop was set. */
 int pb_run_evaluate(pb_run *r, const pb_dataset *d, pb_eval *out, pb_err *err);
 void pb_eval_free(pb_eval *e);
+/* Data-parallel, with r->shard_eval set (eval_shard.c): pb_run_evaluate is a collective; each
+ * rank evaluates its share and rank 0's out holds the whole set's figures (the other ranks' out
+ * holds nothing to report). pb_run_eval_gather is its last part; pb_run_dist_sync_buffers gives
+ * every rank rank 0's model buffers (batch-norm statistics) before an evaluation. */
+int pb_run_eval_gather(pb_run *r, const pb_dataset *d, pb_eval *out, pb_err *err);
+int pb_run_dist_sync_buffers(pb_run *r, pb_err *err);
 
 /* A multi-label evaluation's figures (e->truth set): the loss (per positive for the inclusive
  * loss, per image for BCE), precision at 1 over the images with a positive (the top-scored label

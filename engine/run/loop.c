@@ -227,16 +227,16 @@ static int epoch_end(train_session *S, int64_t epoch, double t_ep, double t_trai
   if (gseen == 0)
     return pb_err_set(err, "no training image of epoch %" PRId64 " could be read (see the skipped images above)",
                       epoch + 1);
-  if (w->rank > 0) { /* rank 0 evaluates and reports; the checkpoint and the stop are everyone's */
-    if (pb_dist_barrier("the epoch's evaluation on rank 0", err)) return PB_ERR;
-    return epoch_after_report(S, epoch, err);
-  }
+  /* data-parallel: every rank evaluates its share of each set (rank 0's model), rank 0 gathers
+   * the figures and reports; the checkpoint and the stop are everyone's */
+  if (pb_run_dist_sync_buffers(r, err)) return PB_ERR;
   pb_eval val = {0}, tests[PB_RUN_MAX_TESTS] = {{0}};
   int erc = r->val.n ? pb_run_evaluate(r, &r->val, &val, err) : PB_OK;
   for (int k = 0; k < r->ntests && !erc; k++) erc = pb_run_evaluate(r, &r->tests[k], &tests[k], err);
-  if (erc) {
+  if (erc || w->rank > 0) {
     pb_eval_free(&val);
     for (int k = 0; k < r->ntests; k++) pb_eval_free(&tests[k]);
+    if (!erc) return epoch_after_report(S, epoch, err);
     /* a signal during evaluation: the checkpoint evaluates again on resume */
     return erc == PB_STOPPED ? stop_now(S, epoch, r->batches_per_epoch, err) : PB_ERR;
   }
@@ -262,7 +262,6 @@ static int epoch_end(train_session *S, int64_t epoch, double t_ep, double t_trai
   pb_eval_free(&val);
   for (int k = 0; k < r->ntests; k++) pb_eval_free(&tests[k]);
   if (sel) return PB_ERR;
-  if (pb_dist_barrier("the epoch's evaluation on rank 0", err)) return PB_ERR;
   return epoch_after_report(S, epoch, err);
 }
 
@@ -297,6 +296,7 @@ static int train_loop(train_session *S, pb_err *err) {
   if (max_steps > 0 && max_steps < total) total = max_steps;
   int rc = PB_OK;
   r->stop = w->size > 1 ? NULL : pb_stop_flag(); /* ranks stop together, at a step (stop_agreed) */
+  r->shard_eval = w->size > 1;
   if (max_steps > 0 && step0 >= max_steps) {
     pb_log("[train] max_steps = %" PRId64 " was reached before (step %" PRId64 "): nothing to train", max_steps, step0);
     free(perm);

@@ -56,6 +56,7 @@ typedef struct pb_run {
   char first_bad[3][600];
   const volatile sig_atomic_t *stop; /* non-NULL: evaluation gives up when *stop is set */
   int no_verify;         /* embedding models: evaluation collects the embeddings only (plumb embed) */
+  int shard_eval;        /* data-parallel training: evaluations are split over the ranks (eval_shard.c) */
   /* multi-label data ([data] multilabel): the loss's label rows are the k multi-hot rows, and the
    * evaluation keeps each image's per-label scores ([multilabel] score / top_k, metrics/mlscore.h) */
   int multilabel;
