@@ -89,6 +89,30 @@ void pb_bn_bwd_cpu(float *dx, float *dgamma, float *dbeta, const float *dy, cons
                    const float *gamma, const float *save_mean, const float *save_invstd,
                    const pb_bn_params *p, int nthreads);
 
+/* Synchronised batch norm ([dist] sync_bn, kernels/cpu/bn_sync.c): the training forward and
+ * backward split around the sums a caller adds over the data-parallel ranks. x, y, dy, dx are
+ * [n, c, hw]; the sums are double.
+ *   bn_sums:     sums[ch] = sum of x over (n, hw), sums[c + ch] = sum of x^2, sums[2c] = n * hw.
+ *   bn_fwd_sync: from the GLOBAL sums [2c + 1] (cnt = sums[2c]): mean = sums[ch] / cnt, biased
+ *                var = sums[c + ch] / cnt - mean^2 (clamped at 0), save_mean / save_invstd =
+ *                1 / sqrt(var + eps) as bn_fwd_train, running_mean / running_var updated with the
+ *                mean and the UNBIASED var * cnt / (cnt - 1) (momentum as bn_fwd_train), y =
+ *                gamma (x - mean) invstd + beta. With one rank it equals bn_fwd_train to rounding.
+ *   bn_bwd_sums: sums[ch] = sum of dy, sums[c + ch] = sum of dy * (x - mean) * invstd (this rank's).
+ *   bn_bwd_sync: dgamma[ch] += local[c + ch], dbeta[ch] += local[ch] (this rank's part: the
+ *                gradient all-reduce adds the others'); dx = gamma invstd (dy - global[ch] / cnt -
+ *                xhat global[c + ch] / cnt) with the GLOBAL sums and cnt = fwd[2c], the forward's
+ *                global count. dx overwritten. */
+void pb_bn_sums_cpu(double *sums, const float *x, const pb_bn_params *p, int nthreads);
+void pb_bn_fwd_sync_cpu(float *y, float *save_mean, float *save_invstd, float *running_mean, float *running_var,
+                        const float *x, const float *gamma, const float *beta, const double *sums,
+                        const pb_bn_params *p, int nthreads);
+void pb_bn_bwd_sums_cpu(double *sums, const float *dy, const float *x, const float *save_mean,
+                        const float *save_invstd, const pb_bn_params *p, int nthreads);
+void pb_bn_bwd_sync_cpu(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *gamma,
+                        const float *save_mean, const float *save_invstd, const double *local, const double *global,
+                        const double *fwd, const pb_bn_params *p, int nthreads);
+
 /* ------------------------------------------------------------------ activations (elementwise, n elements) */
 
 void pb_relu_fwd_cpu(float *y, const float *x, size_t n);
