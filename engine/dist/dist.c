@@ -66,14 +66,14 @@ static void *watchdog(void *arg) {
 }
 
 static void coll_begin(const char *what) {
-  if (world.size == 1) return;
+  if (world.size == 1 && !world.forced) return;
   pthread_mutex_lock(&wd_mu);
   wd_what = what, wd_since = now_s();
   pthread_mutex_unlock(&wd_mu);
 }
 
 static void coll_end(void) {
-  if (world.size == 1) return;
+  if (world.size == 1 && !world.forced) return;
   pthread_mutex_lock(&wd_mu);
   wd_what = NULL;
   pthread_mutex_unlock(&wd_mu);
@@ -99,7 +99,11 @@ int pb_dist_init(pb_err *err) {
     world.local_rank = env_int("SLURM_LOCALID", 0);
     world.local_size = env_int("SLURM_STEP_TASKS_PER_NODE", env_int("SLURM_NTASKS_PER_NODE", 1));
   }
-  if (world.size == 1) {
+  /* PLUMB_DIST_ONE=1: a world of one still goes through MPI (and NCCL on a GPU), to measure what
+   * the machinery costs (scripts/gpu-check.sh) */
+  const char *one = getenv("PLUMB_DIST_ONE");
+  world.forced = one && !strcmp(one, "1");
+  if (world.size == 1 && !world.forced) {
     world.rank = 0, world.local_rank = 0, world.local_size = 1, world.launcher = "none";
     return PB_OK;
   }
@@ -155,7 +159,7 @@ int pb_dist_configure(const pb_config *cfg, pb_ctx *ctx, pb_err *err) {
   const char *red = pb_config_str(cfg, "dist", "reduce");
   world.reduce = !strcmp(red, "ordered") ? PB_REDUCE_ORDERED : PB_REDUCE_LIBRARY;
   world.timeout_s = pb_config_float(cfg, "dist", "timeout");
-  if (world.size == 1 || ctx->dev.kind != PB_DEV_CUDA) return PB_OK;
+  if ((world.size == 1 && !world.forced) || ctx->dev.kind != PB_DEV_CUDA) return PB_OK;
   return pb_dist_nccl_init(ctx, err);
 }
 
@@ -217,15 +221,18 @@ static int ordered_sum(float *buf, size_t n, float scale, const char *what, pb_e
 }
 
 int pb_dist_allreduce_grads(pb_ctx *ctx, float *buf, size_t n, float scale, const char *what, pb_err *err) {
-  if (world.size == 1) {
+  if (world.size == 1 && !world.forced) {
     if (scale != 1.0f) ctx->ops->scale(ctx, buf, scale, n);
     return PB_OK;
   }
   if (n > (size_t)INT32_MAX) return pb_err_set(err, "%s: %zu values are more than one MPI call takes", what, n);
+  double t0 = now_s();
+  world.grad_calls++, world.grad_values = n;
   if (ctx->dev.kind == PB_DEV_CUDA) {
     coll_begin(what);
     int rc = pb_dist_nccl_allreduce(ctx, buf, n, scale, what, err);
     coll_end();
+    world.grad_seconds += now_s() - t0;
     return rc;
   }
   coll_begin(what);
@@ -241,6 +248,7 @@ int pb_dist_allreduce_grads(pb_ctx *ctx, float *buf, size_t n, float scale, cons
   rc = ordered_sum(buf, n, scale, what, err);
 #endif
   coll_end();
+  world.grad_seconds += now_s() - t0;
   return rc;
 }
 

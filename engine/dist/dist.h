@@ -35,8 +35,14 @@ typedef struct pb_dist {
   double timeout_s;           /* collectives longer than this abort the job (0: never) */
   int reduce;                 /* gradients: PB_REDUCE_ORDERED (rank order, every rank the same
                                  bits, run after run) or PB_REDUCE_LIBRARY (MPI_Allreduce / NCCL) */
-  int nccl;                   /* gradients of GPU ranks go through NCCL (set by pb_dist_bind) */
+  int nccl;                   /* gradients of GPU ranks go through NCCL (set by pb_dist_configure) */
+  int forced;                 /* PLUMB_DIST_ONE=1: a world of one runs the exchange all the same */
   void *impl;                 /* the transport's state (dist_mpi.c, dist_nccl.c) */
+  /* the gradient all-reduces so far: calls, values per call (the last), host seconds spent in
+   * them (CPU ranks: the whole exchange; GPU ranks: only the enqueueing) */
+  long grad_calls;
+  size_t grad_values;
+  double grad_seconds;
 } pb_dist;
 
 /* The process's world (size 1 until pb_dist_init found a launch). */

@@ -502,7 +502,15 @@ static int session(train_session *S, pb_config *cfg, const char *resume, pb_err 
     }
     pb_report_add(&S->rep, tb);
   }
+  double t_loop = now_s();
   int rc = train_loop(S, err);
+  t_loop = now_s() - t_loop;
+  if ((w->size > 1 || w->forced) && w->grad_calls) /* the price of the ranks: rank 0's time in the gradient exchange */
+    pb_log("data-parallel: %ld gradient all-reduces of %.2f MB, %.3f ms each on rank 0%s: %.1f%% of the %.1f s training "
+           "loop",
+           w->grad_calls, (double)w->grad_values * 4e-6, 1e3 * w->grad_seconds / (double)w->grad_calls,
+           r->ctx.dev.kind == PB_DEV_CUDA ? " (enqueueing; NCCL runs on the stream)" : "",
+           100.0 * w->grad_seconds / PB_MAX(t_loop, 1e-9), t_loop);
   pb_report_free(&S->rep);
   if (rc == PB_OK) pb_log("done: %d epochs, %" PRId64 " steps; run folder %s", r->epochs, pb_trainer_step(r->tr), S->f.dir);
   return rc == LOOP_MAX_STEPS ? PB_OK : rc;

@@ -96,7 +96,7 @@ void pb_learner_step(pb_learner *l) {
   pb_model *m = l->model;
   pb_ctx *c = m->ctx;
   const pb_dist *w = pb_dist_world();
-  if (w->size > 1) { /* data-parallel: the mean of the ranks' gradients (engine/dist/dist.h) */
+  if (w->size > 1 || w->forced) { /* data-parallel: the mean of the ranks' gradients (engine/dist/dist.h) */
     pb_err e = {{0}};
     if (pb_dist_allreduce_grads(c, m->grads, m->nparams, 1.0f / (float)w->size, "the gradients", &e)) {
       fprintf(stderr, "plumb: rank %d: error: %s\n", w->rank, e.msg);

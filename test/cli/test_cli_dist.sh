@@ -7,7 +7,8 @@
 #     on rank 0 (every column equal; the loss sums to 1e-5);
 #   - only rank 0 writes (one log session, one metrics row per epoch);
 #   - stopped by max_steps, and by SIGTERM (exit 75), the rerun resumes bit-identical;
-#   - [dist] reduce = library (MPI_Allreduce) agrees within 1e-5;
+#   - [dist] reduce = library (MPI_Allreduce) agrees within 1e-5; PLUMB_DIST_ONE=1 (the exchange
+#     for a world of one, as scripts/gpu-check.sh measures NCCL's overhead) changes nothing;
 #   - a last batch smaller than the ranks is left out and said; one split unevenly trains;
 #   - errors: a batch not a multiple of the ranks; ranks started with different configs; a rank
 #     killed (-9) ends the job with the last checkpoint intact; a rank stopped (SIGSTOP) is caught
@@ -103,6 +104,9 @@ for n in 2 4; do
   check "$n ranks: metrics.csv (training figures of all ranks, sharded evaluation of 253 test images) == accumulation's" \
     same_metrics "$R/dp$n/metrics.csv" "$R/acc$n/metrics.csv"
 done
+PLUMB_DIST_ONE=1 "$PLUMB" train "$T/c.ini" --set run.name=forced > "$T/forced.log" 2>&1
+check "PLUMB_DIST_ONE=1: a world of one through MPI, bit-identical to no MPI" \
+  eval "grep -q 'data-parallel: 16 gradient all-reduces' '$T/forced.log' && compare '$R/forced/$F.safetensors' '$R/one/$F.safetensors' same"
 check "rank 0 alone wrote: one session in log.txt, 2 metrics rows" \
   test "$(grep -c '^plumb 0' "$R/dp4/log.txt") $(($(wc -l < "$R/dp4/metrics.csv") - 1))" = "1 2"
 check "the other ranks printed nothing" test "$(grep -c '^rank [123]:' "$T/dp4.log")" -eq 0
