@@ -155,10 +155,35 @@ void pb_dist_abort(int code) {
   _exit(code);
 }
 
+void pb_dist_bucket_ready(void *bucket, size_t lo) {
+  pb_dist_bucket *b = bucket;
+  if (lo >= b->sent_lo || b->sent_lo - lo < b->bucket) return;
+  pb_err err = {{0}};
+  double t0 = now_s();
+  if (pb_dist_nccl_launch(b->ctx, b->grads + lo, b->sent_lo - lo, "a gradient bucket", &err)) {
+    fprintf(stderr, "plumb: rank %d: error: %s\n", world.rank, err.msg);
+    pb_dist_abort(1);
+  }
+  world.grad_seconds += now_s() - t0;
+  b->sent_lo = lo;
+}
+
+int pb_dist_bucket_finish(pb_dist_bucket *b, float scale, const char *what, pb_err *err) {
+  double t0 = now_s();
+  world.grad_calls++, world.grad_values = b->n;
+  int rc = b->sent_lo > 0 ? pb_dist_nccl_launch(b->ctx, b->grads, b->sent_lo, what, err) : PB_OK;
+  if (rc == PB_OK) rc = pb_dist_nccl_join(b->ctx, err);
+  if (rc == PB_OK && scale != 1.0f) b->ctx->ops->scale(b->ctx, b->grads, scale, b->n);
+  b->sent_lo = b->n; /* the next backward starts from the top again */
+  world.grad_seconds += now_s() - t0;
+  return rc;
+}
+
 int pb_dist_configure(const pb_config *cfg, pb_ctx *ctx, pb_err *err) {
   const char *red = pb_config_str(cfg, "dist", "reduce");
   world.reduce = !strcmp(red, "ordered") ? PB_REDUCE_ORDERED : PB_REDUCE_LIBRARY;
   world.timeout_s = pb_config_float(cfg, "dist", "timeout");
+  world.bucket_values = (size_t)(pb_config_float(cfg, "dist", "bucket_mb") * 1e6 / sizeof(float));
   if ((world.size == 1 && !world.forced) || ctx->dev.kind != PB_DEV_CUDA) return PB_OK;
   return pb_dist_nccl_init(ctx, err);
 }

@@ -33,6 +33,7 @@ typedef struct pb_dist {
   int transport;              /* PB_DIST_SINGLE / PB_DIST_MPI */
   const char *launcher;       /* "none", "mpirun", "srun" */
   double timeout_s;           /* collectives longer than this abort the job (0: never) */
+  size_t bucket_values;       /* [dist] bucket_mb in floats (0: one exchange after the backward) */
   int reduce;                 /* gradients: PB_REDUCE_ORDERED (rank order, every rank the same
                                  bits, run after run) or PB_REDUCE_LIBRARY (MPI_Allreduce / NCCL) */
   int nccl;                   /* gradients of GPU ranks go through NCCL (set by pb_dist_configure) */
@@ -64,6 +65,20 @@ void pb_dist_abort(int code) __attribute__((noreturn));
  * in a timeout's message. Host buffers unless said otherwise. */
 /* In place, on the context's device (the gradients): buf[i] = scale * sum over ranks. */
 int pb_dist_allreduce_grads(struct pb_ctx *ctx, float *buf, size_t n, float scale, const char *what, pb_err *err);
+/* Buckets overlapped with the backward pass (GPU ranks, [dist] bucket_mb > 0, a model stepped
+ * after each backward): the model's backward calls pb_dist_bucket_ready after each layer
+ * (pb_model.grads_ready) and every time bucket values of finished gradients have piled up above
+ * what was sent, they go to an NCCL all-reduce on a stream of its own while the earlier layers'
+ * backward runs on the compute stream; at the step, pb_dist_bucket_finish sends the rest, makes
+ * the compute stream wait for the exchange, scales, and rearms for the next backward. */
+typedef struct pb_dist_bucket {
+  struct pb_ctx *ctx;
+  float *grads;
+  size_t n, sent_lo, bucket; /* gradients [sent_lo, n) are on their way */
+} pb_dist_bucket;
+void pb_dist_bucket_ready(void *bucket, size_t lo);
+int pb_dist_bucket_finish(pb_dist_bucket *b, float scale, const char *what, pb_err *err);
+
 /* Host sums / maxima, in place. */
 int pb_dist_sum_f64(double *buf, int n, const char *what, pb_err *err);
 int pb_dist_sum_i64(int64_t *buf, int n, const char *what, pb_err *err);

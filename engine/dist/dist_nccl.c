@@ -20,6 +20,8 @@
 
 static ncclComm_t comm;
 static int have_comm;
+static cudaStream_t comm_stream; /* the bucket launches (overlapped with the backward pass) */
+static cudaEvent_t ev_ready, ev_done;
 
 int pb_dist_nccl_init(pb_ctx *ctx, pb_err *err) {
   pb_dist *w = pb_dist_world();
@@ -39,11 +41,43 @@ int pb_dist_nccl_init(pb_ctx *ctx, pb_err *err) {
                       ncclGetErrorString(r));
   have_comm = 1;
   w->nccl = 1;
+  if ((ce = cudaStreamCreateWithFlags(&comm_stream, cudaStreamNonBlocking)) != cudaSuccess ||
+      (ce = cudaEventCreateWithFlags(&ev_ready, cudaEventDisableTiming)) != cudaSuccess ||
+      (ce = cudaEventCreateWithFlags(&ev_done, cudaEventDisableTiming)) != cudaSuccess)
+    return pb_err_set(err, "the NCCL stream and events: %s", cudaGetErrorString(ce));
+  return PB_OK;
+}
+
+int pb_dist_nccl_launch(pb_ctx *ctx, float *buf, size_t n, const char *what, pb_err *err) {
+  if (!have_comm) return pb_err_set(err, "%s: no NCCL communicator", what);
+  cudaError_t ce;
+  if ((ce = cudaEventRecord(ev_ready, (cudaStream_t)ctx->cuda->stream)) != cudaSuccess ||
+      (ce = cudaStreamWaitEvent(comm_stream, ev_ready, 0)) != cudaSuccess)
+    return pb_err_set(err, "%s: %s", what, cudaGetErrorString(ce));
+  ncclResult_t r = ncclAllReduce(buf, buf, n, ncclFloat32, ncclSum, comm, comm_stream);
+  if (r != ncclSuccess) return pb_err_set(err, "rank %d: %s: ncclAllReduce: %s", pb_dist_world()->rank, what, ncclGetErrorString(r));
+  return PB_OK;
+}
+
+int pb_dist_nccl_join(pb_ctx *ctx, pb_err *err) {
+  cudaError_t ce;
+  if ((ce = cudaEventRecord(ev_done, comm_stream)) != cudaSuccess ||
+      (ce = cudaStreamWaitEvent((cudaStream_t)ctx->cuda->stream, ev_done, 0)) != cudaSuccess)
+    return pb_err_set(err, "the gradient exchange: %s", cudaGetErrorString(ce));
+  ncclResult_t async = ncclSuccess;
+  ncclCommGetAsyncError(comm, &async);
+  if (async != ncclSuccess)
+    return pb_err_set(err, "rank %d: the gradient exchange: NCCL: %s", pb_dist_world()->rank, ncclGetErrorString(async));
   return PB_OK;
 }
 
 void pb_dist_nccl_free(void) {
-  if (have_comm) ncclCommDestroy(comm);
+  if (have_comm) {
+    ncclCommDestroy(comm);
+    cudaStreamDestroy(comm_stream);
+    cudaEventDestroy(ev_ready);
+    cudaEventDestroy(ev_done);
+  }
   have_comm = 0;
 }
 
@@ -73,6 +107,16 @@ void pb_dist_nccl_free(void) {}
 int pb_dist_nccl_allreduce(pb_ctx *ctx, float *buf, size_t n, float scale, const char *what, pb_err *err) {
   (void)ctx, (void)buf, (void)n, (void)scale;
   return pb_err_set(err, "%s: no NCCL in this build", what);
+}
+
+int pb_dist_nccl_launch(pb_ctx *ctx, float *buf, size_t n, const char *what, pb_err *err) {
+  (void)ctx, (void)buf, (void)n;
+  return pb_err_set(err, "%s: no NCCL in this build", what);
+}
+
+int pb_dist_nccl_join(pb_ctx *ctx, pb_err *err) {
+  (void)ctx;
+  return pb_err_set(err, "no NCCL in this build");
 }
 
 #endif

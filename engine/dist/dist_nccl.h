@@ -17,4 +17,10 @@ void pb_dist_nccl_free(void);
  * wait here; NCCL's own errors are checked when the stream is next waited for, and here). */
 int pb_dist_nccl_allreduce(struct pb_ctx *ctx, float *buf, size_t n, float scale, const char *what, pb_err *err);
 
+/* buf [n] on the GPU: an all-reduce (sum) of it enqueued on NCCL's own stream after what the
+ * compute stream holds now (an event between them); no scale. */
+int pb_dist_nccl_launch(struct pb_ctx *ctx, float *buf, size_t n, const char *what, pb_err *err);
+/* The compute stream waits for every launch so far (an event). */
+int pb_dist_nccl_join(struct pb_ctx *ctx, pb_err *err);
+
 #endif

@@ -243,10 +243,22 @@ float *pb_model_forward(pb_model *m, const float *x, int n, int train) {
 
 void pb_model_backward(pb_model *m, const float *dout, int n) { pb_model_backward_hook(m, dout, n, NULL, NULL); }
 
+/* The lowest gradient offset of l's trainable tensors (its children's too), else lo. */
+static size_t grad_lo(const pb_model *m, const pb_layer *l, size_t lo) {
+  for (int j = 0; j < l->nparams; j++)
+    if (l->params[j].kind == PB_PARAM_TRAINABLE && l->params[j].grad) {
+      size_t off = (size_t)(l->params[j].grad - m->grads);
+      if (off < lo) lo = off;
+    }
+  for (int c = 0; c < l->nchildren; c++) lo = grad_lo(m, l->children[c], lo);
+  return lo;
+}
+
 void pb_model_backward_hook(pb_model *m, const float *dout, int n, pb_feature_grad_fn hook, void *user) {
   PB_ASSERT(n == m->last_n && !m->infer_only && m->nlayers >= (hook ? 2 : 1));
   const float *dy = dout;
   int which = 0;
+  size_t lo = m->nparams;
   for (int i = m->nlayers - 1; i >= 0; i--) {
     pb_layer *l = m->layers[i];
     if (l->alias) continue;
@@ -257,6 +269,10 @@ void pb_model_backward_hook(pb_model *m, const float *dout, int n, pb_feature_gr
     l->vt->backward(l, m->ctx, n, x, m->act[i], dy, dx);
     /* the classifier's input gradient is formed: the hook adds to it before it flows on */
     if (hook && i == m->nlayers - 1) hook(user, dx, n);
+    if (m->grads_ready) {
+      lo = grad_lo(m, l, lo);
+      m->grads_ready(m->grads_ready_user, lo);
+    }
     dy = dx;
     which ^= 1;
   }

@@ -40,6 +40,12 @@ typedef struct pb_model {
   float **act;       /* act[i]: output of layer i ([max_n, out numel]) */
   float *act_block, *saved_block, *dbuf[2], *work_block;
   int infer_only;     /* planned with pb_model_finalize_infer */
+  /* Optional: called during backward after each layer's, with the lowest offset into grads from
+   * which on every gradient is final for this backward (the layers from this one to the last are
+   * done; grads are laid out in layer order). The data-parallel buckets start their exchange
+   * there while the earlier layers' backward runs (engine/dist/dist.h). */
+  void (*grads_ready)(void *user, size_t lo);
+  void *grads_ready_user;
   /* bytes planned on the device, by purpose (pb_model_print_memory) */
   size_t mem_params, mem_grads, mem_buffers, mem_act, mem_saved, mem_dgrad, mem_work;
   int ntensors, tensors_cap;

@@ -1,4 +1,5 @@
 /* learner.c: a model with its optimizer, schedule, accumulation and clipping (trainer.h). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "engine/device/backend.h"
@@ -82,8 +83,24 @@ int pb_learner_init(pb_learner *l, pb_model *m, const pb_config *cfg, int64_t st
   return PB_OK;
 }
 
+void pb_learner_overlap(pb_learner *l, const pb_config *cfg) {
+  const pb_dist *w = pb_dist_world();
+  pb_model *m = l->model;
+  double mb = pb_config_float(cfg, "dist", "bucket_mb");
+  if (m->infer_only || m->ctx->dev.kind != PB_DEV_CUDA || (w->size == 1 && !w->forced) || l->accum_steps != 1 ||
+      !(mb > 0))
+    return;
+  pb_dist_bucket *b = pb_xcalloc(1, sizeof *b);
+  b->ctx = m->ctx, b->grads = m->grads, b->n = b->sent_lo = m->nparams;
+  b->bucket = PB_MAX((size_t)(mb * 1e6 / sizeof(float)), 1);
+  l->bucket = b;
+  m->grads_ready = pb_dist_bucket_ready, m->grads_ready_user = b;
+}
+
 void pb_learner_free(pb_learner *l) {
   if (!l || !l->model) return;
+  if (l->bucket) l->model->grads_ready = NULL, l->model->grads_ready_user = NULL;
+  free(l->bucket);
   pb_ctx *c = l->model->ctx;
   pb_optim_free(&l->opt);
   pb_guard_free(l);
@@ -98,7 +115,9 @@ void pb_learner_step(pb_learner *l) {
   const pb_dist *w = pb_dist_world();
   if (w->size > 1 || w->forced) { /* data-parallel: the mean of the ranks' gradients (engine/dist/dist.h) */
     pb_err e = {{0}};
-    if (pb_dist_allreduce_grads(c, m->grads, m->nparams, 1.0f / (float)w->size, "the gradients", &e)) {
+    float scale = 1.0f / (float)w->size;
+    if (l->bucket ? pb_dist_bucket_finish(l->bucket, scale, "the gradients", &e)
+                  : pb_dist_allreduce_grads(c, m->grads, m->nparams, scale, "the gradients", &e)) {
       fprintf(stderr, "plumb: rank %d: error: %s\n", w->rank, e.msg);
       pb_dist_abort(1);
     }

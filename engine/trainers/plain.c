@@ -99,5 +99,6 @@ pb_trainer *pb_trainer_plain(const pb_config *cfg, pb_model *m, int64_t steps_pe
   int all[PB_LOSS_MAX_TERMS]; /* the spike guard watches the objective: every term, weighted */
   for (int i = 0; i < t->terms.n; i++) all[i] = i;
   pb_guard_watch(&t->learner[0], t, all, NULL, t->terms.n);
+  pb_learner_overlap(&t->learner[0], cfg); /* data-parallel GPU ranks: buckets during the backward */
   return t;
 }

@@ -61,6 +61,7 @@ typedef struct pb_learner {
   long last_seen[PB_LOSS_MAX_TERMS];
   double step_loss;    /* of the last checked step (NAN: none) */
   char spike_msg[400];
+  struct pb_dist_bucket *bucket; /* data-parallel GPU buckets overlapping the backward (NULL: none) */
 } pb_learner;
 
 enum { PB_GUARD_OFF = 0, PB_GUARD_SKIP, PB_GUARD_STOP };
@@ -70,6 +71,10 @@ enum { PB_GUARD_OFF = 0, PB_GUARD_SKIP, PB_GUARD_STOP };
 int pb_learner_init(pb_learner *l, pb_model *m, const pb_config *cfg, int64_t steps_per_epoch, int epochs,
                     pb_err *err);
 void pb_learner_free(pb_learner *l);
+/* Data-parallel GPU ranks with [dist] bucket_mb > 0, for a learner stepped after each backward
+ * of its model (accum_steps 1; the plain trainer): its backward starts the gradient exchange in
+ * buckets (engine/dist/dist.h). Otherwise nothing. */
+void pb_learner_overlap(pb_learner *l, const pb_config *cfg);
 /* Clips, sets the scheduled rate, steps the optimizer and zeroes the gradients. */
 void pb_learner_step(pb_learner *l);
 /* guard.c: [run] on_nonfinite for l (allocates the snapshot; off: nothing). */
