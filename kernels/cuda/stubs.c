@@ -103,6 +103,22 @@ void pb_bn_bwd_cuda(float *dx, float *dgamma, float *dbeta, const float *dy, con
   pb_cuda_absent(__func__);
 }
 
+void pb_bn_sums_cuda(double *sums, const float *x, const pb_bn_params *p, const pb_cuda_env *env) {
+  pb_cuda_absent(__func__);
+}
+
+void pb_bn_fwd_sync_cuda(float *y, float *save_mean, float *save_invstd, float *running_mean, float *running_var, const float *x, const float *gamma, const float *beta, const double *sums, const pb_bn_params *p, const pb_cuda_env *env) {
+  pb_cuda_absent(__func__);
+}
+
+void pb_bn_bwd_sums_cuda(double *sums, const float *dy, const float *x, const float *save_mean, const float *save_invstd, const pb_bn_params *p, const pb_cuda_env *env) {
+  pb_cuda_absent(__func__);
+}
+
+void pb_bn_bwd_sync_cuda(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *gamma, const float *save_mean, const float *save_invstd, const double *local, const double *global, const double *fwd, const pb_bn_params *p, const pb_cuda_env *env) {
+  pb_cuda_absent(__func__);
+}
+
 void pb_relu_fwd_cuda(float *y, const float *x, size_t n, const pb_cuda_env *env) {
   pb_cuda_absent(__func__);
 }
