@@ -37,6 +37,7 @@ const pb_cfg_key pb_cfg_keys[] = {
 
   {"dist", "reduce",           E, 0, 0, "ordered", "ordered|library", "data-parallel CPU ranks: how gradients are summed over ranks: ordered = in rank order, the same bits on every rank and every run (N ranks x batch B equal one process with batch B and accum_steps N when N is a power of 2); library = MPI_Allreduce (its algorithm's order). GPU ranks: NCCL"},
   {"dist", "bucket_mb",        F, 0, 1e5, "25", NULL, "data-parallel GPU ranks: the gradients go to NCCL in buckets of this many MB as soon as the backward pass has finished them, overlapping the rest of it (a model stepped after every backward: accum_steps = 1, one-model runs; 0 = one exchange after the backward)"},
+  {"dist", "sync_bn",          B, 0, 0, "false", NULL, "data-parallel: batch norm's training statistics over the global batch (every rank's samples; two small all-reduces per batch-norm layer and step), as torch.nn.SyncBatchNorm; false = each rank's own, as PyTorch DDP's default"},
   {"dist", "timeout",          F, 0, 1e7, "1800", NULL, "data-parallel: seconds a collective may wait for the other ranks before every rank is stopped (a rank died or hangs; 0 = wait forever)"},
   {"log", "tensorboard",      B, 0, 0, "false", NULL, "also write a TensorBoard events file (events.out.tfevents.*) into the run directory: progress/* scalars at each progress line, every metrics.csv column at each epoch's last step (tensorboard --logdir runs/)"},
 

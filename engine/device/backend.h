@@ -74,6 +74,16 @@ typedef struct pb_backend {
                       const float *running_mean, const float *running_var, const pb_bn_params *p);
   void (*bn_bwd)(pb_ctx *ctx, float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
                  const float *gamma, const float *save_mean, const float *save_invstd, const pb_bn_params *p);
+  /* synchronised batch norm ([dist] sync_bn; kernels/ops.h pb_bn_*sync*): sums double on the device */
+  void (*bn_sums)(pb_ctx *ctx, double *sums, const float *x, const pb_bn_params *p);
+  void (*bn_fwd_sync)(pb_ctx *ctx, float *y, float *save_mean, float *save_invstd, float *running_mean,
+                      float *running_var, const float *x, const float *gamma, const float *beta, const double *sums,
+                      const pb_bn_params *p);
+  void (*bn_bwd_sums)(pb_ctx *ctx, double *sums, const float *dy, const float *x, const float *save_mean,
+                      const float *save_invstd, const pb_bn_params *p);
+  void (*bn_bwd_sync)(pb_ctx *ctx, float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
+                      const float *gamma, const float *save_mean, const float *save_invstd, const double *local,
+                      const double *global, const double *fwd, const pb_bn_params *p);
 
   /* ---------------------------------------------------------------- activations */
   void (*relu_fwd)(pb_ctx *ctx, float *y, const float *x, size_t n);

@@ -88,6 +88,23 @@ static void cpu_bn_bwd(pb_ctx *ctx, float *dx, float *dgamma, float *dbeta, cons
                        const float *gamma, const float *save_mean, const float *save_invstd, const pb_bn_params *p) {
   pb_bn_bwd_cpu(dx, dgamma, dbeta, dy, x, gamma, save_mean, save_invstd, p, ctx->nthreads);
 }
+static void cpu_bn_sums(pb_ctx *ctx, double *sums, const float *x, const pb_bn_params *p) {
+  pb_bn_sums_cpu(sums, x, p, ctx->nthreads);
+}
+static void cpu_bn_fwd_sync(pb_ctx *ctx, float *y, float *save_mean, float *save_invstd, float *running_mean,
+                             float *running_var, const float *x, const float *gamma, const float *beta,
+                             const double *sums, const pb_bn_params *p) {
+  pb_bn_fwd_sync_cpu(y, save_mean, save_invstd, running_mean, running_var, x, gamma, beta, sums, p, ctx->nthreads);
+}
+static void cpu_bn_bwd_sums(pb_ctx *ctx, double *sums, const float *dy, const float *x, const float *save_mean,
+                             const float *save_invstd, const pb_bn_params *p) {
+  pb_bn_bwd_sums_cpu(sums, dy, x, save_mean, save_invstd, p, ctx->nthreads);
+}
+static void cpu_bn_bwd_sync(pb_ctx *ctx, float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
+                             const float *gamma, const float *save_mean, const float *save_invstd, const double *local,
+                             const double *global, const double *fwd, const pb_bn_params *p) {
+  pb_bn_bwd_sync_cpu(dx, dgamma, dbeta, dy, x, gamma, save_mean, save_invstd, local, global, fwd, p, ctx->nthreads);
+}
 
 /* ------------------------------------------------------------------ activations */
 
@@ -376,6 +393,10 @@ const pb_backend pb_backend_cpu = {
     .bn_fwd_train = cpu_bn_fwd_train,
     .bn_fwd_eval = cpu_bn_fwd_eval,
     .bn_bwd = cpu_bn_bwd,
+    .bn_sums = cpu_bn_sums,
+    .bn_fwd_sync = cpu_bn_fwd_sync,
+    .bn_bwd_sums = cpu_bn_bwd_sums,
+    .bn_bwd_sync = cpu_bn_bwd_sync,
     .relu_fwd = cpu_relu_fwd,
     .relu_bwd = cpu_relu_bwd,
     .sigmoid_fwd = cpu_sigmoid_fwd,

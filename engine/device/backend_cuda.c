@@ -80,6 +80,23 @@ static void cuda_bn_bwd(pb_ctx *ctx, float *dx, float *dgamma, float *dbeta, con
                         const float *gamma, const float *save_mean, const float *save_invstd, const pb_bn_params *p) {
   pb_bn_bwd_cuda(dx, dgamma, dbeta, dy, x, gamma, save_mean, save_invstd, p, ctx->cuda);
 }
+static void cuda_bn_sums(pb_ctx *ctx, double *sums, const float *x, const pb_bn_params *p) {
+  pb_bn_sums_cuda(sums, x, p, ctx->cuda);
+}
+static void cuda_bn_fwd_sync(pb_ctx *ctx, float *y, float *save_mean, float *save_invstd, float *running_mean,
+                             float *running_var, const float *x, const float *gamma, const float *beta,
+                             const double *sums, const pb_bn_params *p) {
+  pb_bn_fwd_sync_cuda(y, save_mean, save_invstd, running_mean, running_var, x, gamma, beta, sums, p, ctx->cuda);
+}
+static void cuda_bn_bwd_sums(pb_ctx *ctx, double *sums, const float *dy, const float *x, const float *save_mean,
+                             const float *save_invstd, const pb_bn_params *p) {
+  pb_bn_bwd_sums_cuda(sums, dy, x, save_mean, save_invstd, p, ctx->cuda);
+}
+static void cuda_bn_bwd_sync(pb_ctx *ctx, float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
+                             const float *gamma, const float *save_mean, const float *save_invstd, const double *local,
+                             const double *global, const double *fwd, const pb_bn_params *p) {
+  pb_bn_bwd_sync_cuda(dx, dgamma, dbeta, dy, x, gamma, save_mean, save_invstd, local, global, fwd, p, ctx->cuda);
+}
 static void cuda_relu_fwd(pb_ctx *ctx, float *y, const float *x, size_t n) { pb_relu_fwd_cuda(y, x, n, ctx->cuda); }
 static void cuda_relu_bwd(pb_ctx *ctx, float *dx, const float *dy, const float *y, size_t n) {
   pb_relu_bwd_cuda(dx, dy, y, n, ctx->cuda);
@@ -293,6 +310,10 @@ const pb_backend pb_backend_cuda = {
     .bn_fwd_train = cuda_bn_fwd_train,
     .bn_fwd_eval = cuda_bn_fwd_eval,
     .bn_bwd = cuda_bn_bwd,
+    .bn_sums = cuda_bn_sums,
+    .bn_fwd_sync = cuda_bn_fwd_sync,
+    .bn_bwd_sums = cuda_bn_bwd_sums,
+    .bn_bwd_sync = cuda_bn_bwd_sync,
     .relu_fwd = cuda_relu_fwd,
     .relu_bwd = cuda_relu_bwd,
     .sigmoid_fwd = cuda_sigmoid_fwd,

@@ -38,6 +38,8 @@ typedef struct pb_dist {
                                  bits, run after run) or PB_REDUCE_LIBRARY (MPI_Allreduce / NCCL) */
   int nccl;                   /* gradients of GPU ranks go through NCCL (set by pb_dist_configure) */
   int forced;                 /* PLUMB_DIST_ONE=1: a world of one runs the exchange all the same */
+  int sync_bn;                /* [dist] sync_bn with several ranks: batch norm's training statistics are
+                                 the global batch's (engine/layers/batchnorm.c) */
   void *impl;                 /* the transport's state (dist_mpi.c, dist_nccl.c) */
   /* the gradient all-reduces so far: calls, values per call (the last), host seconds spent in
    * them (CPU ranks: the whole exchange; GPU ranks: only the enqueueing) */
@@ -78,6 +80,10 @@ typedef struct pb_dist_bucket {
 } pb_dist_bucket;
 void pb_dist_bucket_ready(void *bucket, size_t lo);
 int pb_dist_bucket_finish(pb_dist_bucket *b, float scale, const char *what, pb_err *err);
+
+/* In place on the context's device, n doubles summed over the ranks (synchronised batch norm's
+ * statistics; MPI on CPU ranks, NCCL on the compute stream on GPU ranks). */
+int pb_dist_sum_f64_dev(struct pb_ctx *ctx, double *buf, size_t n, const char *what, pb_err *err);
 
 /* Host sums / maxima, in place. */
 int pb_dist_sum_f64(double *buf, int n, const char *what, pb_err *err);

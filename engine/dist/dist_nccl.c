@@ -59,6 +59,13 @@ int pb_dist_nccl_launch(pb_ctx *ctx, float *buf, size_t n, const char *what, pb_
   return PB_OK;
 }
 
+int pb_dist_nccl_sum_f64(pb_ctx *ctx, double *buf, size_t n, const char *what, pb_err *err) {
+  if (!have_comm) return pb_err_set(err, "%s: no NCCL communicator", what);
+  ncclResult_t r = ncclAllReduce(buf, buf, n, ncclFloat64, ncclSum, comm, (cudaStream_t)ctx->cuda->stream);
+  if (r != ncclSuccess) return pb_err_set(err, "rank %d: %s: ncclAllReduce: %s", pb_dist_world()->rank, what, ncclGetErrorString(r));
+  return PB_OK;
+}
+
 int pb_dist_nccl_join(pb_ctx *ctx, pb_err *err) {
   cudaError_t ce;
   if ((ce = cudaEventRecord(ev_done, comm_stream)) != cudaSuccess ||
@@ -110,6 +117,11 @@ int pb_dist_nccl_allreduce(pb_ctx *ctx, float *buf, size_t n, float scale, const
 }
 
 int pb_dist_nccl_launch(pb_ctx *ctx, float *buf, size_t n, const char *what, pb_err *err) {
+  (void)ctx, (void)buf, (void)n;
+  return pb_err_set(err, "%s: no NCCL in this build", what);
+}
+
+int pb_dist_nccl_sum_f64(pb_ctx *ctx, double *buf, size_t n, const char *what, pb_err *err) {
   (void)ctx, (void)buf, (void)n;
   return pb_err_set(err, "%s: no NCCL in this build", what);
 }

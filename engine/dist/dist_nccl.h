@@ -20,6 +20,8 @@ int pb_dist_nccl_allreduce(struct pb_ctx *ctx, float *buf, size_t n, float scale
 /* buf [n] on the GPU: an all-reduce (sum) of it enqueued on NCCL's own stream after what the
  * compute stream holds now (an event between them); no scale. */
 int pb_dist_nccl_launch(struct pb_ctx *ctx, float *buf, size_t n, const char *what, pb_err *err);
+/* buf [n] doubles on the GPU: the sum over ranks in place, on the compute stream. */
+int pb_dist_nccl_sum_f64(struct pb_ctx *ctx, double *buf, size_t n, const char *what, pb_err *err);
 /* The compute stream waits for every launch so far (an event). */
 int pb_dist_nccl_join(struct pb_ctx *ctx, pb_err *err);
 

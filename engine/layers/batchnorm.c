@@ -1,10 +1,13 @@
-/* batchnorm.c: BatchNorm2d (and BatchNorm1d on (D,1,1) inputs) over the ops table's bn_* entries
+/* batchnorm.c: BatchNorm2d (and BatchNorm1d on (D,1,1) inputs; SyncBatchNorm with [dist] sync_bn)
+ * over the ops table's bn_* entries
  * (engine/device/backend.h: pb_bn_*_cpu in kernels/cpu/batchnorm.c, pb_bn_*_cuda in
  * kernels/cuda/batchnorm.cu). Parameters and buffers carry PyTorch's names. The batch statistics
  * kept for backward live in the layer's saved memory (on the model's device). */
+#include <stdio.h>
 #include <string.h>
 
 #include "engine/device/backend.h"
+#include "engine/dist/dist.h"
 #include "engine/layers/layer.h"
 #include "kernels/ops.h"
 
@@ -18,12 +21,35 @@ static pb_bn_params bn_params(const pb_layer *l, int n) {
   return p;
 }
 
+/* Synchronised batch norm ([dist] sync_bn, engine/dist/dist.h): the sums of the forward (the
+ * global ones, kept for the backward's count) and of the backward (this rank's, then the global
+ * ones) live in the layer's saved memory, after save_mean and save_invstd, as doubles. */
+static double *sync_sums(const pb_layer *l, int which) {
+  size_t c = (size_t)l->in[0];
+  double *base = (double *)(l->saved + 2 * c); /* 2c floats: 8-byte aligned */
+  return which == 0 ? base : which == 1 ? base + 2 * c + 2 : base + 4 * c + 2;
+}
+
+static void sync_or_die(pb_ctx *ctx, double *buf, size_t n) {
+  pb_err err = {{0}};
+  if (pb_dist_sum_f64_dev(ctx, buf, n, "synchronised batch norm", &err)) {
+    fprintf(stderr, "plumb: rank %d: error: %s\n", pb_dist_world()->rank, err.msg);
+    pb_dist_abort(1);
+  }
+}
+
 static void bn_fwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, float *y, int train) {
   pb_bn_params p = bn_params(l, n);
   float *save_mean = l->saved, *save_invstd = l->saved + l->in[0];
   const float *g = l->params[0].data, *b = l->params[1].data;
   float *rm = l->params[2].data, *rv = l->params[3].data;
-  if (train) {
+  if (train && pb_dist_world()->sync_bn) {
+    double *fs = sync_sums(l, 0);
+    ctx->ops->bn_sums(ctx, fs, x, &p);
+    sync_or_die(ctx, fs, 2 * (size_t)l->in[0] + 1);
+    ctx->ops->bn_fwd_sync(ctx, y, save_mean, save_invstd, rm, rv, x, g, b, fs, &p);
+    l->params[4].counter++;
+  } else if (train) {
     ctx->ops->bn_fwd_train(ctx, y, save_mean, save_invstd, rm, rv, x, g, b, &p);
     l->params[4].counter++;
   } else {
@@ -37,6 +63,16 @@ static void bn_bwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, const float 
   /* The op always writes dx; the first layer of a model gets a scratch target. */
   PB_ASSERT(dx != NULL);
   const float *save_mean = l->saved, *save_invstd = l->saved + l->in[0];
+  if (pb_dist_world()->sync_bn) {
+    size_t c = (size_t)l->in[0];
+    double *loc = sync_sums(l, 1), *glob = sync_sums(l, 2);
+    ctx->ops->bn_bwd_sums(ctx, loc, dy, x, save_mean, save_invstd, &p);
+    ctx->ops->copy(ctx, (float *)glob, (const float *)loc, 4 * c); /* 2c doubles */
+    sync_or_die(ctx, glob, 2 * c);
+    ctx->ops->bn_bwd_sync(ctx, dx, l->params[0].grad, l->params[1].grad, dy, x, l->params[0].data, save_mean,
+                          save_invstd, loc, glob, sync_sums(l, 0), &p);
+    return;
+  }
   ctx->ops->bn_bwd(ctx, dx, l->params[0].grad, l->params[1].grad, dy, x, l->params[0].data, save_mean, save_invstd,
                    &p);
 }
@@ -58,6 +94,8 @@ pb_layer *pb_batchnorm_layer(const char *name, const int in[3], float eps, float
   b->eps = eps;
   b->momentum = momentum;
   l->priv = b;
-  l->saved_fixed = 2 * (size_t)c; /* save_mean, save_invstd */
+  /* save_mean, save_invstd; then for [dist] sync_bn the forward's global sums [2c + 1] and the
+   * backward's local and global sums [2c] each, as doubles (2 floats each, rounded up) */
+  l->saved_fixed = 2 * (size_t)c + 2 * (2 * (size_t)c + 2) + 2 * 2 * (2 * (size_t)c);
   return l;
 }

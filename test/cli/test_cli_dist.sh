@@ -5,6 +5,8 @@
 #     batch G; metrics.csv is the same as that process's: the training figures summed over the
 #     ranks, the evaluation sharded (253 test images over 4 ranks: 64, 63, 63, 63) and gathered
 #     on rank 0 (every column equal; the loss sums to 1e-5);
+#   - batch norm: per rank (DDP's default), the trainable tensors equal accumulation's; with
+#     [dist] sync_bn every tensor (running statistics too) is within 1e-5 of one process, batch G;
 #   - only rank 0 writes (one log session, one metrics row per epoch);
 #   - stopped by max_steps, and by SIGTERM (exit 75), the rerun resumes bit-identical;
 #   - [dist] reduce = library (MPI_Allreduce) agrees within 1e-5; PLUMB_DIST_ONE=1 (the exchange
@@ -110,6 +112,39 @@ check "PLUMB_DIST_ONE=1: a world of one through MPI, bit-identical to no MPI" \
 check "rank 0 alone wrote: one session in log.txt, 2 metrics rows" \
   test "$(grep -c '^plumb 0' "$R/dp4/log.txt") $(($(wc -l < "$R/dp4/metrics.csv") - 1))" = "1 2"
 check "the other ranks printed nothing" test "$(grep -c '^rank [123]:' "$T/dp4.log")" -eq 0
+
+# batch norm (simplecnn): per rank (DDP's default) the trainable tensors equal accumulation's bit for
+# bit (the running statistics are rank 0's alone); [dist] sync_bn = true gives the statistics of
+# the global batch: every tensor, the running statistics too, within 1e-5 of one process, batch 64
+compare_w() { # A B MODE: the F32 tensors whose name matches $PAT (default all)
+  "$PY" - "$1" "$2" "$3" "${PAT:-.}" <<'PYEOF'
+import json, re, struct, sys
+import numpy as np
+def load(p):
+    b = open(p, "rb").read(); n = struct.unpack("<Q", b[:8])[0]; h = json.loads(b[8:8 + n]); d = b[8 + n:]
+    h.pop("__metadata__", None)
+    return {k: np.frombuffer(d[v["data_offsets"][0]:v["data_offsets"][1]], dtype=np.float32)
+            for k, v in h.items() if v["dtype"] == "F32" and re.search(sys.argv[4], k)}
+a, b = load(sys.argv[1]), load(sys.argv[2])
+same = all(a[k].tobytes() == b[k].tobytes() for k in a)
+rel = max(float(np.max(np.abs(a[k] - b[k])) / (np.max(np.abs(b[k])) + 1e-30)) for k in a)
+print(f"    {len(a)} tensors: {'bit-identical' if same else f'max relative difference {rel:.3g}'}")
+mode = sys.argv[3]
+sys.exit(0 if (mode == "same" and same) or (mode == "close" and rel <= 1e-5) or (mode == "differ" and rel > 1e-3) else 1)
+PYEOF
+}
+BN=(--set model.arch=simplecnn --set model.channels=8,16)
+# (4 steps: this biased data amplifies rounding differences by about 1e3 over 16 steps)
+BN=(--set model.arch=simplecnn --set model.channels=8,16 --set train.max_steps=4)
+F4=checkpoints/step-0000000004
+"$PLUMB" train "$T/c.ini" "${BN[@]}" --set run.name=bn1 > /dev/null 2>&1
+"$PLUMB" train "$T/c.ini" "${BN[@]}" --set run.name=bnacc --set train.batch_size=32 --set train.accum_steps=2 > /dev/null 2>&1
+"$PLUMB" train "$T/c.ini" "${BN[@]}" --nproc 2 --set run.name=bnd > /dev/null 2>&1
+"$PLUMB" train "$T/c.ini" "${BN[@]}" --nproc 2 --set run.name=bns --set dist.sync_bn=true > "$T/bns.log" 2>&1
+trainable() { PAT='weight|bias' compare_w "$@"; }
+check "batch norm per rank: the trainable tensors == accumulation's" trainable "$R/bnd/$F4.safetensors" "$R/bnacc/$F4.safetensors" same
+check "  and away from one process with batch 64 (> 1e-3)" compare_w "$R/bnd/$F4.safetensors" "$R/bn1/$F4.safetensors" differ
+check "sync_bn: every tensor within 1e-5 of one process with batch 64" compare_w "$R/bns/$F4.safetensors" "$R/bn1/$F4.safetensors" close
 
 # library reduction
 "$PLUMB" train "$T/c.ini" --nproc 2 --set run.name=lib --set dist.reduce=library > "$T/lib.log" 2>&1
