@@ -146,6 +146,45 @@ check "batch norm per rank: the trainable tensors == accumulation's" trainable "
 check "  and away from one process with batch 64 (> 1e-3)" compare_w "$R/bnd/$F4.safetensors" "$R/bn1/$F4.safetensors" differ
 check "sync_bn: every tensor within 1e-5 of one process with batch 64" compare_w "$R/bns/$F4.safetensors" "$R/bn1/$F4.safetensors" close
 
+# several models (engine/trainers/rebias.c): every learner's gradients go through the ranks; vanilla
+# f + g over 2 ranks == accumulation; ReBias (the HSIC min-max) trains over 2 ranks
+cat > "$T/mx.ini" <<INI
+[run]
+out_dir = $T/runs
+seed = 7
+device = cpu
+threads = 1
+log_interval = 4
+[data]
+dir = $DATA
+bias = colour
+rho = 0.99
+limit_train = 256
+limit_test = 128
+[model]
+arch = simpleconvnet
+num_classes = 10
+[model.f]
+kernel_size = 3
+[model.g]
+kernel_size = 1
+[train]
+epochs = 2
+batch_size = 32
+[optim]
+name = adam
+lr = 0.001
+[method]
+name = vanilla
+INI
+"$PLUMB" train "$T/mx.ini" --nproc 2 --set run.name=va2 > /dev/null 2>&1
+"$PLUMB" train "$T/mx.ini" --set run.name=vacc --set train.batch_size=16 --set train.accum_steps=2 > /dev/null 2>&1
+check "vanilla f over 2 ranks == accumulation (trainable tensors)" \
+  trainable "$R/va2/checkpoints/step-0000000016.safetensors" "$R/vacc/checkpoints/step-0000000016.safetensors" same
+"$PLUMB" train "$T/mx.ini" --nproc 2 --set run.name=rb2 --set method.name=rebias > "$T/rb2.log" 2>&1
+check "rebias over 2 ranks: exit 0, f and g checkpoints, the HSIC column" \
+  eval "test -s '$R/rb2/checkpoints/step-0000000016.g.safetensors' && head -1 '$R/rb2/metrics.csv' | grep -q hsic_train_loss"
+
 # library reduction
 "$PLUMB" train "$T/c.ini" --nproc 2 --set run.name=lib --set dist.reduce=library > "$T/lib.log" 2>&1
 check "reduce = library: 2 ranks ~ ordered (1e-5)" compare "$R/lib/$F.safetensors" "$R/dp2/$F.safetensors" close
