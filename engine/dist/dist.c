@@ -184,7 +184,7 @@ int pb_dist_configure(const pb_config *cfg, pb_ctx *ctx, pb_err *err) {
   world.reduce = !strcmp(red, "ordered") ? PB_REDUCE_ORDERED : PB_REDUCE_LIBRARY;
   world.timeout_s = pb_config_float(cfg, "dist", "timeout");
   world.bucket_values = (size_t)(pb_config_float(cfg, "dist", "bucket_mb") * 1e6 / sizeof(float));
-  world.sync_bn = world.size > 1 && pb_config_bool(cfg, "dist", "sync_bn");
+  world.sync_bn = (world.size > 1 || world.forced) && pb_config_bool(cfg, "dist", "sync_bn");
   if ((world.size == 1 && !world.forced) || ctx->dev.kind != PB_DEV_CUDA) return PB_OK;
   return pb_dist_nccl_init(ctx, err);
 }
@@ -279,7 +279,7 @@ int pb_dist_allreduce_grads(pb_ctx *ctx, float *buf, size_t n, float scale, cons
 }
 
 int pb_dist_sum_f64_dev(pb_ctx *ctx, double *buf, size_t n, const char *what, pb_err *err) {
-  if (world.size == 1) return PB_OK;
+  if (world.size == 1 && !world.forced) return PB_OK;
   if (n > (size_t)INT32_MAX) return pb_err_set(err, "%s: %zu values are more than one MPI call takes", what, n);
   coll_begin(what);
   int rc;

@@ -145,6 +145,9 @@ trainable() { PAT='weight|bias' compare_w "$@"; }
 check "batch norm per rank: the trainable tensors == accumulation's" trainable "$R/bnd/$F4.safetensors" "$R/bnacc/$F4.safetensors" same
 check "  and away from one process with batch 64 (> 1e-3)" compare_w "$R/bnd/$F4.safetensors" "$R/bn1/$F4.safetensors" differ
 check "sync_bn: every tensor within 1e-5 of one process with batch 64" compare_w "$R/bns/$F4.safetensors" "$R/bn1/$F4.safetensors" close
+PLUMB_DIST_ONE=1 "$PLUMB" train "$T/c.ini" "${BN[@]}" --set run.name=bns1 --set dist.sync_bn=true > /dev/null 2>&1
+check "sync_bn in a world of one (PLUMB_DIST_ONE=1): within 1e-5 of plain batch norm" \
+  compare_w "$R/bns1/$F4.safetensors" "$R/bn1/$F4.safetensors" close
 
 # several models (engine/trainers/rebias.c): every learner's gradients go through the ranks; vanilla
 # f + g over 2 ranks == accumulation; ReBias (the HSIC min-max) trains over 2 ranks
