@@ -59,23 +59,7 @@ momentum = 0.9
 INI
 R=$T/runs
 F=checkpoints/step-0000000016
-compare() { # A B MODE: tensors of two safetensors files: MODE same (bit for bit) | close (rel 1e-5) | differ
-  "$PY" - "$1" "$2" "$3" <<'PYEOF'
-import json, struct, sys
-import numpy as np
-def load(p):
-    b = open(p, "rb").read(); n = struct.unpack("<Q", b[:8])[0]; h = json.loads(b[8:8 + n]); d = b[8 + n:]
-    h.pop("__metadata__", None)
-    return {k: np.frombuffer(d[v["data_offsets"][0]:v["data_offsets"][1]], dtype=np.float32) for k, v in h.items()}
-a, b = load(sys.argv[1]), load(sys.argv[2])
-assert a.keys() == b.keys()
-same = all(a[k].tobytes() == b[k].tobytes() for k in a)
-rel = max(float(np.max(np.abs(a[k] - b[k])) / (np.max(np.abs(b[k])) + 1e-30)) for k in a)
-print(f"    {'bit-identical' if same else f'max relative difference {rel:.3g}'}")
-mode = sys.argv[3]
-sys.exit(0 if (mode == "same" and same) or (mode == "close" and rel <= 1e-5) or (mode == "differ" and not same) else 1)
-PYEOF
-}
+compare() { "$PY" "$PLUMB_SRC/test/cli/st_compare.py" "$@"; } # A B same|close|differ [PATTERN]
 same_metrics() { # A.csv B.csv: every column equal but the times, the losses of the sharded evaluation to 1e-5
   "$PY" - "$1" "$2" <<'PYEOF'
 import csv, math, sys
@@ -116,38 +100,20 @@ check "the other ranks printed nothing" test "$(grep -c '^rank [123]:' "$T/dp4.l
 # batch norm (simplecnn): per rank (DDP's default) the trainable tensors equal accumulation's bit for
 # bit (the running statistics are rank 0's alone); [dist] sync_bn = true gives the statistics of
 # the global batch: every tensor, the running statistics too, within 1e-5 of one process, batch 64
-compare_w() { # A B MODE: the F32 tensors whose name matches $PAT (default all)
-  "$PY" - "$1" "$2" "$3" "${PAT:-.}" <<'PYEOF'
-import json, re, struct, sys
-import numpy as np
-def load(p):
-    b = open(p, "rb").read(); n = struct.unpack("<Q", b[:8])[0]; h = json.loads(b[8:8 + n]); d = b[8 + n:]
-    h.pop("__metadata__", None)
-    return {k: np.frombuffer(d[v["data_offsets"][0]:v["data_offsets"][1]], dtype=np.float32)
-            for k, v in h.items() if v["dtype"] == "F32" and re.search(sys.argv[4], k)}
-a, b = load(sys.argv[1]), load(sys.argv[2])
-same = all(a[k].tobytes() == b[k].tobytes() for k in a)
-rel = max(float(np.max(np.abs(a[k] - b[k])) / (np.max(np.abs(b[k])) + 1e-30)) for k in a)
-print(f"    {len(a)} tensors: {'bit-identical' if same else f'max relative difference {rel:.3g}'}")
-mode = sys.argv[3]
-sys.exit(0 if (mode == "same" and same) or (mode == "close" and rel <= 1e-5) or (mode == "differ" and rel > 1e-3) else 1)
-PYEOF
-}
-BN=(--set model.arch=simplecnn --set model.channels=8,16)
-# (4 steps: this biased data amplifies rounding differences by about 1e3 over 16 steps)
+# (after 4 steps: this biased data amplifies rounding differences about 1e3-fold over 16)
 BN=(--set model.arch=simplecnn --set model.channels=8,16 --set train.max_steps=4)
 F4=checkpoints/step-0000000004
 "$PLUMB" train "$T/c.ini" "${BN[@]}" --set run.name=bn1 > /dev/null 2>&1
 "$PLUMB" train "$T/c.ini" "${BN[@]}" --set run.name=bnacc --set train.batch_size=32 --set train.accum_steps=2 > /dev/null 2>&1
 "$PLUMB" train "$T/c.ini" "${BN[@]}" --nproc 2 --set run.name=bnd > /dev/null 2>&1
 "$PLUMB" train "$T/c.ini" "${BN[@]}" --nproc 2 --set run.name=bns --set dist.sync_bn=true > "$T/bns.log" 2>&1
-trainable() { PAT='weight|bias' compare_w "$@"; }
+trainable() { compare "$@" 'weight|bias'; }
 check "batch norm per rank: the trainable tensors == accumulation's" trainable "$R/bnd/$F4.safetensors" "$R/bnacc/$F4.safetensors" same
-check "  and away from one process with batch 64 (> 1e-3)" compare_w "$R/bnd/$F4.safetensors" "$R/bn1/$F4.safetensors" differ
-check "sync_bn: every tensor within 1e-5 of one process with batch 64" compare_w "$R/bns/$F4.safetensors" "$R/bn1/$F4.safetensors" close
+check "  and away from one process with batch 64 (> 1e-3)" compare "$R/bnd/$F4.safetensors" "$R/bn1/$F4.safetensors" differ
+check "sync_bn: every tensor within 1e-5 of one process with batch 64" compare "$R/bns/$F4.safetensors" "$R/bn1/$F4.safetensors" close
 PLUMB_DIST_ONE=1 "$PLUMB" train "$T/c.ini" "${BN[@]}" --set run.name=bns1 --set dist.sync_bn=true > /dev/null 2>&1
 check "sync_bn in a world of one (PLUMB_DIST_ONE=1): within 1e-5 of plain batch norm" \
-  compare_w "$R/bns1/$F4.safetensors" "$R/bn1/$F4.safetensors" close
+  compare "$R/bns1/$F4.safetensors" "$R/bn1/$F4.safetensors" close
 
 # several models (engine/trainers/rebias.c): every learner's gradients go through the ranks; vanilla
 # f + g over 2 ranks == accumulation; ReBias (the HSIC min-max) trains over 2 ranks

@@ -169,16 +169,7 @@ check "run.sbatch on the finished trial 0: COMPLETED, says complete" \
 # the ranks mid-run (scancel --signal=USR1, as --signal=USR1@300 would), the ranks stop at one
 # step, rank 0 checkpoints and requeues the job, the requeued job resumes; the final parameters
 # are bit-identical to the same 2 ranks trained straight under mpirun.
-same_tensors() { # A B: the same tensors, bit for bit (the metadata may differ: the config's requeue)
-  "${PYTHON:-/usr/bin/python3}" - "$1" "$2" <<'PYEOF'
-import json, struct, sys
-def load(p):
-    b = open(p, "rb").read(); n = struct.unpack("<Q", b[:8])[0]; h = json.loads(b[8:8 + n]); d = b[8 + n:]
-    h.pop("__metadata__", None)
-    return {k: d[v["data_offsets"][0]:v["data_offsets"][1]] for k, v in h.items()}
-sys.exit(0 if load(sys.argv[1]) == load(sys.argv[2]) else 1)
-PYEOF
-}
+same_tensors() { "${PYTHON:-/usr/bin/python3}" "$PLUMB_SRC/test/cli/st_compare.py" "$1" "$2" same; } # bit for bit
 if command -v mpirun > /dev/null && ! "$PLUMB" train /dev/null --nproc 2 2>&1 | grep -q "built without MPI"; then
   export ASAN_OPTIONS=${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}detect_leaks=0 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
   DSET=(--set run.name=dp --set run.out_dir="$T/druns" --set run.requeue=true --set train.epochs=20
