@@ -101,6 +101,11 @@ void pb_bn_bwd_sync_cuda(float *dx, float *dgamma, float *dbeta, const float *dy
                          const float *save_mean, const float *save_invstd, const double *local, const double *global,
                          const double *fwd, const pb_bn_params *p, const pb_cuda_env *env);
 
+/* Mixed-precision rounding (half.cu): x[i] rounded to bfloat16 / binary16 and back, in place, the
+ * twins of kernels/half.h's pb_round_bf16_cpu / pb_round_f16_cpu (same bits; NaN: "is NaN"). */
+void pb_round_bf16_cuda(float *x, size_t n, const pb_cuda_env *env);
+void pb_round_f16_cuda(float *x, size_t n, const pb_cuda_env *env);
+
 /* ------------------------------------------------------------------ activations (activation.cu) */
 
 void pb_relu_fwd_cuda(float *y, const float *x, size_t n, const pb_cuda_env *env);

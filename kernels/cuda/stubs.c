@@ -352,3 +352,6 @@ void pb_cuda_stage_begin(pb_cuda_env *env, int slot) {
 void pb_cuda_stage_free(pb_cuda_env *env) {
   pb_cuda_absent(__func__);
 }
+
+void pb_round_bf16_cuda(float *x, size_t n, const pb_cuda_env *env) { pb_cuda_absent(__func__); }
+void pb_round_f16_cuda(float *x, size_t n, const pb_cuda_env *env) { pb_cuda_absent(__func__); }
