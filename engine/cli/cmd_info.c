@@ -114,6 +114,9 @@ int pb_cmd_info(const pb_cli_opts *o, pb_config *unused) {
   printf("compiler: %s, C11%s\n", PLUMB_C_COMPILER, pb_cuda_built() ? " + CUDA" : "");
   printf("CPU GEMM: %s\n", PLUMB_HAVE_OPENBLAS ? "OpenBLAS" : "built-in blocked kernel");
   printf("TurboJPEG: %s\n", PLUMB_HAVE_TURBOJPEG ? "found at build time" : "not built");
+  printf("MPI: %s\n", PLUMB_HAVE_MPI ? "built (data-parallel ranks: plumb train --nproc N, mpirun, srun)"
+                                      : "not built (one rank; apt-get install libopenmpi-dev openmpi-bin)");
+  printf("NCCL: %s\n", PLUMB_HAVE_NCCL ? "built (gradients of GPU ranks)" : "not built");
   printf("CPU threads available: %d\n", omp_get_num_procs());
   char buf[512];
   pb_cuda_build_info(buf, sizeof buf);

@@ -23,7 +23,7 @@ if ! command -v mpirun > /dev/null; then
   echo "skipped: no mpirun (bash scripts/setup.sh installs openmpi-bin libopenmpi-dev)"
   exit 77
 fi
-if "$PLUMB" train /dev/null --nproc 2 2>&1 | grep -q "built without MPI"; then
+if ! "$PLUMB" info 2>&1 | grep -q "^MPI: built"; then
   echo "skipped: this plumb was built without MPI (install libopenmpi-dev and configure again)"
   exit 77
 fi

@@ -170,7 +170,7 @@ check "run.sbatch on the finished trial 0: COMPLETED, says complete" \
 # step, rank 0 checkpoints and requeues the job, the requeued job resumes; the final parameters
 # are bit-identical to the same 2 ranks trained straight under mpirun.
 same_tensors() { "${PYTHON:-/usr/bin/python3}" "$PLUMB_SRC/test/cli/st_compare.py" "$1" "$2" same; } # bit for bit
-if command -v mpirun > /dev/null && ! "$PLUMB" train /dev/null --nproc 2 2>&1 | grep -q "built without MPI"; then
+if command -v mpirun > /dev/null && "$PLUMB" info 2>&1 | grep -q "^MPI: built"; then
   export ASAN_OPTIONS=${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}detect_leaks=0 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
   DSET=(--set run.name=dp --set run.out_dir="$T/druns" --set run.requeue=true --set train.epochs=20
     --set train.batch_size=16 --set data.limit_train=2048 --set run.log_interval=1)
