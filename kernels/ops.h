@@ -89,6 +89,15 @@ void pb_bn_bwd_cpu(float *dx, float *dgamma, float *dbeta, const float *dy, cons
                    const float *gamma, const float *save_mean, const float *save_invstd,
                    const pb_bn_params *p, int nthreads);
 
+/* Fused evaluation batch norm (cpu/bn_fused.c): y = act(bn_eval(x) + r) per element, with
+ * bn_eval as pb_bn_fwd_eval_cpu, r [n, c, hw] added when non-NULL (the residual of a ResNet
+ * block) and act = ReLU when relu != 0 (else the identity). Bitwise equal to pb_bn_fwd_eval_cpu,
+ * then pb_accumulate_cpu(y, r), then pb_relu_fwd_cpu. y may alias x or r (in place): inference
+ * runs batch norm in the memory of its input. */
+void pb_bn_eval_fused_cpu(float *y, const float *x, const float *r, const float *gamma, const float *beta,
+                          const float *running_mean, const float *running_var, int relu, const pb_bn_params *p,
+                          int nthreads);
+
 /* Synchronised batch norm ([dist] sync_bn, kernels/cpu/bn_sync.c): the training forward and
  * backward split around the sums a caller adds over the data-parallel ranks. x, y, dy, dx are
  * [n, c, hw]; the sums are double.

@@ -89,6 +89,12 @@ void pb_bn_fwd_eval_cuda(float *y, const float *x, const float *gamma, const flo
 void pb_bn_bwd_cuda(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *gamma,
                     const float *save_mean, const float *save_invstd, const pb_bn_params *p, const pb_cuda_env *env);
 
+/* Fused evaluation batch norm [+ residual] [+ ReLU] (bn_fused.cu, own kernel): the twin of
+ * ops.h's pb_bn_eval_fused_cpu, bitwise; y may alias x or r. */
+void pb_bn_eval_fused_cuda(float *y, const float *x, const float *r, const float *gamma, const float *beta,
+                           const float *running_mean, const float *running_var, int relu, const pb_bn_params *p,
+                           const pb_cuda_env *env);
+
 /* Synchronised batch norm (bn_sync.cu): the CUDA twins of kernels/ops.h's pb_bn_*sync*_cpu, with
  * every pointer on the device (the sums too), enqueued on env->stream. */
 void pb_bn_sums_cuda(double *sums, const float *x, const pb_bn_params *p, const pb_cuda_env *env);

@@ -72,6 +72,11 @@ typedef struct pb_backend {
                        const pb_bn_params *p);
   void (*bn_fwd_eval)(pb_ctx *ctx, float *y, const float *x, const float *gamma, const float *beta,
                       const float *running_mean, const float *running_var, const pb_bn_params *p);
+  /* inference's batch norm [+ residual r] [+ ReLU] in one pass (ops.h pb_bn_eval_fused_cpu); y may
+   * be x or r. Equal to bn_fwd_eval, accumulate, relu_fwd on the CPU bit for bit; on a GPU the
+   * own kernel is the CPU's bit for bit (cuDNN's bn_fwd_eval is not). */
+  void (*bn_eval_fused)(pb_ctx *ctx, float *y, const float *x, const float *r, const float *gamma, const float *beta,
+                        const float *running_mean, const float *running_var, int relu, const pb_bn_params *p);
   void (*bn_bwd)(pb_ctx *ctx, float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
                  const float *gamma, const float *save_mean, const float *save_invstd, const pb_bn_params *p);
   /* synchronised batch norm ([dist] sync_bn; kernels/ops.h pb_bn_*sync*): sums double on the device */

@@ -84,6 +84,11 @@ static void cpu_bn_fwd_eval(pb_ctx *ctx, float *y, const float *x, const float *
                             const float *running_mean, const float *running_var, const pb_bn_params *p) {
   pb_bn_fwd_eval_cpu(y, x, gamma, beta, running_mean, running_var, p, ctx->nthreads);
 }
+static void cpu_bn_eval_fused(pb_ctx *ctx, float *y, const float *x, const float *r, const float *gamma,
+                              const float *beta, const float *running_mean, const float *running_var, int relu,
+                              const pb_bn_params *p) {
+  pb_bn_eval_fused_cpu(y, x, r, gamma, beta, running_mean, running_var, relu, p, ctx->nthreads);
+}
 static void cpu_bn_bwd(pb_ctx *ctx, float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
                        const float *gamma, const float *save_mean, const float *save_invstd, const pb_bn_params *p) {
   pb_bn_bwd_cpu(dx, dgamma, dbeta, dy, x, gamma, save_mean, save_invstd, p, ctx->nthreads);
@@ -392,6 +397,7 @@ const pb_backend pb_backend_cpu = {
     .conv2d_bwd_filter = cpu_conv2d_bwd_filter,
     .bn_fwd_train = cpu_bn_fwd_train,
     .bn_fwd_eval = cpu_bn_fwd_eval,
+    .bn_eval_fused = cpu_bn_eval_fused,
     .bn_bwd = cpu_bn_bwd,
     .bn_sums = cpu_bn_sums,
     .bn_fwd_sync = cpu_bn_fwd_sync,

@@ -76,6 +76,11 @@ static void cuda_bn_fwd_eval(pb_ctx *ctx, float *y, const float *x, const float 
                              const float *running_mean, const float *running_var, const pb_bn_params *p) {
   pb_bn_fwd_eval_cuda(y, x, gamma, beta, running_mean, running_var, p, ctx->cuda);
 }
+static void cuda_bn_eval_fused(pb_ctx *ctx, float *y, const float *x, const float *r, const float *gamma,
+                               const float *beta, const float *running_mean, const float *running_var, int relu,
+                               const pb_bn_params *p) {
+  pb_bn_eval_fused_cuda(y, x, r, gamma, beta, running_mean, running_var, relu, p, ctx->cuda);
+}
 static void cuda_bn_bwd(pb_ctx *ctx, float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
                         const float *gamma, const float *save_mean, const float *save_invstd, const pb_bn_params *p) {
   pb_bn_bwd_cuda(dx, dgamma, dbeta, dy, x, gamma, save_mean, save_invstd, p, ctx->cuda);
@@ -309,6 +314,7 @@ const pb_backend pb_backend_cuda = {
     .conv2d_bwd_filter = cuda_conv2d_bwd_filter,
     .bn_fwd_train = cuda_bn_fwd_train,
     .bn_fwd_eval = cuda_bn_fwd_eval,
+    .bn_eval_fused = cuda_bn_eval_fused,
     .bn_bwd = cuda_bn_bwd,
     .bn_sums = cuda_bn_sums,
     .bn_fwd_sync = cuda_bn_fwd_sync,
