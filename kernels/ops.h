@@ -144,7 +144,8 @@ typedef struct pb_pool_params {
 int pb_pool_params_finish(pb_pool_params *p);
 
 /* y [n,c,h_out,w_out] overwritten; argmax [n,c,h_out,w_out] = flat index h*w_in+w of the max
- * within the input plane (first max on ties, as PyTorch's CPU kernel; padding is -inf). */
+ * within the input plane (first max on ties, as PyTorch's CPU kernel; padding is -inf); argmax
+ * may be NULL (evaluation: nothing for a backward). */
 void pb_maxpool_fwd_cpu(float *y, int32_t *argmax, const float *x, const pb_pool_params *p);
 /* dx overwritten (zeroed, then dy scattered to argmax). */
 void pb_maxpool_bwd_cpu(float *dx, const float *dy, const int32_t *argmax, const pb_pool_params *p);

@@ -25,6 +25,8 @@ typedef struct pb_cuda_env {
   void *cublas;          /* cublasHandle_t bound to stream */
   void *workspace;       /* device scratch for cuDNN and own kernels */
   size_t workspace_bytes;
+  size_t workspace_floor; /* the most an own op or the LSTM asked for at build (the backend's
+                             *_reserve): pb_cuda_workspace_fit never goes below it */
   int deterministic;     /* only deterministic algorithms (cuDNN conv / BN / pool choices) */
   int tf32;              /* allow TF32 tensor-core math in cuBLAS GEMMs and cuDNN convolutions */
   void *conv_cache;      /* per-shape cuDNN algorithm choices (kernels/cuda/conv.cu) */
@@ -38,6 +40,15 @@ typedef struct pb_cuda_env {
  * Returns PB_ERR (message: the bytes asked and free) when the workspace does not fit. */
 int pb_cuda_env_init(pb_cuda_env *env, int dev, size_t workspace_bytes, int deterministic, int tf32, pb_err *err);
 void pb_cuda_env_free(pb_cuda_env *env);
+/* Shrinks the workspace to what is used: the largest need of the convolution algorithms chosen so
+ * far (pb_cuda_conv_workspace_max), env->workspace_floor and 1 MiB, rounded up to 1 MiB; never
+ * grows it. For inference after its first batch: the search ran with the whole workspace, and
+ * what it chose keeps fitting; a shape searched later gets the fastest algorithm that fits the
+ * smaller one. Waits for the stream. *bytes (may be NULL): the size now. PB_ERR only if the
+ * smaller allocation fails (then the workspace is gone: a tier-2 error for the caller). */
+int pb_cuda_workspace_fit(pb_cuda_env *env, size_t *bytes, pb_err *err);
+/* The largest workspace any chosen convolution algorithm of env needs (conv.cu). */
+size_t pb_cuda_conv_workspace_max(const pb_cuda_env *env);
 
 /* Device allocation. On out-of-memory returns NULL and sets err: what was being allocated,
  * the bytes asked, the bytes free, and a suggestion (smaller batch, gradient accumulation). */

@@ -4,9 +4,11 @@
  * Training = forward + softmax cross-entropy + backward + optimizer step ([optim], default SGD
  * with momentum), in a model planned for training; inference = evaluation forwards in a model
  * planned for inference only (no gradients, nothing saved for backward). Input 3 x input_size^2
- * ([model] input_size, 224). On a GPU the memory is cudaMemGetInfo's use of the whole device
- * after the run (plumb allocates everything up front, so that is the peak); on the CPU, the
- * planned bytes and the process's peak RSS. */
+ * ([model] input_size, 224). On a GPU the memory is the peak of plumb's own allocations (for
+ * inference: over the timed forwards, after the warm-up's algorithm search with the whole cuDNN
+ * workspace and the workspace's fit to the chosen algorithms; the warm-up's peak is printed too)
+ * and cudaMemGetInfo's use of the whole device; on the CPU, the planned bytes and the process's
+ * peak RSS. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,12 +142,26 @@ int pb_cmd_bench_model(const pb_cli_opts *o) {
     if (!m) goto fail;
     for (int s = 0; s < warmup; s++) pb_model_forward(m, x, batch, 0);
     ctx.ops->sync(&ctx);
+    /* the first forward searched the convolution algorithms with the whole workspace, then the
+     * model fitted it (model.h): the timed steps' peak is the steady state */
+    size_t ws = 0, cur = 0, warm_peak = 0;
+    if (ctx.ops->workspace_fit(&ctx, &ws, &err)) {
+      pb_model_free(m);
+      goto fail;
+    }
+    pb_cuda_alloc_stats(&cur, &warm_peak);
+    if (warmup) pb_cuda_alloc_reset_peak();
     double t0 = now_s();
     for (int s = 0; s < steps; s++) pb_model_forward(m, x, batch, 0);
     ctx.ops->sync(&ctx);
     double dt = now_s() - t0;
     printf("infer: %.1f images/s (%.2f ms per batch)\n", (double)batch * steps / dt, 1e3 * dt / steps);
     report_mem(&ctx, m);
+    if (ctx.cuda)
+      printf("  warm-up (%d forwards, the algorithm search with the whole workspace): plumb's allocations peaked at "
+             "%.1f MiB; the cuDNN workspace is now %.1f MiB (the chosen algorithms' largest need)%s\n",
+             warmup, (double)warm_peak / 1048576.0, (double)ws / 1048576.0,
+             warmup ? "; the peak above is of the timed forwards" : "");
     pb_model_free(m);
   }
   rc = 0;

@@ -170,6 +170,11 @@ typedef struct pb_backend {
    * The params' own preconditions (ops.h: n >= 4 unbiased, sigmas > 0) are the caller's to
    * check: the ops assert them. */
   int (*hsic_reserve)(pb_ctx *ctx, const pb_hsic_params *p, pb_err *err);
+  /* For inference, after its first batch (pb_model_forward of an inference-only model): shrinks
+   * the device's scratch to what the ops chosen so far use, never below what a *_reserve asked
+   * (GPU: the cuDNN workspace, ops_cuda.h pb_cuda_workspace_fit); *bytes (may be NULL): its size
+   * now. CPU: nothing (*bytes = 0). PB_ERR: out of memory re-allocating the smaller one. */
+  int (*workspace_fit)(pb_ctx *ctx, size_t *bytes, pb_err *err);
   /* value: ONE float, overwritten. x [n, dx], y [n, dy]. */
   void (*hsic_fwd)(pb_ctx *ctx, float *value, const float *x, const float *y, const pb_hsic_params *p);
   /* dx += grad_scale dHSIC/dx, dy += grad_scale dHSIC/dy: ACCUMULATED (the features' gradient

@@ -279,6 +279,11 @@ static void cpu_mixin_loss(pb_ctx *ctx, float *loss, float *df, float *da, const
 
 /* ------------------------------------------------------------------ HSIC */
 
+static int cpu_workspace_fit(pb_ctx *ctx, size_t *bytes, pb_err *err) {
+  (void)ctx, (void)err;
+  if (bytes) *bytes = 0;
+  return PB_OK;
+}
 static int cpu_hsic_reserve(pb_ctx *ctx, const pb_hsic_params *p, pb_err *err) {
   (void)err;
   pb_ctx_reserve_scratch(ctx, pb_hsic_scratch_cpu(p));
@@ -437,6 +442,7 @@ const pb_backend pb_backend_cpu = {
     .rubi_loss = cpu_rubi_loss,
     .mixin_loss = cpu_mixin_loss,
     .hsic_reserve = cpu_hsic_reserve,
+    .workspace_fit = cpu_workspace_fit,
     .hsic_fwd = cpu_hsic_fwd,
     .hsic_bwd = cpu_hsic_bwd,
     .triplet_reserve = cpu_triplet_reserve,

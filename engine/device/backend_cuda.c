@@ -204,11 +204,19 @@ static void cuda_mixin_loss(pb_ctx *ctx, float *loss, float *df, float *da, cons
                             const float *a, const int32_t *labels, int n, int k, float scale, float scale_ent) {
   pb_mixin_loss_cuda(loss, df, da, f, g, a, labels, n, k, scale, scale_ent, ctx->cuda);
 }
+/* What a reserve found fitting is a floor pb_cuda_workspace_fit keeps. */
+static int raise_floor(pb_ctx *ctx, size_t need) {
+  if (need > ctx->cuda->workspace_floor) ctx->cuda->workspace_floor = need;
+  return PB_OK;
+}
+static int cuda_workspace_fit(pb_ctx *ctx, size_t *bytes, pb_err *err) {
+  return pb_cuda_workspace_fit(ctx->cuda, bytes, err);
+}
 /* The workspace is fixed at context init ([run] cudnn_workspace_mb): a batch whose HSIC does not
  * fit is a configuration error, reported here when the loss is built, not an abort in a step. */
 static int cuda_hsic_reserve(pb_ctx *ctx, const pb_hsic_params *p, pb_err *err) {
   const size_t need = pb_hsic_workspace_cuda(p), have = ctx->cuda->workspace ? ctx->cuda->workspace_bytes : 0;
-  if (need <= have) return PB_OK;
+  if (need <= have) return raise_floor(ctx, need);
   return pb_err_set(err,
                     "the HSIC of a batch of %d (features %d and %d) needs %zu bytes of GPU workspace, %zu are "
                     "set: raise [run] cudnn_workspace_mb to at least %zu, or use a smaller batch",
@@ -228,7 +236,7 @@ static void cuda_sqdist(pb_ctx *ctx, float *d, const float *x, int n, int dim) {
  * error when the loss is built. */
 static int cuda_triplet_reserve(pb_ctx *ctx, const pb_triplet_params *p, pb_err *err) {
   const size_t need = pb_triplet_workspace_cuda(p), have = ctx->cuda->workspace ? ctx->cuda->workspace_bytes : 0;
-  if (need <= have) return PB_OK;
+  if (need <= have) return raise_floor(ctx, need);
   return pb_err_set(err,
                     "the triplet loss of a batch of %d needs %zu bytes of GPU workspace, %zu are set: raise [run] "
                     "cudnn_workspace_mb to at least %zu, or use a smaller batch",
@@ -256,7 +264,7 @@ static void cuda_clip_scale(pb_ctx *ctx, float *x, size_t n, const double *sumsq
 static int cuda_lstm_reserve(pb_ctx *ctx, const pb_lstm_params *p, size_t *reserve_floats, pb_err *err) {
   const size_t need = pb_lstm_workspace_cuda(p, ctx->cuda), have = ctx->cuda->workspace ? ctx->cuda->workspace_bytes : 0;
   *reserve_floats = (pb_lstm_reserve_cuda(p, ctx->cuda) + sizeof(float) - 1) / sizeof(float);
-  if (need <= have) return PB_OK;
+  if (need <= have) return raise_floor(ctx, need);
   return pb_err_set(err,
                     "the LSTM (T %d, batch %d, input %d, hidden %d, %d layer(s)%s) needs %zu bytes of GPU workspace, "
                     "%zu are set: raise [run] cudnn_workspace_mb to at least %zu, or use a smaller batch",
@@ -353,6 +361,7 @@ const pb_backend pb_backend_cuda = {
     .inclusive_loss = cuda_inclusive_loss,
     .rubi_loss = cuda_rubi_loss,
     .mixin_loss = cuda_mixin_loss,
+    .workspace_fit = cuda_workspace_fit,
     .hsic_reserve = cuda_hsic_reserve,
     .hsic_fwd = cuda_hsic_fwd,
     .hsic_bwd = cuda_hsic_bwd,

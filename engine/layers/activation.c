@@ -38,10 +38,14 @@ static void flat_bwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, const floa
 }
 static const pb_layer_vt flat_vt = {"flatten", flat_fwd, flat_bwd, NULL, NULL, NULL, NULL};
 
-pb_layer *pb_relu_layer(const char *name, const int in[3]) { return pb_layer_new(&relu_vt, name, in); }
+pb_layer *pb_relu_layer(const char *name, const int in[3]) {
+  pb_layer *l = pb_layer_new(&relu_vt, name, in);
+  l->inplace_eval = 1;
+  return l;
+}
 pb_layer *pb_relu_inplace_layer(const char *name, const int in[3]) {
   pb_layer *l = pb_layer_new(&relu_vt, name, in);
-  l->inplace = 1;
+  l->inplace = l->inplace_eval = 1;
   return l;
 }
 pb_layer *pb_sigmoid_layer(const char *name, const int in[3]) { return pb_layer_new(&sig_vt, name, in); }

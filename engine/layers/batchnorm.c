@@ -38,6 +38,8 @@ static void sync_or_die(pb_ctx *ctx, double *buf, size_t n) {
   }
 }
 
+static const pb_layer_vt bn_vt;
+
 static void bn_fwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, float *y, int train) {
   pb_bn_params p = bn_params(l, n);
   float *save_mean = l->saved, *save_invstd = l->saved + l->in[0];
@@ -53,8 +55,15 @@ static void bn_fwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, float *y, in
     ctx->ops->bn_fwd_train(ctx, y, save_mean, save_invstd, rm, rv, x, g, b, &p);
     l->params[4].counter++;
   } else {
-    ctx->ops->bn_fwd_eval(ctx, y, x, g, b, rm, rv, &p);
+    pb_batchnorm_eval(l, ctx, n, x, NULL, y, 0);
   }
+}
+
+void pb_batchnorm_eval(pb_layer *l, pb_ctx *ctx, int n, const float *x, const float *r, float *y, int relu) {
+  PB_ASSERT(l->vt == &bn_vt);
+  pb_bn_params p = bn_params(l, n);
+  ctx->ops->bn_eval_fused(ctx, y, x, r, l->params[0].data, l->params[1].data, l->params[2].data, l->params[3].data,
+                          relu, &p);
 }
 
 static void bn_bwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, const float *y, const float *dy, float *dx) {
@@ -94,6 +103,7 @@ pb_layer *pb_batchnorm_layer(const char *name, const int in[3], float eps, float
   b->eps = eps;
   b->momentum = momentum;
   l->priv = b;
+  l->inplace_eval = 1; /* the fused op runs in place */
   /* save_mean, save_invstd; then for [dist] sync_bn the forward's global sums [2c + 1] and the
    * backward's local and global sums [2c] each, as doubles (2 floats each, rounded up) */
   l->saved_fixed = 2 * (size_t)c + 2 * (2 * (size_t)c + 2) + 2 * 2 * (2 * (size_t)c);

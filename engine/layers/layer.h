@@ -78,6 +78,9 @@ struct pb_layer {
   int inplace;      /* 1: forward may write its output over its input (ReLU after batch norm):
                        the model gives it the input's memory; set only where the previous
                        layer's backward does not read that layer's output */
+  int inplace_eval; /* 1: its EVALUATION forward may write over its input (batch norm, ReLU): a
+                       model planned for inference only (no backward reads anything) runs it in
+                       the input's memory */
   int nparams;
   pb_param params[PB_LAYER_MAX_PARAMS];
   size_t saved_per_sample; /* floats kept per sample for backward (masks, argmax) */
@@ -110,6 +113,11 @@ pb_layer *pb_layer_new(const pb_layer_vt *vt, const char *name, const int in[3])
 pb_layer *pb_layer_add_child(pb_layer *l, pb_layer *child);
 /* Trainable parameters of l and its children (count of floats). */
 size_t pb_layer_count_params(const pb_layer *l);
+
+/* The evaluation forward of a batch-norm layer fused with what follows it in a ResNet:
+ * y = relu?(bn_eval(x) + r) (ops table bn_eval_fused; r [n, c, hw] or NULL), y may be x or r.
+ * Bitwise the layer's forward (train = 0), then the add, then the ReLU. */
+void pb_batchnorm_eval(pb_layer *bn, pb_ctx *ctx, int n, const float *x, const float *r, float *y, int relu);
 
 /* Constructors. Each checks its shapes and returns NULL with err set when they are invalid
  * (the message names the layer). */

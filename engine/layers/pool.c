@@ -15,8 +15,8 @@ static pb_pool_params pool_params(const pb_layer *l, int n) {
 
 static void max_fwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, float *y, int train) {
   pb_pool_params p = pool_params(l, n);
-  /* The op always writes the argmax: evaluation puts it in the shared work memory. */
-  int32_t *argmax = (int32_t *)(train ? l->saved : l->work);
+  /* evaluation keeps no argmax (NULL: the op skips it) */
+  int32_t *argmax = train ? (int32_t *)l->saved : NULL;
   ctx->ops->maxpool_fwd(ctx, y, argmax, x, &p);
 }
 static void max_bwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, const float *y, const float *dy, float *dx) {
@@ -69,7 +69,7 @@ static pb_layer *pool_layer(const pb_layer_vt *vt, const char *name, const int i
 
 pb_layer *pb_maxpool_layer(const char *name, const int in[3], int k, int stride, int pad, pb_err *err) {
   pb_layer *l = pool_layer(&max_vt, name, in, k, stride, pad, err);
-  if (l) l->saved_per_sample = l->work_per_sample = pb_layer_out_numel(l); /* int32 argmax, one per output */
+  if (l) l->saved_per_sample = pb_layer_out_numel(l); /* int32 argmax, one per output */
   return l;
 }
 

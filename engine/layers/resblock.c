@@ -17,10 +17,17 @@
  * the model): a_i (batch-norm inputs), r_i (ReLU outputs = next conv inputs), the downsample's
  * conv output, and with SE the pre-scale b, the pooled vector, fc1's ReLU output and the gate.
  * The last BN writes straight into y when there is no SE (the residual add and the ReLU then
- * run in place on y; ReLU's backward reads y). Evaluation puts every intermediate in the
- * model's shared work memory instead and saves nothing. Backward uses three work regions of
- * R floats per sample (R = the largest per-sample tensor of the block, the uncropped shortcut
- * included) for gradients. */
+ * run in place on y; ReLU's backward reads y). Backward uses three work regions of R floats per
+ * sample (R = the largest per-sample tensor of the block, the uncropped shortcut included) for
+ * gradients.
+ *
+ * Evaluation (block_eval) keeps nothing and runs in the least memory: batch norms run in place,
+ * fused with the ReLU after them and, at the end, with the residual add and the block's ReLU
+ * (pb_batchnorm_eval); a bottleneck's first intermediate lies in y itself (free until conv3
+ * writes it) when it fits, the next in the work; the downsample runs last, into the work the
+ * intermediates have left. So the work is max(one or two intermediates, the shortcut) instead of
+ * 3 R, and the whole block needs x + y + that (block_plan sets it for inference-only models).
+ * The result is bitwise the unfused order's (each fused op is, and a + b == b + a). */
 #include <string.h>
 
 #include "engine/device/backend.h"
@@ -93,7 +100,95 @@ static float *sv(const pb_layer *l, size_t off) {
   return l->saved + (size_t)l->max_n * off;
 }
 
+#define PAD64(x) (((x) + 63) / 64 * 64)
+
+/* Where evaluation puts the intermediates of conv1 (and conv2 of a bottleneck) for a batch of n:
+ * the first in y when a bottleneck's fits there (*in_y = 1; the second then at the work's start),
+ * else at the work's start and the second at *off1. Returns the work's floats before the SE
+ * vectors. */
+static size_t eval_layout(const block_priv *p, int n, int *in_y, size_t *off1) {
+  size_t m0 = PAD64((size_t)n * p->m[0]), used;
+  *in_y = p->nconv == 3 && p->m[0] <= p->out_sz;
+  if (*in_y) {
+    *off1 = 0;
+    used = PAD64((size_t)n * p->m[1]);
+  } else {
+    *off1 = m0;
+    used = m0 + (p->nconv == 3 ? PAD64((size_t)n * p->m[1]) : 0);
+  }
+  if (p->dconv) used = PB_MAX(used, PAD64((size_t)n * p->ad_sz)); /* the downsample reuses the start */
+  return used;
+}
+
+static void block_eval(pb_layer *l, pb_ctx *c, int n, const float *x, float *y) {
+  block_priv *p = l->priv;
+  int in_y;
+  size_t off1, used = eval_layout(p, n, &in_y, &off1);
+  float *mid[MAXC - 1] = {in_y ? y : l->work, l->work + off1};
+  int last = p->nconv - 1;
+  const float *cur = x;
+  for (int i = 0; i < last; i++) { /* conv, then BN + ReLU in place */
+    fwd_(p->conv[i], c, n, cur, mid[i], 0);
+    pb_batchnorm_eval(p->bn[i], c, n, mid[i], NULL, mid[i], 1);
+    cur = mid[i];
+  }
+  fwd_(p->conv[last], c, n, cur, y, 0);
+  size_t no = (size_t)n * p->out_sz;
+  if (!p->fc1 && !p->dconv && !p->crop) { /* y = relu(bn(y) + x) */
+    pb_batchnorm_eval(p->bn[last], c, n, y, x, y, 1);
+    return;
+  }
+  pb_batchnorm_eval(p->bn[last], c, n, y, NULL, y, 0);
+  if (p->fc1) {
+    size_t nc = (size_t)n * p->se_c;
+    float *v = l->work + used;
+    se_fwd(p, c, n, y, y, v, v + nc, v + 2 * nc, 0); /* the channel scale runs in place */
+  }
+  const float *sc = x;
+  if (p->dconv) {
+    float *w = l->work;
+    fwd_(p->dconv, c, n, x, w, 0);
+    if (!p->crop) { /* y = relu(bn_d(w) + y) */
+      pb_batchnorm_eval(p->dbn, c, n, w, y, y, 1);
+      return;
+    }
+    pb_batchnorm_eval(p->dbn, c, n, w, NULL, w, 0);
+    sc = w;
+  }
+  if (p->crop) {
+    pb_crop_params cp = p->cp;
+    cp.n = n;
+    c->ops->add_crop_fwd(c, y, y, sc, &cp);
+  } else {
+    acc_(c, y, sc, no);
+  }
+  relu_(c, y, y, no);
+}
+
+/* The work: 3 R (+ the SE vectors) for a backward, which also holds block_eval's layout (its
+ * regions are at most 2 R plus 256 floats of alignment); in an inference-only model exactly what
+ * block_eval needs for max_n (eval_layout grows with n). */
+static int block_plan(pb_layer *l, pb_ctx *ctx, int max_n, int train, pb_err *err) {
+  (void)ctx, (void)err;
+  block_priv *p = l->priv;
+  size_t se = p->fc1 ? 3 * (size_t)p->se_c : 0;
+  if (train) {
+    l->work_per_sample = 3 * p->R + se;
+    l->work_fixed = 256;
+  } else {
+    int in_y;
+    size_t off1;
+    l->work_per_sample = se;
+    l->work_fixed = eval_layout(p, max_n, &in_y, &off1);
+  }
+  return PB_OK;
+}
+
 static void block_fwd(pb_layer *l, pb_ctx *c, int n, const float *x, float *y, int train) {
+  if (!train) {
+    block_eval(l, c, n, x, y);
+    return;
+  }
   block_priv *p = l->priv;
   size_t R = (size_t)n * p->R;
   float *W0 = l->work, *W1 = W0 + R, *W2 = W1 + R, *V = W2 + R; /* V: SE vectors */
@@ -172,8 +267,8 @@ static void block_bwd(pb_layer *l, pb_ctx *c, int n, const float *x, const float
   }
 }
 
-static const pb_layer_vt block_vt = {"resblock", block_fwd, block_bwd, NULL, NULL, NULL, NULL};
-static const pb_layer_vt bagnet_block_vt = {"bagblock", block_fwd, block_bwd, NULL, NULL, NULL, NULL};
+static const pb_layer_vt block_vt = {"resblock", block_fwd, block_bwd, NULL, NULL, block_plan, NULL};
+static const pb_layer_vt bagnet_block_vt = {"bagblock", block_fwd, block_bwd, NULL, NULL, block_plan, NULL};
 
 /* pad < 0: k / 2 (torchvision's "same" padding for odd k). */
 static pb_layer *conv_child(pb_layer *l, const char *sfx, const int in[3], int cout, int k, int stride, int pad,
@@ -260,7 +355,8 @@ static pb_layer *make_block(const char *name, const int in[3], int nconv, const 
   l->saved_per_sample = o;
   p->R = PB_MAX(PB_MAX(p->in_sz, p->out_sz), p->ad_sz);
   for (int i = 0; i < nconv; i++) p->R = PB_MAX(p->R, p->m[i]);
-  l->work_per_sample = 3 * p->R + (p->fc1 ? 3 * (size_t)p->se_c : 0);
+  l->work_per_sample = 3 * p->R + (p->fc1 ? 3 * (size_t)p->se_c : 0); /* block_plan refines it */
+  l->work_fixed = 256;
   return l;
 fail:
   pb_layer_free(l);

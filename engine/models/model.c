@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "engine/device/backend.h"
 #include "kernels/pb_rng.h"
 
 pb_model *pb_model_new(pb_ctx *ctx, const int in[3], const char *arch) {
@@ -74,6 +75,63 @@ static int plan_layers(pb_layer *l, pb_ctx *ctx, int max_n, int train, pb_err *e
   return l->vt->plan ? l->vt->plan(l, ctx, max_n, train, err) : PB_OK;
 }
 
+/* Does layer i write its output over its input: in place in every plan, or in evaluation in an
+ * inference-only plan, but never over the caller's input (no layer before it makes a tensor)? */
+static int runs_in_place(const pb_model *m, int i) {
+  const pb_layer *l = m->layers[i];
+  if (l->inplace) return 1;
+  if (!m->infer_only || !l->inplace_eval) return 0;
+  for (int j = 0; j < i; j++)
+    if (!m->layers[j]->alias) return 1;
+  return 0;
+}
+
+static size_t layer_work(const pb_layer *l, int max_n) { return (size_t)max_n * l->work_per_sample + l->work_fixed; }
+
+#define PB_PAD64(x) (((x) + 63) / 64 * 64) /* 256 bytes: every region of the arena starts aligned */
+
+/* The inference arena (model.h). Layer outputs alternate between the arena's two ends: a layer's
+ * input lies at one end, its output goes to the other, and its work lies between them; in-place
+ * and alias layers stay where their input is. The arena is the largest input + output + work
+ * of any layer: only what the running layer touches is ever live (nothing is kept for a
+ * backward), so memory is that of the widest layer rather than of two copies of the widest
+ * tensor plus the largest work. Sets act[i] and each layer's work; returns the arena's floats
+ * (with base NULL: sizes only). */
+static size_t place_infer(pb_model *m, float *base, int max_n) {
+  size_t need = 64, cur = 0; /* cur: the current tensor's padded size (0: the caller's input) */
+  for (int i = 0; i < m->nlayers; i++) {
+    const pb_layer *l = m->layers[i];
+    size_t w = PB_PAD64(layer_work(l, max_n));
+    if (l->alias || runs_in_place(m, i)) {
+      need = PB_MAX(need, cur + w);
+      continue;
+    }
+    size_t o = PB_PAD64((size_t)max_n * pb_layer_out_numel(l));
+    need = PB_MAX(need, cur + o + w);
+    cur = o;
+  }
+  if (!base) return need;
+  int side = -1; /* the end the current tensor lies at: 0 bottom, 1 top, -1 the caller's input */
+  cur = 0;
+  for (int i = 0; i < m->nlayers; i++) {
+    pb_layer *l = m->layers[i];
+    size_t w = PB_PAD64(layer_work(l, max_n));
+    if (l->alias || runs_in_place(m, i)) { /* work after the input at the bottom, else from 0 */
+      l->work = base + (side == 0 ? cur : 0);
+      if (side == 1) PB_ASSERT(w <= need - cur);
+      continue;
+    }
+    size_t o = PB_PAD64((size_t)max_n * pb_layer_out_numel(l));
+    int out_side = side == 0 ? 1 : 0;
+    m->act[i] = out_side == 0 ? base : base + (need - o);
+    l->work = base + (out_side == 0 ? o : (side == 0 ? cur : 0));
+    PB_ASSERT(cur + o + w <= need);
+    side = out_side;
+    cur = o;
+  }
+  return need;
+}
+
 static int finalize(pb_model *m, int max_n, int infer, pb_err *err) {
   PB_ASSERT(m->nlayers > 0 && max_n > 0 && !m->params);
   m->max_n = max_n;
@@ -98,8 +156,9 @@ static int finalize(pb_model *m, int max_n, int infer, pb_err *err) {
   }
   maxact = PB_PAD16(maxact);
   if (infer) {
-    acts = 2 * maxact; /* ping-pong */
+    acts = place_infer(m, NULL, max_n); /* one arena: outputs at alternate ends, work between */
     saved = 0;
+    work = 0;
   }
   m->nparams = np;
   m->nbuffers = nb;
@@ -119,7 +178,7 @@ static int finalize(pb_model *m, int max_n, int infer, pb_err *err) {
       (!infer && !(m->saved_block = pb_ctx_alloc(c, PB_MAX(saved, 1) * f, "the tensors saved for backward", err))) ||
       (!infer && !(m->dbuf[0] = pb_ctx_alloc(c, maxact * f, "the activation gradients", err))) ||
       (!infer && !(m->dbuf[1] = pb_ctx_alloc(c, maxact * f, "the activation gradients", err))) ||
-      !(m->work_block = pb_ctx_alloc(c, PB_MAX(work, 1) * f, "the layers' work memory", err)))
+      (!infer && !(m->work_block = pb_ctx_alloc(c, PB_MAX(work, 1) * f, "the layers' work memory", err))))
     return pb_err_prefix(err, "model %s for batches of %d", m->arch, max_n);
   m->act = pb_xcalloc((size_t)m->nlayers, sizeof *m->act);
   size_t po = 0, bo = 0;
@@ -136,17 +195,11 @@ static int finalize(pb_model *m, int max_n, int infer, pb_err *err) {
   }
   size_t ao = 0;
   float *scursor = m->saved_block;
-  int which = -1; /* inference: which ping-pong buffer holds the current tensor (-1: the input) */
   for (int i = 0; i < m->nlayers; i++) {
     pb_layer *l = m->layers[i];
     l->work = m->work_block;
     set_max_n(l, max_n);
-    if (infer) {
-      if (!l->alias && !l->inplace) {
-        which = which == 0 ? 1 : 0;
-        m->act[i] = m->act_block + (size_t)which * maxact;
-      }
-    } else {
+    if (!infer) {
       if (!l->alias && !l->inplace) {
         m->act[i] = m->act_block + ao;
         ao += PB_PAD16((size_t)max_n * pb_layer_out_numel(l));
@@ -155,6 +208,7 @@ static int finalize(pb_model *m, int max_n, int infer, pb_err *err) {
     }
     /* alias and in-place layers: act[i] is resolved per forward (the input of the layer) */
   }
+  if (infer) place_infer(m, m->act_block, max_n); /* act[i] and each layer's work in the arena */
   pb_ctx_reserve_scratch(c, scratch); /* host scratch of the CPU ops; nothing on a GPU */
   return PB_OK;
 }
@@ -168,10 +222,11 @@ void pb_model_print_memory(const pb_model *m, FILE *out) {
                  m->mem_work;
   fprintf(out,
           "planned memory (%s, batch %d): %.1f MiB = parameters %.1f + gradients %.1f + buffers %.1f + "
-          "activations %.1f + saved for backward %.1f + activation gradients %.1f + work %.1f\n",
+          "activations %.1f + saved for backward %.1f + activation gradients %.1f + work %.1f%s\n",
           m->infer_only ? "inference" : "training", m->max_n, (double)total * mb, (double)m->mem_params * mb,
           (double)m->mem_grads * mb, (double)m->mem_buffers * mb, (double)m->mem_act * mb, (double)m->mem_saved * mb,
-          (double)m->mem_dgrad * mb, (double)m->mem_work * mb);
+          (double)m->mem_dgrad * mb, (double)m->mem_work * mb,
+          m->infer_only ? " (work inside the activation arena)" : "");
 }
 
 /* Standard normal from two uniforms (Box-Muller), counter-based. */
@@ -234,9 +289,23 @@ float *pb_model_forward(pb_model *m, const float *x, int n, int train) {
       m->act[i] = (float *)cur;
       continue;
     }
-    if (l->inplace) m->act[i] = (float *)cur;
-    l->vt->forward(l, m->ctx, n, cur, m->act[i], train);
+    if (runs_in_place(m, i)) m->act[i] = (float *)cur;
+    pb_layer *next = i + 1 < m->nlayers ? m->layers[i + 1] : NULL;
+    if (!train && !strcmp(l->vt->kind, "batchnorm") && next && !strcmp(next->vt->kind, "relu") &&
+        runs_in_place(m, i + 1)) {
+      /* evaluation: batch norm and the in-place ReLU after it in one pass, bitwise the two */
+      pb_batchnorm_eval(l, m->ctx, n, cur, NULL, m->act[i], 1);
+      i++;
+      m->act[i] = m->act[i - 1];
+    } else {
+      l->vt->forward(l, m->ctx, n, cur, m->act[i], train);
+    }
     cur = m->act[i];
+  }
+  if (m->infer_only && !m->workspace_fitted) {
+    pb_err err = {{0}};
+    if (m->ctx->ops->workspace_fit(m->ctx, NULL, &err)) PB_FATAL("model %s: %s", m->arch, err.msg);
+    m->workspace_fitted = 1;
   }
   return (float *)cur;
 }

@@ -6,8 +6,11 @@
  * Two plans. TRAIN: every layer output is kept for backward, plus what each layer saves
  * (saved_per_sample: block intermediates, masks, BN batch statistics), two activation-gradient
  * buffers, and one work region shared by all layers. INFER (pb_model_finalize_infer): no
- * gradients, nothing saved; layer outputs alternate between two buffers; a training forward
- * is a bug. ReLUs after batch norm run in place in both plans. */
+ * gradients, nothing saved; ONE arena: layer outputs alternate between its two ends and each
+ * layer's work lies between its input and its output, so the arena is the largest input +
+ * output + work of a single layer; batch norm and ReLU run in place (inplace_eval); a training
+ * forward is a bug. ReLUs after batch norm run in place in both plans, and an evaluation
+ * forward runs a batch norm and the in-place ReLU after it as one op (pb_batchnorm_eval). */
 #ifndef PB_MODEL_H
 #define PB_MODEL_H
 
@@ -40,6 +43,7 @@ typedef struct pb_model {
   float **act;       /* act[i]: output of layer i ([max_n, out numel]) */
   float *act_block, *saved_block, *dbuf[2], *work_block;
   int infer_only;     /* planned with pb_model_finalize_infer */
+  int workspace_fitted; /* inference: the context's workspace was fitted after the first forward */
   /* Optional: called during backward after each layer's, with the lowest offset into grads from
    * which on every gradient is final for this backward (the layers from this one to the last are
    * done; grads are laid out in layer order). The data-parallel buckets start their exchange
@@ -82,8 +86,8 @@ const int *pb_model_out(const pb_model *m);
  * the context's device, and reserves the ops' scratch. Called once, after the last
  * pb_model_add. Fails (err names what did not fit) on out-of-memory. */
 int pb_model_finalize(pb_model *m, int max_n, pb_err *err);
-/* The same for evaluation only: parameters, buffers, two ping-pong activation buffers and the
- * shared work region; no gradients and no memory saved for backward. */
+/* The same for evaluation only: parameters, buffers and the activation arena (above) holding the
+ * layers' work too; no gradients and no memory saved for backward. */
 int pb_model_finalize_infer(pb_model *m, int max_n, pb_err *err);
 /* Prints the planned device memory by purpose (one line). */
 void pb_model_print_memory(const pb_model *m, FILE *out);
@@ -91,7 +95,10 @@ void pb_model_print_memory(const pb_model *m, FILE *out);
  * on the seed and its position in the model. */
 void pb_model_init(pb_model *m, uint64_t seed);
 /* Forward of n <= max_n samples x [n, in] (on the model's device); returns the output [n, out] (model-owned, valid
- * until the next forward). train != 0 keeps what backward needs and uses batch statistics. */
+ * until the next forward). train != 0 keeps what backward needs and uses batch statistics. The
+ * first forward of an inference-only model then fits the context's workspace to what its ops
+ * chose (ops table workspace_fit: on a GPU the cuDNN workspace shrinks to the largest need of the
+ * chosen convolution algorithms; a later new shape searches within that). */
 float *pb_model_forward(pb_model *m, const float *x, int n, int train);
 /* Backward of the last training forward: parameter gradients ACCUMULATE. */
 void pb_model_backward(pb_model *m, const float *dout, int n);

@@ -35,7 +35,7 @@ void pb_maxpool_fwd_cpu(float *y, int32_t *argmax, const float *x, const pb_pool
   for (long pl = 0; pl < planes; pl++) {
     const float *xp = x + (size_t)pl * hw_in;
     float *yp = y + (size_t)pl * hw_out;
-    int32_t *ap = argmax + (size_t)pl * hw_out;
+    int32_t *ap = argmax ? argmax + (size_t)pl * hw_out : NULL;
     for (int oh = 0; oh < p->h_out; oh++) {
       const int h0 = oh * p->stride_h - p->pad_h;
       const int hs = h0 < 0 ? 0 : h0, he = pb_pool_min(h0 + p->kh, p->h_in);
@@ -56,7 +56,7 @@ void pb_maxpool_fwd_cpu(float *y, int32_t *argmax, const float *x, const pb_pool
             }
           }
         yp[oh * p->w_out + ow] = best;
-        ap[oh * p->w_out + ow] = best_i;
+        if (ap) ap[oh * p->w_out + ow] = best_i;
       }
     }
   }

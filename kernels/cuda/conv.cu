@@ -86,6 +86,15 @@ extern "C" void pb_cuda_conv_cache_free(void *cache) {
   free(c);
 }
 
+extern "C" size_t pb_cuda_conv_workspace_max(const pb_cuda_env *env) {
+  const pb_conv_cache *c = (const pb_conv_cache *)env->conv_cache;
+  size_t most = 0;
+  for (size_t i = 0; c && i < c->n; i++)
+    for (int d = 0; d < PB_CONV_DIRS; d++)
+      if (c->e[i].dir[d].chosen && c->e[i].dir[d].memory > most) most = c->e[i].dir[d].memory;
+  return most;
+}
+
 static void pb_conv_describe(char *buf, size_t len, const pb_conv2d_params *p) {
   snprintf(buf, len,
            "x [%d,%d,%d,%d] w [%d,%d,%d,%d] stride %dx%d pad %dx%d dilation %dx%d groups %d -> y [%d,%d,%d,%d]", p->n,

@@ -217,6 +217,23 @@ extern "C" int pb_cuda_env_init(pb_cuda_env *env, int dev, size_t workspace_byte
   return PB_OK;
 }
 
+extern "C" int pb_cuda_workspace_fit(pb_cuda_env *env, size_t *bytes, pb_err *err) {
+  const size_t mib = (size_t)1 << 20;
+  size_t need = pb_cuda_conv_workspace_max(env);
+  if (need < env->workspace_floor) need = env->workspace_floor;
+  if (need < mib) need = mib;
+  need = (need + mib - 1) / mib * mib;
+  if (env->workspace && need < env->workspace_bytes) {
+    PB_CUDA_CHECK(cudaStreamSynchronize(pb_cuda_stream_of(env->stream))); /* work may still use it */
+    pb_cuda_free(env->workspace);
+    env->workspace_bytes = 0;
+    if (!(env->workspace = pb_cuda_alloc(need, "the cuDNN workspace (fitted)", err))) return PB_ERR;
+    env->workspace_bytes = need;
+  }
+  if (bytes) *bytes = env->workspace_bytes;
+  return PB_OK;
+}
+
 extern "C" void pb_cuda_env_free(pb_cuda_env *env) {
   if (!env) return;
   if (env->stream) {

@@ -72,7 +72,7 @@ __global__ static void pb_maxpool_fwd_kernel(float *__restrict__ y, int32_t *__r
         }
       }
     y[idx] = best;
-    argmax[idx] = best_i;
+    if (argmax) argmax[idx] = best_i; /* NULL in evaluation */
   }
 }
 

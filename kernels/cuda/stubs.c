@@ -103,6 +103,14 @@ void pb_bn_bwd_cuda(float *dx, float *dgamma, float *dbeta, const float *dy, con
   pb_cuda_absent(__func__);
 }
 
+int pb_cuda_workspace_fit(pb_cuda_env *env, size_t *bytes, pb_err *err) {
+  pb_cuda_absent(__func__);
+}
+
+size_t pb_cuda_conv_workspace_max(const pb_cuda_env *env) {
+  pb_cuda_absent(__func__);
+}
+
 void pb_bn_eval_fused_cuda(float *y, const float *x, const float *r, const float *gamma, const float *beta, const float *running_mean, const float *running_var, int relu, const pb_bn_params *p, const pb_cuda_env *env) {
   pb_cuda_absent(__func__);
 }

@@ -11,8 +11,11 @@ PyTorch side: torchvision's resnets; seresnet50 is timm's when timm is importabl
 SE-ResNet of scripts/fixtures/resnet_torch.py (same modules and parameter count). Training step:
 forward, CrossEntropyLoss, backward, SGD(momentum 0.9) step; inference: model.eval() forwards
 under torch.inference_mode(). Peak memory: torch.cuda.max_memory_allocated (PyTorch's own
-allocations) against plumb's peak of its own device allocations (same meaning: neither counts the
-CUDA context or cuDNN / cuBLAS internal memory; plumb's includes its 256 MB cuDNN workspace).
+allocations, from before its warm-up) against plumb's peak of its own device allocations (same
+meaning: neither counts the CUDA context or cuDNN / cuBLAS internal memory; plumb's includes its
+cuDNN workspace, [run] cudnn_workspace_mb). Inference: plumb's peak is of the timed forwards, after
+the first forward searched the convolution algorithms with the whole workspace and the model
+fitted the workspace to the chosen ones (plumb bench prints the warm-up's peak beside it).
 """
 import argparse
 import os
