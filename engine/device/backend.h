@@ -44,6 +44,9 @@ typedef struct pb_backend {
   void (*copy)(pb_ctx *ctx, float *y, const float *x, size_t n);
   /* waits for everything enqueued so far (CPU: nothing to wait for). */
   void (*sync)(pb_ctx *ctx);
+  /* x[n] rounded in place to fmt (PB_PREC_BF16 / PB_PREC_FP16 of engine/device/lowp.h): round to
+   * nearest even, as kernels/half.h; the rounding table of [run] precision calls it. */
+  void (*round_lp)(pb_ctx *ctx, float *x, size_t n, int fmt);
 
   /* ---------------------------------------------------------------- staging of input batches */
   /* Host memory the loader fills and h2d_async reads: pinned on a GPU, pb_amalloc on the CPU

@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "engine/device/backend.h"
+#include "engine/device/lowp.h"
+#include "kernels/half.h"
 #include "kernels/ops.h"
 
 static pb_scratch cpu_scratch(const pb_ctx *ctx) {
@@ -42,6 +44,12 @@ static void cpu_copy(pb_ctx *ctx, float *y, const float *x, size_t n) {
   if (n) memcpy(y, x, n * sizeof(float));
 }
 static void cpu_nothing(pb_ctx *ctx) { (void)ctx; }
+static void cpu_round_lp(pb_ctx *ctx, float *x, size_t n, int fmt) {
+  if (fmt == PB_PREC_BF16)
+    pb_round_bf16_cpu(x, n, ctx->nthreads);
+  else
+    pb_round_f16_cpu(x, n, ctx->nthreads);
+}
 
 /* ------------------------------------------------------------------ staging */
 
@@ -392,6 +400,7 @@ const pb_backend pb_backend_cpu = {
     .zero = cpu_zero,
     .copy = cpu_copy,
     .sync = cpu_nothing,
+    .round_lp = cpu_round_lp,
     .host_alloc = cpu_host_alloc,
     .host_free = cpu_free,
     .h2d_async = cpu_h2d_async,

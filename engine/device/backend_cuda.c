@@ -6,6 +6,7 @@
  * No #ifdef: a CPU-only build links kernels/cuda/stubs.c, and its context never selects this
  * table (pb_ctx_init* picks it only once a GPU environment is up). */
 #include "engine/device/backend.h"
+#include "engine/device/lowp.h"
 #include "kernels/ops_cuda.h"
 
 /* ------------------------------------------------------------------ memory */
@@ -37,6 +38,12 @@ static void cuda_copy(pb_ctx *ctx, float *y, const float *x, size_t n) {
   pb_accumulate_cuda(y, x, n, ctx->cuda);
 }
 static void cuda_sync(pb_ctx *ctx) { pb_cuda_sync(ctx->cuda); }
+static void cuda_round_lp(pb_ctx *ctx, float *x, size_t n, int fmt) {
+  if (fmt == PB_PREC_BF16)
+    pb_round_bf16_cuda(x, n, ctx->cuda);
+  else
+    pb_round_f16_cuda(x, n, ctx->cuda);
+}
 
 /* ------------------------------------------------------------------ staging */
 
@@ -312,6 +319,7 @@ const pb_backend pb_backend_cuda = {
     .zero = cuda_zero,
     .copy = cuda_copy,
     .sync = cuda_sync,
+    .round_lp = cuda_round_lp,
     .host_alloc = cuda_host_alloc,
     .host_free = cuda_host_free,
     .h2d_async = cuda_h2d_async,

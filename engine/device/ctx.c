@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "engine/device/backend.h"
+#include "engine/device/lowp.h"
 #include "engine/config/config.h"
 #include "kernels/cuda_device.h"
 #include "kernels/ops_cuda.h"
@@ -57,10 +58,39 @@ int pb_ctx_init(pb_ctx *ctx, const char *device, int threads, int deterministic,
   return pb_ctx_init_ws(ctx, device, threads, deterministic, tf32, PB_CUDA_WORKSPACE_BYTES, err);
 }
 
+/* [run] precision, with [run] tf32 (older configs): tf32 = false alone means fp32; both set
+ * must agree. bf16 / fp16 keep TF32 on: their rounded inputs are exact in TF32. */
+static int precision_of(const pb_config *cfg, int *prec, int *tf32, pb_err *err) {
+  *prec = pb_config_enum(cfg, "run", "precision");
+  *tf32 = pb_config_bool(cfg, "run", "tf32");
+  int pset = pb_config_is_set(cfg, "run", "precision"), tset = pb_config_is_set(cfg, "run", "tf32");
+  if (!pset && tset && !*tf32) *prec = PB_PREC_FP32;
+  if (pset && tset && ((*prec == PB_PREC_TF32 && !*tf32) || (*prec == PB_PREC_FP32 && *tf32)))
+    return pb_err_set(err, "[run] precision = %s and [run] tf32 = %s contradict each other: precision decides, drop tf32",
+                      pb_precision_name(*prec), *tf32 ? "true" : "false");
+  *tf32 = *prec != PB_PREC_FP32;
+  return PB_OK;
+}
+
 int pb_ctx_init_cfg(pb_ctx *ctx, const pb_config *cfg, pb_err *err) {
-  return pb_ctx_init_ws(ctx, pb_config_str(cfg, "run", "device"), (int)pb_config_int(cfg, "run", "threads"),
-                        pb_config_bool(cfg, "run", "deterministic"), pb_config_bool(cfg, "run", "tf32"),
-                        (size_t)pb_config_int(cfg, "run", "cudnn_workspace_mb") << 20, err);
+  int prec, tf32;
+  if (precision_of(cfg, &prec, &tf32, err)) return PB_ERR;
+  if (pb_ctx_init_ws(ctx, pb_config_str(cfg, "run", "device"), (int)pb_config_int(cfg, "run", "threads"),
+                     pb_config_bool(cfg, "run", "deterministic"), tf32,
+                     (size_t)pb_config_int(cfg, "run", "cudnn_workspace_mb") << 20, err))
+    return PB_ERR;
+  ctx->precision = prec;
+  if (prec == PB_PREC_BF16 || prec == PB_PREC_FP16) {
+    pb_lowp_enable(ctx, prec, (float)pb_config_float(cfg, "run", "loss_scale_init"),
+                   pb_config_int(cfg, "run", "loss_scale_interval"));
+    size_t len = strlen(ctx->why);
+    snprintf(ctx->why + len, sizeof ctx->why - len, "; precision %s (rounded on float32 storage%s)",
+             pb_precision_name(prec), prec == PB_PREC_FP16 ? ", dynamic loss scaling" : "");
+  } else if (prec == PB_PREC_FP32 && ctx->cuda) {
+    size_t len = strlen(ctx->why);
+    snprintf(ctx->why + len, sizeof ctx->why - len, "; precision fp32 (TF32 off)");
+  }
+  return PB_OK;
 }
 
 int pb_ctx_init_ws(pb_ctx *ctx, const char *device, int threads, int deterministic, int tf32,
@@ -102,6 +132,13 @@ int pb_ctx_init_ws(pb_ctx *ctx, const char *device, int threads, int determinist
 
 void pb_ctx_free(pb_ctx *ctx) {
   if (!ctx) return;
+  if (ctx->lowp) { /* before the device goes: its rounding memory is on it */
+    pb_lowp *l = ctx->lowp;
+    l->base->free(ctx, l->tmp);
+    ctx->ops = l->base;
+    free(l);
+    ctx->lowp = NULL;
+  }
   if (ctx->cuda) {
     pb_cuda_env_free(ctx->cuda);
     free(ctx->cuda);

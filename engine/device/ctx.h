@@ -35,6 +35,8 @@ typedef struct pb_ctx {
    * [N, T, D] data with lengths), set by whoever stages the batch; NULL = every sample has T
    * steps. Read by sequence layers (layer.h) in forward and backward. */
   const int32_t *seq_lengths;
+  int precision;  /* [run] precision: PB_PREC_* (engine/device/lowp.h) */
+  void *lowp;     /* struct pb_lowp when precision is bf16 / fp16 (ops then points into it), else NULL */
 } pb_ctx;
 
 /* device: "auto" | "cpu" | "cuda" | "cuda:N". threads: 0 = all cores.
@@ -44,7 +46,9 @@ int pb_ctx_init(pb_ctx *ctx, const char *device, int threads, int deterministic,
 /* The same with the cuDNN workspace size (pb_ctx_init: 256 MiB). */
 int pb_ctx_init_ws(pb_ctx *ctx, const char *device, int threads, int deterministic, int tf32,
                    size_t workspace_bytes, pb_err *err);
-/* From [run] device, threads, deterministic, tf32 and cudnn_workspace_mb. */
+/* From [run] device, threads, deterministic, precision (with tf32) and cudnn_workspace_mb; bf16 /
+ * fp16 lay the rounding table over the device's (engine/device/lowp.h). Errors: precision and
+ * tf32 set against each other. */
 struct pb_config;
 int pb_ctx_init_cfg(pb_ctx *ctx, const struct pb_config *cfg, pb_err *err);
 void pb_ctx_free(pb_ctx *ctx);

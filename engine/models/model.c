@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "engine/device/backend.h"
+#include "engine/device/lowp.h"
 #include "kernels/pb_rng.h"
 
 pb_model *pb_model_new(pb_ctx *ctx, const int in[3], const char *arch) {
@@ -210,6 +211,17 @@ static int finalize(pb_model *m, int max_n, int infer, pb_err *err) {
   }
   if (infer) place_infer(m, m->act_block, max_n); /* act[i] and each layer's work in the arena */
   pb_ctx_reserve_scratch(c, scratch); /* host scratch of the CPU ops; nothing on a GPU */
+  /* [run] precision bf16 / fp16: room for rounded copies of the largest weight run (a packed
+   * run is one op's weights: the LSTM's) */
+  size_t run = 0, most = 0;
+  for (int t = 0; t < m->ntensors; t++) {
+    const pb_param *p = m->tensors[t];
+    if (p->kind != PB_PARAM_TRAINABLE) continue;
+    run += p->numel;
+    most = PB_MAX(most, run);
+    if (!p->packed) run = 0;
+  }
+  if (pb_lowp_reserve(c, most, err)) return pb_err_prefix(err, "model %s for batches of %d", m->arch, max_n);
   return PB_OK;
 }
 

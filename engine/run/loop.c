@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "engine/device/lowp.h"
 #include "engine/dist/dist.h"
 #include "engine/run/log.h"
 #include "engine/run/evaluate.h"
@@ -335,6 +336,12 @@ static int train_loop(train_session *S, pb_err *err) {
       imgs += n;
       t_train += now_s() - t0;
       if (!stepped) continue; /* inside an accumulation group, or an empty batch */
+      if (pb_lowp_update(&r->ctx)) { /* fp16: an overflow skipped the step (lowp.h) */
+        const pb_lowp *lp = r->ctx.lowp;
+        pb_log("fp16: a non-finite gradient after step %" PRId64 ": the step was skipped; loss scale now %g (%" PRId64
+               " skipped so far)", pb_trainer_step(r->tr), (double)lp->scale, lp->skipped);
+        continue;
+      }
       if (guarded) {
         int g = guard_after_step(S, epoch, b + 1, err);
         if (g < 0) {

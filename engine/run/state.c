@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/device/lowp.h"
 #include "engine/run/report.h"
 #include "engine/trainers/checkpoint.h"
 #include "engine/run/stop.h"
@@ -69,6 +70,9 @@ static int make_meta(const pb_run *r, int64_t epoch, int64_t cursor, int progres
     spike_key(r, j, k, sizeof k);
     META(k, "%.17g %.17g %ld", lr->spike_mean, lr->spike_var, lr->spike_n);
   }
+  const pb_lowp *lp = r->ctx.lowp;
+  if (lp && lp->scaling) /* fp16's dynamic loss scale: "scale good-steps skipped" */
+    META("loss_scale", "%.9g %" PRId64 " %" PRId64, (double)lp->scale, lp->good, lp->skipped);
   for (int j = 0; j < r->tr->nlearners; j++) { /* every model's dropout counters */
     const pb_model *m = r->tr->learner[j].model;
     for (int i = 0; i < m->nlayers && n < 60; i++) {
@@ -183,6 +187,18 @@ int pb_run_restore_state(pb_run *r, const char *model_path, pb_err *err) {
       pb_err_set(err, "%s: metadata '%s' = '%s' is not 'mean variance count'", state_path, k, v);
       goto out;
     }
+  }
+  pb_lowp *lp = r->ctx.lowp;
+  const char *ls = pb_st_meta(&st, "loss_scale");
+  if (lp && lp->scaling && ls) { /* a checkpoint of another precision: the scale starts over */
+    double sc;
+    int64_t good, skipped;
+    if (sscanf(ls, "%lf %" SCNd64 " %" SCNd64, &sc, &good, &skipped) != 3 || !(sc > 0) || !isfinite(sc) || good < 0 ||
+        skipped < 0) {
+      pb_err_set(err, "%s: metadata 'loss_scale' = '%s' is not 'scale good-steps skipped'", state_path, ls);
+      goto out;
+    }
+    lp->scale = (float)sc, lp->good = good, lp->skipped = skipped;
   }
   const char *sb = pb_st_meta(&st, "select.best"), *se = pb_st_meta(&st, "select.epoch");
   if (sb && se) r->select_best = strtod(sb, NULL), r->select_epoch = strtoll(se, NULL, 10);

@@ -2,7 +2,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <math.h>
+
 #include "engine/device/backend.h"
+#include "engine/device/lowp.h"
 #include "engine/trainers/trainer.h"
 
 #include <stdio.h>
@@ -121,6 +124,20 @@ void pb_learner_step(pb_learner *l) {
       fprintf(stderr, "plumb: rank %d: error: %s\n", w->rank, e.msg);
       pb_dist_abort(1);
     }
+  }
+  pb_lowp *lp = c->lowp;
+  if (lp && lp->scaling) { /* fp16 (lowp.h): an overflow skips the step; else the gradients lose S */
+    double ss = 0;
+    c->ops->sumsq(c, l->sumsq, m->grads, m->nparams);
+    c->ops->download(c, &ss, l->sumsq, sizeof ss);
+    if (!isfinite(ss)) {
+      lp->overflow = 1;
+      lp->skipped++;
+      pb_model_zero_grad(m);
+      l->micro = 0;
+      return;
+    }
+    c->ops->scale(c, m->grads, 1.0f / lp->scale, m->nparams);
   }
   if (pb_guard_check(l)) { /* a non-finite gradient: no step (guard.c) */
     l->micro = 0;
