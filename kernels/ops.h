@@ -178,6 +178,9 @@ void pb_scale_cpu(float *x, float s, size_t n);
 
 /* SE scaling: y[n,c,hw] = x[n,c,hw] * s[n,c]. */
 void pb_chscale_fwd_cpu(float *y, const float *x, const float *s, int n, int c, int hw);
+/* The tail of an SE block in one pass: y = relu(x * s[n,c] + r), r [n,c,hw] the shortcut: bitwise
+ * pb_chscale_fwd_cpu, then pb_accumulate_cpu(y, r), then pb_relu_fwd_cpu. y may alias x or r. */
+void pb_chscale_add_relu_cpu(float *y, const float *x, const float *s, const float *r, int n, int c, int hw);
 /* dx = dy * s (overwritten); ds[n,c] = sum_hw dy * x (overwritten: s is an activation). */
 void pb_chscale_bwd_cpu(float *dx, float *ds, const float *dy, const float *x, const float *s,
                         int n, int c, int hw);

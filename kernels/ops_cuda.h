@@ -153,6 +153,8 @@ void pb_add_fwd_cuda(float *y, const float *a, const float *b, size_t n, const p
 void pb_accumulate_cuda(float *y, const float *x, size_t n, const pb_cuda_env *env);
 void pb_scale_cuda(float *x, float s, size_t n, const pb_cuda_env *env);
 void pb_chscale_fwd_cuda(float *y, const float *x, const float *s, int n, int c, int hw, const pb_cuda_env *env);
+void pb_chscale_add_relu_cuda(float *y, const float *x, const float *s, const float *r, int n, int c, int hw,
+                              const pb_cuda_env *env);
 void pb_chscale_bwd_cuda(float *dx, float *ds, const float *dy, const float *x, const float *s, int n, int c, int hw,
                          const pb_cuda_env *env);
 

@@ -118,6 +118,10 @@ typedef struct pb_backend {
   void (*accumulate)(pb_ctx *ctx, float *y, const float *x, size_t n); /* y += x */
   void (*scale)(pb_ctx *ctx, float *x, float s, size_t n);             /* x *= s */
   void (*chscale_fwd)(pb_ctx *ctx, float *y, const float *x, const float *s, int n, int c, int hw);
+  /* y = relu(x * s + r) (ops.h pb_chscale_add_relu_cpu): an SE block's scale, residual add and
+   * ReLU in one pass; y may alias x or r. */
+  void (*chscale_add_relu)(pb_ctx *ctx, float *y, const float *x, const float *s, const float *r, int n, int c,
+                           int hw);
   void (*chscale_bwd)(pb_ctx *ctx, float *dx, float *ds, const float *dy, const float *x, const float *s, int n,
                       int c, int hw);
 

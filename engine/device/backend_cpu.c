@@ -195,6 +195,11 @@ static void cpu_chscale_fwd(pb_ctx *ctx, float *y, const float *x, const float *
   (void)ctx;
   pb_chscale_fwd_cpu(y, x, s, n, c, hw);
 }
+static void cpu_chscale_add_relu(pb_ctx *ctx, float *y, const float *x, const float *s, const float *r, int n, int c,
+                                 int hw) {
+  (void)ctx;
+  pb_chscale_add_relu_cpu(y, x, s, r, n, c, hw);
+}
 static void cpu_chscale_bwd(pb_ctx *ctx, float *dx, float *ds, const float *dy, const float *x, const float *s,
                             int n, int c, int hw) {
   (void)ctx;
@@ -434,6 +439,7 @@ const pb_backend pb_backend_cpu = {
     .scale = cpu_scale,
     .chscale_fwd = cpu_chscale_fwd,
     .chscale_bwd = cpu_chscale_bwd,
+    .chscale_add_relu = cpu_chscale_add_relu,
     .add_crop_fwd = cpu_add_crop_fwd,
     .add_crop_bwd = cpu_add_crop_bwd,
     .l2norm_fwd = cpu_l2norm_fwd,

@@ -153,6 +153,10 @@ static void cuda_scale(pb_ctx *ctx, float *x, float s, size_t n) { pb_scale_cuda
 static void cuda_chscale_fwd(pb_ctx *ctx, float *y, const float *x, const float *s, int n, int c, int hw) {
   pb_chscale_fwd_cuda(y, x, s, n, c, hw, ctx->cuda);
 }
+static void cuda_chscale_add_relu(pb_ctx *ctx, float *y, const float *x, const float *s, const float *r, int n, int c,
+                                  int hw) {
+  pb_chscale_add_relu_cuda(y, x, s, r, n, c, hw, ctx->cuda);
+}
 static void cuda_chscale_bwd(pb_ctx *ctx, float *dx, float *ds, const float *dy, const float *x, const float *s, int n,
                              int c, int hw) {
   pb_chscale_bwd_cuda(dx, ds, dy, x, s, n, c, hw, ctx->cuda);
@@ -353,6 +357,7 @@ const pb_backend pb_backend_cuda = {
     .scale = cuda_scale,
     .chscale_fwd = cuda_chscale_fwd,
     .chscale_bwd = cuda_chscale_bwd,
+    .chscale_add_relu = cuda_chscale_add_relu,
     .add_crop_fwd = cuda_add_crop_fwd,
     .add_crop_bwd = cuda_add_crop_bwd,
     .l2norm_fwd = cuda_l2norm_fwd,

@@ -211,6 +211,20 @@ static void lp_chscale_fwd(pb_ctx *c, float *y, const float *x, const float *s, 
   BASE(c)->chscale_fwd(c, y, x, s, n, ch, hw);
   rnd(c, y, (size_t)n * ch * hw);
 }
+static void lp_chscale_add_relu(pb_ctx *c, float *y, const float *x, const float *s, const float *r, int n, int ch,
+                                int hw) {
+  /* as the unfused chain rounds: the scaled tensor, then the sum (the ReLU keeps it rounded) */
+  size_t cnt = (size_t)n * ch * hw;
+  PB_ASSERT(y != r);
+  rnd(c, x, cnt);
+  rnd(c, s, (size_t)n * ch);
+  rnd(c, r, cnt);
+  BASE(c)->chscale_fwd(c, y, x, s, n, ch, hw);
+  rnd(c, y, cnt);
+  BASE(c)->accumulate(c, y, r, cnt);
+  rnd(c, y, cnt);
+  BASE(c)->relu_fwd(c, y, y, cnt);
+}
 static void lp_chscale_bwd(pb_ctx *c, float *dx, float *ds, const float *dy, const float *x, const float *s, int n,
                            int ch, int hw) {
   rnd(c, dy, (size_t)n * ch * hw);
@@ -396,7 +410,7 @@ void pb_lowp_enable(pb_ctx *ctx, int fmt, float scale0, int64_t interval) {
   t->sigmoid_bwd = lp_sigmoid_bwd;
   t->maxpool_fwd = lp_maxpool_fwd, t->maxpool_bwd = lp_maxpool_bwd, t->avgpool_fwd = lp_avgpool_fwd;
   t->avgpool_bwd = lp_avgpool_bwd, t->gap_fwd = lp_gap_fwd, t->gap_bwd = lp_gap_bwd;
-  t->chscale_fwd = lp_chscale_fwd, t->chscale_bwd = lp_chscale_bwd;
+  t->chscale_fwd = lp_chscale_fwd, t->chscale_bwd = lp_chscale_bwd, t->chscale_add_relu = lp_chscale_add_relu;
   t->add_crop_fwd = lp_add_crop_fwd, t->add_crop_bwd = lp_add_crop_bwd;
   t->l2norm_fwd = lp_l2norm_fwd, t->l2norm_bwd = lp_l2norm_bwd;
   t->dropout_fwd = lp_dropout_fwd, t->dropout_bwd = lp_dropout_bwd;

@@ -7,6 +7,7 @@
  *
  *   x -> conv1 -> a1 -> bn1 -> r1 (ReLU in place) -> conv2 -> a2 -> bn2 [-> r2 -> conv3 -> a3 -> bn3]
  *     -> b [-> SE: s = sigmoid(fc2(relu(fc1(gap(b))))); b * s] -> + shortcut(x) -> ReLU -> y
+ *   (with SE, b * s + shortcut and the ReLU are one op, chscale_add_relu; fc1 and fc2 are GEMMs)
  *   shortcut(x) = x, or bn_d(conv_d(x)) (1x1, stride) when the shape changes ("downsample").
  * BagNet block: conv1 k x k (stride) and conv2 1x1, both WITHOUT padding, so the branch can be
  * smaller than the shortcut; the shortcut is then cropped to the branch's size at its top-left
@@ -67,17 +68,21 @@ static void bwd_(pb_layer *l, pb_ctx *c, int n, const float *x, const float *dy,
 
 /* ------------------------------------------------------------------ squeeze-excitation */
 
-/* y = b * gate(b). s0 [n,C], s1 [n,Cr], s3 [n,C]: the pooled vector, fc1's ReLU output and the
+/* y = b * gate(b), or with the shortcut r (non-NULL) the block's whole tail y = relu(b * gate(b)
+ * + r) in one pass. s0 [n,C], s1 [n,Cr], s3 [n,C]: the pooled vector, fc1's ReLU output and the
  * gate, kept for backward in training. */
 static void se_fwd(block_priv *p, pb_ctx *c, int n, const float *b, float *y, float *s0, float *s1, float *s3,
-                   int train) {
+                   const float *r, int train) {
   int C = p->se_c, hw = p->hw_out;
   c->ops->gap_fwd(c, s0, b, n, C, hw);
   fwd_(p->fc1, c, n, s0, s1, train);
   relu_(c, s1, s1, (size_t)n * p->se_r);
   fwd_(p->fc2, c, n, s1, s3, train);
   c->ops->sigmoid_fwd(c, s3, s3, (size_t)n * C);
-  c->ops->chscale_fwd(c, y, b, s3, n, C, hw);
+  if (r)
+    c->ops->chscale_add_relu(c, y, b, s3, r, n, C, hw);
+  else
+    c->ops->chscale_fwd(c, y, b, s3, n, C, hw);
 }
 
 /* db = d(b * gate(b)) / db given dy; v: 3 work vectors of [n, C]; tmp: [n, out] work. */
@@ -139,13 +144,18 @@ static void block_eval(pb_layer *l, pb_ctx *c, int n, const float *x, float *y) 
     return;
   }
   pb_batchnorm_eval(p->bn[last], c, n, y, NULL, y, 0);
-  if (p->fc1) {
+  const float *sc = x;
+  if (p->fc1) { /* SE: the shortcut first, then scale + add + ReLU in one pass, in place */
     size_t nc = (size_t)n * p->se_c;
     float *v = l->work + used;
-    se_fwd(p, c, n, y, y, v, v + nc, v + 2 * nc, 0); /* the channel scale runs in place */
-  }
-  const float *sc = x;
-  if (p->dconv) {
+    if (p->dconv) {
+      fwd_(p->dconv, c, n, x, l->work, 0);
+      pb_batchnorm_eval(p->dbn, c, n, l->work, NULL, l->work, 0);
+      sc = l->work;
+    }
+    se_fwd(p, c, n, y, y, v, v + nc, v + 2 * nc, p->crop ? NULL : sc, 0);
+    if (!p->crop) return;
+  } else if (p->dconv) {
     float *w = l->work;
     fwd_(p->dconv, c, n, x, w, 0);
     if (!p->crop) { /* y = relu(bn_d(w) + y) */
@@ -191,34 +201,32 @@ static void block_fwd(pb_layer *l, pb_ctx *c, int n, const float *x, float *y, i
   }
   block_priv *p = l->priv;
   size_t R = (size_t)n * p->R;
-  float *W0 = l->work, *W1 = W0 + R, *W2 = W1 + R, *V = W2 + R; /* V: SE vectors */
+  float *W2 = l->work + 2 * R; /* the downsample's output (the rest of the work is for backward) */
   int last = p->nconv - 1;
   const float *cur = x;
   for (int i = 0; i <= last; i++) {
-    float *a = train ? sv(l, p->off_a[i]) : W0;
+    float *a = sv(l, p->off_a[i]);
     fwd_(p->conv[i], c, n, cur, a, train);
     float *out;
     if (i < last)
-      out = train ? sv(l, p->off_r[i]) : W1;
+      out = sv(l, p->off_r[i]);
     else
-      out = p->fc1 ? (train ? sv(l, p->off_b) : W1) : y;
+      out = p->fc1 ? sv(l, p->off_b) : y;
     fwd_(p->bn[i], c, n, a, out, train);
     if (i < last) relu_(c, out, out, (size_t)n * p->m[i]);
     cur = out;
   }
-  if (p->fc1) {
-    size_t nc = (size_t)n * p->se_c;
-    float *s0 = train ? sv(l, p->off_s0) : V, *s1 = train ? sv(l, p->off_s1) : V + nc;
-    float *s3 = train ? sv(l, p->off_s3) : V + 2 * nc;
-    se_fwd(p, c, n, cur, y, s0, s1, s3, train);
-  }
   size_t no = (size_t)n * p->out_sz;
   const float *sc = x;
   if (p->dconv) {
-    float *ad = train ? sv(l, p->off_ad) : W0;
+    float *ad = sv(l, p->off_ad);
     fwd_(p->dconv, c, n, x, ad, train);
     fwd_(p->dbn, c, n, ad, W2, train);
     sc = W2;
+  }
+  if (p->fc1) { /* without a crop: scale, shortcut add and ReLU in one pass */
+    se_fwd(p, c, n, cur, y, sv(l, p->off_s0), sv(l, p->off_s1), sv(l, p->off_s3), p->crop ? NULL : sc, 1);
+    if (!p->crop) return;
   }
   if (p->crop) {
     pb_crop_params cp = p->cp;
@@ -284,6 +292,22 @@ static pb_layer *bn_child(pb_layer *l, const char *sfx, const int in[3], pb_err 
   return pb_layer_add_child(l, pb_batchnorm_layer(name, in, 1e-5f, 0.1f, err));
 }
 
+/* An SE fully connected layer: timm's 1x1 convolution with bias over the pooled [C, 1, 1]
+ * vector, run as a GEMM (a linear layer: the same sums, one cuBLAS call instead of a cuDNN
+ * convolution of 1x1 planes), its weight named and shaped as timm's [out, C, 1, 1] (the memory
+ * of the linear's [out, C]) and initialised as the convolution was. */
+static pb_layer *se_fc_child(pb_layer *l, const char *sfx, const int in[3], int cout, pb_err *err) {
+  char name[96];
+  snprintf(name, sizeof name, "%s.%s", l->name, sfx);
+  pb_layer *fc = pb_linear_layer(name, in, cout, 1, err);
+  if (fc) {
+    pb_param *w = &fc->params[0];
+    w->ndim = 4, w->shape[0] = cout, w->shape[1] = in[0], w->shape[2] = w->shape[3] = 1;
+    w->init = PB_INIT_KAIMING_NORMAL_FAN_OUT, w->fan_in = in[0], w->fan_out = cout;
+  }
+  return pb_layer_add_child(l, fc);
+}
+
 /* timm's make_divisible(C / r, 8, round_limit = 0): the SE bottleneck width. */
 static int se_width(int c, int r) {
   int v = (int)((double)c / r + 4.0) / 8 * 8;
@@ -316,8 +340,8 @@ static pb_layer *make_block(const char *name, const int in[3], int nconv, const 
     p->se_c = l->out[0];
     p->se_r = se_width(p->se_c, se_reduction);
     int v[3] = {p->se_c, 1, 1};
-    if (!(p->fc1 = conv_child(l, "se.fc1", v, p->se_r, 1, 1, 0, 1, err))) goto fail;
-    if (!(p->fc2 = conv_child(l, "se.fc2", p->fc1->out, p->se_c, 1, 1, 0, 1, err))) goto fail;
+    if (!(p->fc1 = se_fc_child(l, "se.fc1", v, p->se_r, err))) goto fail;
+    if (!(p->fc2 = se_fc_child(l, "se.fc2", p->fc1->out, p->se_c, err))) goto fail;
   }
   int stride = 1;
   for (int i = 0; i < nconv; i++) stride *= strides[i];

@@ -25,6 +25,19 @@ void pb_chscale_fwd_cpu(float *y, const float *x, const float *s, int n, int c, 
   }
 }
 
+void pb_chscale_add_relu_cpu(float *y, const float *x, const float *s, const float *r, int n, int c, int hw) {
+  const size_t planes = (size_t)n * (size_t)c, len = (size_t)hw;
+  for (size_t pl = 0; pl < planes; pl++) {
+    const float sv = s[pl];
+    const float *xp = x + pl * len, *rp = r + pl * len;
+    float *yp = y + pl * len;
+    for (size_t i = 0; i < len; i++) {
+      const float v = xp[i] * sv + rp[i];
+      yp[i] = v < 0.0f ? 0.0f : v;
+    }
+  }
+}
+
 /* ds is a per-plane sum, taken in double in index order (deterministic). */
 void pb_chscale_bwd_cpu(float *dx, float *ds, const float *dy, const float *x, const float *s,
                         int n, int c, int hw) {

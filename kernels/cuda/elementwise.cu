@@ -33,6 +33,15 @@ __global__ static void pb_chscale_fwd_kernel(float *y, const float *x, const flo
   PB_GRID_LOOP(i, total) y[i] = __fmul_rn(x[i], s[i / hw]);
 }
 
+/* y = relu(x * s + r): one rounded multiply, one rounded add, ReLU as pb_relu_fwd: the CPU's bits. */
+__global__ static void pb_chscale_add_relu_kernel(float *y, const float *x, const float *s, const float *r,
+                                                  size_t total, size_t hw) {
+  PB_GRID_LOOP(i, total) {
+    const float v = __fadd_rn(__fmul_rn(x[i], s[i / hw]), r[i]);
+    y[i] = v < 0.0f ? 0.0f : v;
+  }
+}
+
 /* One block per plane (blockIdx.x); hw may be 0 (ds = 0, as the CPU). */
 __global__ static void __launch_bounds__(PB_RED_THREADS)
     pb_chscale_bwd_kernel(float *dx, float *ds, const float *dy, const float *x, const float *s, size_t hw) {
@@ -80,6 +89,15 @@ extern "C" void pb_chscale_fwd_cuda(float *y, const float *x, const float *s, in
   pb_chscale_fwd_kernel<<<pb_cuda_blocks(total, PB_CUDA_THREADS), PB_CUDA_THREADS, 0,
                           pb_cuda_stream_of(env->stream)>>>(y, x, s, total, (size_t)hw);
   PB_CUDA_CHECK_LAUNCH("pb_chscale_fwd_kernel");
+}
+
+extern "C" void pb_chscale_add_relu_cuda(float *y, const float *x, const float *s, const float *r, int n, int c,
+                                         int hw, const pb_cuda_env *env) {
+  if (n <= 0 || c <= 0 || hw <= 0) return;
+  const size_t total = (size_t)n * (size_t)c * (size_t)hw;
+  pb_chscale_add_relu_kernel<<<pb_cuda_blocks(total, PB_CUDA_THREADS), PB_CUDA_THREADS, 0,
+                               pb_cuda_stream_of(env->stream)>>>(y, x, s, r, total, (size_t)hw);
+  PB_CUDA_CHECK_LAUNCH("pb_chscale_add_relu_kernel");
 }
 
 extern "C" void pb_chscale_bwd_cuda(float *dx, float *ds, const float *dy, const float *x, const float *s, int n,

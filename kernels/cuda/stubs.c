@@ -195,6 +195,10 @@ void pb_chscale_fwd_cuda(float *y, const float *x, const float *s, int n, int c,
   pb_cuda_absent(__func__);
 }
 
+void pb_chscale_add_relu_cuda(float *y, const float *x, const float *s, const float *r, int n, int c, int hw, const pb_cuda_env *env) {
+  pb_cuda_absent(__func__);
+}
+
 void pb_chscale_bwd_cuda(float *dx, float *ds, const float *dy, const float *x, const float *s, int n, int c, int hw, const pb_cuda_env *env) {
   pb_cuda_absent(__func__);
 }

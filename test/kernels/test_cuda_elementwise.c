@@ -117,6 +117,17 @@ static void test_chscale(int n, int c, int hw, uint64_t seed) {
   const double ey = pb_twin_check_bits("chscale fwd", d_y, y, nx, &g_env);
   pb_chscale_bwd_cuda(d_dx, d_ds, d_dy, d_x, d_s, n, c, hw, &g_env);
   const double edx = pb_twin_check_bits("chscale dx", d_dx, dx, nx, &g_env);
+  /* the SE tail y = relu(x * s + r) (r: dy as a shortcut): bitwise, and in place over x */
+  if (nx) {
+    pb_chscale_add_relu_cpu(y, x, s, dy, n, c, hw);
+    pb_chscale_add_relu_cuda(d_y, d_x, d_s, d_dy, n, c, hw, &g_env);
+    pb_twin_check_bits("chscale_add_relu", d_y, y, nx, &g_env);
+    float *d_io = pb_twin_fromf(x, nx, &g_env);
+    pb_chscale_add_relu_cuda(d_io, d_io, d_s, d_dy, n, c, hw, &g_env);
+    pb_twin_check_bits("chscale_add_relu in place", d_io, y, nx, &g_env);
+    pb_cuda_free(d_io);
+    pb_chscale_fwd_cpu(y, x, s, n, c, hw); /* y back to the plain scale for nothing else */
+  }
   const double eds = cmp_tol("chscale ds", ns, d_ds, ds, 1e-6, 1e-5);
   /* run to run: a second backward gives the same ds bits */
   float *ds1 = pb_twin_hostf(d_ds, ns, &g_env);

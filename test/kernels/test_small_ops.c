@@ -2,7 +2,8 @@
  * (kernels/cpu): argmax + correct count (first maximum on ties, NaN rules, missing labels),
  * one-hot targets (missing and out-of-range labels give zero rows), the double loss
  * accumulator, u8 -> normalised f32 (bitwise the formula), gradient-norm clipping (torch's rule:
- * coef = max_norm / (norm + 1e-6), applied when below 1). Their CUDA twins are checked against
+ * coef = max_norm / (norm + 1e-6), applied when below 1), the SE tail chscale_add_relu (bitwise
+ * chscale, accumulate, relu; in place). Their CUDA twins are checked against
  * these in test_cuda_loss, test_cuda_elementwise and test_cuda_optim. All checks exact. */
 #include <math.h>
 #include <string.h>
@@ -90,7 +91,30 @@ static void test_clip(void) {
   PB_CHECK(!memcmp(h, g, sizeof g));
 }
 
+/* The SE tail y = relu(x * s + r): bitwise chscale, accumulate, relu; in place over x and r. */
+static void test_chscale_add_relu(void) {
+  enum { N = 3, C = 5, HW = 7, CNT = N * C * HW };
+  float x[CNT], r[CNT], s[N * C], ref[CNT], y[CNT], io[CNT];
+  pb_test_fill_uniform(x, CNT, -2, 2, 1), pb_test_fill_uniform(r, CNT, -1, 1, 2), pb_test_fill_uniform(s, N * C, 0, 1, 3);
+  x[4] = -0.0f, x[9] = NAN, r[11] = -0.0f;
+  pb_chscale_fwd_cpu(ref, x, s, N, C, HW);
+  pb_accumulate_cpu(ref, r, CNT);
+  pb_relu_fwd_cpu(ref, ref, CNT);
+  pb_chscale_add_relu_cpu(y, x, s, r, N, C, HW);
+  PB_CHECK(!memcmp(y, ref, sizeof y));
+  memcpy(io, x, sizeof io);
+  pb_chscale_add_relu_cpu(io, io, s, r, N, C, HW);
+  PB_CHECK(!memcmp(io, ref, sizeof io));
+  memcpy(io, r, sizeof io);
+  pb_chscale_add_relu_cpu(io, x, s, io, N, C, HW);
+  PB_CHECK(!memcmp(io, ref, sizeof io));
+  size_t zeros = 0;
+  for (int i = 0; i < CNT; i++) zeros += y[i] == 0.0f;
+  PB_CHECK(zeros > 10); /* the ReLU clamped */
+}
+
 int main(void) {
+  test_chscale_add_relu();
   test_argmax();
   test_onehot();
   test_accum_f64();
