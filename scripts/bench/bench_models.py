@@ -6,6 +6,12 @@ prints both and the ratio.
 
     python3 scripts/bench/bench_models.py [--device cuda|cpu] [--models resnet50,seresnet50,resnet18]
         [--batch 256] [--size 224] [--steps 20] [--threads N] [--plumb build/plumb]
+        [--precision tf32|bf16|fp16]
+
+--precision bf16 / fp16 (issue 16): PyTorch runs torch.autocast(dtype) with the model and input in
+channels_last (and GradScaler for fp16), plumb runs [run] precision = bf16 / fp16. plumb's mixed
+precision is today its numerics on float32 storage (engine/device/lowp.h), so this measures the
+gap to close, not a speed-up.
 
 PyTorch side: torchvision's resnets; seresnet50 is timm's when timm is importable, else the
 SE-ResNet of scripts/fixtures/resnet_torch.py (same modules and parameter count). Training step:
@@ -41,9 +47,15 @@ def torch_model(name):
     return R.build(name, num_classes=1000)
 
 
-def bench_torch(name, mode, batch, size, steps, warmup, dev):
+def bench_torch(name, mode, batch, size, steps, warmup, dev, precision="tf32"):
     m = torch_model(name).to(dev)
     x = torch.rand(batch, 3, size, size, device=dev) * 2 - 1
+    half = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+    if half is not None:
+        m = m.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    amp = (lambda: torch.autocast(device_type=dev, dtype=half)) if half is not None else None
+    scaler = torch.cuda.amp.GradScaler() if precision == "fp16" and dev == "cuda" else None
     y = torch.randint(0, 1000, (batch,), device=dev)
     sync = torch.cuda.synchronize if dev == "cuda" else (lambda: None)
     if dev == "cuda":
@@ -55,14 +67,29 @@ def bench_torch(name, mode, batch, size, steps, warmup, dev):
 
         def step():
             opt.zero_grad(set_to_none=True)
-            lossf(m(x), y).backward()
-            opt.step()
+            if amp is None:
+                lossf(m(x), y).backward()
+                opt.step()
+                return
+            with amp():
+                loss = lossf(m(x), y)
+            if scaler is None:
+                loss.backward()
+                opt.step()
+            else:
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
     else:
         m.eval()
 
         def step():
             with torch.inference_mode():
-                m(x)
+                if amp is None:
+                    m(x)
+                else:
+                    with amp():
+                        m(x)
     for _ in range(warmup):
         step()
     sync()
@@ -105,13 +132,18 @@ def main():
     ap.add_argument("--plumb-set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                     help="extra --set for plumb (e.g. run.cudnn_workspace_mb=2048)")
     ap.add_argument("--plumb", default=os.path.join(HERE, "..", "..", "build", "plumb"))
+    ap.add_argument("--precision", default="tf32", choices=["tf32", "bf16", "fp16"])
     a = ap.parse_args()
+    if a.precision != "tf32":
+        a.plumb_set = a.plumb_set + [f"run.precision={a.precision}"]
     dev = a.device
     if dev == "cuda":
         torch.backends.cudnn.benchmark = True
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-        print(f"GPU: {torch.cuda.get_device_name(0)}; torch {torch.__version__}; TF32 on both sides; float32 NCHW")
+        what = ("TF32 on both sides; float32 NCHW" if a.precision == "tf32" else
+                f"{a.precision}: PyTorch autocast + channels_last, plumb [run] precision = {a.precision}")
+        print(f"GPU: {torch.cuda.get_device_name(0)}; torch {torch.__version__}; {what}")
     else:
         torch.set_num_threads(a.threads or os.cpu_count())
         print(f"CPU: {torch.get_num_threads()} threads both sides; torch {torch.__version__}; float32 NCHW")
@@ -121,7 +153,7 @@ def main():
         for mode in a.modes.split(","):
             pi, pm, _ = bench_plumb(a.plumb, name, mode, a.batch, a.size, a.steps, a.warmup, dev,
                                     a.threads or (0 if dev == "cuda" else torch.get_num_threads()), a.plumb_set)
-            ti, tm = bench_torch(name, mode, a.batch, a.size, a.steps, a.warmup, dev)
+            ti, tm = bench_torch(name, mode, a.batch, a.size, a.steps, a.warmup, dev, a.precision)
             print(f"{name:<11} {mode:<6} {a.batch:>5} {a.size:>4} {pi:>12.1f} {ti:>12.1f} {pi / ti:>11.2f} "
                   f"{pm:>10.0f} {tm:>10.0f}", flush=True)
 
