@@ -47,6 +47,13 @@ void pb_cuda_env_free(pb_cuda_env *env);
  * smaller one. Waits for the stream. *bytes (may be NULL): the size now. PB_ERR only if the
  * smaller allocation fails (then the workspace is gone: a tier-2 error for the caller). */
 int pb_cuda_workspace_fit(pb_cuda_env *env, size_t *bytes, pb_err *err);
+/* CUDA graphs (graph.cu): graph_begin starts recording what is enqueued on env's stream (nothing
+ * runs); graph_end instantiates it (NULL with err when the capture failed: nothing of it ran, the
+ * caller enqueues the work again); graph_launch enqueues an instance; graph_free destroys one. */
+int pb_cuda_graph_begin(const pb_cuda_env *env, pb_err *err);
+void *pb_cuda_graph_end(const pb_cuda_env *env, pb_err *err);
+void pb_cuda_graph_launch(void *exec, const pb_cuda_env *env);
+void pb_cuda_graph_free(void *exec);
 /* The largest workspace any chosen convolution algorithm of env needs (conv.cu). */
 size_t pb_cuda_conv_workspace_max(const pb_cuda_env *env);
 

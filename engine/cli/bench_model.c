@@ -151,12 +151,15 @@ int pb_cmd_bench_model(const pb_cli_opts *o) {
     }
     pb_cuda_alloc_stats(&cur, &warm_peak);
     if (warmup) pb_cuda_alloc_reset_peak();
+    m->graph_launches = 0;
     double t0 = now_s();
     for (int s = 0; s < steps; s++) pb_model_forward(m, x, batch, 0);
     ctx.ops->sync(&ctx);
     double dt = now_s() - t0;
     printf("infer: %.1f images/s (%.2f ms per batch)\n", (double)batch * steps / dt, 1e3 * dt / steps);
     report_mem(&ctx, m);
+    printf("  CUDA graphs: %s; %ld of the %d timed forwards replayed a graph\n", m->graphs_why, m->graph_launches,
+           steps);
     if (ctx.cuda)
       printf("  warm-up (%d forwards, the algorithm search with the whole workspace): plumb's allocations peaked at "
              "%.1f MiB; the cuDNN workspace is now %.1f MiB (the chosen algorithms' largest need)%s\n",

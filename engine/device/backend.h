@@ -182,6 +182,14 @@ typedef struct pb_backend {
    * (GPU: the cuDNN workspace, ops_cuda.h pb_cuda_workspace_fit); *bytes (may be NULL): its size
    * now. CPU: nothing (*bytes = 0). PB_ERR: out of memory re-allocating the smaller one. */
   int (*workspace_fit)(pb_ctx *ctx, size_t *bytes, pb_err *err);
+  /* CUDA graphs ([run] cuda_graphs; ops_cuda.h pb_cuda_graph_*): graph_begin records what is
+   * enqueued from here instead of running it; graph_end returns it instantiated (NULL with err
+   * when the device could not: nothing recorded ran, enqueue it again); graph_launch runs an
+   * instance; graph_free. CPU: graph_begin is PB_ERR ("no graphs on the CPU"): run eagerly. */
+  int (*graph_begin)(pb_ctx *ctx, pb_err *err);
+  void *(*graph_end)(pb_ctx *ctx, pb_err *err);
+  void (*graph_launch)(pb_ctx *ctx, void *graph);
+  void (*graph_free)(pb_ctx *ctx, void *graph);
   /* value: ONE float, overwritten. x [n, dx], y [n, dy]. */
   void (*hsic_fwd)(pb_ctx *ctx, float *value, const float *x, const float *y, const pb_hsic_params *p);
   /* dx += grad_scale dHSIC/dx, dy += grad_scale dHSIC/dy: ACCUMULATED (the features' gradient

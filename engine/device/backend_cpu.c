@@ -297,6 +297,20 @@ static int cpu_workspace_fit(pb_ctx *ctx, size_t *bytes, pb_err *err) {
   if (bytes) *bytes = 0;
   return PB_OK;
 }
+static int cpu_graph_begin(pb_ctx *ctx, pb_err *err) {
+  (void)ctx;
+  return pb_err_set(err, "no graphs on the CPU");
+}
+static void *cpu_graph_end(pb_ctx *ctx, pb_err *err) {
+  (void)ctx;
+  pb_err_set(err, "no graphs on the CPU");
+  return NULL;
+}
+static void cpu_graph_launch(pb_ctx *ctx, void *graph) {
+  (void)ctx, (void)graph;
+  PB_FATAL("a CPU context has no graphs to launch");
+}
+static void cpu_graph_free(pb_ctx *ctx, void *graph) { (void)ctx, (void)graph; }
 static int cpu_hsic_reserve(pb_ctx *ctx, const pb_hsic_params *p, pb_err *err) {
   (void)err;
   pb_ctx_reserve_scratch(ctx, pb_hsic_scratch_cpu(p));
@@ -458,6 +472,10 @@ const pb_backend pb_backend_cpu = {
     .mixin_loss = cpu_mixin_loss,
     .hsic_reserve = cpu_hsic_reserve,
     .workspace_fit = cpu_workspace_fit,
+    .graph_begin = cpu_graph_begin,
+    .graph_end = cpu_graph_end,
+    .graph_launch = cpu_graph_launch,
+    .graph_free = cpu_graph_free,
     .hsic_fwd = cpu_hsic_fwd,
     .hsic_bwd = cpu_hsic_bwd,
     .triplet_reserve = cpu_triplet_reserve,

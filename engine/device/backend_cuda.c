@@ -220,6 +220,13 @@ static int raise_floor(pb_ctx *ctx, size_t need) {
   if (need > ctx->cuda->workspace_floor) ctx->cuda->workspace_floor = need;
   return PB_OK;
 }
+static int cuda_graph_begin(pb_ctx *ctx, pb_err *err) { return pb_cuda_graph_begin(ctx->cuda, err); }
+static void *cuda_graph_end(pb_ctx *ctx, pb_err *err) { return pb_cuda_graph_end(ctx->cuda, err); }
+static void cuda_graph_launch(pb_ctx *ctx, void *graph) { pb_cuda_graph_launch(graph, ctx->cuda); }
+static void cuda_graph_free(pb_ctx *ctx, void *graph) {
+  (void)ctx;
+  pb_cuda_graph_free(graph);
+}
 static int cuda_workspace_fit(pb_ctx *ctx, size_t *bytes, pb_err *err) {
   return pb_cuda_workspace_fit(ctx->cuda, bytes, err);
 }
@@ -375,6 +382,10 @@ const pb_backend pb_backend_cuda = {
     .rubi_loss = cuda_rubi_loss,
     .mixin_loss = cuda_mixin_loss,
     .workspace_fit = cuda_workspace_fit,
+    .graph_begin = cuda_graph_begin,
+    .graph_end = cuda_graph_end,
+    .graph_launch = cuda_graph_launch,
+    .graph_free = cuda_graph_free,
     .hsic_reserve = cuda_hsic_reserve,
     .hsic_fwd = cuda_hsic_fwd,
     .hsic_bwd = cuda_hsic_bwd,

@@ -289,9 +289,26 @@ void pb_model_init(pb_model *m, uint64_t seed) {
   free(host);
 }
 
+float *pb_model_place(pb_model *m, const float *x) {
+  const float *cur = x;
+  for (int i = 0; i < m->nlayers; i++) {
+    if (m->layers[i]->alias || runs_in_place(m, i)) m->act[i] = (float *)cur;
+    cur = m->act[i];
+  }
+  return (float *)cur;
+}
+
+static float *forward_eager(pb_model *m, const float *x, int n, int train);
+static float *eval_eager(pb_model *m, const float *x, int n) { return forward_eager(m, x, n, 0); }
+
 float *pb_model_forward(pb_model *m, const float *x, int n, int train) {
   PB_ASSERT(n >= 1 && n <= m->max_n);
   PB_ASSERT(!train || !m->infer_only);
+  if (!train && m->graphs_on && m->workspace_fitted) return pb_model_graph_forward(m, x, n, eval_eager);
+  return forward_eager(m, x, n, train);
+}
+
+static float *forward_eager(pb_model *m, const float *x, int n, int train) {
   m->input = x;
   m->last_n = n;
   const float *cur = x;
@@ -370,6 +387,7 @@ void pb_model_zero_grad(pb_model *m) { pb_ctx_zero(m->ctx, m->grads, PB_MAX(m->n
 
 void pb_model_free(pb_model *m) {
   if (!m) return;
+  pb_model_graphs_free(m);
   for (int i = 0; i < m->nlayers; i++) pb_layer_free(m->layers[i]);
   free(m->layers);
   free(m->act);

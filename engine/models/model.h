@@ -20,6 +20,14 @@
 #include "engine/layers/layer.h"
 
 #define PB_MAX_HEADS 16
+#define PB_MODEL_MAX_GRAPHS 8
+
+/* A captured inference forward (model_graph.c): input buffer and batch size, its instance. */
+typedef struct pb_model_graph {
+  const float *x;
+  int n;
+  void *exec; /* NULL: seen once (run eagerly), not captured yet */
+} pb_model_graph;
 
 /* One classification head of a multi-head model ([model] heads). */
 typedef struct pb_head {
@@ -44,6 +52,12 @@ typedef struct pb_model {
   float *act_block, *saved_block, *dbuf[2], *work_block;
   int infer_only;     /* planned with pb_model_finalize_infer */
   int workspace_fitted; /* inference: the context's workspace was fitted after the first forward */
+  /* CUDA graphs of the inference forward (model_graph.c; [run] cuda_graphs) */
+  int graphs_on;
+  char graphs_why[160];  /* "on", or "off (why)" */
+  int ngraphs;
+  pb_model_graph graphs[PB_MODEL_MAX_GRAPHS];
+  long graph_launches;   /* forwards that ran as a graph */
   /* Optional: called during backward after each layer's, with the lowest offset into grads from
    * which on every gradient is final for this backward (the layers from this one to the last are
    * done; grads are laid out in layer order). The data-parallel buckets start their exchange
@@ -100,6 +114,17 @@ void pb_model_init(pb_model *m, uint64_t seed);
  * chose (ops table workspace_fit: on a GPU the cuDNN workspace shrinks to the largest need of the
  * chosen convolution algorithms; a later new shape searches within that). */
 float *pb_model_forward(pb_model *m, const float *x, int n, int train);
+/* CUDA graphs for an inference-only model on a GPU (model_graph.c): on != 0 turns them on when
+ * every layer is graph-safe (else graphs_why says which is not); off on the CPU. Each (input
+ * buffer, batch) pair runs eagerly once, is captured the second time and replayed from then on. */
+void pb_model_graphs_enable(pb_model *m, int on);
+void pb_model_graphs_free(pb_model *m);
+/* The pointers a forward of x sets without running anything (act[i] of alias and in-place layers
+ * = their input); returns the output. For a replayed graph. */
+float *pb_model_place(pb_model *m, const float *x);
+/* For pb_model_forward: the graph of (x, n), captured or replayed; eager runs the ops. */
+float *pb_model_graph_forward(pb_model *m, const float *x, int n, float *(*eager)(pb_model *, const float *, int));
+
 /* Backward of the last training forward: parameter gradients ACCUMULATE. */
 void pb_model_backward(pb_model *m, const float *dout, int n);
 /* The same, calling hook(user, dfeat, n) once the gradient of the FEATURES (the input of the

@@ -135,5 +135,6 @@ pb_model *pb_model_build(const pb_config *cfg, pb_ctx *ctx, const int in[3], int
     return NULL;
   }
   pb_model_init(m, seed);
+  pb_model_graphs_enable(m, pb_config_bool(cfg, "run", "cuda_graphs")); /* inference plans only */
   return m;
 }

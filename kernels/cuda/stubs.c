@@ -107,6 +107,22 @@ int pb_cuda_workspace_fit(pb_cuda_env *env, size_t *bytes, pb_err *err) {
   pb_cuda_absent(__func__);
 }
 
+int pb_cuda_graph_begin(const pb_cuda_env *env, pb_err *err) {
+  pb_cuda_absent(__func__);
+}
+
+void *pb_cuda_graph_end(const pb_cuda_env *env, pb_err *err) {
+  pb_cuda_absent(__func__);
+}
+
+void pb_cuda_graph_launch(void *exec, const pb_cuda_env *env) {
+  pb_cuda_absent(__func__);
+}
+
+void pb_cuda_graph_free(void *exec) {
+  pb_cuda_absent(__func__);
+}
+
 size_t pb_cuda_conv_workspace_max(const pb_cuda_env *env) {
   pb_cuda_absent(__func__);
 }
