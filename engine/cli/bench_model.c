@@ -18,6 +18,7 @@
 #include "engine/cli/cli.h"
 #include "engine/models/model.h"
 #include "engine/device/backend.h"
+#include "engine/trainers/step_graph.h"
 #include "engine/trainers/trainer.h"
 #include "kernels/cuda_device.h"
 #include "kernels/pb_rng.h"
@@ -133,6 +134,11 @@ int pb_cmd_bench_model(const pb_cli_opts *o) {
     double dt = now_s() - t0;
     printf("train: %.1f images/s (%.2f ms per step)\n", (double)batch * steps / dt, 1e3 * dt / steps);
     report_mem(&ctx, m);
+    if (!strcmp(t->vt->kind, "plain") && t->priv) {
+      const pb_step_graphs *sg = t->priv;
+      printf("  CUDA graphs (training, [run] cuda_graphs_train): %s; %ld micro-steps replayed a graph\n", sg->why,
+             sg->launches);
+    }
     pb_trainer_free(t);
     pb_model_free(m);
   }

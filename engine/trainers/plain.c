@@ -6,7 +6,20 @@
 #include "engine/device/backend.h"
 #include "engine/dist/dist.h"
 #include "engine/trainers/checkpoint.h"
+#include "engine/trainers/step_graph.h"
 #include "engine/trainers/trainer.h"
+
+/* forward, loss, backward of one micro-batch (captured as a CUDA graph when step_graph.h allows) */
+static void plain_fwd_bwd(pb_trainer *t, const float *x, const int32_t *y, const int32_t *y_host, int n) {
+  pb_learner *l = &t->learner[0];
+  pb_model *m = l->model;
+  pb_ctx *c = m->ctx;
+  pb_loss *ls = t->loss;
+  float *logits = pb_model_forward(m, x, n, 1);
+  ls->vt->compute(ls, c, logits, y, y_host, n, l->accum_steps, l->dout, t->pred, t->correct_acc, t->seen);
+  for (int i = 0; i < ls->nterms; i++) c->ops->accum_f64(c, t->loss_acc + i, ls->term_loss + i);
+  pb_model_backward(m, l->dout, n);
+}
 
 static int plain_micro(pb_trainer *t, const float *x, const int32_t *y, const int32_t *y_host, int n, int step_now) {
   pb_learner *l = &t->learner[0];
@@ -19,14 +32,17 @@ static int plain_micro(pb_trainer *t, const float *x, const int32_t *y, const in
     }
     return 0;
   }
-  pb_model *m = l->model;
-  pb_ctx *c = m->ctx;
-  pb_loss *ls = t->loss;
-  float *logits = pb_model_forward(m, x, n, 1);
-  ls->vt->compute(ls, c, logits, y, y_host, n, l->accum_steps, l->dout, t->pred, t->correct_acc, t->seen);
-  for (int i = 0; i < ls->nterms; i++) c->ops->accum_f64(c, t->loss_acc + i, ls->term_loss + i);
-  pb_model_backward(m, l->dout, n);
+  pb_step_graphs *sg = t->priv;
+  if (sg && sg->on)
+    pb_step_graph_micro(sg, t, l->model, x, y, y_host, n, l->accum_steps, plain_fwd_bwd);
+  else
+    plain_fwd_bwd(t, x, y, y_host, n);
   return pb_learner_end_micro(l, step_now);
+}
+
+static void plain_free(pb_trainer *t) {
+  pb_step_graphs_free(t->priv, t->ctx);
+  t->priv = NULL;
 }
 
 static void plain_eval(pb_trainer *t, const float *x, const int32_t *y, const int32_t *y_host, int n, int views,
@@ -68,10 +84,10 @@ static void plain_embed(pb_trainer *t, const float *x, int n, float *emb_host) {
   m->ctx->ops->download(m->ctx, emb_host, e, (size_t)n * m->embed_dim * sizeof(float));
 }
 
-static const pb_trainer_vt plain_vt = {"plain", plain_micro, plain_eval, plain_save, plain_restore, NULL, NULL,
+static const pb_trainer_vt plain_vt = {"plain", plain_micro, plain_eval, plain_save, plain_restore, plain_free, NULL,
                                        NULL,    NULL,        NULL,       NULL,       NULL};
 /* an embedding model: the same, plus its embeddings for verification */
-static const pb_trainer_vt plain_embed_vt = {"plain", plain_micro, plain_eval, plain_save, plain_restore, NULL,
+static const pb_trainer_vt plain_embed_vt = {"plain", plain_micro, plain_eval, plain_save, plain_restore, plain_free,
                                              NULL,    NULL,        NULL,       NULL,       NULL,          plain_embed};
 
 pb_trainer *pb_trainer_plain(const pb_config *cfg, pb_model *m, int64_t steps_per_epoch, int epochs, pb_err *err) {
@@ -100,5 +116,6 @@ pb_trainer *pb_trainer_plain(const pb_config *cfg, pb_model *m, int64_t steps_pe
   for (int i = 0; i < t->terms.n; i++) all[i] = i;
   pb_guard_watch(&t->learner[0], t, all, NULL, t->terms.n);
   pb_learner_overlap(&t->learner[0], cfg); /* data-parallel GPU ranks: buckets during the backward */
+  if (!m->infer_only) t->priv = pb_step_graphs_new(cfg, t, m); /* CUDA graphs of the micro-step */
   return t;
 }
