@@ -73,10 +73,14 @@ static int precision_of(const pb_config *cfg, int *prec, int *tf32, pb_err *err)
 }
 
 int pb_ctx_init_cfg(pb_ctx *ctx, const pb_config *cfg, pb_err *err) {
+  return pb_ctx_init_cfg_on(ctx, cfg, pb_config_str(cfg, "run", "device"), (int)pb_config_int(cfg, "run", "threads"),
+                            err);
+}
+
+int pb_ctx_init_cfg_on(pb_ctx *ctx, const pb_config *cfg, const char *device, int threads, pb_err *err) {
   int prec, tf32;
   if (precision_of(cfg, &prec, &tf32, err)) return PB_ERR;
-  if (pb_ctx_init_ws(ctx, pb_config_str(cfg, "run", "device"), (int)pb_config_int(cfg, "run", "threads"),
-                     pb_config_bool(cfg, "run", "deterministic"), tf32,
+  if (pb_ctx_init_ws(ctx, device, threads, pb_config_bool(cfg, "run", "deterministic"), tf32,
                      (size_t)pb_config_int(cfg, "run", "cudnn_workspace_mb") << 20, err))
     return PB_ERR;
   ctx->precision = prec;

@@ -51,6 +51,9 @@ int pb_ctx_init_ws(pb_ctx *ctx, const char *device, int threads, int determinist
  * tf32 set against each other. */
 struct pb_config;
 int pb_ctx_init_cfg(pb_ctx *ctx, const struct pb_config *cfg, pb_err *err);
+/* The same on another device and thread count than [run] device / threads (a data-parallel rank's
+ * own GPU or share of the cores); everything else, precision included, from cfg. */
+int pb_ctx_init_cfg_on(pb_ctx *ctx, const struct pb_config *cfg, const char *device, int threads, pb_err *err);
 void pb_ctx_free(pb_ctx *ctx);
 /* Ensures the shared host scratch of the CPU ops holds at least `floats`; call while building
  * models only. A GPU context's ops take their workspace from ctx->cuda instead: there this

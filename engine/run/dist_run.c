@@ -40,8 +40,7 @@ int pb_run_ctx_init(pb_ctx *ctx, const pb_config *cfg, pb_err *err) {
         pb_log("warning: %d ranks on this node share %d GPU(s)", w->local_size, ngpu);
     }
   }
-  return pb_ctx_init_ws(ctx, dev, threads, pb_config_bool(cfg, "run", "deterministic"), pb_config_bool(cfg, "run", "tf32"),
-                        (size_t)pb_config_int(cfg, "run", "cudnn_workspace_mb") << 20, err);
+  return pb_ctx_init_cfg_on(ctx, cfg, dev, threads, err);
 }
 
 int pb_run_dist_batches(pb_run *r, pb_err *err) {

@@ -336,10 +336,12 @@ static int train_loop(train_session *S, pb_err *err) {
       imgs += n;
       t_train += now_s() - t0;
       if (!stepped) continue; /* inside an accumulation group, or an empty batch */
-      if (pb_lowp_update(&r->ctx)) { /* fp16: an overflow skipped the step (lowp.h) */
+      if (pb_lowp_update(&r->ctx)) { /* fp16: an overflow skipped the step (lowp.h), on every rank alike */
         const pb_lowp *lp = r->ctx.lowp;
-        pb_log("fp16: a non-finite gradient after step %" PRId64 ": the step was skipped; loss scale now %g (%" PRId64
-               " skipped so far)", pb_trainer_step(r->tr), (double)lp->scale, lp->skipped);
+        if (pb_dist_world()->rank == 0)
+          pb_log("fp16: a non-finite gradient after step %" PRId64 ": the step was skipped; loss scale now %g (%" PRId64
+                 " skipped so far)",
+                 pb_trainer_step(r->tr), (double)lp->scale, lp->skipped);
         continue;
       }
       if (guarded) {
