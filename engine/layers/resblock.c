@@ -101,6 +101,19 @@ static void se_bwd(block_priv *p, pb_ctx *c, int n, float *db, const float *dy, 
 
 /* ------------------------------------------------------------------ the block */
 
+/* y = relu(y + shortcut), the shortcut cropped to y's size in a BagNet block. */
+static void add_relu(const block_priv *p, pb_ctx *c, int n, float *y, const float *sc) {
+  size_t no = (size_t)n * p->out_sz;
+  if (p->crop) {
+    pb_crop_params cp = p->cp;
+    cp.n = n;
+    c->ops->add_crop_fwd(c, y, y, sc, &cp);
+  } else {
+    acc_(c, y, sc, no);
+  }
+  relu_(c, y, y, no);
+}
+
 static float *sv(const pb_layer *l, size_t off) {
   return l->saved + (size_t)l->max_n * off;
 }
@@ -138,7 +151,6 @@ static void block_eval(pb_layer *l, pb_ctx *c, int n, const float *x, float *y) 
     cur = mid[i];
   }
   fwd_(p->conv[last], c, n, cur, y, 0);
-  size_t no = (size_t)n * p->out_sz;
   if (!p->fc1 && !p->dconv && !p->crop) { /* y = relu(bn(y) + x) */
     pb_batchnorm_eval(p->bn[last], c, n, y, x, y, 1);
     return;
@@ -165,14 +177,7 @@ static void block_eval(pb_layer *l, pb_ctx *c, int n, const float *x, float *y) 
     pb_batchnorm_eval(p->dbn, c, n, w, NULL, w, 0);
     sc = w;
   }
-  if (p->crop) {
-    pb_crop_params cp = p->cp;
-    cp.n = n;
-    c->ops->add_crop_fwd(c, y, y, sc, &cp);
-  } else {
-    acc_(c, y, sc, no);
-  }
-  relu_(c, y, y, no);
+  add_relu(p, c, n, y, sc);
 }
 
 /* The work: 3 R (+ the SE vectors) for a backward, which also holds block_eval's layout (its
@@ -216,7 +221,6 @@ static void block_fwd(pb_layer *l, pb_ctx *c, int n, const float *x, float *y, i
     if (i < last) relu_(c, out, out, (size_t)n * p->m[i]);
     cur = out;
   }
-  size_t no = (size_t)n * p->out_sz;
   const float *sc = x;
   if (p->dconv) {
     float *ad = sv(l, p->off_ad);
@@ -228,14 +232,7 @@ static void block_fwd(pb_layer *l, pb_ctx *c, int n, const float *x, float *y, i
     se_fwd(p, c, n, cur, y, sv(l, p->off_s0), sv(l, p->off_s1), sv(l, p->off_s3), p->crop ? NULL : sc, 1);
     if (!p->crop) return;
   }
-  if (p->crop) {
-    pb_crop_params cp = p->cp;
-    cp.n = n;
-    c->ops->add_crop_fwd(c, y, y, sc, &cp);
-  } else {
-    acc_(c, y, sc, no);
-  }
-  relu_(c, y, y, no);
+  add_relu(p, c, n, y, sc);
 }
 
 static void block_bwd(pb_layer *l, pb_ctx *c, int n, const float *x, const float *y, const float *dy, float *dx) {

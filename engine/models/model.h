@@ -118,6 +118,9 @@ float *pb_model_forward(pb_model *m, const float *x, int n, int train);
  * every layer is graph-safe (else graphs_why says which is not); off on the CPU. Each (input
  * buffer, batch) pair runs eagerly once, is captured the second time and replayed from then on. */
 void pb_model_graphs_enable(pb_model *m, int on);
+/* The first layer (in model order, children included) a CUDA graph cannot hold: one whose
+ * forward (train != 0: and backward) reads or changes host state; NULL when there is none. */
+const pb_layer *pb_model_graph_unsafe(const pb_model *m, int train);
 void pb_model_graphs_free(pb_model *m);
 /* The pointers a forward of x sets without running anything (act[i] of alias and in-place layers
  * = their input); returns the output. For a replayed graph. */

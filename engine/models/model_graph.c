@@ -16,15 +16,27 @@
 #include "engine/device/backend.h"
 #include "engine/models/model.h"
 
-static const char *const SAFE[] = {"avgpool", "bagblock", "batchnorm", "conv2d", "dropout", "flatten", "gap",
-                                   "heads",   "l2norm",   "linear",    "maxpool", "relu",    "resblock", "sigmoid"};
+/* Layers whose forward (and, for training, backward) are kernels on memory fixed at build, with
+ * arguments fixed by the batch size: dropout only in evaluation (training draws its mask from a
+ * host-side counter). */
+static const char *const SAFE[] = {"avgpool", "bagblock", "batchnorm", "conv2d", "flatten", "gap",   "heads",
+                                   "l2norm",  "linear",   "maxpool",   "relu",   "resblock", "sigmoid", "dropout"};
 
-static const pb_layer *unsafe_layer(const pb_layer *l) {
+static const pb_layer *unsafe_layer(const pb_layer *l, int train) {
+  size_t nsafe = sizeof SAFE / sizeof SAFE[0] - (train ? 1 : 0); /* dropout last */
   int ok = 0;
-  for (size_t i = 0; i < sizeof SAFE / sizeof SAFE[0]; i++) ok |= !strcmp(l->vt->kind, SAFE[i]);
+  for (size_t i = 0; i < nsafe; i++) ok |= !strcmp(l->vt->kind, SAFE[i]);
   if (!ok) return l;
   for (int c = 0; c < l->nchildren; c++) {
-    const pb_layer *u = unsafe_layer(l->children[c]);
+    const pb_layer *u = unsafe_layer(l->children[c], train);
+    if (u) return u;
+  }
+  return NULL;
+}
+
+const pb_layer *pb_model_graph_unsafe(const pb_model *m, int train) {
+  for (int i = 0; i < m->nlayers; i++) {
+    const pb_layer *u = unsafe_layer(m->layers[i], train);
     if (u) return u;
   }
   return NULL;
@@ -40,13 +52,11 @@ void pb_model_graphs_enable(pb_model *m, int on) {
     snprintf(m->graphs_why, sizeof m->graphs_why, "off (a model planned for training)");
     return;
   }
-  for (int i = 0; i < m->nlayers; i++) {
-    const pb_layer *u = unsafe_layer(m->layers[i]);
-    if (u) {
-      snprintf(m->graphs_why, sizeof m->graphs_why, "off (layer %s (%s) reads the host in its forward)", u->name,
-               u->vt->kind);
-      return;
-    }
+  const pb_layer *u = pb_model_graph_unsafe(m, 0);
+  if (u) {
+    snprintf(m->graphs_why, sizeof m->graphs_why, "off (layer %s (%s) reads the host in its forward)", u->name,
+             u->vt->kind);
+    return;
   }
   if (!m->ctx->cuda) {
     snprintf(m->graphs_why, sizeof m->graphs_why, "off (the CPU has no graphs)");

@@ -6,9 +6,10 @@
  * Everything else the three stages do is device work on memory fixed at build (the model's
  * blocks, the trainer's accumulators) with arguments fixed by the key: the input and label
  * buffers (the loader's two staging slots), n, the labelled count and accumulation (the loss's
- * gradient scale), fp16's loss scale. Layers outside the list below change host state in their
- * forward (dropout's and the LSTM's RNG counters), read the host (sequence lengths) or talk to
- * other ranks; their models stay eager, as do CPU contexts and data-parallel runs. */
+ * gradient scale), fp16's loss scale. Layers outside model_graph.c's list (pb_model_graph_unsafe)
+ * change host state in their forward (dropout's and the LSTM's RNG counters), read the host
+ * (sequence lengths) or talk to other ranks; their models stay eager, as do CPU contexts and
+ * data-parallel runs. */
 #include "engine/trainers/step_graph.h"
 
 #include <string.h>
@@ -19,25 +20,10 @@
 #include "engine/losses/loss.h"
 #include "engine/trainers/trainer.h"
 
-static const char *const SAFE[] = {"avgpool", "bagblock", "batchnorm", "conv2d", "flatten", "gap",
-                                   "heads",   "l2norm",   "linear",    "maxpool", "relu",    "resblock", "sigmoid"};
-
-static const pb_layer *unsafe_layer(const pb_layer *l) {
-  int ok = 0;
-  for (size_t i = 0; i < sizeof SAFE / sizeof SAFE[0]; i++) ok |= !strcmp(l->vt->kind, SAFE[i]);
-  if (!ok) return l;
-  for (int c = 0; c < l->nchildren; c++) {
-    const pb_layer *u = unsafe_layer(l->children[c]);
-    if (u) return u;
-  }
-  return NULL;
-}
-
 pb_step_graphs *pb_step_graphs_new(const pb_config *cfg, const pb_trainer *t, pb_model *m) {
   pb_step_graphs *s = pb_xcalloc(1, sizeof *s);
   const pb_dist *w = pb_dist_world();
-  const pb_layer *u = NULL;
-  for (int i = 0; i < m->nlayers && !u; i++) u = unsafe_layer(m->layers[i]);
+  const pb_layer *u = pb_model_graph_unsafe(m, 1);
   if (!pb_config_bool(cfg, "run", "cuda_graphs_train"))
     snprintf(s->why, sizeof s->why, "off ([run] cuda_graphs_train = false)");
   else if (u)
