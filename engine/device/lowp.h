@@ -24,7 +24,8 @@
  * before an optimizer step the learner checks its gradients (one read: their sum of squares);
  * non-finite -> the step is skipped, counted and logged; else they are divided by S. After the
  * training step S halves if any learner skipped, and doubles after `interval` good steps in a
- * row. S, the run of good steps and the skipped count are saved in checkpoints. */
+ * row. S, the run of good steps and the skipped count are saved in checkpoints. Non-finite once
+ * S is down to 2^-24 is the model's own NaN, not an overflow: [run] on_nonfinite takes it. */
 #ifndef PB_LOWP_H
 #define PB_LOWP_H
 

@@ -130,7 +130,9 @@ void pb_learner_step(pb_learner *l) {
     double ss = 0;
     c->ops->sumsq(c, l->sumsq, m->grads, m->nparams);
     c->ops->download(c, &ss, l->sumsq, sizeof ss);
-    if (!isfinite(ss)) {
+    /* non-finite at a scale of 2^-24 is no overflow of S but a NaN / infinity of the model's own:
+     * the non-finite guard ([run] on_nonfinite) takes it, instead of halving S for ever */
+    if (!isfinite(ss) && lp->scale > 0x1p-24f) {
       lp->overflow = 1;
       lp->skipped++;
       pb_model_zero_grad(m);

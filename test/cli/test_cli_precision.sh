@@ -10,6 +10,8 @@
 #     accuracy;
 #   - data-parallel (MPI builds): bf16 over 2 ranks bit-identical to accumulation over 2; fp16 over
 #     2 ranks logs its skips once;
+#   - a NaN of the model's own in fp16: 40 halvings of the scale, then the non-finite guard stops
+#     the run naming the tensor;
 #   - errors: precision = fp32 against tf32 = true, an unknown precision.
 source "$(dirname "$0")/lib.sh"
 need_data
@@ -92,6 +94,40 @@ if command -v mpirun > /dev/null && "$PLUMB" info 2>&1 | grep -q "^MPI: built"; 
 else
   echo "    (a build without MPI: the data-parallel checks are left out)"
 fi
+
+# A NaN of the model's own (every sample holds 1e30, infinite in fp16) is no overflow of the scale:
+# fp16 halves S from 2^16 down to 2^-24 (40 skips), then [run] on_nonfinite = stop names the tensor.
+"$PY" -c "
+import numpy as np
+rng = np.random.default_rng(0)
+X = rng.normal(size=(60, 8)).astype(np.float32); X[:, 2] = 1e30
+np.save('$T/nx.npy', X); np.save('$T/ny.npy', (X[:, 0] > 0).astype(np.int64))"
+cat > "$T/nan.ini" <<INI
+[run]
+name = nan
+out_dir = $T/runs
+device = cpu
+threads = 1
+precision = fp16
+[data]
+dataset = npy
+dir = $T
+train_path = nx.npy
+train_targets = ny.npy
+test_path = nx.npy
+test_targets = ny.npy
+[model]
+arch = mlp
+hidden = 16
+num_classes = 2
+[train]
+epochs = 1
+batch_size = 1
+INI
+"$PLUMB" train "$T/nan.ini" > "$T/nan.log" 2>&1
+check "a NaN of the model's own: exit 1" test $? -eq 1
+check "  after 40 halvings of the loss scale" test "$(grep -c 'fp16: a non-finite' "$T/nan.log")" -eq 40
+check "  the non-finite guard names the tensor" grep -q "error: step [0-9]*: NaN gradient of layers" "$T/nan.log"
 
 expect_fail "precision fp32 against tf32 true" "[run] precision = fp32 and [run] tf32 = true contradict" \
   "$PLUMB" train "$T/tiny.ini" --set run.name=bad --set run.precision=fp32 --set run.tf32=true
