@@ -27,6 +27,8 @@ typedef struct pb_cuda_env {
   size_t workspace_bytes;
   size_t workspace_floor; /* the most an own op or the LSTM asked for at build (the backend's
                              *_reserve): pb_cuda_workspace_fit never goes below it */
+  int workspace_fitted;   /* pb_cuda_workspace_fit ran: the workspace stays where it is (captured
+                             CUDA graphs hold its address) */
   int deterministic;     /* only deterministic algorithms (cuDNN conv / BN / pool choices) */
   int tf32;              /* allow TF32 tensor-core math in cuBLAS GEMMs and cuDNN convolutions */
   void *conv_cache;      /* per-shape cuDNN algorithm choices (kernels/cuda/conv.cu) */
@@ -44,8 +46,9 @@ void pb_cuda_env_free(pb_cuda_env *env);
  * far (pb_cuda_conv_workspace_max), env->workspace_floor and 1 MiB, rounded up to 1 MiB; never
  * grows it. For inference after its first batch: the search ran with the whole workspace, and
  * what it chose keeps fitting; a shape searched later gets the fastest algorithm that fits the
- * smaller one. Waits for the stream. *bytes (may be NULL): the size now. PB_ERR only if the
- * smaller allocation fails (then the workspace is gone: a tier-2 error for the caller). */
+ * smaller one. Waits for the stream. *bytes (may be NULL): the size now. Only the first call
+ * moves it (a second model's first forward leaves it: graphs captured since hold its address).
+ * PB_ERR only if the smaller allocation fails (then the workspace is gone: a tier-2 error). */
 int pb_cuda_workspace_fit(pb_cuda_env *env, size_t *bytes, pb_err *err);
 /* CUDA graphs (graph.cu): graph_begin starts recording what is enqueued on env's stream (nothing
  * runs); graph_end instantiates it (NULL with err when the capture failed: nothing of it ran, the

@@ -223,13 +223,14 @@ extern "C" int pb_cuda_workspace_fit(pb_cuda_env *env, size_t *bytes, pb_err *er
   if (need < env->workspace_floor) need = env->workspace_floor;
   if (need < mib) need = mib;
   need = (need + mib - 1) / mib * mib;
-  if (env->workspace && need < env->workspace_bytes) {
+  if (env->workspace && need < env->workspace_bytes && !env->workspace_fitted) {
     PB_CUDA_CHECK(cudaStreamSynchronize(pb_cuda_stream_of(env->stream))); /* work may still use it */
     pb_cuda_free(env->workspace);
     env->workspace_bytes = 0;
     if (!(env->workspace = pb_cuda_alloc(need, "the cuDNN workspace (fitted)", err))) return PB_ERR;
     env->workspace_bytes = need;
   }
+  env->workspace_fitted = 1;
   if (bytes) *bytes = env->workspace_bytes;
   return PB_OK;
 }
