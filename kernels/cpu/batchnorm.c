@@ -5,6 +5,7 @@
  * by one thread in a fixed order (in double), so results do not depend on nthreads. */
 #include <math.h>
 
+#include "kernels/cpu/bn_channel.h"
 #include "kernels/ops.h"
 
 /* Mean and biased variance of channel ch, two-pass in double (one pass would lose digits
@@ -29,19 +30,6 @@ static void pb_bn_channel_stats(double *mean_out, double *var_out, const float *
   }
   *mean_out = mean;
   *var_out = ssd / count;
-}
-
-/* y = (x - mean) * alpha + beta over channel ch. Not folded into x * alpha + shift: with
- * a large invstd (near-constant channel) that form cancels and loses the digits of y. */
-static void pb_bn_channel_affine(float *y, const float *x, float mean, float alpha, float beta,
-                                 const pb_bn_params *p, int ch) {
-  const size_t hw = (size_t)p->hw, cstride = (size_t)p->c * hw;
-  for (int in = 0; in < p->n; in++) {
-    const size_t off = (size_t)in * cstride + (size_t)ch * hw;
-    const float *xp = x + off;
-    float *yp = y + off;
-    for (size_t i = 0; i < hw; i++) yp[i] = (xp[i] - mean) * alpha + beta;
-  }
 }
 
 /* Precondition (as PyTorch, which raises): n*hw > 1, else the unbiased variance is undefined;
@@ -85,33 +73,15 @@ void pb_bn_fwd_eval_cpu(float *y, const float *x, const float *gamma, const floa
 void pb_bn_bwd_cpu(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
                    const float *gamma, const float *save_mean, const float *save_invstd,
                    const pb_bn_params *p, int nthreads) {
-  const size_t hw = (size_t)p->hw, cstride = (size_t)p->c * hw;
   const double count = (double)p->n * (double)p->hw;
   int nt = nthreads < 1 ? 1 : nthreads;
 #pragma omp parallel for num_threads(nt) schedule(static)
   for (int ch = 0; ch < p->c; ch++) {
     const double mean = save_mean[ch], invstd = save_invstd[ch];
-    double sum_dy = 0.0, sum_dy_xhat = 0.0;
-    for (int in = 0; in < p->n; in++) {
-      const size_t off = (size_t)in * cstride + (size_t)ch * hw;
-      const float *xp = x + off, *dyp = dy + off;
-      for (size_t i = 0; i < hw; i++) {
-        sum_dy += dyp[i];
-        sum_dy_xhat += (double)dyp[i] * (((double)xp[i] - mean) * invstd);
-      }
-    }
+    double sum_dy, sum_dy_xhat;
+    pb_bn_channel_bwd_sums(&sum_dy, &sum_dy_xhat, dy, x, mean, invstd, p, ch);
     dbeta[ch] += (float)sum_dy;
     dgamma[ch] += (float)sum_dy_xhat;
-    const double k = (double)gamma[ch] * invstd;
-    const double mean_dy = sum_dy / count, mean_dy_xhat = sum_dy_xhat / count;
-    for (int in = 0; in < p->n; in++) {
-      const size_t off = (size_t)in * cstride + (size_t)ch * hw;
-      const float *xp = x + off, *dyp = dy + off;
-      float *dxp = dx + off;
-      for (size_t i = 0; i < hw; i++) {
-        const double xhat = ((double)xp[i] - mean) * invstd;
-        dxp[i] = (float)(k * ((double)dyp[i] - mean_dy - xhat * mean_dy_xhat));
-      }
-    }
+    pb_bn_channel_dx(dx, dy, x, (double)gamma[ch] * invstd, mean, invstd, sum_dy / count, sum_dy_xhat / count, p, ch);
   }
 }

@@ -11,6 +11,7 @@
  * bn_bwd to the rounding of the variance. */
 #include <math.h>
 
+#include "kernels/cpu/bn_channel.h"
 #include "kernels/ops.h"
 
 static int pb_bn_sync_nt(int nthreads) { return nthreads < 1 ? 1 : nthreads; }
@@ -40,7 +41,6 @@ void pb_bn_sums_cpu(double *sums, const float *x, const pb_bn_params *p, int nth
 void pb_bn_fwd_sync_cpu(float *y, float *save_mean, float *save_invstd, float *running_mean, float *running_var,
                         const float *x, const float *gamma, const float *beta, const double *sums,
                         const pb_bn_params *p, int nthreads) {
-  const size_t hw = (size_t)p->hw, cstride = (size_t)p->c * hw;
   const int c = p->c;
   const double cnt = sums[2 * (size_t)c], m = p->momentum;
 #pragma omp parallel for num_threads(pb_bn_sync_nt(nthreads)) schedule(static)
@@ -54,60 +54,31 @@ void pb_bn_fwd_sync_cpu(float *y, float *save_mean, float *save_invstd, float *r
     const double var_unbiased = cnt > 1.0 ? var * cnt / (cnt - 1.0) : var;
     running_mean[ch] = (float)((1.0 - m) * running_mean[ch] + m * mean);
     running_var[ch] = (float)((1.0 - m) * running_var[ch] + m * var_unbiased);
-    /* (x - mean) * alpha + beta, not x * alpha + shift: see batchnorm.c. */
-    const float fmean = (float)mean, alpha = (float)((double)gamma[ch] * invstd), b = beta[ch];
-    for (int in = 0; in < p->n; in++) {
-      const size_t off = (size_t)in * cstride + (size_t)ch * hw;
-      const float *xp = x + off;
-      float *yp = y + off;
-      for (size_t i = 0; i < hw; i++) yp[i] = (xp[i] - fmean) * alpha + b;
-    }
+    /* (x - mean) * alpha + beta, not x * alpha + shift: see bn_channel.h. */
+    pb_bn_channel_affine(y, x, (float)mean, (float)((double)gamma[ch] * invstd), beta[ch], p, ch);
   }
 }
 
 void pb_bn_bwd_sums_cpu(double *sums, const float *dy, const float *x, const float *save_mean,
                         const float *save_invstd, const pb_bn_params *p, int nthreads) {
-  const size_t hw = (size_t)p->hw, cstride = (size_t)p->c * hw;
   const int c = p->c;
 #pragma omp parallel for num_threads(pb_bn_sync_nt(nthreads)) schedule(static)
-  for (int ch = 0; ch < c; ch++) {
-    const double mean = save_mean[ch], invstd = save_invstd[ch];
-    double sum_dy = 0.0, sum_dy_xhat = 0.0;
-    for (int in = 0; in < p->n; in++) {
-      const size_t off = (size_t)in * cstride + (size_t)ch * hw;
-      const float *xp = x + off, *dyp = dy + off;
-      for (size_t i = 0; i < hw; i++) {
-        sum_dy += dyp[i];
-        sum_dy_xhat += (double)dyp[i] * (((double)xp[i] - mean) * invstd);
-      }
-    }
-    sums[ch] = sum_dy;
-    sums[c + ch] = sum_dy_xhat;
-  }
+  for (int ch = 0; ch < c; ch++)
+    pb_bn_channel_bwd_sums(&sums[ch], &sums[c + ch], dy, x, save_mean[ch], save_invstd[ch], p, ch);
 }
 
 /* dx may alias dy (each element reads its own dy before writing dx). */
 void pb_bn_bwd_sync_cpu(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *gamma,
                         const float *save_mean, const float *save_invstd, const double *local, const double *global,
                         const double *fwd, const pb_bn_params *p, int nthreads) {
-  const size_t hw = (size_t)p->hw, cstride = (size_t)p->c * hw;
   const int c = p->c;
   const double cnt = fwd[2 * (size_t)c];
 #pragma omp parallel for num_threads(pb_bn_sync_nt(nthreads)) schedule(static)
   for (int ch = 0; ch < c; ch++) {
     dbeta[ch] += (float)local[ch];
     dgamma[ch] += (float)local[c + ch];
-    const double mean = save_mean[ch], invstd = save_invstd[ch];
-    const double k = (double)gamma[ch] * invstd;
-    const double mean_dy = global[ch] / cnt, mean_dy_xhat = global[c + ch] / cnt;
-    for (int in = 0; in < p->n; in++) {
-      const size_t off = (size_t)in * cstride + (size_t)ch * hw;
-      const float *xp = x + off, *dyp = dy + off;
-      float *dxp = dx + off;
-      for (size_t i = 0; i < hw; i++) {
-        const double xhat = ((double)xp[i] - mean) * invstd;
-        dxp[i] = (float)(k * ((double)dyp[i] - mean_dy - xhat * mean_dy_xhat));
-      }
-    }
+    const double invstd = save_invstd[ch];
+    pb_bn_channel_dx(dx, dy, x, (double)gamma[ch] * invstd, save_mean[ch], invstd, global[ch] / cnt,
+                     global[c + ch] / cnt, p, ch);
   }
 }
