@@ -4,6 +4,10 @@
  * pb_<op>_<dir>_cuda in kernels/cuda/ (the twin, same arguments plus a stream; issue 3).
  * Conventions, for every op below unless its comment says otherwise:
  *  - layout NCHW, dtype float32, contiguous; outputs come first in the argument list;
+ *  - layout NHWC (channels last, [run] layout = nhwc) where an op's params say nhwc = 1 or its
+ *    name ends in _nhwc: then images and their gradients are [n, h, w, c]; weights, biases and
+ *    per-channel vectors keep PyTorch's layout (a convolution's weight stays
+ *    [c_out, c_in/groups, kh, kw]), so checkpoints never depend on the layout;
  *  - ops never allocate and never touch globals: scratch is passed in (size from the
  *    matching _scratch function), shapes in a small const params struct;
  *  - parameter gradients ACCUMULATE (+=); activation gradients OVERWRITE (=);
@@ -45,6 +49,7 @@ typedef struct pb_conv2d_params {
   int c_out, kh, kw;       /* weight w [c_out, c_in/groups, kh, kw]; bias [c_out] */
   int stride_h, stride_w, pad_h, pad_w, dil_h, dil_w, groups;
   int h_out, w_out; /* output y [n, c_out, h_out, w_out]; set by pb_conv2d_params_finish */
+  int nhwc;         /* 1: x [n, h_in, w_in, c_in], y [n, h_out, w_out, c_out] (cpu/conv_nhwc.c); w as above */
 } pb_conv2d_params;
 
 /* Computes h_out and w_out as PyTorch does (floor). Returns 0, or -1 when the output would be
@@ -71,7 +76,18 @@ typedef struct pb_bn_params {
   int n, c, hw;   /* x [n, c, hw] (hw = H*W; 1 for BatchNorm1d) */
   float eps;      /* PyTorch default 1e-5 */
   float momentum; /* PyTorch default 0.1: running = (1-m)*running + m*batch_stat */
+  int nhwc;       /* 1: x [n, hw, c] (channels last) */
 } pb_bn_params;
+
+/* Channels-last batch norm IS batch norm over [n*hw, c, 1]: the same elements per channel, met in
+ * the same order (sample, then pixel). Every batch-norm op (the sums, the statistics, the
+ * running averages, the sync sums and their count) reads an nhwc = 1 params through this view, so
+ * NHWC results are bitwise those of NCHW on the permuted tensor, on the CPU. */
+static inline pb_bn_params pb_bn_params_nchw_view(const pb_bn_params *p) {
+  pb_bn_params q = *p;
+  if (p->nhwc) q.n = p->n * p->hw, q.hw = 1, q.nhwc = 0;
+  return q;
+}
 
 /* Training: normalises with the batch mean and biased variance; writes save_mean[c] and
  * save_invstd[c] = 1/sqrt(var_biased + eps) for backward; updates running_mean and
@@ -138,6 +154,8 @@ typedef struct pb_pool_params {
   int kh, kw, stride_h, stride_w, pad_h, pad_w;
   int count_include_pad; /* avg pool: PyTorch default 1 */
   int h_out, w_out;      /* set by pb_pool_params_finish (floor mode) */
+  int nhwc;              /* 1: x [n, h_in, w_in, c], y and argmax [n, h_out, w_out, c]; argmax keeps
+                            the index h*w_in+w within the input plane (as NCHW: bitwise equal) */
 } pb_pool_params;
 
 /* Computes h_out, w_out. Returns 0, or -1 when the output is empty or pad > kernel/2. */
@@ -155,6 +173,10 @@ void pb_avgpool_bwd_cpu(float *dx, const float *dy, const pb_pool_params *p);
 /* Global average pool: x [n,c,hw] -> y [n,c]. dx overwritten. */
 void pb_gap_fwd_cpu(float *y, const float *x, int n, int c, int hw);
 void pb_gap_bwd_cpu(float *dx, const float *dy, int n, int c, int hw);
+/* The same on channels-last x / dx [n, hw, c]; y, dy [n, c]. Sums in the same order (double, pixel
+ * order): bitwise pb_gap_fwd_cpu / pb_gap_bwd_cpu of the permuted tensor. */
+void pb_gap_nhwc_fwd_cpu(float *y, const float *x, int n, int c, int hw);
+void pb_gap_nhwc_bwd_cpu(float *dx, const float *dy, int n, int c, int hw);
 
 /* ------------------------------------------------------------------ linear */
 
@@ -184,6 +206,12 @@ void pb_chscale_add_relu_cpu(float *y, const float *x, const float *s, const flo
 /* dx = dy * s (overwritten); ds[n,c] = sum_hw dy * x (overwritten: s is an activation). */
 void pb_chscale_bwd_cpu(float *dx, float *ds, const float *dy, const float *x, const float *s,
                         int n, int c, int hw);
+/* The three on channels-last x, y, r, dy, dx [n, hw, c] (s, ds [n, c] as above): bitwise the NCHW
+ * ops on the permuted tensors (ds summed in double in pixel order). */
+void pb_chscale_nhwc_fwd_cpu(float *y, const float *x, const float *s, int n, int c, int hw);
+void pb_chscale_add_relu_nhwc_cpu(float *y, const float *x, const float *s, const float *r, int n, int c, int hw);
+void pb_chscale_nhwc_bwd_cpu(float *dx, float *ds, const float *dy, const float *x, const float *s, int n, int c,
+                             int hw);
 
 /* ------------------------------------------------------------------ crop add (BagNet residual) */
 
@@ -194,13 +222,33 @@ typedef struct pb_crop_params {
   int n, c;       /* batch, channels */
   int h, w;       /* a, y, dy: [n, c, h, w] */
   int h_in, w_in; /* b, db: [n, c, h_in, w_in], h_in >= h, w_in >= w */
+  int nhwc;       /* 1: a, y, dy [n, h, w, c] and b, db [n, h_in, w_in, c] */
 } pb_crop_params;
+
+/* A channels-last crop add is the NCHW one over one "channel" whose rows are w*c wide: the
+ * top-left h x (w*c) of each [h_in, w_in*c] plane. The ops (CPU and CUDA) read nhwc = 1 params
+ * through this view. */
+static inline pb_crop_params pb_crop_params_nchw_view(const pb_crop_params *p) {
+  pb_crop_params q = *p;
+  if (p->nhwc) q.c = 1, q.w = p->w * p->c, q.w_in = p->w_in * p->c, q.nhwc = 0;
+  return q;
+}
 
 /* y = a + b[:, :, :h, :w]. y overwritten; y may alias a (not b). */
 void pb_add_crop_fwd_cpu(float *y, const float *a, const float *b, const pb_crop_params *p);
 /* db = dy in the top-left h x w of each plane, 0 elsewhere (overwritten). The gradient with
  * respect to a is dy itself (no op). */
 void pb_add_crop_bwd_cpu(float *db, const float *dy, const pb_crop_params *p);
+
+/* ------------------------------------------------------------------ layout (cpu/layout.c)
+ *
+ * [run] layout = nhwc: a model turns its NCHW input channels last on entry (its first layer) and
+ * a flatten before a fully connected layer turns a map back, so that the features and the
+ * classifier's weights are PyTorch's. Both are permutations (exact); y and x do not overlap. */
+/* y [n, hw, c] = x [n, c, hw]. */
+void pb_nchw_to_nhwc_cpu(float *y, const float *x, int n, int c, int hw);
+/* y [n, c, hw] = x [n, hw, c]. */
+void pb_nhwc_to_nchw_cpu(float *y, const float *x, int n, int c, int hw);
 
 /* ------------------------------------------------------------------ L2 normalisation (embeddings) */
 

@@ -149,6 +149,9 @@ void pb_avgpool_fwd_cuda(float *y, const float *x, const pb_pool_params *p, cons
 void pb_avgpool_bwd_cuda(float *dx, const float *dy, const pb_pool_params *p, const pb_cuda_env *env);
 void pb_gap_fwd_cuda(float *y, const float *x, int n, int c, int hw, const pb_cuda_env *env);
 void pb_gap_bwd_cuda(float *dx, const float *dy, int n, int c, int hw, const pb_cuda_env *env);
+/* Channels last (ops.h pb_gap_nhwc_*_cpu): bitwise the CPU twins. */
+void pb_gap_nhwc_fwd_cuda(float *y, const float *x, int n, int c, int hw, const pb_cuda_env *env);
+void pb_gap_nhwc_bwd_cuda(float *dx, const float *dy, int n, int c, int hw, const pb_cuda_env *env);
 
 /* ------------------------------------------------------------------ linear (linear.cu, cuBLAS) */
 
@@ -167,6 +170,18 @@ void pb_chscale_add_relu_cuda(float *y, const float *x, const float *s, const fl
                               const pb_cuda_env *env);
 void pb_chscale_bwd_cuda(float *dx, float *ds, const float *dy, const float *x, const float *s, int n, int c, int hw,
                          const pb_cuda_env *env);
+/* Channels last (ops.h pb_chscale_*nhwc*_cpu): bitwise the CPU twins. */
+void pb_chscale_nhwc_fwd_cuda(float *y, const float *x, const float *s, int n, int c, int hw, const pb_cuda_env *env);
+void pb_chscale_add_relu_nhwc_cuda(float *y, const float *x, const float *s, const float *r, int n, int c, int hw,
+                                   const pb_cuda_env *env);
+void pb_chscale_nhwc_bwd_cuda(float *dx, float *ds, const float *dy, const float *x, const float *s, int n, int c,
+                              int hw, const pb_cuda_env *env);
+
+/* ------------------------------------------------------------------ layout (layout.cu) */
+
+/* ops.h pb_nchw_to_nhwc_cpu / pb_nhwc_to_nchw_cpu: permutations, bitwise. */
+void pb_nchw_to_nhwc_cuda(float *y, const float *x, int n, int c, int hw, const pb_cuda_env *env);
+void pb_nhwc_to_nchw_cuda(float *y, const float *x, int n, int c, int hw, const pb_cuda_env *env);
 
 /* ------------------------------------------------------------------ crop add (crop_add.cu) */
 

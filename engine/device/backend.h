@@ -106,6 +106,9 @@ typedef struct pb_backend {
   void (*avgpool_bwd)(pb_ctx *ctx, float *dx, const float *dy, const pb_pool_params *p);
   void (*gap_fwd)(pb_ctx *ctx, float *y, const float *x, int n, int c, int hw);
   void (*gap_bwd)(pb_ctx *ctx, float *dx, const float *dy, int n, int c, int hw);
+  /* channels last ([run] layout = nhwc): x, dx [n, hw, c] */
+  void (*gap_nhwc_fwd)(pb_ctx *ctx, float *y, const float *x, int n, int c, int hw);
+  void (*gap_nhwc_bwd)(pb_ctx *ctx, float *dx, const float *dy, int n, int c, int hw);
 
   /* ---------------------------------------------------------------- linear */
   void (*linear_fwd)(pb_ctx *ctx, float *y, const float *x, const float *w, const float *b, int n, int in,
@@ -124,6 +127,16 @@ typedef struct pb_backend {
                            int hw);
   void (*chscale_bwd)(pb_ctx *ctx, float *dx, float *ds, const float *dy, const float *x, const float *s, int n,
                       int c, int hw);
+  /* the three channels last: x, y, r, dy, dx [n, hw, c] */
+  void (*chscale_nhwc_fwd)(pb_ctx *ctx, float *y, const float *x, const float *s, int n, int c, int hw);
+  void (*chscale_add_relu_nhwc)(pb_ctx *ctx, float *y, const float *x, const float *s, const float *r, int n, int c,
+                                int hw);
+  void (*chscale_nhwc_bwd)(pb_ctx *ctx, float *dx, float *ds, const float *dy, const float *x, const float *s, int n,
+                           int c, int hw);
+
+  /* ---------------------------------------------------------------- layout (ops.h "layout") */
+  void (*to_nhwc)(pb_ctx *ctx, float *y, const float *x, int n, int c, int hw); /* [n,c,hw] -> [n,hw,c] */
+  void (*to_nchw)(pb_ctx *ctx, float *y, const float *x, int n, int c, int hw); /* [n,hw,c] -> [n,c,hw] */
 
   /* ---------------------------------------------------------------- crop add (BagNet residual) */
   void (*add_crop_fwd)(pb_ctx *ctx, float *y, const float *a, const float *b, const pb_crop_params *p);

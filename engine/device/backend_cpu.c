@@ -165,6 +165,14 @@ static void cpu_gap_bwd(pb_ctx *ctx, float *dx, const float *dy, int n, int c, i
   (void)ctx;
   pb_gap_bwd_cpu(dx, dy, n, c, hw);
 }
+static void cpu_gap_nhwc_fwd(pb_ctx *ctx, float *y, const float *x, int n, int c, int hw) {
+  (void)ctx;
+  pb_gap_nhwc_fwd_cpu(y, x, n, c, hw);
+}
+static void cpu_gap_nhwc_bwd(pb_ctx *ctx, float *dx, const float *dy, int n, int c, int hw) {
+  (void)ctx;
+  pb_gap_nhwc_bwd_cpu(dx, dy, n, c, hw);
+}
 
 /* ------------------------------------------------------------------ linear */
 
@@ -204,6 +212,31 @@ static void cpu_chscale_bwd(pb_ctx *ctx, float *dx, float *ds, const float *dy, 
                             int n, int c, int hw) {
   (void)ctx;
   pb_chscale_bwd_cpu(dx, ds, dy, x, s, n, c, hw);
+}
+static void cpu_chscale_nhwc_fwd(pb_ctx *ctx, float *y, const float *x, const float *s, int n, int c, int hw) {
+  (void)ctx;
+  pb_chscale_nhwc_fwd_cpu(y, x, s, n, c, hw);
+}
+static void cpu_chscale_add_relu_nhwc(pb_ctx *ctx, float *y, const float *x, const float *s, const float *r, int n,
+                                      int c, int hw) {
+  (void)ctx;
+  pb_chscale_add_relu_nhwc_cpu(y, x, s, r, n, c, hw);
+}
+static void cpu_chscale_nhwc_bwd(pb_ctx *ctx, float *dx, float *ds, const float *dy, const float *x, const float *s,
+                                 int n, int c, int hw) {
+  (void)ctx;
+  pb_chscale_nhwc_bwd_cpu(dx, ds, dy, x, s, n, c, hw);
+}
+
+/* ------------------------------------------------------------------ layout */
+
+static void cpu_to_nhwc(pb_ctx *ctx, float *y, const float *x, int n, int c, int hw) {
+  (void)ctx;
+  pb_nchw_to_nhwc_cpu(y, x, n, c, hw);
+}
+static void cpu_to_nchw(pb_ctx *ctx, float *y, const float *x, int n, int c, int hw) {
+  (void)ctx;
+  pb_nhwc_to_nchw_cpu(y, x, n, c, hw);
 }
 
 /* ------------------------------------------------------------------ crop add (BagNet residual) */
@@ -454,6 +487,13 @@ const pb_backend pb_backend_cpu = {
     .chscale_fwd = cpu_chscale_fwd,
     .chscale_bwd = cpu_chscale_bwd,
     .chscale_add_relu = cpu_chscale_add_relu,
+    .gap_nhwc_fwd = cpu_gap_nhwc_fwd,
+    .gap_nhwc_bwd = cpu_gap_nhwc_bwd,
+    .chscale_nhwc_fwd = cpu_chscale_nhwc_fwd,
+    .chscale_add_relu_nhwc = cpu_chscale_add_relu_nhwc,
+    .chscale_nhwc_bwd = cpu_chscale_nhwc_bwd,
+    .to_nhwc = cpu_to_nhwc,
+    .to_nchw = cpu_to_nchw,
     .add_crop_fwd = cpu_add_crop_fwd,
     .add_crop_bwd = cpu_add_crop_bwd,
     .l2norm_fwd = cpu_l2norm_fwd,

@@ -137,6 +137,12 @@ static void cuda_gap_fwd(pb_ctx *ctx, float *y, const float *x, int n, int c, in
 static void cuda_gap_bwd(pb_ctx *ctx, float *dx, const float *dy, int n, int c, int hw) {
   pb_gap_bwd_cuda(dx, dy, n, c, hw, ctx->cuda);
 }
+static void cuda_gap_nhwc_fwd(pb_ctx *ctx, float *y, const float *x, int n, int c, int hw) {
+  pb_gap_nhwc_fwd_cuda(y, x, n, c, hw, ctx->cuda);
+}
+static void cuda_gap_nhwc_bwd(pb_ctx *ctx, float *dx, const float *dy, int n, int c, int hw) {
+  pb_gap_nhwc_bwd_cuda(dx, dy, n, c, hw, ctx->cuda);
+}
 static void cuda_linear_fwd(pb_ctx *ctx, float *y, const float *x, const float *w, const float *b, int n, int in,
                             int out) {
   pb_linear_fwd_cuda(y, x, w, b, n, in, out, ctx->cuda);
@@ -160,6 +166,23 @@ static void cuda_chscale_add_relu(pb_ctx *ctx, float *y, const float *x, const f
 static void cuda_chscale_bwd(pb_ctx *ctx, float *dx, float *ds, const float *dy, const float *x, const float *s, int n,
                              int c, int hw) {
   pb_chscale_bwd_cuda(dx, ds, dy, x, s, n, c, hw, ctx->cuda);
+}
+static void cuda_chscale_nhwc_fwd(pb_ctx *ctx, float *y, const float *x, const float *s, int n, int c, int hw) {
+  pb_chscale_nhwc_fwd_cuda(y, x, s, n, c, hw, ctx->cuda);
+}
+static void cuda_chscale_add_relu_nhwc(pb_ctx *ctx, float *y, const float *x, const float *s, const float *r, int n,
+                                       int c, int hw) {
+  pb_chscale_add_relu_nhwc_cuda(y, x, s, r, n, c, hw, ctx->cuda);
+}
+static void cuda_chscale_nhwc_bwd(pb_ctx *ctx, float *dx, float *ds, const float *dy, const float *x, const float *s,
+                                  int n, int c, int hw) {
+  pb_chscale_nhwc_bwd_cuda(dx, ds, dy, x, s, n, c, hw, ctx->cuda);
+}
+static void cuda_to_nhwc(pb_ctx *ctx, float *y, const float *x, int n, int c, int hw) {
+  pb_nchw_to_nhwc_cuda(y, x, n, c, hw, ctx->cuda);
+}
+static void cuda_to_nchw(pb_ctx *ctx, float *y, const float *x, int n, int c, int hw) {
+  pb_nhwc_to_nchw_cuda(y, x, n, c, hw, ctx->cuda);
 }
 static void cuda_add_crop_fwd(pb_ctx *ctx, float *y, const float *a, const float *b, const pb_crop_params *p) {
   pb_add_crop_fwd_cuda(y, a, b, p, ctx->cuda);
@@ -357,6 +380,8 @@ const pb_backend pb_backend_cuda = {
     .avgpool_bwd = cuda_avgpool_bwd,
     .gap_fwd = cuda_gap_fwd,
     .gap_bwd = cuda_gap_bwd,
+    .gap_nhwc_fwd = cuda_gap_nhwc_fwd,
+    .gap_nhwc_bwd = cuda_gap_nhwc_bwd,
     .linear_fwd = cuda_linear_fwd,
     .linear_bwd = cuda_linear_bwd,
     .add_fwd = cuda_add_fwd,
@@ -365,6 +390,11 @@ const pb_backend pb_backend_cuda = {
     .chscale_fwd = cuda_chscale_fwd,
     .chscale_bwd = cuda_chscale_bwd,
     .chscale_add_relu = cuda_chscale_add_relu,
+    .chscale_nhwc_fwd = cuda_chscale_nhwc_fwd,
+    .chscale_add_relu_nhwc = cuda_chscale_add_relu_nhwc,
+    .chscale_nhwc_bwd = cuda_chscale_nhwc_bwd,
+    .to_nhwc = cuda_to_nhwc,
+    .to_nchw = cuda_to_nchw,
     .add_crop_fwd = cuda_add_crop_fwd,
     .add_crop_bwd = cuda_add_crop_bwd,
     .l2norm_fwd = cuda_l2norm_fwd,

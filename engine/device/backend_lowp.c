@@ -195,42 +195,72 @@ static void lp_avgpool_bwd(pb_ctx *c, float *dx, const float *dy, const pb_pool_
   BASE(c)->avgpool_bwd(c, dx, dy, p);
   rnd(c, dx, pool_x(p));
 }
-static void lp_gap_fwd(pb_ctx *c, float *y, const float *x, int n, int ch, int hw) {
+/* GAP and the SE channel scale, in either layout (nhwc: the _nhwc entries; the same roundings) */
+static void lp_gap(pb_ctx *c, float *y, const float *x, int n, int ch, int hw, int nhwc) {
   rnd(c, x, (size_t)n * ch * hw);
-  BASE(c)->gap_fwd(c, y, x, n, ch, hw);
+  (nhwc ? BASE(c)->gap_nhwc_fwd : BASE(c)->gap_fwd)(c, y, x, n, ch, hw);
   rnd(c, y, (size_t)n * ch);
 }
-static void lp_gap_bwd(pb_ctx *c, float *dx, const float *dy, int n, int ch, int hw) {
+static void lp_gap_back(pb_ctx *c, float *dx, const float *dy, int n, int ch, int hw, int nhwc) {
   rnd(c, dy, (size_t)n * ch);
-  BASE(c)->gap_bwd(c, dx, dy, n, ch, hw);
+  (nhwc ? BASE(c)->gap_nhwc_bwd : BASE(c)->gap_bwd)(c, dx, dy, n, ch, hw);
   rnd(c, dx, (size_t)n * ch * hw);
 }
-static void lp_chscale_fwd(pb_ctx *c, float *y, const float *x, const float *s, int n, int ch, int hw) {
+static void lp_chscale(pb_ctx *c, float *y, const float *x, const float *s, int n, int ch, int hw, int nhwc) {
   rnd(c, x, (size_t)n * ch * hw);
   rnd(c, s, (size_t)n * ch);
-  BASE(c)->chscale_fwd(c, y, x, s, n, ch, hw);
+  (nhwc ? BASE(c)->chscale_nhwc_fwd : BASE(c)->chscale_fwd)(c, y, x, s, n, ch, hw);
   rnd(c, y, (size_t)n * ch * hw);
 }
-static void lp_chscale_add_relu(pb_ctx *c, float *y, const float *x, const float *s, const float *r, int n, int ch,
-                                int hw) {
+static void lp_chscale_relu(pb_ctx *c, float *y, const float *x, const float *s, const float *r, int n, int ch, int hw,
+                            int nhwc) {
   /* as the unfused chain rounds: the scaled tensor, then the sum (the ReLU keeps it rounded) */
   size_t cnt = (size_t)n * ch * hw;
   PB_ASSERT(y != r);
-  rnd(c, x, cnt);
-  rnd(c, s, (size_t)n * ch);
   rnd(c, r, cnt);
-  BASE(c)->chscale_fwd(c, y, x, s, n, ch, hw);
-  rnd(c, y, cnt);
+  lp_chscale(c, y, x, s, n, ch, hw, nhwc);
   BASE(c)->accumulate(c, y, r, cnt);
   rnd(c, y, cnt);
   BASE(c)->relu_fwd(c, y, y, cnt);
 }
-static void lp_chscale_bwd(pb_ctx *c, float *dx, float *ds, const float *dy, const float *x, const float *s, int n,
-                           int ch, int hw) {
+static void lp_chscale_back(pb_ctx *c, float *dx, float *ds, const float *dy, const float *x, const float *s, int n,
+                            int ch, int hw, int nhwc) {
   rnd(c, dy, (size_t)n * ch * hw);
-  BASE(c)->chscale_bwd(c, dx, ds, dy, x, s, n, ch, hw);
+  (nhwc ? BASE(c)->chscale_nhwc_bwd : BASE(c)->chscale_bwd)(c, dx, ds, dy, x, s, n, ch, hw);
   rnd(c, dx, (size_t)n * ch * hw);
   rnd(c, ds, (size_t)n * ch);
+}
+static void lp_gap_fwd(pb_ctx *c, float *y, const float *x, int n, int ch, int hw) { lp_gap(c, y, x, n, ch, hw, 0); }
+static void lp_gap_bwd(pb_ctx *c, float *dx, const float *dy, int n, int ch, int hw) {
+  lp_gap_back(c, dx, dy, n, ch, hw, 0);
+}
+static void lp_gap_nhwc_fwd(pb_ctx *c, float *y, const float *x, int n, int ch, int hw) {
+  lp_gap(c, y, x, n, ch, hw, 1);
+}
+static void lp_gap_nhwc_bwd(pb_ctx *c, float *dx, const float *dy, int n, int ch, int hw) {
+  lp_gap_back(c, dx, dy, n, ch, hw, 1);
+}
+static void lp_chscale_fwd(pb_ctx *c, float *y, const float *x, const float *s, int n, int ch, int hw) {
+  lp_chscale(c, y, x, s, n, ch, hw, 0);
+}
+static void lp_chscale_nhwc_fwd(pb_ctx *c, float *y, const float *x, const float *s, int n, int ch, int hw) {
+  lp_chscale(c, y, x, s, n, ch, hw, 1);
+}
+static void lp_chscale_add_relu(pb_ctx *c, float *y, const float *x, const float *s, const float *r, int n, int ch,
+                                int hw) {
+  lp_chscale_relu(c, y, x, s, r, n, ch, hw, 0);
+}
+static void lp_chscale_add_relu_nhwc(pb_ctx *c, float *y, const float *x, const float *s, const float *r, int n,
+                                     int ch, int hw) {
+  lp_chscale_relu(c, y, x, s, r, n, ch, hw, 1);
+}
+static void lp_chscale_bwd(pb_ctx *c, float *dx, float *ds, const float *dy, const float *x, const float *s, int n,
+                           int ch, int hw) {
+  lp_chscale_back(c, dx, ds, dy, x, s, n, ch, hw, 0);
+}
+static void lp_chscale_nhwc_bwd(pb_ctx *c, float *dx, float *ds, const float *dy, const float *x, const float *s,
+                                int n, int ch, int hw) {
+  lp_chscale_back(c, dx, ds, dy, x, s, n, ch, hw, 1);
 }
 static void lp_add_crop_fwd(pb_ctx *c, float *y, const float *a, const float *b, const pb_crop_params *p) {
   rnd(c, a, (size_t)p->n * p->c * p->h * p->w);
@@ -411,6 +441,9 @@ void pb_lowp_enable(pb_ctx *ctx, int fmt, float scale0, int64_t interval) {
   t->maxpool_fwd = lp_maxpool_fwd, t->maxpool_bwd = lp_maxpool_bwd, t->avgpool_fwd = lp_avgpool_fwd;
   t->avgpool_bwd = lp_avgpool_bwd, t->gap_fwd = lp_gap_fwd, t->gap_bwd = lp_gap_bwd;
   t->chscale_fwd = lp_chscale_fwd, t->chscale_bwd = lp_chscale_bwd, t->chscale_add_relu = lp_chscale_add_relu;
+  t->gap_nhwc_fwd = lp_gap_nhwc_fwd, t->gap_nhwc_bwd = lp_gap_nhwc_bwd, t->chscale_nhwc_fwd = lp_chscale_nhwc_fwd;
+  t->chscale_nhwc_bwd = lp_chscale_nhwc_bwd, t->chscale_add_relu_nhwc = lp_chscale_add_relu_nhwc;
+  /* to_nhwc / to_nchw pass through: a permutation of rounded values is rounded */
   t->add_crop_fwd = lp_add_crop_fwd, t->add_crop_bwd = lp_add_crop_bwd;
   t->l2norm_fwd = lp_l2norm_fwd, t->l2norm_bwd = lp_l2norm_bwd;
   t->dropout_fwd = lp_dropout_fwd, t->dropout_bwd = lp_dropout_bwd;

@@ -37,6 +37,8 @@ typedef struct pb_ctx {
   const int32_t *seq_lengths;
   int precision;  /* [run] precision: PB_PREC_* (engine/device/lowp.h) */
   void *lowp;     /* struct pb_lowp when precision is bf16 / fp16 (ops then points into it), else NULL */
+  int nhwc;       /* [run] layout = nhwc: image layers keep activations channels last (ops.h "layout");
+                     read by the layers when they call their ops, and by models when they are built */
 } pb_ctx;
 
 /* device: "auto" | "cpu" | "cuda" | "cuda:N". threads: 0 = all cores.

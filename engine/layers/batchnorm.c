@@ -15,9 +15,9 @@ typedef struct {
   float eps, momentum;
 } bn_priv;
 
-static pb_bn_params bn_params(const pb_layer *l, int n) {
+static pb_bn_params bn_params(const pb_layer *l, const pb_ctx *ctx, int n) {
   const bn_priv *b = l->priv;
-  pb_bn_params p = {n, l->in[0], l->in[1] * l->in[2], b->eps, b->momentum};
+  pb_bn_params p = {n, l->in[0], l->in[1] * l->in[2], b->eps, b->momentum, ctx->nhwc};
   return p;
 }
 
@@ -41,7 +41,7 @@ static void sync_or_die(pb_ctx *ctx, double *buf, size_t n) {
 static const pb_layer_vt bn_vt;
 
 static void bn_fwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, float *y, int train) {
-  pb_bn_params p = bn_params(l, n);
+  pb_bn_params p = bn_params(l, ctx, n);
   float *save_mean = l->saved, *save_invstd = l->saved + l->in[0];
   const float *g = l->params[0].data, *b = l->params[1].data;
   float *rm = l->params[2].data, *rv = l->params[3].data;
@@ -61,14 +61,14 @@ static void bn_fwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, float *y, in
 
 void pb_batchnorm_eval(pb_layer *l, pb_ctx *ctx, int n, const float *x, const float *r, float *y, int relu) {
   PB_ASSERT(l->vt == &bn_vt);
-  pb_bn_params p = bn_params(l, n);
+  pb_bn_params p = bn_params(l, ctx, n);
   ctx->ops->bn_eval_fused(ctx, y, x, r, l->params[0].data, l->params[1].data, l->params[2].data, l->params[3].data,
                           relu, &p);
 }
 
 static void bn_bwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, const float *y, const float *dy, float *dx) {
   (void)y;
-  pb_bn_params p = bn_params(l, n);
+  pb_bn_params p = bn_params(l, ctx, n);
   /* The op always writes dx; the first layer of a model gets a scratch target. */
   PB_ASSERT(dx != NULL);
   const float *save_mean = l->saved, *save_invstd = l->saved + l->in[0];

@@ -16,7 +16,7 @@ static void conv_fwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, float *y, 
   (void)train;
   conv_priv *c = l->priv;
   pb_conv2d_params p = c->p;
-  p.n = n;
+  p.n = n, p.nhwc = ctx->nhwc;
   const float *bias = c->has_bias ? l->params[1].data : NULL;
   ctx->ops->conv2d_fwd(ctx, y, x, l->params[0].data, bias, &p);
 }
@@ -26,7 +26,7 @@ static void conv_bwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, const floa
   (void)y;
   conv_priv *c = l->priv;
   pb_conv2d_params p = c->p;
-  p.n = n;
+  p.n = n, p.nhwc = ctx->nhwc;
   float *dbias = c->has_bias ? l->params[1].grad : NULL;
   ctx->ops->conv2d_bwd_filter(ctx, l->params[0].grad, dbias, dy, x, &p);
   if (dx) ctx->ops->conv2d_bwd_data(ctx, dx, dy, l->params[0].data, &p);
@@ -34,9 +34,10 @@ static void conv_bwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, const floa
 
 static size_t conv_scratch(const pb_layer *l, int max_n, int nthreads) {
   const conv_priv *c = l->priv;
-  pb_conv2d_params p = c->p;
+  pb_conv2d_params p = c->p, q;
   p.n = max_n;
-  return pb_conv2d_scratch_cpu(&p, nthreads);
+  q = p, q.nhwc = 1; /* the layout is the context's, known per call: room for either */
+  return PB_MAX(pb_conv2d_scratch_cpu(&p, nthreads), pb_conv2d_scratch_cpu(&q, nthreads));
 }
 
 static const pb_layer_vt conv_vt = {"conv2d", conv_fwd, conv_bwd, conv_scratch, NULL, NULL, NULL};

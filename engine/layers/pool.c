@@ -6,44 +6,45 @@
 #include "engine/layers/layer.h"
 #include "kernels/ops.h"
 
-static pb_pool_params pool_params(const pb_layer *l, int n) {
+static pb_pool_params pool_params(const pb_layer *l, const pb_ctx *ctx, int n) {
   pb_pool_params p;
   memcpy(&p, l->priv, sizeof p);
   p.n = n;
+  p.nhwc = ctx->nhwc;
   return p;
 }
 
 static void max_fwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, float *y, int train) {
-  pb_pool_params p = pool_params(l, n);
+  pb_pool_params p = pool_params(l, ctx, n);
   /* evaluation keeps no argmax (NULL: the op skips it) */
   int32_t *argmax = train ? (int32_t *)l->saved : NULL;
   ctx->ops->maxpool_fwd(ctx, y, argmax, x, &p);
 }
 static void max_bwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, const float *y, const float *dy, float *dx) {
   (void)x, (void)y;
-  pb_pool_params p = pool_params(l, n);
+  pb_pool_params p = pool_params(l, ctx, n);
   if (!dx) return;
   ctx->ops->maxpool_bwd(ctx, dx, dy, (const int32_t *)l->saved, &p);
 }
 static void avg_fwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, float *y, int train) {
   (void)train;
-  pb_pool_params p = pool_params(l, n);
+  pb_pool_params p = pool_params(l, ctx, n);
   ctx->ops->avgpool_fwd(ctx, y, x, &p);
 }
 static void avg_bwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, const float *y, const float *dy, float *dx) {
   (void)x, (void)y;
-  pb_pool_params p = pool_params(l, n);
+  pb_pool_params p = pool_params(l, ctx, n);
   if (!dx) return;
   ctx->ops->avgpool_bwd(ctx, dx, dy, &p);
 }
 static void gap_fwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, float *y, int train) {
   (void)train;
-  ctx->ops->gap_fwd(ctx, y, x, n, l->in[0], l->in[1] * l->in[2]);
+  (ctx->nhwc ? ctx->ops->gap_nhwc_fwd : ctx->ops->gap_fwd)(ctx, y, x, n, l->in[0], l->in[1] * l->in[2]);
 }
 static void gap_bwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, const float *y, const float *dy, float *dx) {
   (void)x, (void)y;
   if (!dx) return;
-  ctx->ops->gap_bwd(ctx, dx, dy, n, l->in[0], l->in[1] * l->in[2]);
+  (ctx->nhwc ? ctx->ops->gap_nhwc_bwd : ctx->ops->gap_bwd)(ctx, dx, dy, n, l->in[0], l->in[1] * l->in[2]);
 }
 
 static const pb_layer_vt max_vt = {"maxpool", max_fwd, max_bwd, NULL, NULL, NULL, NULL};

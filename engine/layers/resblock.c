@@ -74,15 +74,15 @@ static void bwd_(pb_layer *l, pb_ctx *c, int n, const float *x, const float *dy,
 static void se_fwd(block_priv *p, pb_ctx *c, int n, const float *b, float *y, float *s0, float *s1, float *s3,
                    const float *r, int train) {
   int C = p->se_c, hw = p->hw_out;
-  c->ops->gap_fwd(c, s0, b, n, C, hw);
+  (c->nhwc ? c->ops->gap_nhwc_fwd : c->ops->gap_fwd)(c, s0, b, n, C, hw);
   fwd_(p->fc1, c, n, s0, s1, train);
   relu_(c, s1, s1, (size_t)n * p->se_r);
   fwd_(p->fc2, c, n, s1, s3, train);
   c->ops->sigmoid_fwd(c, s3, s3, (size_t)n * C);
   if (r)
-    c->ops->chscale_add_relu(c, y, b, s3, r, n, C, hw);
+    (c->nhwc ? c->ops->chscale_add_relu_nhwc : c->ops->chscale_add_relu)(c, y, b, s3, r, n, C, hw);
   else
-    c->ops->chscale_fwd(c, y, b, s3, n, C, hw);
+    (c->nhwc ? c->ops->chscale_nhwc_fwd : c->ops->chscale_fwd)(c, y, b, s3, n, C, hw);
 }
 
 /* db = d(b * gate(b)) / db given dy; v: 3 work vectors of [n, C]; tmp: [n, out] work. */
@@ -90,12 +90,12 @@ static void se_bwd(block_priv *p, pb_ctx *c, int n, float *db, const float *dy, 
                    const float *s1, const float *s3, float *v, float *tmp) {
   int C = p->se_c, hw = p->hw_out;
   float *ds = v, *ds1 = v + (size_t)n * C, *ds0 = v + 2 * (size_t)n * C;
-  c->ops->chscale_bwd(c, db, ds, dy, b, s3, n, C, hw);
+  (c->nhwc ? c->ops->chscale_nhwc_bwd : c->ops->chscale_bwd)(c, db, ds, dy, b, s3, n, C, hw);
   c->ops->sigmoid_bwd(c, ds, ds, s3, (size_t)n * C);
   bwd_(p->fc2, c, n, s1, ds, ds1);
   relu_bwd_(c, ds1, ds1, s1, (size_t)n * p->se_r);
   bwd_(p->fc1, c, n, s0, ds1, ds0);
-  c->ops->gap_bwd(c, tmp, ds0, n, C, hw);
+  (c->nhwc ? c->ops->gap_nhwc_bwd : c->ops->gap_bwd)(c, tmp, ds0, n, C, hw);
   acc_(c, db, tmp, (size_t)n * p->out_sz);
 }
 
@@ -106,7 +106,7 @@ static void add_relu(const block_priv *p, pb_ctx *c, int n, float *y, const floa
   size_t no = (size_t)n * p->out_sz;
   if (p->crop) {
     pb_crop_params cp = p->cp;
-    cp.n = n;
+    cp.n = n, cp.nhwc = c->nhwc;
     c->ops->add_crop_fwd(c, y, y, sc, &cp);
   } else {
     acc_(c, y, sc, no);
@@ -257,7 +257,7 @@ static void block_bwd(pb_layer *l, pb_ctx *c, int n, const float *x, const float
   }
   /* the shortcut's gradient: dz, or with a crop dz padded with zeros to the shortcut's size */
   pb_crop_params cp = p->cp;
-  cp.n = n;
+  cp.n = n, cp.nhwc = c->nhwc;
   const float *gs = G0;
   if (p->crop && (p->dconv || dx)) {
     c->ops->add_crop_bwd(c, G2, G0, &cp);
@@ -353,7 +353,7 @@ static pb_layer *make_block(const char *name, const int in[3], int nconv, const 
     goto fail;
   }
   p->crop = sc[1] != l->out[1] || sc[2] != l->out[2];
-  p->cp = (pb_crop_params){1, l->out[0], l->out[1], l->out[2], sc[1], sc[2]};
+  p->cp = (pb_crop_params){1, l->out[0], l->out[1], l->out[2], sc[1], sc[2], 0}; /* n, nhwc set per call */
   p->ad_sz = (size_t)sc[0] * sc[1] * sc[2];
   if (p->dconv && !(p->dbn = bn_child(l, "downsample.1", p->dconv->out, err))) goto fail;
   /* saved layout, per sample */

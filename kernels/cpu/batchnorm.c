@@ -36,7 +36,8 @@ static void pb_bn_channel_stats(double *mean_out, double *var_out, const float *
  * here n*hw == 1 stores the biased variance (0) instead of dividing by zero. */
 void pb_bn_fwd_train_cpu(float *y, float *save_mean, float *save_invstd, float *running_mean,
                          float *running_var, const float *x, const float *gamma, const float *beta,
-                         const pb_bn_params *p, int nthreads) {
+                         const pb_bn_params *pv, int nthreads) {
+  const pb_bn_params q = pb_bn_params_nchw_view(pv), *p = &q; /* channels last: the NCHW view */
   const double count = (double)p->n * (double)p->hw;
   const double m = p->momentum;
   int nt = nthreads < 1 ? 1 : nthreads;
@@ -57,7 +58,8 @@ void pb_bn_fwd_train_cpu(float *y, float *save_mean, float *save_invstd, float *
 
 void pb_bn_fwd_eval_cpu(float *y, const float *x, const float *gamma, const float *beta,
                         const float *running_mean, const float *running_var,
-                        const pb_bn_params *p, int nthreads) {
+                        const pb_bn_params *pv, int nthreads) {
+  const pb_bn_params q = pb_bn_params_nchw_view(pv), *p = &q; /* channels last: the NCHW view */
   int nt = nthreads < 1 ? 1 : nthreads;
 #pragma omp parallel for num_threads(nt) schedule(static)
   for (int ch = 0; ch < p->c; ch++) {
@@ -72,7 +74,8 @@ void pb_bn_fwd_eval_cpu(float *y, const float *x, const float *gamma, const floa
  *   dx = gamma * invstd / M * (M * dy - sum dy - xhat * sum(dy * xhat)). */
 void pb_bn_bwd_cpu(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
                    const float *gamma, const float *save_mean, const float *save_invstd,
-                   const pb_bn_params *p, int nthreads) {
+                   const pb_bn_params *pv, int nthreads) {
+  const pb_bn_params q = pb_bn_params_nchw_view(pv), *p = &q; /* channels last: the NCHW view */
   const double count = (double)p->n * (double)p->hw;
   int nt = nthreads < 1 ? 1 : nthreads;
 #pragma omp parallel for num_threads(nt) schedule(static)

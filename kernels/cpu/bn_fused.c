@@ -14,8 +14,9 @@
 #include "kernels/ops.h"
 
 void pb_bn_eval_fused_cpu(float *y, const float *x, const float *r, const float *gamma, const float *beta,
-                          const float *running_mean, const float *running_var, int relu, const pb_bn_params *p,
+                          const float *running_mean, const float *running_var, int relu, const pb_bn_params *pv,
                           int nthreads) {
+  const pb_bn_params q = pb_bn_params_nchw_view(pv), *p = &q; /* channels last: the NCHW view */
   const size_t hw = (size_t)p->hw, cstride = (size_t)p->c * hw;
   int nt = nthreads < 1 ? 1 : nthreads;
 #pragma omp parallel for num_threads(nt) schedule(static)

@@ -16,7 +16,8 @@
 
 static int pb_bn_sync_nt(int nthreads) { return nthreads < 1 ? 1 : nthreads; }
 
-void pb_bn_sums_cpu(double *sums, const float *x, const pb_bn_params *p, int nthreads) {
+void pb_bn_sums_cpu(double *sums, const float *x, const pb_bn_params *pv, int nthreads) {
+  const pb_bn_params q = pb_bn_params_nchw_view(pv), *p = &q; /* channels last: the NCHW view */
   const size_t hw = (size_t)p->hw, cstride = (size_t)p->c * hw;
   const int c = p->c;
 #pragma omp parallel for num_threads(pb_bn_sync_nt(nthreads)) schedule(static)
@@ -40,7 +41,8 @@ void pb_bn_sums_cpu(double *sums, const float *x, const pb_bn_params *p, int nth
  * biased variance (0) in running_var instead of dividing by zero. */
 void pb_bn_fwd_sync_cpu(float *y, float *save_mean, float *save_invstd, float *running_mean, float *running_var,
                         const float *x, const float *gamma, const float *beta, const double *sums,
-                        const pb_bn_params *p, int nthreads) {
+                        const pb_bn_params *pv, int nthreads) {
+  const pb_bn_params q = pb_bn_params_nchw_view(pv), *p = &q; /* channels last: the NCHW view */
   const int c = p->c;
   const double cnt = sums[2 * (size_t)c], m = p->momentum;
 #pragma omp parallel for num_threads(pb_bn_sync_nt(nthreads)) schedule(static)
@@ -60,7 +62,8 @@ void pb_bn_fwd_sync_cpu(float *y, float *save_mean, float *save_invstd, float *r
 }
 
 void pb_bn_bwd_sums_cpu(double *sums, const float *dy, const float *x, const float *save_mean,
-                        const float *save_invstd, const pb_bn_params *p, int nthreads) {
+                        const float *save_invstd, const pb_bn_params *pv, int nthreads) {
+  const pb_bn_params q = pb_bn_params_nchw_view(pv), *p = &q; /* channels last: the NCHW view */
   const int c = p->c;
 #pragma omp parallel for num_threads(pb_bn_sync_nt(nthreads)) schedule(static)
   for (int ch = 0; ch < c; ch++)
@@ -70,7 +73,8 @@ void pb_bn_bwd_sums_cpu(double *sums, const float *dy, const float *x, const flo
 /* dx may alias dy (each element reads its own dy before writing dx). */
 void pb_bn_bwd_sync_cpu(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *gamma,
                         const float *save_mean, const float *save_invstd, const double *local, const double *global,
-                        const double *fwd, const pb_bn_params *p, int nthreads) {
+                        const double *fwd, const pb_bn_params *pv, int nthreads) {
+  const pb_bn_params q = pb_bn_params_nchw_view(pv), *p = &q; /* channels last: the NCHW view */
   const int c = p->c;
   const double cnt = fwd[2 * (size_t)c];
 #pragma omp parallel for num_threads(pb_bn_sync_nt(nthreads)) schedule(static)

@@ -13,13 +13,15 @@
  * compute every sample the same way whatever the thread count, so they are bitwise
  * independent of it. Backward filter gives chunk t of the batch (a fixed split by nthreads) its
  * own dw/dbias partial, and sums the partials in chunk order: deterministic for a given
- * nthreads. Scratch layout for T = nthreads: [T x col] [T x (wsize + c_out)]. */
+ * nthreads. Scratch layout for T = nthreads: [T x col] [T x (wsize + c_out)].
+ * Channels-last params (nhwc = 1) go to conv_nhwc.c. */
 #include <string.h>
 
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
+#include "kernels/cpu/conv_nhwc.h"
 #include "kernels/ops.h"
 
 static int pb_conv_thread(void) {
@@ -62,6 +64,7 @@ int pb_conv2d_params_finish(pb_conv2d_params *p) {
 }
 
 size_t pb_conv2d_scratch_cpu(const pb_conv2d_params *p, int nthreads) {
+  if (p->nhwc) return pb_conv_nhwc_scratch(p, nthreads);
   if (nthreads < 1) nthreads = 1;
   return (size_t)nthreads * (pb_conv_col_floats(p) + pb_conv_w_floats(p) + (size_t)p->c_out);
 }
@@ -156,6 +159,10 @@ static float pb_conv_row_sum(const float *restrict r, int n) {
 
 void pb_conv2d_fwd_cpu(float *y, const float *x, const float *w, const float *bias,
                        const pb_conv2d_params *p, const pb_scratch *s) {
+  if (p->nhwc) {
+    pb_conv2d_nhwc_fwd_cpu(y, x, w, bias, p, s);
+    return;
+  }
   const int nt = s->nthreads < 1 ? 1 : s->nthreads;
   const int G = p->groups, cog = p->c_out / G;
   const int K = p->c_in / G * p->kh * p->kw;
@@ -188,6 +195,10 @@ void pb_conv2d_fwd_cpu(float *y, const float *x, const float *w, const float *bi
 
 void pb_conv2d_bwd_data_cpu(float *dx, const float *dy, const float *w, const pb_conv2d_params *p,
                             const pb_scratch *s) {
+  if (p->nhwc) {
+    pb_conv2d_nhwc_bwd_data_cpu(dx, dy, w, p, s);
+    return;
+  }
   const int nt = s->nthreads < 1 ? 1 : s->nthreads;
   const int G = p->groups, cog = p->c_out / G;
   const int K = p->c_in / G * p->kh * p->kw;
@@ -214,6 +225,10 @@ void pb_conv2d_bwd_data_cpu(float *dx, const float *dy, const float *w, const pb
 
 void pb_conv2d_bwd_filter_cpu(float *dw, float *dbias, const float *dy, const float *x,
                               const pb_conv2d_params *p, const pb_scratch *s) {
+  if (p->nhwc) {
+    pb_conv2d_nhwc_bwd_filter_cpu(dw, dbias, dy, x, p, s);
+    return;
+  }
   const int nt = s->nthreads < 1 ? 1 : s->nthreads;
   const int G = p->groups, cog = p->c_out / G;
   const int K = p->c_in / G * p->kh * p->kw;

@@ -7,7 +7,8 @@
 #include "kernels/ops.h"
 
 /* Row by row: element (i, j) of a plane is read before y's (i, j) is written, so y may alias a. */
-void pb_add_crop_fwd_cpu(float *y, const float *a, const float *b, const pb_crop_params *p) {
+void pb_add_crop_fwd_cpu(float *y, const float *a, const float *b, const pb_crop_params *pv) {
+  const pb_crop_params q = pb_crop_params_nchw_view(pv), *p = &q; /* channels last: the NCHW view */
   const size_t planes = (size_t)p->n * (size_t)p->c, out = (size_t)p->h * p->w, in = (size_t)p->h_in * p->w_in;
   for (size_t pl = 0; pl < planes; pl++) {
     const float *ap = a + pl * out, *bp = b + pl * in;
@@ -17,7 +18,8 @@ void pb_add_crop_fwd_cpu(float *y, const float *a, const float *b, const pb_crop
   }
 }
 
-void pb_add_crop_bwd_cpu(float *db, const float *dy, const pb_crop_params *p) {
+void pb_add_crop_bwd_cpu(float *db, const float *dy, const pb_crop_params *pv) {
+  const pb_crop_params q = pb_crop_params_nchw_view(pv), *p = &q; /* channels last: the NCHW view */
   const size_t planes = (size_t)p->n * (size_t)p->c, out = (size_t)p->h * p->w, in = (size_t)p->h_in * p->w_in;
   for (size_t pl = 0; pl < planes; pl++) {
     const float *g = dy + pl * out;

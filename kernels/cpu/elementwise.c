@@ -54,3 +54,49 @@ void pb_chscale_bwd_cpu(float *dx, float *ds, const float *dy, const float *x, c
     ds[pl] = (float)acc;
   }
 }
+
+/* Channels last: x, y, r, dy, dx [n, hw, c]. Each output element is the NCHW op's expression on the
+ * same operands; ds sums pixel by pixel in double (per channel the order of the NCHW op), 64
+ * channels at a time. */
+void pb_chscale_nhwc_fwd_cpu(float *y, const float *x, const float *s, int n, int c, int hw) {
+  for (int i = 0; i < n; i++) {
+    const float *sv = s + (size_t)i * c;
+    for (int j = 0; j < hw; j++) {
+      const size_t off = ((size_t)i * hw + j) * c;
+      for (int ch = 0; ch < c; ch++) y[off + ch] = x[off + ch] * sv[ch];
+    }
+  }
+}
+
+void pb_chscale_add_relu_nhwc_cpu(float *y, const float *x, const float *s, const float *r, int n, int c, int hw) {
+  for (int i = 0; i < n; i++) {
+    const float *sv = s + (size_t)i * c;
+    for (int j = 0; j < hw; j++) {
+      const size_t off = ((size_t)i * hw + j) * c;
+      for (int ch = 0; ch < c; ch++) {
+        const float v = x[off + ch] * sv[ch] + r[off + ch];
+        y[off + ch] = v < 0.0f ? 0.0f : v;
+      }
+    }
+  }
+}
+
+void pb_chscale_nhwc_bwd_cpu(float *dx, float *ds, const float *dy, const float *x, const float *s, int n, int c,
+                             int hw) {
+  enum { BLOCK = 64 }; /* channels summed together: one pass over the pixels per block, no allocation */
+  for (int i = 0; i < n; i++) {
+    const float *sv = s + (size_t)i * c;
+    for (int c0 = 0; c0 < c; c0 += BLOCK) {
+      const int c1 = c0 + BLOCK < c ? c0 + BLOCK : c;
+      double acc[BLOCK] = {0};
+      for (int j = 0; j < hw; j++) {
+        const size_t off = ((size_t)i * hw + j) * c;
+        for (int ch = c0; ch < c1; ch++) {
+          acc[ch - c0] += (double)dy[off + ch] * (double)x[off + ch];
+          dx[off + ch] = dy[off + ch] * sv[ch];
+        }
+      }
+      for (int ch = c0; ch < c1; ch++) ds[(size_t)i * c + ch] = (float)acc[ch - c0];
+    }
+  }
+}

@@ -2,7 +2,8 @@
  * of kernels/cpu/batchnorm.c (PyTorch BatchNorm1d/2d semantics). Contracts in ops.h /
  * ops_cuda.h.
  *
- * x [n, c, hw] is described to cuDNN as NCHW [n, c, hw, 1] with CUDNN_BATCHNORM_SPATIAL:
+ * x [n, c, hw] is described to cuDNN as NCHW [n, c, hw, 1] with CUDNN_BATCHNORM_SPATIAL
+ * (channels last, p->nhwc: x [n, hw, c] described as NHWC [n, c, hw, 1], the same statistics):
  * statistics per channel over n*hw elements, which is what the CPU twin computes for every hw,
  * including hw == 1 (BatchNorm1d on [n, c]: per-channel over the batch; PER_ACTIVATION would be
  * the same there, SPATIAL keeps one code path). Not SPATIAL_PERSISTENT: that mode may overflow
@@ -28,7 +29,7 @@ extern "C" {
 }
 
 typedef struct pb_bn_desc {
-  cudnnTensorDescriptor_t x;  /* [n, c, hw, 1]: x, y, dy, dx */
+  cudnnTensorDescriptor_t x;  /* [n, c, hw, 1], NCHW or NHWC: x, y, dy, dx */
   cudnnTensorDescriptor_t bn; /* [1, c, 1, 1]: gamma, beta, means, variances */
 } pb_bn_desc;
 
@@ -36,7 +37,8 @@ static void pb_bn_desc_init(pb_bn_desc *d, const pb_bn_params *p) {
   PB_ASSERT((double)p->eps >= CUDNN_BN_MIN_EPSILON);
   PB_CUDNN_CHECK(cudnnCreateTensorDescriptor(&d->x));
   PB_CUDNN_CHECK(cudnnCreateTensorDescriptor(&d->bn));
-  PB_CUDNN_CHECK(cudnnSetTensor4dDescriptor(d->x, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, p->n, p->c, p->hw, 1));
+  PB_CUDNN_CHECK(cudnnSetTensor4dDescriptor(d->x, p->nhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT,
+                                            p->n, p->c, p->hw, 1));
   PB_CUDNN_CHECK(cudnnDeriveBNTensorDescriptor(d->bn, d->x, CUDNN_BATCHNORM_SPATIAL));
 }
 

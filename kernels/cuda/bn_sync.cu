@@ -13,6 +13,11 @@
  *   elements on this rank (n == 0) still gets its statistics: at least one block per channel.
  * - The double and float expressions are the CPU's, explicitly rounded (no FMA contraction),
  *   so given the same sums both sides compute the same values.
+ * Channels last (p->nhwc) is read through pb_bn_params_nchw_view at every entry point, as the
+ * CPU does: batch norm over [n*hw, c, 1], the channel's elements met in the same order (sample,
+ * then pixel), so every thread gets the same elements as for NCHW on the permuted tensor and the
+ * results are bitwise those (the count sums[2c] = n*hw too). There a thread's consecutive
+ * elements are c floats apart (not coalesced; the channels' blocks share the lines through L2).
  * Elements of a channel are walked as (sample, position) pairs advanced by the stride, so the
  * loops divide by hw once per thread, not once per element. Precondition: c >= 1 (c <= 0 does
  * nothing), global count > 0 in fwd_sync / bwd_sync, eps > 0. */
@@ -148,7 +153,8 @@ static size_t pb_bns_hw(const pb_bn_params *p) { return p->hw > 0 ? (size_t)p->h
 
 static int pb_bns_n(const pb_bn_params *p) { return p->hw > 0 && p->n > 0 ? p->n : 0; }
 
-extern "C" void pb_bn_sums_cuda(double *sums, const float *x, const pb_bn_params *p, const pb_cuda_env *env) {
+extern "C" void pb_bn_sums_cuda(double *sums, const float *x, const pb_bn_params *pv, const pb_cuda_env *env) {
+  const pb_bn_params q = pb_bn_params_nchw_view(pv), *p = &q; /* channels last: the NCHW view */
   if (pb_bns_skip(p)) return;
   const double count = (double)p->n * (double)p->hw;
   pb_bn_sums_kernel<<<(unsigned int)p->c, PB_RED_THREADS, 0, pb_cuda_stream_of(env->stream)>>>(
@@ -158,7 +164,8 @@ extern "C" void pb_bn_sums_cuda(double *sums, const float *x, const pb_bn_params
 
 extern "C" void pb_bn_fwd_sync_cuda(float *y, float *save_mean, float *save_invstd, float *running_mean,
                                     float *running_var, const float *x, const float *gamma, const float *beta,
-                                    const double *sums, const pb_bn_params *p, const pb_cuda_env *env) {
+                                    const double *sums, const pb_bn_params *pv, const pb_cuda_env *env) {
+  const pb_bn_params q = pb_bn_params_nchw_view(pv), *p = &q; /* channels last: the NCHW view */
   if (pb_bns_skip(p)) return;
   const dim3 grid((unsigned int)p->c, pb_bns_parts(p));
   pb_bn_fwd_sync_kernel<<<grid, PB_RED_THREADS, 0, pb_cuda_stream_of(env->stream)>>>(
@@ -168,7 +175,8 @@ extern "C" void pb_bn_fwd_sync_cuda(float *y, float *save_mean, float *save_invs
 }
 
 extern "C" void pb_bn_bwd_sums_cuda(double *sums, const float *dy, const float *x, const float *save_mean,
-                                    const float *save_invstd, const pb_bn_params *p, const pb_cuda_env *env) {
+                                    const float *save_invstd, const pb_bn_params *pv, const pb_cuda_env *env) {
+  const pb_bn_params q = pb_bn_params_nchw_view(pv), *p = &q; /* channels last: the NCHW view */
   if (pb_bns_skip(p)) return;
   pb_bn_bwd_sums_kernel<<<(unsigned int)p->c, PB_RED_THREADS, 0, pb_cuda_stream_of(env->stream)>>>(
       sums, dy, x, save_mean, save_invstd, pb_bns_n(p), p->c, pb_bns_hw(p));
@@ -178,7 +186,8 @@ extern "C" void pb_bn_bwd_sums_cuda(double *sums, const float *dy, const float *
 extern "C" void pb_bn_bwd_sync_cuda(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
                                     const float *gamma, const float *save_mean, const float *save_invstd,
                                     const double *local, const double *global, const double *fwd,
-                                    const pb_bn_params *p, const pb_cuda_env *env) {
+                                    const pb_bn_params *pv, const pb_cuda_env *env) {
+  const pb_bn_params q = pb_bn_params_nchw_view(pv), *p = &q; /* channels last: the NCHW view */
   if (pb_bns_skip(p)) return;
   const dim3 grid((unsigned int)p->c, pb_bns_parts(p));
   pb_bn_bwd_sync_kernel<<<grid, PB_RED_THREADS, 0, pb_cuda_stream_of(env->stream)>>>(

@@ -3,7 +3,9 @@
  *
  * Grid-stride loops, one thread per output element (forward: y; backward: db), each a copy or
  * one explicitly rounded add (__fadd_rn, as the CPU's single IEEE add): bitwise equal to the
- * CPU. y may alias a: element i of a is read by the thread that writes y[i]. */
+ * CPU. y may alias a: element i of a is read by the thread that writes y[i]. Channels last
+ * (p->nhwc) is read through pb_crop_params_nchw_view, as the CPU does: one "channel" of rows w*c
+ * wide, the same elements in the same places. */
 #include "kernels/cuda/cuda_check.cuh"
 
 extern "C" {
@@ -33,8 +35,9 @@ __global__ static void pb_add_crop_bwd_kernel(float *db, const float *dy, size_t
   }
 }
 
-extern "C" void pb_add_crop_fwd_cuda(float *y, const float *a, const float *b, const pb_crop_params *p,
+extern "C" void pb_add_crop_fwd_cuda(float *y, const float *a, const float *b, const pb_crop_params *pv,
                                      const pb_cuda_env *env) {
+  const pb_crop_params q = pb_crop_params_nchw_view(pv), *p = &q; /* channels last: the NCHW view */
   const size_t total = (size_t)p->n * (size_t)p->c * (size_t)p->h * (size_t)p->w;
   if (total == 0) return;
   pb_add_crop_fwd_kernel<<<pb_cuda_blocks(total, PB_CUDA_THREADS), PB_CUDA_THREADS, 0,
@@ -42,7 +45,8 @@ extern "C" void pb_add_crop_fwd_cuda(float *y, const float *a, const float *b, c
   PB_CUDA_CHECK_LAUNCH("pb_add_crop_fwd_kernel");
 }
 
-extern "C" void pb_add_crop_bwd_cuda(float *db, const float *dy, const pb_crop_params *p, const pb_cuda_env *env) {
+extern "C" void pb_add_crop_bwd_cuda(float *db, const float *dy, const pb_crop_params *pv, const pb_cuda_env *env) {
+  const pb_crop_params q = pb_crop_params_nchw_view(pv), *p = &q; /* channels last: the NCHW view */
   const size_t total = (size_t)p->n * (size_t)p->c * (size_t)p->h_in * (size_t)p->w_in;
   if (total == 0) return;
   pb_add_crop_bwd_kernel<<<pb_cuda_blocks(total, PB_CUDA_THREADS), PB_CUDA_THREADS, 0,

@@ -11,6 +11,14 @@
  *    scatter adds them: no atomics, dx bitwise equal to the CPU's for any overlap.
  *  - GAP forward: one block per (n, c) plane, double accumulation (as the CPU), fixed-order
  *    tree reduction in shared memory; GAP backward: one thread per element.
+ * Channels last (p->nhwc; pb_gap_nhwc_*): x [n, h, w, c], y, argmax [n, h_out, w_out, c] (argmax
+ * the index ih*w_in+iw within the plane, as NCHW). The same kernels with the channel the fastest
+ * index of the thread number, so a warp reads and writes 32 consecutive channels (coalesced): the
+ * same windows scanned in the same order, the same gathers in the same order, the same
+ * expressions, so the results are bitwise the CPU's NHWC references (themselves bitwise the NCHW
+ * ones on permuted tensors). GAP forward on NHWC: one thread per (n, c) sums its channel's hw
+ * pixels in order in double, exactly the CPU's sum (bitwise, not merely to double rounding as
+ * the NCHW tree), still coalesced across the channels of a warp.
  * Index math: planes and flat element indices are size_t; coordinates within a plane are int
  * (plane sizes fit int, as on the CPU). */
 #include <math.h>
@@ -187,10 +195,142 @@ __global__ static void pb_gap_bwd_kernel(float *__restrict__ dx, const float *__
     dx[idx] = __fmul_rn(dy[idx / (size_t)hw], inv);
 }
 
+/* ---- channels last. Thread index = ((sample * plane) + pixel) * c + channel. */
+
+__global__ static void pb_maxpool_nhwc_fwd_kernel(float *__restrict__ y, int32_t *__restrict__ argmax,
+                                                  const float *__restrict__ x, size_t total, int c, pb_pool_geom g) {
+  const size_t hw_out = (size_t)g.h_out * g.w_out, hw_in = (size_t)g.h_in * g.w_in;
+  for (size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
+       idx += (size_t)gridDim.x * blockDim.x) {
+    const size_t q = idx / (size_t)c, smp = q / hw_out;
+    const int ch = (int)(idx - q * (size_t)c), r = (int)(q - smp * hw_out);
+    const int oh = r / g.w_out, ow = r - oh * g.w_out;
+    const float *xp = x + smp * hw_in * (size_t)c + (size_t)ch;
+    const int h0 = oh * g.sh - g.ph, w0 = ow * g.sw - g.pw;
+    const int hs = h0 < 0 ? 0 : h0, he = min(h0 + g.kh, g.h_in);
+    const int ws = w0 < 0 ? 0 : w0, we = min(w0 + g.kw, g.w_in);
+    int32_t best_i = hs * g.w_in + ws;
+    float best = -INFINITY;
+    for (int ih = hs; ih < he; ih++)
+      for (int iw = ws; iw < we; iw++) {
+        const int j = ih * g.w_in + iw;
+        const float v = xp[(size_t)j * c];
+        if (v > best || isnan(v)) {
+          best = v;
+          best_i = j;
+        }
+      }
+    y[idx] = best;
+    if (argmax) argmax[idx] = best_i;
+  }
+}
+
+__global__ static void pb_maxpool_nhwc_bwd_kernel(float *__restrict__ dx, const float *__restrict__ dy,
+                                                  const int32_t *__restrict__ argmax, size_t total, int c,
+                                                  pb_pool_geom g) {
+  const size_t hw_out = (size_t)g.h_out * g.w_out, hw_in = (size_t)g.h_in * g.w_in;
+  for (size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
+       idx += (size_t)gridDim.x * blockDim.x) {
+    const size_t q = idx / (size_t)c, smp = q / hw_in;
+    const int ch = (int)(idx - q * (size_t)c), r = (int)(q - smp * hw_in);
+    const int ih = r / g.w_in, iw = r - ih * g.w_in;
+    const size_t base = smp * hw_out * (size_t)c + (size_t)ch;
+    const float *dyp = dy + base;
+    const int32_t *ap = argmax + base;
+    int oh0, oh1, ow0, ow1;
+    pb_pool_cover(&oh0, &oh1, ih, g.kh, g.sh, g.ph, g.h_out);
+    pb_pool_cover(&ow0, &ow1, iw, g.kw, g.sw, g.pw, g.w_out);
+    float acc = 0.0f; /* the CPU zeroes dx, then adds in increasing output index: same order */
+    for (int oh = oh0; oh <= oh1; oh++)
+      for (int ow = ow0; ow <= ow1; ow++) {
+        const size_t j = (size_t)(oh * g.w_out + ow) * c;
+        if (ap[j] == r) acc = __fadd_rn(acc, dyp[j]);
+      }
+    dx[idx] = acc;
+  }
+}
+
+__global__ static void pb_avgpool_nhwc_fwd_kernel(float *__restrict__ y, const float *__restrict__ x, size_t total,
+                                                  int c, pb_pool_geom g) {
+  const size_t hw_out = (size_t)g.h_out * g.w_out, hw_in = (size_t)g.h_in * g.w_in;
+  for (size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
+       idx += (size_t)gridDim.x * blockDim.x) {
+    const size_t q = idx / (size_t)c, smp = q / hw_out;
+    const int ch = (int)(idx - q * (size_t)c), r = (int)(q - smp * hw_out);
+    const int oh = r / g.w_out, ow = r - oh * g.w_out;
+    const float *xp = x + smp * hw_in * (size_t)c + (size_t)ch;
+    int hs, he, ws, we;
+    float inv;
+    pb_avg_window(&hs, &he, &ws, &we, &inv, oh, ow, g);
+    float acc = 0.0f;
+    for (int ih = hs; ih < he; ih++)
+      for (int iw = ws; iw < we; iw++) acc = __fadd_rn(acc, xp[(size_t)(ih * g.w_in + iw) * c]);
+    y[idx] = __fmul_rn(acc, inv);
+  }
+}
+
+__global__ static void pb_avgpool_nhwc_bwd_kernel(float *__restrict__ dx, const float *__restrict__ dy, size_t total,
+                                                  int c, pb_pool_geom g) {
+  const size_t hw_out = (size_t)g.h_out * g.w_out, hw_in = (size_t)g.h_in * g.w_in;
+  for (size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
+       idx += (size_t)gridDim.x * blockDim.x) {
+    const size_t q = idx / (size_t)c, smp = q / hw_in;
+    const int ch = (int)(idx - q * (size_t)c), r = (int)(q - smp * hw_in);
+    const int ih = r / g.w_in, iw = r - ih * g.w_in;
+    const float *dyp = dy + smp * hw_out * (size_t)c + (size_t)ch;
+    int oh0, oh1, ow0, ow1;
+    pb_pool_cover(&oh0, &oh1, ih, g.kh, g.sh, g.ph, g.h_out);
+    pb_pool_cover(&ow0, &ow1, iw, g.kw, g.sw, g.pw, g.w_out);
+    float acc = 0.0f;
+    for (int oh = oh0; oh <= oh1; oh++)
+      for (int ow = ow0; ow <= ow1; ow++) {
+        int hs, he, ws, we;
+        float inv;
+        pb_avg_window(&hs, &he, &ws, &we, &inv, oh, ow, g);
+        acc = __fadd_rn(acc, __fmul_rn(dyp[(size_t)(oh * g.w_out + ow) * c], inv));
+      }
+    dx[idx] = acc;
+  }
+}
+
+/* One thread per (sample, channel): the channel's hw pixels summed in order, in double, as the
+ * CPU (pb_gap_nhwc_fwd_cpu / pb_gap_fwd_cpu): bitwise. A warp reads 32 consecutive channels of a
+ * pixel. */
+__global__ static void pb_gap_nhwc_fwd_kernel(float *__restrict__ y, const float *__restrict__ x, size_t total, int c,
+                                              int hw) {
+  const double inv = 1.0 / (double)hw;
+  for (size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
+       idx += (size_t)gridDim.x * blockDim.x) {
+    const size_t smp = idx / (size_t)c, ch = idx - smp * (size_t)c;
+    const float *xp = x + smp * (size_t)hw * (size_t)c + ch;
+    double acc = 0.0;
+#pragma unroll 8 /* x is read-only and restrict: the loads of 8 pixels go out together */
+    for (int j = 0; j < hw; j++) acc = __dadd_rn(acc, (double)xp[(size_t)j * c]);
+    y[idx] = (float)__dmul_rn(acc, inv);
+  }
+}
+
+/* dx[n][j][c] = dy[n][c] * inv. */
+__global__ static void pb_gap_nhwc_bwd_kernel(float *__restrict__ dx, const float *__restrict__ dy, size_t total, int c,
+                                              size_t hw, float inv) {
+  const size_t per = hw * (size_t)c;
+  for (size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
+       idx += (size_t)gridDim.x * blockDim.x) {
+    const size_t smp = idx / per;
+    dx[idx] = __fmul_rn(dy[smp * (size_t)c + idx % (size_t)c], inv);
+  }
+}
+
 extern "C" void pb_maxpool_fwd_cuda(float *y, int32_t *argmax, const float *x, const pb_pool_params *p,
                                     const pb_cuda_env *env) {
   const size_t total = pb_pool_planes(p) * (size_t)p->h_out * (size_t)p->w_out;
   if (total == 0) return;
+  if (p->nhwc) {
+    pb_maxpool_nhwc_fwd_kernel<<<pb_cuda_blocks(total, PB_CUDA_THREADS), PB_CUDA_THREADS, 0,
+                                  pb_cuda_stream_of(env->stream)>>>(y, argmax, x, total, p->c, pb_pool_geom_of(p));
+    PB_CUDA_CHECK_LAUNCH("pb_maxpool_nhwc_fwd_kernel");
+    return;
+  }
   pb_maxpool_fwd_kernel<<<pb_cuda_blocks(total, PB_CUDA_THREADS), PB_CUDA_THREADS, 0,
                           pb_cuda_stream_of(env->stream)>>>(y, argmax, x, total, pb_pool_geom_of(p));
   PB_CUDA_CHECK_LAUNCH("pb_maxpool_fwd_kernel");
@@ -200,6 +340,12 @@ extern "C" void pb_maxpool_bwd_cuda(float *dx, const float *dy, const int32_t *a
                                     const pb_cuda_env *env) {
   const size_t total = pb_pool_planes(p) * (size_t)p->h_in * (size_t)p->w_in;
   if (total == 0) return;
+  if (p->nhwc) {
+    pb_maxpool_nhwc_bwd_kernel<<<pb_cuda_blocks(total, PB_CUDA_THREADS), PB_CUDA_THREADS, 0,
+                                  pb_cuda_stream_of(env->stream)>>>(dx, dy, argmax, total, p->c, pb_pool_geom_of(p));
+    PB_CUDA_CHECK_LAUNCH("pb_maxpool_nhwc_bwd_kernel");
+    return;
+  }
   pb_maxpool_bwd_kernel<<<pb_cuda_blocks(total, PB_CUDA_THREADS), PB_CUDA_THREADS, 0,
                           pb_cuda_stream_of(env->stream)>>>(dx, dy, argmax, total, pb_pool_geom_of(p));
   PB_CUDA_CHECK_LAUNCH("pb_maxpool_bwd_kernel");
@@ -208,6 +354,12 @@ extern "C" void pb_maxpool_bwd_cuda(float *dx, const float *dy, const int32_t *a
 extern "C" void pb_avgpool_fwd_cuda(float *y, const float *x, const pb_pool_params *p, const pb_cuda_env *env) {
   const size_t total = pb_pool_planes(p) * (size_t)p->h_out * (size_t)p->w_out;
   if (total == 0) return;
+  if (p->nhwc) {
+    pb_avgpool_nhwc_fwd_kernel<<<pb_cuda_blocks(total, PB_CUDA_THREADS), PB_CUDA_THREADS, 0,
+                                  pb_cuda_stream_of(env->stream)>>>(y, x, total, p->c, pb_pool_geom_of(p));
+    PB_CUDA_CHECK_LAUNCH("pb_avgpool_nhwc_fwd_kernel");
+    return;
+  }
   pb_avgpool_fwd_kernel<<<pb_cuda_blocks(total, PB_CUDA_THREADS), PB_CUDA_THREADS, 0,
                           pb_cuda_stream_of(env->stream)>>>(y, x, total, pb_pool_geom_of(p));
   PB_CUDA_CHECK_LAUNCH("pb_avgpool_fwd_kernel");
@@ -216,6 +368,12 @@ extern "C" void pb_avgpool_fwd_cuda(float *y, const float *x, const pb_pool_para
 extern "C" void pb_avgpool_bwd_cuda(float *dx, const float *dy, const pb_pool_params *p, const pb_cuda_env *env) {
   const size_t total = pb_pool_planes(p) * (size_t)p->h_in * (size_t)p->w_in;
   if (total == 0) return;
+  if (p->nhwc) {
+    pb_avgpool_nhwc_bwd_kernel<<<pb_cuda_blocks(total, PB_CUDA_THREADS), PB_CUDA_THREADS, 0,
+                                  pb_cuda_stream_of(env->stream)>>>(dx, dy, total, p->c, pb_pool_geom_of(p));
+    PB_CUDA_CHECK_LAUNCH("pb_avgpool_nhwc_bwd_kernel");
+    return;
+  }
   pb_avgpool_bwd_kernel<<<pb_cuda_blocks(total, PB_CUDA_THREADS), PB_CUDA_THREADS, 0,
                           pb_cuda_stream_of(env->stream)>>>(dx, dy, total, pb_pool_geom_of(p));
   PB_CUDA_CHECK_LAUNCH("pb_avgpool_bwd_kernel");
@@ -237,4 +395,22 @@ extern "C" void pb_gap_bwd_cuda(float *dx, const float *dy, int n, int c, int hw
   pb_gap_bwd_kernel<<<pb_cuda_blocks(total, PB_CUDA_THREADS), PB_CUDA_THREADS, 0, pb_cuda_stream_of(env->stream)>>>(
       dx, dy, total, hw, inv);
   PB_CUDA_CHECK_LAUNCH("pb_gap_bwd_kernel");
+}
+
+extern "C" void pb_gap_nhwc_fwd_cuda(float *y, const float *x, int n, int c, int hw, const pb_cuda_env *env) {
+  if (n <= 0 || c <= 0) return;
+  const size_t total = (size_t)n * (size_t)c;
+  /* hw == 0 gives 0 * (1/0) = NaN, as the CPU */
+  pb_gap_nhwc_fwd_kernel<<<pb_cuda_blocks(total, PB_CUDA_THREADS), PB_CUDA_THREADS, 0,
+                           pb_cuda_stream_of(env->stream)>>>(y, x, total, c, hw < 0 ? 0 : hw);
+  PB_CUDA_CHECK_LAUNCH("pb_gap_nhwc_fwd_kernel");
+}
+
+extern "C" void pb_gap_nhwc_bwd_cuda(float *dx, const float *dy, int n, int c, int hw, const pb_cuda_env *env) {
+  if (n <= 0 || c <= 0 || hw <= 0) return;
+  const size_t total = (size_t)n * (size_t)c * (size_t)hw;
+  const float inv = 1.0f / (float)hw; /* as the CPU: float reciprocal, then dy * inv */
+  pb_gap_nhwc_bwd_kernel<<<pb_cuda_blocks(total, PB_CUDA_THREADS), PB_CUDA_THREADS, 0,
+                           pb_cuda_stream_of(env->stream)>>>(dx, dy, total, c, (size_t)hw, inv);
+  PB_CUDA_CHECK_LAUNCH("pb_gap_nhwc_bwd_kernel");
 }

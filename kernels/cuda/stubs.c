@@ -187,6 +187,14 @@ void pb_gap_bwd_cuda(float *dx, const float *dy, int n, int c, int hw, const pb_
   pb_cuda_absent(__func__);
 }
 
+void pb_gap_nhwc_fwd_cuda(float *y, const float *x, int n, int c, int hw, const pb_cuda_env *env) {
+  pb_cuda_absent(__func__);
+}
+
+void pb_gap_nhwc_bwd_cuda(float *dx, const float *dy, int n, int c, int hw, const pb_cuda_env *env) {
+  pb_cuda_absent(__func__);
+}
+
 void pb_linear_fwd_cuda(float *y, const float *x, const float *w, const float *b, int n, int in, int out, const pb_cuda_env *env) {
   pb_cuda_absent(__func__);
 }
@@ -216,6 +224,26 @@ void pb_chscale_add_relu_cuda(float *y, const float *x, const float *s, const fl
 }
 
 void pb_chscale_bwd_cuda(float *dx, float *ds, const float *dy, const float *x, const float *s, int n, int c, int hw, const pb_cuda_env *env) {
+  pb_cuda_absent(__func__);
+}
+
+void pb_chscale_nhwc_fwd_cuda(float *y, const float *x, const float *s, int n, int c, int hw, const pb_cuda_env *env) {
+  pb_cuda_absent(__func__);
+}
+
+void pb_chscale_add_relu_nhwc_cuda(float *y, const float *x, const float *s, const float *r, int n, int c, int hw, const pb_cuda_env *env) {
+  pb_cuda_absent(__func__);
+}
+
+void pb_chscale_nhwc_bwd_cuda(float *dx, float *ds, const float *dy, const float *x, const float *s, int n, int c, int hw, const pb_cuda_env *env) {
+  pb_cuda_absent(__func__);
+}
+
+void pb_nchw_to_nhwc_cuda(float *y, const float *x, int n, int c, int hw, const pb_cuda_env *env) {
+  pb_cuda_absent(__func__);
+}
+
+void pb_nhwc_to_nchw_cuda(float *y, const float *x, int n, int c, int hw, const pb_cuda_env *env) {
   pb_cuda_absent(__func__);
 }
 

@@ -159,7 +159,7 @@ static void test_cpu_ops_bitwise(pb_ctx *c) {
 /* The crop add (BagNet residual): the table's entries against the CPU kernels, bitwise. */
 static void test_cpu_add_crop_bitwise(pb_ctx *c) {
   const pb_backend *o = c->ops;
-  pb_crop_params p = {2, 3, 4, 5, 6, 7};
+  pb_crop_params p = {2, 3, 4, 5, 6, 7, 0};
   float a[120], b[252], y1[120], y2[120], db1[252], db2[252];
   pb_test_fill_uniform(a, 120, -1, 1, 20), pb_test_fill_uniform(b, 252, -1, 1, 21);
   pb_add_crop_fwd_cpu(y1, a, b, &p);

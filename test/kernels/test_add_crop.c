@@ -17,7 +17,7 @@
 #include "test/testutil.h"
 
 static void one_case(int n, int c, int h, int w, int h_in, int w_in, uint64_t seed) {
-  pb_crop_params p = {n, c, h, w, h_in, w_in};
+  pb_crop_params p = {n, c, h, w, h_in, w_in, 0};
   const size_t no = (size_t)n * c * h * w, ni = (size_t)n * c * h_in * w_in;
   float *a = malloc(no * sizeof(float)), *b = malloc(ni * sizeof(float)), *y = malloc(no * sizeof(float));
   float *ref = malloc(no * sizeof(float)), *dy = malloc(no * sizeof(float)), *db = malloc(ni * sizeof(float));

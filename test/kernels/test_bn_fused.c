@@ -15,7 +15,7 @@
 #include "test/testutil.h"
 
 static void one_case(int n, int c, int hw, uint64_t seed) {
-  pb_bn_params p = {n, c, hw, 1e-5f, 0.1f};
+  pb_bn_params p = {n, c, hw, 1e-5f, 0.1f, 0};
   const size_t cnt = (size_t)n * c * hw;
   float *x = malloc(cnt * sizeof(float)), *r = malloc(cnt * sizeof(float)), *ref = malloc(cnt * sizeof(float));
   float *y = malloc(cnt * sizeof(float)), *io = malloc(cnt * sizeof(float));

@@ -113,7 +113,7 @@ static void fill_start(bn_out *o, size_t c, uint64_t seed) {
 /* The sync pipeline split as parts[] against the single-process ops on the whole batch. */
 static void check_case(const char *cs, int n, int c, int hw, float lo, float hi, const int *parts, int nparts,
                        uint64_t seed) {
-  const pb_bn_params p = {n, c, hw, 1e-5f, 0.1f};
+  const pb_bn_params p = {n, c, hw, 1e-5f, 0.1f, 0};
   const size_t total = (size_t)n * c * hw;
   float *x = malloc(total * sizeof(float)), *dy = malloc(total * sizeof(float));
   float *gamma = malloc(c * sizeof(float)), *beta = malloc(c * sizeof(float));
@@ -151,13 +151,13 @@ static void check_case(const char *cs, int n, int c, int hw, float lo, float hi,
 
 /* bn_sums: the count and a hand-computed case; bn_fwd_sync clamps a negative variance. */
 static void check_sums_by_hand(void) {
-  const pb_bn_params p = {2, 2, 2, 1e-5f, 0.1f};
+  const pb_bn_params p = {2, 2, 2, 1e-5f, 0.1f, 0};
   const float x[8] = {1, 2, -1, -1, 3, 4, 1, 1}; /* ch 0 {1,2,3,4}, ch 1 {-1,-1,1,1} */
   double s[5];
   pb_bn_sums_cpu(s, x, &p, 2);
   PB_CHECK(s[0] == 10.0 && s[1] == 0.0 && s[2] == 30.0 && s[3] == 4.0 && s[4] == 4.0);
   /* sums whose var rounds negative: mean 3, sum x^2 / cnt a hair under 9 */
-  const pb_bn_params q = {1, 1, 2, 1e-5f, 0.1f};
+  const pb_bn_params q = {1, 1, 2, 1e-5f, 0.1f, 0};
   const double g[3] = {6.0, 18.0 - 1e-12, 2.0};
   const float xx[2] = {3, 3}, gm = 1, bt = 0;
   float y[2], sm, si, rm = 0, rv = 1;
@@ -179,7 +179,7 @@ static double objective(const float *x, const float *gamma, const float *beta, c
 /* dx of the split pipeline (dy = r) by central differences: the global coupling through the
  * all-reduced sums must make each rank's dx the gradient of the whole batch's loss. */
 static void check_fd(void) {
-  const pb_bn_params p = {3, 2, 3, 1e-5f, 0.1f};
+  const pb_bn_params p = {3, 2, 3, 1e-5f, 0.1f, 0};
   const int parts[2] = {2, 1};
   const size_t total = 18;
   float x[18], r[18], gamma[2], beta[2], dx[18], dxfd[18];

@@ -19,7 +19,7 @@
 static pb_cuda_env g_env;
 
 static void one_case(int n, int c, int h, int w, int h_in, int w_in, uint64_t seed) {
-  pb_crop_params p = {n, c, h, w, h_in, w_in};
+  pb_crop_params p = {n, c, h, w, h_in, w_in, 0};
   const size_t no = (size_t)n * c * h * w, ni = (size_t)n * c * h_in * w_in;
   float *a = malloc(no * sizeof(float)), *b = malloc(ni * sizeof(float)), *y = malloc(no * sizeof(float));
   float *dy = malloc(no * sizeof(float)), *db = malloc(ni * sizeof(float));
@@ -54,7 +54,7 @@ int main(void) {
   one_case(3, 2, 4, 6, 6, 6, 3);
   one_case(1, 5, 1, 1, 3, 2, 4);
   one_case(8, 256, 45, 45, 47, 46, 5);
-  pb_crop_params empty = {0, 3, 4, 4, 5, 5};
+  pb_crop_params empty = {0, 3, 4, 4, 5, 5, 0};
   pb_add_crop_fwd_cuda(NULL, NULL, NULL, &empty, &g_env);
   pb_add_crop_bwd_cuda(NULL, NULL, &empty, &g_env);
   pb_cuda_sync(&g_env);

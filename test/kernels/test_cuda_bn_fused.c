@@ -19,7 +19,7 @@
 static pb_cuda_env g_env;
 
 static void one_case(int n, int c, int hw, uint64_t seed) {
-  pb_bn_params p = {n, c, hw, 1e-5f, 0.1f};
+  pb_bn_params p = {n, c, hw, 1e-5f, 0.1f, 0};
   const size_t cnt = (size_t)n * c * hw;
   float *x = malloc(cnt * sizeof(float)), *r = malloc(cnt * sizeof(float)), *ref = malloc(cnt * sizeof(float));
   float *g = malloc((size_t)c * sizeof(float)), *b = malloc((size_t)c * sizeof(float));
@@ -66,7 +66,7 @@ int main(void) {
   one_case(5, 3, 1, 1);
   one_case(4, 2048, 49, 2);
   one_case(2, 8, 12544, 3);
-  pb_bn_params empty = {0, 3, 16, 1e-5f, 0.1f};
+  pb_bn_params empty = {0, 3, 16, 1e-5f, 0.1f, 0};
   pb_bn_eval_fused_cuda(NULL, NULL, NULL, NULL, NULL, NULL, NULL, 1, &empty, &g_env);
   pb_cuda_sync(&g_env);
   pb_cuda_env_free(&g_env);

@@ -72,7 +72,7 @@ static float *dupf(const float *a, size_t n) {
 }
 
 static void run_case(const bns_case *cs, const pb_cuda_env *env, uint64_t seed) {
-  const pb_bn_params pg = {cs->n, cs->c, cs->hw, 1e-5f, 0.1f}; /* the whole (global) batch */
+  const pb_bn_params pg = {cs->n, cs->c, cs->hw, 1e-5f, 0.1f, 0}; /* the whole (global) batch */
   pb_bn_params p = pg;                                           /* this rank's part */
   p.n = cs->part;
   const size_t ng = (size_t)pg.n * pg.c * pg.hw, nx = (size_t)p.n * p.c * p.hw, nc = (size_t)p.c;

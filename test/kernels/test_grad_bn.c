@@ -68,7 +68,7 @@ static float fd_at(float *v, size_t i, const float *x, const float *gamma, const
 }
 
 static void check_shape(int n, int c, int hw, uint64_t seed) {
-  pb_bn_params p = {n, c, hw, 1e-5f, 0.1f};
+  pb_bn_params p = {n, c, hw, 1e-5f, 0.1f, 0};
   const size_t total = (size_t)n * c * hw;
   float *x = malloc(total * sizeof(float)), *y = malloc(total * sizeof(float));
   float *yref = malloc(total * sizeof(float)), *r = malloc(total * sizeof(float));
@@ -146,7 +146,7 @@ static void check_shape(int n, int c, int hw, uint64_t seed) {
  *   rm = {0.9*0.25 + 0.1*1, 0.9*0 + 0.1*10} = {0.325, 1.0},
  *   rv = {0.9*1.0666667 + 0.1*4/3, 0.9*1.0333333 + 0} = {1.0933333, 0.93}. */
 static void check_running_stats(void) {
-  pb_bn_params p = {2, 2, 2, 1e-5f, 0.1f};
+  pb_bn_params p = {2, 2, 2, 1e-5f, 0.1f, 0};
   /* layout [n][c][hw] */
   const float x1[8] = {1, 2, -1, -1, 3, 4, 1, 1};
   const float x2[8] = {0, 0, 10, 10, 2, 2, 10, 10};
@@ -172,7 +172,7 @@ static void check_running_stats(void) {
 /* Eval forward against y = (x - rm) / sqrt(rv + eps) * gamma + beta in double. */
 static void check_eval(void) {
   const int n = 3, c = 13, hw = 5;
-  pb_bn_params p = {n, c, hw, 1e-3f, 0.1f};
+  pb_bn_params p = {n, c, hw, 1e-3f, 0.1f, 0};
   const size_t total = (size_t)n * c * hw;
   float x[3 * 13 * 5], y[3 * 13 * 5], yref[3 * 13 * 5];
   float gamma[13], beta[13], rm[13], rv[13];
