@@ -140,7 +140,7 @@ fi
 
 # ---------------------------------------------------------------- 5. benchmarks
 # BENCH (default "quickstart dist models amp workspace loader rebias rebias_epoch lstm triplet"): which benchmarks to run.
-BENCH=${BENCH:-quickstart dist models amp workspace loader rebias rebias_epoch lstm triplet}
+BENCH=${BENCH:-quickstart dist models amp nhwc workspace loader rebias rebias_epoch lstm triplet}
 want() { [[ " $BENCH " == *" $1 "* ]]; }
 # dist: NCCL with one rank (PLUMB_DIST_ONE=1 runs the whole exchange for a world of one) against
 # the same training without it: the overhead, and the parameters (a sum over one rank: equal).
@@ -199,11 +199,15 @@ fi
 want models && timeout 300 python3 scripts/bench/bench_models.py --device cuda --batch "${BENCH_BATCH:-256}" --models "${BENCH_MODELS:-resnet50,seresnet50,resnet18}" --plumb "$B/plumb" \
   > "$LOG/bench_models.txt" 2>&1
 want models && while read -r line; do note "bench: $line"; done < <(grep -E "^(model|resnet|seresnet)" "$LOG/bench_models.txt")
-# Mixed precision (issue 16): plumb bf16 (numerics on float32 storage today) against PyTorch AMP
-# bf16 + channels_last, resnet50 only (time).
+# Mixed precision (issue 16): plumb bf16 NHWC (bf16 numerics on float32 storage today) against
+# PyTorch AMP bf16 + channels_last, resnet50 only (time).
 want amp && timeout 200 python3 scripts/bench/bench_models.py --device cuda --batch "${BENCH_BATCH:-256}" --models resnet50 \
-  --precision bf16 --plumb "$B/plumb" > "$LOG/bench_models_bf16.txt" 2>&1
+  --precision bf16 --layout nhwc --plumb "$B/plumb" > "$LOG/bench_models_bf16.txt" 2>&1
 want amp && while read -r line; do note "bench bf16: $line"; done < <(grep -E "^(model|resnet)" "$LOG/bench_models_bf16.txt")
+# NHWC in TF32 (issue 16): plumb [run] layout = nhwc against PyTorch channels_last, resnet50 only.
+want nhwc && timeout 200 python3 scripts/bench/bench_models.py --device cuda --batch "${BENCH_BATCH:-256}" --models resnet50 \
+  --layout nhwc --plumb "$B/plumb" > "$LOG/bench_models_nhwc.txt" 2>&1
+want nhwc && while read -r line; do note "bench nhwc: $line"; done < <(grep -E "^(model|resnet)" "$LOG/bench_models_nhwc.txt")
 # Does a larger cuDNN workspace let cuDNN pick faster algorithms? (default 256 MiB)
 want workspace && for ws in 1024 4096; do
   r=$("$B/plumb" bench --model resnet50 --batch "${BENCH_BATCH:-256}" --mode train --set run.cudnn_workspace_mb=$ws \

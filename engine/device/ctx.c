@@ -84,6 +84,11 @@ int pb_ctx_init_cfg_on(pb_ctx *ctx, const pb_config *cfg, const char *device, in
                      (size_t)pb_config_int(cfg, "run", "cudnn_workspace_mb") << 20, err))
     return PB_ERR;
   ctx->precision = prec;
+  ctx->nhwc = pb_config_enum(cfg, "run", "layout") == 1;
+  if (ctx->nhwc) {
+    size_t len = strlen(ctx->why);
+    snprintf(ctx->why + len, sizeof ctx->why - len, "; layout nhwc");
+  }
   if (prec == PB_PREC_BF16 || prec == PB_PREC_FP16) {
     pb_lowp_enable(ctx, prec, (float)pb_config_float(cfg, "run", "loss_scale_init"),
                    pb_config_int(cfg, "run", "loss_scale_interval"));

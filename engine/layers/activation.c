@@ -29,12 +29,15 @@ static void sig_bwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, const float
 }
 static const pb_layer_vt sig_vt = {"sigmoid", sig_fwd, sig_bwd, NULL, NULL, NULL, NULL};
 
-/* Flatten is a view: NCHW memory already is [N, C*H*W]. */
+/* Flatten is a view: NCHW memory already is [N, C*H*W]. Behind channels-last layers the model
+ * clears alias, and it permutes [n, h, w, c] to that order (and the gradient back). */
 static void flat_fwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, float *y, int train) {
-  (void)l, (void)ctx, (void)n, (void)x, (void)y, (void)train;
+  (void)train;
+  if (!l->alias) ctx->ops->to_nchw(ctx, y, x, n, l->in[0], l->in[1] * l->in[2]);
 }
 static void flat_bwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, const float *y, const float *dy, float *dx) {
-  (void)l, (void)ctx, (void)n, (void)x, (void)y, (void)dy, (void)dx;
+  (void)x, (void)y;
+  if (!l->alias && dx) ctx->ops->to_nhwc(ctx, dx, dy, n, l->in[0], l->in[1] * l->in[2]);
 }
 static const pb_layer_vt flat_vt = {"flatten", flat_fwd, flat_bwd, NULL, NULL, NULL, NULL};
 

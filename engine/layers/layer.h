@@ -129,7 +129,12 @@ pb_layer *pb_sigmoid_layer(const char *name, const int in[3]);
 pb_layer *pb_maxpool_layer(const char *name, const int in[3], int k, int stride, int pad, pb_err *err);
 pb_layer *pb_avgpool_layer(const char *name, const int in[3], int k, int stride, int pad, pb_err *err);
 pb_layer *pb_gap_layer(const char *name, const int in[3]);
+/* A view (alias) of NCHW memory; behind channels-last layers ([run] layout = nhwc) the model makes
+ * it a permutation back to NCHW order (alias = 0), so a classifier's weights stay PyTorch's. */
 pb_layer *pb_flatten_layer(const char *name, const int in[3]);
+/* [run] layout = nhwc: the permutation of a model's NCHW input to channels last (layout.c), put
+ * before the first image layer by the model. */
+pb_layer *pb_to_nhwc_layer(const char *name, const int in[3]);
 /* ReLU that overwrites its input (see pb_layer.inplace). */
 pb_layer *pb_relu_inplace_layer(const char *name, const int in[3]);
 pb_layer *pb_linear_layer(const char *name, const int in[3], int out, int bias, pb_err *err);

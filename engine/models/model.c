@@ -31,7 +31,47 @@ static void collect_tensors(pb_model *m, pb_layer *l) {
   for (int c = 0; c < l->nchildren; c++) collect_tensors(m, l->children[c]);
 }
 
+/* Layer kinds that read their input as a flat NCHW vector, and those indifferent to the layout
+ * (elementwise); every other kind is an image layer, which follows the context's layout. */
+static int kind_in(const char *kind, const char *const *list) {
+  for (; *list; list++)
+    if (!strcmp(kind, *list)) return 1;
+  return 0;
+}
+static const char *const FLAT_KINDS[] = {"linear", "heads", "frames", "frame_linear", "lstm", "l2norm", NULL};
+static const char *const ANY_KINDS[] = {"relu", "sigmoid", "dropout", "to_nhwc", NULL};
+
+static void append(pb_model *m, pb_layer *l);
+
+/* [run] layout = nhwc at the model's edges (model.h, pb_model_add). nhwc_stream: the current output
+ * came from an image layer, so it is channels last; the two layouts differ only for maps of more
+ * than one channel and pixel (map). */
+static void layout_edges(pb_model *m, pb_layer *l) {
+  if (!m->ctx || !m->ctx->nhwc) return;
+  const int *cur = pb_model_out(m);
+  const char *kind = l->vt->kind;
+  const int map = cur[0] >= 2 && cur[1] * cur[2] >= 2;
+  if (kind_in(kind, ANY_KINDS)) return;
+  if (!strcmp(kind, "flatten")) {
+    l->alias = !(map && m->nhwc_stream); /* behind channels-last maps: a permutation back to NCHW */
+    m->nhwc_stream = 0;
+    return;
+  }
+  if (kind_in(kind, FLAT_KINDS)) {
+    PB_ASSERT(!(map && m->nhwc_stream)); /* builders flatten or pool before a fully connected layer */
+    m->nhwc_stream = 0;
+    return;
+  }
+  if (map && !m->nhwc_stream) append(m, pb_to_nhwc_layer("to_nhwc", cur));
+  m->nhwc_stream = 1;
+}
+
 void pb_model_add(pb_model *m, pb_layer *l) {
+  layout_edges(m, l);
+  append(m, l);
+}
+
+static void append(pb_model *m, pb_layer *l) {
   const int *cur = pb_model_out(m);
   PB_ASSERT(l->in[0] * l->in[1] * l->in[2] == cur[0] * cur[1] * cur[2]);
   PB_ASSERT(!l->inplace || m->nlayers > 0); /* never overwrite the caller's input */
@@ -357,12 +397,17 @@ void pb_model_backward_hook(pb_model *m, const float *dout, int n, pb_feature_gr
   const float *dy = dout;
   int which = 0;
   size_t lo = m->nparams;
-  for (int i = m->nlayers - 1; i >= 0; i--) {
+  /* the first layer that computes from the input: the layers before it (flatten views, the
+   * channels-last entry) need no gradient, and neither does its input */
+  int first = 0;
+  while (first < m->nlayers - 1 && (m->layers[first]->alias || !strcmp(m->layers[first]->vt->kind, "to_nhwc")))
+    first++;
+  for (int i = m->nlayers - 1; i >= first; i--) {
     pb_layer *l = m->layers[i];
     if (l->alias) continue;
     const float *x = i > 0 ? m->act[i - 1] : m->input;
-    /* Layer 0 needs no input gradient, except batch norm whose op always writes one. */
-    int need_dx = i > 0 || !strcmp(l->vt->kind, "batchnorm");
+    /* The first layer needs no input gradient, except batch norm whose op always writes one. */
+    int need_dx = i > first || !strcmp(l->vt->kind, "batchnorm") || (hook && i == m->nlayers - 1);
     float *dx = need_dx ? m->dbuf[which] : NULL;
     l->vt->backward(l, m->ctx, n, x, m->act[i], dy, dx);
     /* the classifier's input gradient is formed: the hook adds to it before it flows on */

@@ -51,6 +51,8 @@ typedef struct pb_model {
   float **act;       /* act[i]: output of layer i ([max_n, out numel]) */
   float *act_block, *saved_block, *dbuf[2], *work_block;
   int infer_only;     /* planned with pb_model_finalize_infer */
+  int nhwc_stream;    /* [run] layout = nhwc: the layers added so far hand on channels-last maps (an
+                         entry layer turned the input; pb_model_add) */
   int workspace_fitted; /* inference: the context's workspace was fitted after the first forward */
   /* CUDA graphs of the inference forward (model_graph.c; [run] cuda_graphs) */
   int graphs_on;
@@ -83,7 +85,13 @@ typedef struct pb_model {
 /* An empty model for inputs of shape in. */
 pb_model *pb_model_new(pb_ctx *ctx, const int in[3], const char *arch);
 /* Appends l, taking ownership. Its input shape must equal the current output shape (a bug
- * otherwise: builders compute shapes from the previous layer). */
+ * otherwise: builders compute shapes from the previous layer). With [run] layout = nhwc (the
+ * context's nhwc) and a map of several channels at that point: an image layer (convolution,
+ * batch norm, pools, blocks) gets the entry layer to_nhwc before it, named "to_nhwc" (no
+ * parameters: checkpoints unchanged), unless the maps are channels last already; a flatten
+ * behind channels-last maps permutes them back instead of aliasing; a layer that reads the map
+ * as a flat NCHW vector (linear, heads, frames, the sequence layers) behind channels-last maps
+ * is a builder bug (assert). */
 void pb_model_add(pb_model *m, pb_layer *l);
 /* For model builders: appends the layer expr returns, or jumps to the builder's `fail` label
  * when it returned NULL (its constructor set err). Needs `pb_model *m` in scope. */

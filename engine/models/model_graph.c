@@ -19,8 +19,9 @@
 /* Layers whose forward (and, for training, backward) are kernels on memory fixed at build, with
  * arguments fixed by the batch size: dropout only in evaluation (training draws its mask from a
  * host-side counter). */
-static const char *const SAFE[] = {"avgpool", "bagblock", "batchnorm", "conv2d", "flatten", "gap",   "heads",
-                                   "l2norm",  "linear",   "maxpool",   "relu",   "resblock", "sigmoid", "dropout"};
+static const char *const SAFE[] = {"avgpool", "bagblock", "batchnorm", "conv2d",  "flatten", "gap",
+                                   "heads",   "l2norm",   "linear",    "maxpool", "relu",    "resblock",
+                                   "sigmoid", "to_nhwc",  "dropout"}; /* dropout last: see unsafe_layer */
 
 static const pb_layer *unsafe_layer(const pb_layer *l, int train) {
   size_t nsafe = sizeof SAFE / sizeof SAFE[0] - (train ? 1 : 0); /* dropout last */

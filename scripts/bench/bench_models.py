@@ -6,12 +6,16 @@ prints both and the ratio.
 
     python3 scripts/bench/bench_models.py [--device cuda|cpu] [--models resnet50,seresnet50,resnet18]
         [--batch 256] [--size 224] [--steps 20] [--threads N] [--plumb build/plumb]
-        [--precision tf32|bf16|fp16]
+        [--precision tf32|bf16|fp16] [--layout nchw|nhwc]
 
 --precision bf16 / fp16 (issue 16): PyTorch runs torch.autocast(dtype) with the model and input in
 channels_last (and GradScaler for fp16), plumb runs [run] precision = bf16 / fp16. plumb's mixed
 precision is today its numerics on float32 storage (engine/device/lowp.h), so this measures the
 gap to close, not a speed-up.
+
+--layout nhwc: plumb runs [run] layout = nhwc (channels last through every image layer) and
+PyTorch's model and input are channels_last too, whatever the precision (bf16 / fp16 put PyTorch
+in channels_last always: that is its fast AMP setting, the one plumb is measured against).
 
 PyTorch side: torchvision's resnets; seresnet50 is timm's when timm is importable, else the
 SE-ResNet of scripts/fixtures/resnet_torch.py (same modules and parameter count). Training step:
@@ -47,11 +51,11 @@ def torch_model(name):
     return R.build(name, num_classes=1000)
 
 
-def bench_torch(name, mode, batch, size, steps, warmup, dev, precision="tf32"):
+def bench_torch(name, mode, batch, size, steps, warmup, dev, precision="tf32", layout="nchw"):
     m = torch_model(name).to(dev)
     x = torch.rand(batch, 3, size, size, device=dev) * 2 - 1
     half = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
-    if half is not None:
+    if half is not None or layout == "nhwc":
         m = m.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
     amp = (lambda: torch.autocast(device_type=dev, dtype=half)) if half is not None else None
@@ -133,16 +137,20 @@ def main():
                     help="extra --set for plumb (e.g. run.cudnn_workspace_mb=2048)")
     ap.add_argument("--plumb", default=os.path.join(HERE, "..", "..", "build", "plumb"))
     ap.add_argument("--precision", default="tf32", choices=["tf32", "bf16", "fp16"])
+    ap.add_argument("--layout", default="nchw", choices=["nchw", "nhwc"])
     a = ap.parse_args()
     if a.precision != "tf32":
         a.plumb_set = a.plumb_set + [f"run.precision={a.precision}"]
+    if a.layout != "nchw":
+        a.plumb_set = a.plumb_set + [f"run.layout={a.layout}"]
     dev = a.device
     if dev == "cuda":
         torch.backends.cudnn.benchmark = True
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-        what = ("TF32 on both sides; float32 NCHW" if a.precision == "tf32" else
-                f"{a.precision}: PyTorch autocast + channels_last, plumb [run] precision = {a.precision}")
+        what = (f"TF32 on both sides; float32 {a.layout.upper()}" if a.precision == "tf32" else
+                f"{a.precision}: PyTorch autocast + channels_last, plumb [run] precision = {a.precision}, "
+                f"layout = {a.layout}")
         print(f"GPU: {torch.cuda.get_device_name(0)}; torch {torch.__version__}; {what}")
     else:
         torch.set_num_threads(a.threads or os.cpu_count())
@@ -153,7 +161,7 @@ def main():
         for mode in a.modes.split(","):
             pi, pm, _ = bench_plumb(a.plumb, name, mode, a.batch, a.size, a.steps, a.warmup, dev,
                                     a.threads or (0 if dev == "cuda" else torch.get_num_threads()), a.plumb_set)
-            ti, tm = bench_torch(name, mode, a.batch, a.size, a.steps, a.warmup, dev, a.precision)
+            ti, tm = bench_torch(name, mode, a.batch, a.size, a.steps, a.warmup, dev, a.precision, a.layout)
             print(f"{name:<11} {mode:<6} {a.batch:>5} {a.size:>4} {pi:>12.1f} {ti:>12.1f} {pi / ti:>11.2f} "
                   f"{pm:>10.0f} {tm:>10.0f}", flush=True)
 
