@@ -114,6 +114,24 @@ void pb_bn_eval_fused_cpu(float *y, const float *x, const float *r, const float 
                           const float *running_mean, const float *running_var, int relu, const pb_bn_params *p,
                           int nthreads);
 
+/* Fused training batch norm ([run] fused_bn_train; cpu/batchnorm.c), the training twins of the
+ * fused evaluation op, as a ResNet block runs them:
+ *   pb_bn_fwd_train_fused_cpu: y = act(bn_train(x) + r): pb_bn_fwd_train_cpu (the statistics saved,
+ *     the running averages updated), then r [n, c, hw] added when non-NULL, then ReLU when relu != 0.
+ *     Bitwise pb_bn_fwd_train_cpu, pb_accumulate_cpu(y, r), pb_relu_fwd_cpu. y may alias r (each
+ *     element of r is read before its y is written), never x.
+ *   pb_bn_bwd_fused_cpu: its backward. dz = relu ? (y > 0 ? dy : 0) : dy, as pb_relu_bwd_cpu
+ *     (overwritten; dz may alias dy): the gradient of the sum, which is also r's; then dx = the batch
+ *     norm backward of dz (overwritten; dgamma, dbeta accumulate) as pb_bn_bwd_cpu(dx, .., dz, x, ..).
+ *     y: the fused forward's output. Bitwise pb_relu_bwd_cpu then pb_bn_bwd_cpu. dx must not alias
+ *     dz, dy, x or y. */
+void pb_bn_fwd_train_fused_cpu(float *y, float *save_mean, float *save_invstd, float *running_mean,
+                               float *running_var, const float *x, const float *r, const float *gamma,
+                               const float *beta, int relu, const pb_bn_params *p, int nthreads);
+void pb_bn_bwd_fused_cpu(float *dx, float *dz, float *dgamma, float *dbeta, const float *dy, const float *y,
+                         const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
+                         int relu, const pb_bn_params *p, int nthreads);
+
 /* Synchronised batch norm ([dist] sync_bn, kernels/cpu/bn_sync.c): the training forward and
  * backward split around the sums a caller adds over the data-parallel ranks. x, y, dy, dx are
  * [n, c, hw]; the sums are double.

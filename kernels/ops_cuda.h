@@ -116,6 +116,18 @@ void pb_bn_eval_fused_cuda(float *y, const float *x, const float *r, const float
                            const float *running_mean, const float *running_var, int relu, const pb_bn_params *p,
                            const pb_cuda_env *env);
 
+/* Fused training batch norm [+ residual] [+ ReLU] and its backward (bn_train_fused.cu, own kernels):
+ * the twins of ops.h's pb_bn_fwd_train_fused_cpu / pb_bn_bwd_fused_cpu. The statistics come from
+ * per-channel sums in double (as pb_bn_sums_cuda), so they match the CPU's two-pass double
+ * statistics to ~1e-16 relative, and every elementwise expression is the CPU's, explicitly rounded.
+ * y may alias r; dz may alias dy. */
+void pb_bn_fwd_train_fused_cuda(float *y, float *save_mean, float *save_invstd, float *running_mean,
+                                float *running_var, const float *x, const float *r, const float *gamma,
+                                const float *beta, int relu, const pb_bn_params *p, const pb_cuda_env *env);
+void pb_bn_bwd_fused_cuda(float *dx, float *dz, float *dgamma, float *dbeta, const float *dy, const float *y,
+                          const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
+                          int relu, const pb_bn_params *p, const pb_cuda_env *env);
+
 /* Synchronised batch norm (bn_sync.cu): the CUDA twins of kernels/ops.h's pb_bn_*sync*_cpu, with
  * every pointer on the device (the sums too), enqueued on env->stream. */
 void pb_bn_sums_cuda(double *sums, const float *x, const pb_bn_params *p, const pb_cuda_env *env);

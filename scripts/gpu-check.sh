@@ -140,7 +140,7 @@ fi
 
 # ---------------------------------------------------------------- 5. benchmarks
 # BENCH (default "quickstart dist models amp workspace loader rebias rebias_epoch lstm triplet"): which benchmarks to run.
-BENCH=${BENCH:-quickstart dist models amp nhwc workspace loader rebias rebias_epoch lstm triplet}
+BENCH=${BENCH:-quickstart dist models amp nhwc fusedbn workspace loader rebias rebias_epoch lstm triplet}
 want() { [[ " $BENCH " == *" $1 "* ]]; }
 # dist: NCCL with one rank (PLUMB_DIST_ONE=1 runs the whole exchange for a world of one) against
 # the same training without it: the overhead, and the parameters (a sum over one rank: equal).
@@ -208,6 +208,13 @@ want amp && while read -r line; do note "bench bf16: $line"; done < <(grep -E "^
 want nhwc && timeout 200 python3 scripts/bench/bench_models.py --device cuda --batch "${BENCH_BATCH:-256}" --models resnet50 \
   --layout nhwc --plumb "$B/plumb" > "$LOG/bench_models_nhwc.txt" 2>&1
 want nhwc && while read -r line; do note "bench nhwc: $line"; done < <(grep -E "^(model|resnet)" "$LOG/bench_models_nhwc.txt")
+# Fused training batch norm (issue 16): plumb's own BN [+ add] + ReLU kernels against cuDNN's BN and
+# separate add / ReLU, resnet50 training, NCHW and NHWC.
+want fusedbn && for lay in nchw nhwc; do for fb in false true; do
+  r=$("$B/plumb" bench --model resnet50 --batch "${BENCH_BATCH:-256}" --mode train --set run.fused_bn_train=$fb \
+      --set run.layout=$lay 2>&1 | tee -a "$LOG/bench_fusedbn.txt" | grep -oE "train: [0-9.]+ images/s")
+  note "bench: resnet50 train, layout $lay, fused_bn_train $fb: ${r:-failed}"
+done; done
 # Does a larger cuDNN workspace let cuDNN pick faster algorithms? (default 256 MiB)
 want workspace && for ws in 1024 4096; do
   r=$("$B/plumb" bench --model resnet50 --batch "${BENCH_BATCH:-256}" --mode train --set run.cudnn_workspace_mb=$ws \

@@ -82,6 +82,15 @@ typedef struct pb_backend {
                         const float *running_mean, const float *running_var, int relu, const pb_bn_params *p);
   void (*bn_bwd)(pb_ctx *ctx, float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
                  const float *gamma, const float *save_mean, const float *save_invstd, const pb_bn_params *p);
+  /* training batch norm [+ residual r] [+ ReLU] and its backward (ops.h pb_bn_fwd_train_fused_cpu,
+   * pb_bn_bwd_fused_cpu; [run] fused_bn_train): the CPU is the unfused chain bit for bit; a GPU runs
+   * plumb's own kernels (the statistics in double, as sync batch norm's), within rounding of it. */
+  void (*bn_fwd_train_fused)(pb_ctx *ctx, float *y, float *save_mean, float *save_invstd, float *running_mean,
+                             float *running_var, const float *x, const float *r, const float *gamma,
+                             const float *beta, int relu, const pb_bn_params *p);
+  void (*bn_bwd_fused)(pb_ctx *ctx, float *dx, float *dz, float *dgamma, float *dbeta, const float *dy, const float *y,
+                       const float *x, const float *gamma, const float *save_mean, const float *save_invstd, int relu,
+                       const pb_bn_params *p);
   /* synchronised batch norm ([dist] sync_bn; kernels/ops.h pb_bn_*sync*): sums double on the device */
   void (*bn_sums)(pb_ctx *ctx, double *sums, const float *x, const pb_bn_params *p);
   void (*bn_fwd_sync)(pb_ctx *ctx, float *y, float *save_mean, float *save_invstd, float *running_mean,

@@ -101,6 +101,17 @@ static void cpu_bn_bwd(pb_ctx *ctx, float *dx, float *dgamma, float *dbeta, cons
                        const float *gamma, const float *save_mean, const float *save_invstd, const pb_bn_params *p) {
   pb_bn_bwd_cpu(dx, dgamma, dbeta, dy, x, gamma, save_mean, save_invstd, p, ctx->nthreads);
 }
+static void cpu_bn_fwd_train_fused(pb_ctx *ctx, float *y, float *save_mean, float *save_invstd, float *running_mean,
+                                   float *running_var, const float *x, const float *r, const float *gamma,
+                                   const float *beta, int relu, const pb_bn_params *p) {
+  pb_bn_fwd_train_fused_cpu(y, save_mean, save_invstd, running_mean, running_var, x, r, gamma, beta, relu, p,
+                            ctx->nthreads);
+}
+static void cpu_bn_bwd_fused(pb_ctx *ctx, float *dx, float *dz, float *dgamma, float *dbeta, const float *dy,
+                             const float *y, const float *x, const float *gamma, const float *save_mean,
+                             const float *save_invstd, int relu, const pb_bn_params *p) {
+  pb_bn_bwd_fused_cpu(dx, dz, dgamma, dbeta, dy, y, x, gamma, save_mean, save_invstd, relu, p, ctx->nthreads);
+}
 static void cpu_bn_sums(pb_ctx *ctx, double *sums, const float *x, const pb_bn_params *p) {
   pb_bn_sums_cpu(sums, x, p, ctx->nthreads);
 }
@@ -465,6 +476,8 @@ const pb_backend pb_backend_cpu = {
     .bn_fwd_eval = cpu_bn_fwd_eval,
     .bn_eval_fused = cpu_bn_eval_fused,
     .bn_bwd = cpu_bn_bwd,
+    .bn_fwd_train_fused = cpu_bn_fwd_train_fused,
+    .bn_bwd_fused = cpu_bn_bwd_fused,
     .bn_sums = cpu_bn_sums,
     .bn_fwd_sync = cpu_bn_fwd_sync,
     .bn_bwd_sums = cpu_bn_bwd_sums,

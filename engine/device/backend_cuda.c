@@ -92,6 +92,17 @@ static void cuda_bn_bwd(pb_ctx *ctx, float *dx, float *dgamma, float *dbeta, con
                         const float *gamma, const float *save_mean, const float *save_invstd, const pb_bn_params *p) {
   pb_bn_bwd_cuda(dx, dgamma, dbeta, dy, x, gamma, save_mean, save_invstd, p, ctx->cuda);
 }
+static void cuda_bn_fwd_train_fused(pb_ctx *ctx, float *y, float *save_mean, float *save_invstd, float *running_mean,
+                                    float *running_var, const float *x, const float *r, const float *gamma,
+                                    const float *beta, int relu, const pb_bn_params *p) {
+  pb_bn_fwd_train_fused_cuda(y, save_mean, save_invstd, running_mean, running_var, x, r, gamma, beta, relu, p,
+                             ctx->cuda);
+}
+static void cuda_bn_bwd_fused(pb_ctx *ctx, float *dx, float *dz, float *dgamma, float *dbeta, const float *dy,
+                              const float *y, const float *x, const float *gamma, const float *save_mean,
+                              const float *save_invstd, int relu, const pb_bn_params *p) {
+  pb_bn_bwd_fused_cuda(dx, dz, dgamma, dbeta, dy, y, x, gamma, save_mean, save_invstd, relu, p, ctx->cuda);
+}
 static void cuda_bn_sums(pb_ctx *ctx, double *sums, const float *x, const pb_bn_params *p) {
   pb_bn_sums_cuda(sums, x, p, ctx->cuda);
 }
@@ -366,6 +377,8 @@ const pb_backend pb_backend_cuda = {
     .bn_fwd_eval = cuda_bn_fwd_eval,
     .bn_eval_fused = cuda_bn_eval_fused,
     .bn_bwd = cuda_bn_bwd,
+    .bn_fwd_train_fused = cuda_bn_fwd_train_fused,
+    .bn_bwd_fused = cuda_bn_bwd_fused,
     .bn_sums = cuda_bn_sums,
     .bn_fwd_sync = cuda_bn_fwd_sync,
     .bn_bwd_sums = cuda_bn_bwd_sums,

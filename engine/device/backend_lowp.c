@@ -131,6 +131,28 @@ static void lp_bn_bwd(pb_ctx *c, float *dx, float *dg, float *db, const float *d
   BASE(c)->bn_bwd(c, dx, dg, db, dy, x, g, sm, si, p);
   rnd(c, dx, bn_n(p));
 }
+/* The fused training pair, with the unfused chain's roundings: the batch norm's output, then the sum
+ * (the ReLU keeps it rounded); backward: dz is the rounded dy masked, dx rounded. The forward runs
+ * the chain itself (y != r: as lp_chscale_add_relu, the blocks never alias them). */
+static void lp_bn_fwd_train_fused(pb_ctx *c, float *y, float *sm, float *si, float *rm, float *rv, const float *x,
+                                  const float *r, const float *g, const float *b, int relu, const pb_bn_params *p) {
+  PB_ASSERT(y != r);
+  lp_bn_fwd_train(c, y, sm, si, rm, rv, x, g, b, p);
+  if (r) {
+    rnd(c, r, bn_n(p));
+    BASE(c)->accumulate(c, y, r, bn_n(p));
+    rnd(c, y, bn_n(p));
+  }
+  if (relu) BASE(c)->relu_fwd(c, y, y, bn_n(p));
+}
+static void lp_bn_bwd_fused(pb_ctx *c, float *dx, float *dz, float *dg, float *db, const float *dy, const float *y,
+                            const float *x, const float *g, const float *sm, const float *si, int relu,
+                            const pb_bn_params *p) {
+  rnd(c, dy, bn_n(p));
+  rnd(c, x, bn_n(p));
+  BASE(c)->bn_bwd_fused(c, dx, dz, dg, db, dy, y, x, g, sm, si, relu, p);
+  rnd(c, dx, bn_n(p));
+}
 static void lp_bn_sums(pb_ctx *c, double *sums, const float *x, const pb_bn_params *p) {
   rnd(c, x, bn_n(p));
   BASE(c)->bn_sums(c, sums, x, p);
@@ -435,6 +457,7 @@ void pb_lowp_enable(pb_ctx *ctx, int fmt, float scale0, int64_t interval) {
   t->linear_fwd = lp_linear_fwd, t->linear_bwd = lp_linear_bwd;
   t->bn_fwd_train = lp_bn_fwd_train, t->bn_fwd_eval = lp_bn_fwd_eval, t->bn_eval_fused = lp_bn_eval_fused;
   t->bn_bwd = lp_bn_bwd, t->bn_sums = lp_bn_sums, t->bn_fwd_sync = lp_bn_fwd_sync;
+  t->bn_fwd_train_fused = lp_bn_fwd_train_fused, t->bn_bwd_fused = lp_bn_bwd_fused;
   t->bn_bwd_sums = lp_bn_bwd_sums, t->bn_bwd_sync = lp_bn_bwd_sync;
   t->relu_fwd = lp_relu_fwd, t->relu_bwd = lp_relu_bwd, t->sigmoid_fwd = lp_sigmoid_fwd;
   t->sigmoid_bwd = lp_sigmoid_bwd;

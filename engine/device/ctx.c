@@ -85,9 +85,20 @@ int pb_ctx_init_cfg_on(pb_ctx *ctx, const pb_config *cfg, const char *device, in
     return PB_ERR;
   ctx->precision = prec;
   ctx->nhwc = pb_config_enum(cfg, "run", "layout") == 1;
+  const int fb = pb_config_enum(cfg, "run", "fused_bn_train"); /* auto | true | false */
+  ctx->fused_bn = fb == 1 || (fb == 0 && !ctx->cuda);
+  if (ctx->fused_bn && ctx->cuda && ctx->workspace_bytes < ((size_t)1 << 20)) {
+    pb_ctx_free(ctx); /* the fused kernels keep their per-channel sums in the workspace */
+    return pb_err_set(err, "[run] fused_bn_train = true on a GPU needs [run] cudnn_workspace_mb >= 1 (its per-channel "
+                           "sums live in the workspace)");
+  }
   if (ctx->nhwc) {
     size_t len = strlen(ctx->why);
     snprintf(ctx->why + len, sizeof ctx->why - len, "; layout nhwc");
+  }
+  if (ctx->fused_bn && ctx->cuda) {
+    size_t len = strlen(ctx->why);
+    snprintf(ctx->why + len, sizeof ctx->why - len, "; fused training batch norm");
   }
   if (prec == PB_PREC_BF16 || prec == PB_PREC_FP16) {
     pb_lowp_enable(ctx, prec, (float)pb_config_float(cfg, "run", "loss_scale_init"),

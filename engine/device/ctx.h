@@ -37,6 +37,8 @@ typedef struct pb_ctx {
   const int32_t *seq_lengths;
   int precision;  /* [run] precision: PB_PREC_* (engine/device/lowp.h) */
   void *lowp;     /* struct pb_lowp when precision is bf16 / fp16 (ops then points into it), else NULL */
+  int fused_bn;   /* [run] fused_bn_train resolved: 1 = layers use bn_fwd_train_fused / bn_bwd_fused
+                     (engine/layers/layer.h pb_batchnorm_train); pb_ctx_init* leave it 0 */
   int nhwc;       /* [run] layout = nhwc: image layers keep activations channels last (ops.h "layout");
                      read by the layers when they call their ops, and by models when they are built */
 } pb_ctx;

@@ -66,6 +66,40 @@ void pb_batchnorm_eval(pb_layer *l, pb_ctx *ctx, int n, const float *x, const fl
                           relu, &p);
 }
 
+static void bn_bwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, const float *y, const float *dy, float *dx);
+
+void pb_batchnorm_train(pb_layer *l, pb_ctx *ctx, int n, const float *x, const float *r, float *y, int relu) {
+  PB_ASSERT(l->vt == &bn_vt && y != x && y != r);
+  const size_t cnt = (size_t)n * pb_layer_in_numel(l);
+  if (!ctx->fused_bn || pb_dist_world()->sync_bn) { /* the chain (sync batch norm has its own forward) */
+    bn_fwd(l, ctx, n, x, y, 1);
+    if (r) ctx->ops->accumulate(ctx, y, r, cnt);
+    if (relu) ctx->ops->relu_fwd(ctx, y, y, cnt);
+    return;
+  }
+  pb_bn_params p = bn_params(l, ctx, n);
+  ctx->ops->bn_fwd_train_fused(ctx, y, l->saved, l->saved + l->in[0], l->params[2].data, l->params[3].data, x, r,
+                               l->params[0].data, l->params[1].data, relu, &p);
+  l->params[4].counter++;
+}
+
+void pb_batchnorm_train_bwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, const float *y, const float *dy,
+                            float *dz, float *dx, int relu) {
+  PB_ASSERT(l->vt == &bn_vt);
+  const size_t cnt = (size_t)n * pb_layer_in_numel(l);
+  if (!ctx->fused_bn || pb_dist_world()->sync_bn) {
+    if (relu)
+      ctx->ops->relu_bwd(ctx, dz, dy, y, cnt);
+    else if (dz != dy)
+      ctx->ops->copy(ctx, dz, dy, cnt);
+    bn_bwd(l, ctx, n, x, NULL, dz, dx);
+    return;
+  }
+  pb_bn_params p = bn_params(l, ctx, n);
+  ctx->ops->bn_bwd_fused(ctx, dx, dz, l->params[0].grad, l->params[1].grad, dy, y, x, l->params[0].data, l->saved,
+                         l->saved + l->in[0], relu, &p);
+}
+
 static void bn_bwd(pb_layer *l, pb_ctx *ctx, int n, const float *x, const float *y, const float *dy, float *dx) {
   (void)y;
   pb_bn_params p = bn_params(l, ctx, n);

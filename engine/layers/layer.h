@@ -119,6 +119,17 @@ size_t pb_layer_count_params(const pb_layer *l);
  * Bitwise the layer's forward (train = 0), then the add, then the ReLU. */
 void pb_batchnorm_eval(pb_layer *bn, pb_ctx *ctx, int n, const float *x, const float *r, float *y, int relu);
 
+/* The training forward of a batch-norm layer fused with what follows it in a ResNet: y = relu?(
+ * bn_train(x) + r), r [n, c, hw] or NULL: the layer's forward (train = 1, statistics and counter
+ * included), the add, the ReLU. One op (ops table bn_fwd_train_fused) when ctx->fused_bn and not
+ * [dist] sync_bn, else the three: the same bits on the CPU. y must not alias x or r. */
+void pb_batchnorm_train(pb_layer *bn, pb_ctx *ctx, int n, const float *x, const float *r, float *y, int relu);
+/* Its backward: dz = relu ? (y > 0 ? dy : 0) : dy (dz may alias dy: the gradient the residual r
+ * receives too), then the layer's backward of dz into dx (parameter gradients accumulate). y: the
+ * fused forward's output, x its input. */
+void pb_batchnorm_train_bwd(pb_layer *bn, pb_ctx *ctx, int n, const float *x, const float *y, const float *dy,
+                            float *dz, float *dx, int relu);
+
 /* Constructors. Each checks its shapes and returns NULL with err set when they are invalid
  * (the message names the layer). */
 pb_layer *pb_conv2d_layer(const char *name, const int in[3], int c_out, int k, int stride, int pad, int dil,

@@ -17,10 +17,13 @@
  * Memory. A training forward keeps what backward reads in the block's saved memory (planned by
  * the model): a_i (batch-norm inputs), r_i (ReLU outputs = next conv inputs), the downsample's
  * conv output, and with SE the pre-scale b, the pooled vector, fc1's ReLU output and the gate.
- * The last BN writes straight into y when there is no SE (the residual add and the ReLU then
- * run in place on y; ReLU's backward reads y). Backward uses three work regions of R floats per
- * sample (R = the largest per-sample tensor of the block, the uncropped shortcut included) for
- * gradients.
+ * The last BN writes straight into y when there is no SE, with the residual add and the ReLU in
+ * the same op (pb_batchnorm_train: fused with [run] fused_bn_train, else the three in place on y;
+ * the shortcut is computed first for that); a BN inside the block and the ReLU after it are one
+ * op too, and so are their backwards (pb_batchnorm_train_bwd: the ReLU's mask, then the BN's).
+ * Either way the result is bitwise the unfused order's on the CPU. Backward uses three work
+ * regions of R floats per sample (R = the largest per-sample tensor of the block, the uncropped
+ * shortcut included) for gradients.
  *
  * Evaluation (block_eval) keeps nothing and runs in the least memory: batch norms run in place,
  * fused with the ReLU after them and, at the end, with the residual add and the block's ReLU
@@ -208,19 +211,7 @@ static void block_fwd(pb_layer *l, pb_ctx *c, int n, const float *x, float *y, i
   size_t R = (size_t)n * p->R;
   float *W2 = l->work + 2 * R; /* the downsample's output (the rest of the work is for backward) */
   int last = p->nconv - 1;
-  const float *cur = x;
-  for (int i = 0; i <= last; i++) {
-    float *a = sv(l, p->off_a[i]);
-    fwd_(p->conv[i], c, n, cur, a, train);
-    float *out;
-    if (i < last)
-      out = sv(l, p->off_r[i]);
-    else
-      out = p->fc1 ? sv(l, p->off_b) : y;
-    fwd_(p->bn[i], c, n, a, out, train);
-    if (i < last) relu_(c, out, out, (size_t)n * p->m[i]);
-    cur = out;
-  }
+  /* the shortcut first (the branches are independent): the last batch norm adds it */
   const float *sc = x;
   if (p->dconv) {
     float *ad = sv(l, p->off_ad);
@@ -228,11 +219,26 @@ static void block_fwd(pb_layer *l, pb_ctx *c, int n, const float *x, float *y, i
     fwd_(p->dbn, c, n, ad, W2, train);
     sc = W2;
   }
-  if (p->fc1) { /* without a crop: scale, shortcut add and ReLU in one pass */
-    se_fwd(p, c, n, cur, y, sv(l, p->off_s0), sv(l, p->off_s1), sv(l, p->off_s3), p->crop ? NULL : sc, 1);
-    if (!p->crop) return;
+  const float *cur = x;
+  for (int i = 0; i < last; i++) { /* conv, then batch norm + ReLU (one op when fused) */
+    float *a = sv(l, p->off_a[i]), *r = sv(l, p->off_r[i]);
+    fwd_(p->conv[i], c, n, cur, a, train);
+    pb_batchnorm_train(p->bn[i], c, n, a, NULL, r, 1);
+    cur = r;
   }
-  add_relu(p, c, n, y, sc);
+  float *a = sv(l, p->off_a[last]);
+  fwd_(p->conv[last], c, n, cur, a, train);
+  if (p->fc1) { /* without a crop: scale, shortcut add and ReLU in one pass */
+    float *b = sv(l, p->off_b);
+    fwd_(p->bn[last], c, n, a, b, train);
+    se_fwd(p, c, n, b, y, sv(l, p->off_s0), sv(l, p->off_s1), sv(l, p->off_s3), p->crop ? NULL : sc, 1);
+    if (p->crop) add_relu(p, c, n, y, sc);
+  } else if (p->crop) {
+    fwd_(p->bn[last], c, n, a, y, train);
+    add_relu(p, c, n, y, sc);
+  } else { /* y = relu(bn(a) + shortcut) */
+    pb_batchnorm_train(p->bn[last], c, n, a, sc, y, 1);
+  }
 }
 
 static void block_bwd(pb_layer *l, pb_ctx *c, int n, const float *x, const float *y, const float *dy, float *dx) {
@@ -240,20 +246,19 @@ static void block_bwd(pb_layer *l, pb_ctx *c, int n, const float *x, const float
   size_t R = (size_t)n * p->R, no = (size_t)n * p->out_sz;
   float *G0 = l->work, *G1 = G0 + R, *G2 = G1 + R, *V = G2 + R;
   int last = p->nconv - 1;
-  relu_bwd_(c, G0, dy, y, no); /* dz: the gradient of both branches */
-  const float *g = G0;
+  const float *a_last = sv(l, p->off_a[last]);
   if (p->fc1) {
+    relu_bwd_(c, G0, dy, y, no); /* dz: the gradient of both branches */
     se_bwd(p, c, n, G1, G0, sv(l, p->off_b), sv(l, p->off_s0), sv(l, p->off_s1), sv(l, p->off_s3), V, G2);
-    g = G1;
+    bwd_(p->bn[last], c, n, a_last, G1, G2);
+  } else { /* dz = dy masked by the block's ReLU into G0 (the shortcut's too), and the last BN's backward */
+    pb_batchnorm_train_bwd(p->bn[last], c, n, a_last, y, dy, G0, G2, 1);
   }
   for (int i = last; i >= 0; i--) {
-    bwd_(p->bn[i], c, n, sv(l, p->off_a[i]), g, G2);
+    if (i < last) /* the ReLU after bn i (in r_i) and bn i's backward: G1 masked in place, into G2 */
+      pb_batchnorm_train_bwd(p->bn[i], c, n, sv(l, p->off_a[i]), sv(l, p->off_r[i]), G1, G1, G2, 1);
     const float *xin = i ? sv(l, p->off_r[i - 1]) : x;
     bwd_(p->conv[i], c, n, xin, G2, i ? G1 : dx);
-    if (i) {
-      relu_bwd_(c, G1, G1, sv(l, p->off_r[i - 1]), (size_t)n * p->m[i - 1]);
-      g = G1;
-    }
   }
   /* the shortcut's gradient: dz, or with a crop dz padded with zeros to the shortcut's size */
   pb_crop_params cp = p->cp;

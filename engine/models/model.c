@@ -338,6 +338,12 @@ float *pb_model_place(pb_model *m, const float *x) {
   return (float *)cur;
 }
 
+/* Is layer i a batch norm whose output the in-place ReLU i + 1 overwrites (run as one op)? */
+static int bn_relu_pair(const pb_model *m, int i) {
+  return i + 1 < m->nlayers && !strcmp(m->layers[i]->vt->kind, "batchnorm") &&
+         !strcmp(m->layers[i + 1]->vt->kind, "relu") && runs_in_place(m, i + 1);
+}
+
 static float *forward_eager(pb_model *m, const float *x, int n, int train);
 static float *eval_eager(pb_model *m, const float *x, int n) { return forward_eager(m, x, n, 0); }
 
@@ -359,11 +365,13 @@ static float *forward_eager(pb_model *m, const float *x, int n, int train) {
       continue;
     }
     if (runs_in_place(m, i)) m->act[i] = (float *)cur;
-    pb_layer *next = i + 1 < m->nlayers ? m->layers[i + 1] : NULL;
-    if (!train && !strcmp(l->vt->kind, "batchnorm") && next && !strcmp(next->vt->kind, "relu") &&
-        runs_in_place(m, i + 1)) {
-      /* evaluation: batch norm and the in-place ReLU after it in one pass, bitwise the two */
-      pb_batchnorm_eval(l, m->ctx, n, cur, NULL, m->act[i], 1);
+    if (bn_relu_pair(m, i)) {
+      /* batch norm and the in-place ReLU after it in one op, bitwise the two (training: fused
+       * with [run] fused_bn_train; model backward undoes them as one too) */
+      if (train)
+        pb_batchnorm_train(l, m->ctx, n, cur, NULL, m->act[i], 1);
+      else
+        pb_batchnorm_eval(l, m->ctx, n, cur, NULL, m->act[i], 1);
       i++;
       m->act[i] = m->act[i - 1];
     } else {
@@ -405,6 +413,21 @@ void pb_model_backward_hook(pb_model *m, const float *dout, int n, pb_feature_gr
   for (int i = m->nlayers - 1; i >= first; i--) {
     pb_layer *l = m->layers[i];
     if (l->alias) continue;
+    if (i - 1 >= first && bn_relu_pair(m, i - 1) && !(hook && i == m->nlayers - 1)) {
+      /* the ReLU's mask and the batch norm's backward in one op (the forward ran them as one) */
+      pb_layer *bn = m->layers[i - 1];
+      /* dz in the other buffer: dy's own (dz may alias dy), or a free one when dy is dout */
+      float *dz = m->dbuf[which ^ 1], *dx = m->dbuf[which];
+      pb_batchnorm_train_bwd(bn, m->ctx, n, i - 1 > 0 ? m->act[i - 2] : m->input, m->act[i], dy, dz, dx, 1);
+      if (m->grads_ready) {
+        lo = grad_lo(m, bn, grad_lo(m, l, lo));
+        m->grads_ready(m->grads_ready_user, lo);
+      }
+      dy = dx;
+      which ^= 1;
+      i--;
+      continue;
+    }
     const float *x = i > 0 ? m->act[i - 1] : m->input;
     /* The first layer needs no input gradient, except batch norm whose op always writes one. */
     int need_dx = i > first || !strcmp(l->vt->kind, "batchnorm") || (hook && i == m->nlayers - 1);

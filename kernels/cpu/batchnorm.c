@@ -4,6 +4,7 @@
  * x is [n, c, hw]; every op parallelises over channels, and each channel's sums are taken
  * by one thread in a fixed order (in double), so results do not depend on nthreads. */
 #include <math.h>
+#include <string.h>
 
 #include "kernels/cpu/bn_channel.h"
 #include "kernels/ops.h"
@@ -87,4 +88,50 @@ void pb_bn_bwd_cpu(float *dx, float *dgamma, float *dbeta, const float *dy, cons
     dgamma[ch] += (float)sum_dy_xhat;
     pb_bn_channel_dx(dx, dy, x, (double)gamma[ch] * invstd, mean, invstd, sum_dy / count, sum_dy_xhat / count, p, ch);
   }
+}
+
+/* Fused training forward (ops.h): the statistics and running averages as pb_bn_fwd_train_cpu, each
+ * element as pb_bn_channel_affine computes it, then + r, then ReLU, in one pass (y may alias r). */
+void pb_bn_fwd_train_fused_cpu(float *y, float *save_mean, float *save_invstd, float *running_mean,
+                               float *running_var, const float *x, const float *r, const float *gamma,
+                               const float *beta, int relu, const pb_bn_params *pv, int nthreads) {
+  const pb_bn_params q = pb_bn_params_nchw_view(pv), *p = &q; /* channels last: the NCHW view */
+  const double count = (double)p->n * (double)p->hw;
+  const double m = p->momentum;
+  const size_t hw = (size_t)p->hw, cstride = (size_t)p->c * hw;
+  int nt = nthreads < 1 ? 1 : nthreads;
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int ch = 0; ch < p->c; ch++) {
+    double mean, var;
+    pb_bn_channel_stats(&mean, &var, x, p, ch);
+    const double invstd = 1.0 / sqrt(var + (double)p->eps);
+    save_mean[ch] = (float)mean;
+    save_invstd[ch] = (float)invstd;
+    const double var_unbiased = count > 1.0 ? var * count / (count - 1.0) : var;
+    running_mean[ch] = (float)((1.0 - m) * running_mean[ch] + m * mean);
+    running_var[ch] = (float)((1.0 - m) * running_var[ch] + m * var_unbiased);
+    const float fmean = (float)mean, alpha = (float)((double)gamma[ch] * invstd), b = beta[ch];
+    for (int in = 0; in < p->n; in++) {
+      const size_t off = (size_t)in * cstride + (size_t)ch * hw;
+      const float *xp = x + off, *rp = r ? r + off : NULL;
+      float *yp = y + off;
+      for (size_t i = 0; i < hw; i++) {
+        float v = (xp[i] - fmean) * alpha + b;
+        if (rp) v = v + rp[i];
+        yp[i] = relu && v < 0.0f ? 0.0f : v;
+      }
+    }
+  }
+}
+
+/* Fused backward (ops.h): the ReLU's mask into dz, then the batch norm backward of dz. */
+void pb_bn_bwd_fused_cpu(float *dx, float *dz, float *dgamma, float *dbeta, const float *dy, const float *y,
+                         const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
+                         int relu, const pb_bn_params *p, int nthreads) {
+  const size_t cnt = (size_t)p->n * (size_t)p->c * (size_t)p->hw;
+  if (relu)
+    pb_relu_bwd_cpu(dz, dy, y, cnt);
+  else if (dz != dy)
+    memcpy(dz, dy, cnt * sizeof(float));
+  pb_bn_bwd_cpu(dx, dgamma, dbeta, dz, x, gamma, save_mean, save_invstd, p, nthreads);
 }

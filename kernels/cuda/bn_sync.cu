@@ -1,6 +1,8 @@
 /* bn_sync.cu: synchronised batch norm ([dist] sync_bn), the CUDA twin of kernels/cpu/bn_sync.c
  * (contracts in ops.h / ops_cuda.h). Every pointer on the device, the sums too; all work on
- * env->stream, nothing synchronises with the host.
+ * env->stream, nothing synchronises with the host. The sums kernel of the forward, the statistics,
+ * the elementwise expressions and the grid sizing live in bn_own.cuh, shared with the fused
+ * training batch norm (bn_train_fused.cu), so both compute the same values from the same sums.
  *
  * - The per-channel sums (bn_sums, bn_bwd_sums): one block of PB_RED_THREADS per channel;
  *   thread t sums elements t, t+T, ... of the channel's n*hw in double, then the fixed
@@ -21,56 +23,7 @@
  * Elements of a channel are walked as (sample, position) pairs advanced by the stride, so the
  * loops divide by hw once per thread, not once per element. Precondition: c >= 1 (c <= 0 does
  * nothing), global count > 0 in fwd_sync / bwd_sync, eps > 0. */
-#include "kernels/cuda/reduce_det.cuh"
-
-/* Calls f(offset) for the elements first, first + stride, ... (< n*hw) of channel ch of
- * x [n, c, hw], offset into the [n, c, hw] array. */
-template <class F>
-__device__ static inline void pb_bns_each(size_t first, size_t stride, int n, size_t hw, size_t cstride, int ch,
-                                          const F &f) {
-  size_t in = first / hw, j = first % hw;
-  const size_t dq = stride / hw, dr = stride % hw, base = (size_t)ch * hw;
-  while (in < (size_t)n) {
-    f(in * cstride + base + j);
-    j += dr;
-    in += dq;
-    if (j >= hw) j -= hw, in++;
-  }
-}
-
-/* The channel's statistics from the global sums, as the CPU computes them. */
-struct pb_bns_stats {
-  double mean, var, invstd;
-};
-
-__device__ static inline pb_bns_stats pb_bns_stats_of(const double *sums, int c, int ch, double eps) {
-  pb_bns_stats s;
-  const double cnt = sums[2 * (size_t)c];
-  s.mean = __ddiv_rn(sums[ch], cnt);
-  s.var = __dsub_rn(__ddiv_rn(sums[c + ch], cnt), __dmul_rn(s.mean, s.mean));
-  if (!(s.var > 0.0)) s.var = 0.0;
-  s.invstd = __ddiv_rn(1.0, __dsqrt_rn(__dadd_rn(s.var, eps)));
-  return s;
-}
-
-__global__ static void __launch_bounds__(PB_RED_THREADS)
-    pb_bn_sums_kernel(double *sums, const float *x, int n, int c, size_t hw, double count) {
-  __shared__ double sh[PB_RED_THREADS];
-  const int ch = blockIdx.x;
-  double s = 0.0, s2 = 0.0;
-  pb_bns_each(threadIdx.x, PB_RED_THREADS, n, hw, (size_t)c * hw, ch, [&](size_t o) {
-    const double v = x[o];
-    s = __dadd_rn(s, v);
-    s2 = __dadd_rn(s2, __dmul_rn(v, v));
-  });
-  s = pb_block_sum_d(s, sh);
-  s2 = pb_block_sum_d(s2, sh);
-  if (threadIdx.x == 0) {
-    sums[ch] = s;
-    sums[c + ch] = s2;
-    if (ch == 0) sums[2 * (size_t)c] = count;
-  }
-}
+#include "kernels/cuda/bn_own.cuh"
 
 __global__ static void __launch_bounds__(PB_RED_THREADS)
     pb_bn_fwd_sync_kernel(float *y, float *save_mean, float *save_invstd, float *running_mean, float *running_var,
@@ -78,19 +31,12 @@ __global__ static void __launch_bounds__(PB_RED_THREADS)
                           size_t hw, double eps, double m) {
   const int ch = blockIdx.x;
   const pb_bns_stats st = pb_bns_stats_of(sums, c, ch, eps);
-  if (blockIdx.y == 0 && threadIdx.x == 0) {
-    const double cnt = sums[2 * (size_t)c];
-    save_mean[ch] = (float)st.mean;
-    save_invstd[ch] = (float)st.invstd;
-    const double vu = cnt > 1.0 ? __ddiv_rn(__dmul_rn(st.var, cnt), __dsub_rn(cnt, 1.0)) : st.var;
-    const double keep = __dsub_rn(1.0, m);
-    running_mean[ch] = (float)__dadd_rn(__dmul_rn(keep, (double)running_mean[ch]), __dmul_rn(m, st.mean));
-    running_var[ch] = (float)__dadd_rn(__dmul_rn(keep, (double)running_var[ch]), __dmul_rn(m, vu));
-  }
+  if (blockIdx.y == 0 && threadIdx.x == 0)
+    pb_bns_save(save_mean, save_invstd, running_mean, running_var, st, sums[2 * (size_t)c], m, ch);
   const float fmean = (float)st.mean, alpha = (float)__dmul_rn((double)gamma[ch], st.invstd), b = beta[ch];
   pb_bns_each((size_t)blockIdx.y * PB_RED_THREADS + threadIdx.x, (size_t)gridDim.y * PB_RED_THREADS, n, hw,
               (size_t)c * hw, ch,
-              [&](size_t o) { y[o] = __fadd_rn(__fmul_rn(__fsub_rn(x[o], fmean), alpha), b); });
+              [&](size_t o) { y[o] = pb_bns_affine(x[o], fmean, alpha, b); });
 }
 
 __global__ static void __launch_bounds__(PB_RED_THREADS)
@@ -103,7 +49,7 @@ __global__ static void __launch_bounds__(PB_RED_THREADS)
   pb_bns_each(threadIdx.x, PB_RED_THREADS, n, hw, (size_t)c * hw, ch, [&](size_t o) {
     const double g = dy[o];
     s = __dadd_rn(s, g);
-    s2 = __dadd_rn(s2, __dmul_rn(g, __dmul_rn(__dsub_rn((double)x[o], mean), invstd)));
+    s2 = __dadd_rn(s2, __dmul_rn(g, pb_bns_xhat(x[o], mean, invstd)));
   });
   s = pb_block_sum_d(s, sh);
   s2 = pb_block_sum_d(s2, sh);
@@ -129,29 +75,13 @@ __global__ static void __launch_bounds__(PB_RED_THREADS)
   const double mean_dy = __ddiv_rn(global[ch], cnt), mean_dy_xhat = __ddiv_rn(global[c + ch], cnt);
   pb_bns_each((size_t)blockIdx.y * PB_RED_THREADS + threadIdx.x, (size_t)gridDim.y * PB_RED_THREADS, n, hw,
               (size_t)c * hw, ch, [&](size_t o) {
-                const double xhat = __dmul_rn(__dsub_rn((double)x[o], mean), invstd);
-                const double t = __dsub_rn(__dsub_rn((double)dy[o], mean_dy), __dmul_rn(xhat, mean_dy_xhat));
-                dx[o] = (float)__dmul_rn(k, t);
+                const double xhat = pb_bns_xhat(x[o], mean, invstd);
+                dx[o] = pb_bns_dx(dy[o], xhat, k, mean_dy, mean_dy_xhat);
               });
-}
-
-/* Blocks per channel for the elementwise passes: enough for ~8192 blocks in all (fills any
- * current GPU), none without work, at least 1 (the per-channel outputs), within gridDim.y. */
-static unsigned int pb_bns_parts(const pb_bn_params *p) {
-  const size_t per_ch = (size_t)(p->n > 0 ? p->n : 0) * (size_t)(p->hw > 0 ? p->hw : 0);
-  size_t want = (per_ch + PB_RED_THREADS - 1) / PB_RED_THREADS;
-  const size_t cap = (size_t)8192 / (size_t)p->c;
-  if (want > cap) want = cap;
-  if (want > 65535) want = 65535;
-  return (unsigned int)(want < 1 ? 1 : want);
 }
 
 /* Only c <= 0 is skipped: a rank with n == 0 or hw == 0 still writes its (zero) sums and count. */
 static int pb_bns_skip(const pb_bn_params *p) { return p->c <= 0; }
-
-static size_t pb_bns_hw(const pb_bn_params *p) { return p->hw > 0 ? (size_t)p->hw : 1; }
-
-static int pb_bns_n(const pb_bn_params *p) { return p->hw > 0 && p->n > 0 ? p->n : 0; }
 
 extern "C" void pb_bn_sums_cuda(double *sums, const float *x, const pb_bn_params *pv, const pb_cuda_env *env) {
   const pb_bn_params q = pb_bn_params_nchw_view(pv), *p = &q; /* channels last: the NCHW view */

@@ -131,6 +131,14 @@ void pb_bn_eval_fused_cuda(float *y, const float *x, const float *r, const float
   pb_cuda_absent(__func__);
 }
 
+void pb_bn_fwd_train_fused_cuda(float *y, float *save_mean, float *save_invstd, float *running_mean, float *running_var, const float *x, const float *r, const float *gamma, const float *beta, int relu, const pb_bn_params *p, const pb_cuda_env *env) {
+  pb_cuda_absent(__func__);
+}
+
+void pb_bn_bwd_fused_cuda(float *dx, float *dz, float *dgamma, float *dbeta, const float *dy, const float *y, const float *x, const float *gamma, const float *save_mean, const float *save_invstd, int relu, const pb_bn_params *p, const pb_cuda_env *env) {
+  pb_cuda_absent(__func__);
+}
+
 void pb_bn_sums_cuda(double *sums, const float *x, const pb_bn_params *p, const pb_cuda_env *env) {
   pb_cuda_absent(__func__);
 }
