@@ -33,27 +33,38 @@ static void pb_bn_channel_stats(double *mean_out, double *var_out, const float *
   *var_out = ssd / count;
 }
 
+/* Channel ch of a training forward: its batch statistics (save_mean, save_invstd), its running
+ * averages (updated with the unbiased variance), and the float mean and alpha = gamma * invstd the
+ * affine uses. Precondition (as PyTorch, which raises): n*hw > 1, else the unbiased variance is
+ * undefined; here n*hw == 1 stores the biased variance (0) instead of dividing by zero. */
+static void pb_bn_channel_train(float *fmean, float *falpha, float *save_mean, float *save_invstd,
+                                float *running_mean, float *running_var, const float *x, const float *gamma,
+                                const pb_bn_params *p, int ch) {
+  const double count = (double)p->n * (double)p->hw, m = p->momentum;
+  double mean, var;
+  pb_bn_channel_stats(&mean, &var, x, p, ch);
+  const double invstd = 1.0 / sqrt(var + (double)p->eps);
+  save_mean[ch] = (float)mean;
+  save_invstd[ch] = (float)invstd;
+  const double var_unbiased = count > 1.0 ? var * count / (count - 1.0) : var;
+  running_mean[ch] = (float)((1.0 - m) * running_mean[ch] + m * mean);
+  running_var[ch] = (float)((1.0 - m) * running_var[ch] + m * var_unbiased);
+  *fmean = (float)mean;
+  *falpha = (float)((double)gamma[ch] * invstd);
+}
+
 /* Precondition (as PyTorch, which raises): n*hw > 1, else the unbiased variance is undefined;
  * here n*hw == 1 stores the biased variance (0) instead of dividing by zero. */
 void pb_bn_fwd_train_cpu(float *y, float *save_mean, float *save_invstd, float *running_mean,
                          float *running_var, const float *x, const float *gamma, const float *beta,
                          const pb_bn_params *pv, int nthreads) {
   const pb_bn_params q = pb_bn_params_nchw_view(pv), *p = &q; /* channels last: the NCHW view */
-  const double count = (double)p->n * (double)p->hw;
-  const double m = p->momentum;
   int nt = nthreads < 1 ? 1 : nthreads;
 #pragma omp parallel for num_threads(nt) schedule(static)
   for (int ch = 0; ch < p->c; ch++) {
-    double mean, var;
-    pb_bn_channel_stats(&mean, &var, x, p, ch);
-    const double invstd = 1.0 / sqrt(var + (double)p->eps);
-    save_mean[ch] = (float)mean;
-    save_invstd[ch] = (float)invstd;
-    const double var_unbiased = count > 1.0 ? var * count / (count - 1.0) : var;
-    running_mean[ch] = (float)((1.0 - m) * running_mean[ch] + m * mean);
-    running_var[ch] = (float)((1.0 - m) * running_var[ch] + m * var_unbiased);
-    const double alpha = (double)gamma[ch] * invstd;
-    pb_bn_channel_affine(y, x, (float)mean, (float)alpha, beta[ch], p, ch);
+    float mean, alpha;
+    pb_bn_channel_train(&mean, &alpha, save_mean, save_invstd, running_mean, running_var, x, gamma, p, ch);
+    pb_bn_channel_affine(y, x, mean, alpha, beta[ch], p, ch);
   }
 }
 
@@ -96,21 +107,13 @@ void pb_bn_fwd_train_fused_cpu(float *y, float *save_mean, float *save_invstd, f
                                float *running_var, const float *x, const float *r, const float *gamma,
                                const float *beta, int relu, const pb_bn_params *pv, int nthreads) {
   const pb_bn_params q = pb_bn_params_nchw_view(pv), *p = &q; /* channels last: the NCHW view */
-  const double count = (double)p->n * (double)p->hw;
-  const double m = p->momentum;
   const size_t hw = (size_t)p->hw, cstride = (size_t)p->c * hw;
   int nt = nthreads < 1 ? 1 : nthreads;
 #pragma omp parallel for num_threads(nt) schedule(static)
   for (int ch = 0; ch < p->c; ch++) {
-    double mean, var;
-    pb_bn_channel_stats(&mean, &var, x, p, ch);
-    const double invstd = 1.0 / sqrt(var + (double)p->eps);
-    save_mean[ch] = (float)mean;
-    save_invstd[ch] = (float)invstd;
-    const double var_unbiased = count > 1.0 ? var * count / (count - 1.0) : var;
-    running_mean[ch] = (float)((1.0 - m) * running_mean[ch] + m * mean);
-    running_var[ch] = (float)((1.0 - m) * running_var[ch] + m * var_unbiased);
-    const float fmean = (float)mean, alpha = (float)((double)gamma[ch] * invstd), b = beta[ch];
+    float fmean, alpha;
+    pb_bn_channel_train(&fmean, &alpha, save_mean, save_invstd, running_mean, running_var, x, gamma, p, ch);
+    const float b = beta[ch];
     for (int in = 0; in < p->n; in++) {
       const size_t off = (size_t)in * cstride + (size_t)ch * hw;
       const float *xp = x + off, *rp = r ? r + off : NULL;

@@ -210,4 +210,15 @@ static void nhwc_case(pb_ctx *cc, pb_ctx *ch, const char *arch, int c, int hw) {
 }
 
 
+/* Every case on two contexts of one device: cc NCHW, ch NHWC (ch->nhwc = 1). */
+static void nhwc_all_cases(pb_ctx *cc, pb_ctx *ch) {
+  static const struct {
+    const char *arch;
+    int c, hw;
+  } cases[] = {{"mlp", 3, 12},          {"simplecnn", 3, 16}, {"simpleconvnet", 3, 16}, {"resnet18", 3, 64},
+               {"resnet50", 3, 64},     {"seresnet50", 3, 64}, {"cifar_resnet", 3, 32},  {"bagnet18", 3, 64},
+               {"lstm", 9, 16}}; /* lstm: 3 frames of 3 x 16 x 16 through a simpleconvnet encoder */
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) nhwc_case(cc, ch, cases[i].arch, cases[i].c, cases[i].hw);
+}
+
 #endif

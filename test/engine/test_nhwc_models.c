@@ -9,15 +9,7 @@ int main(void) {
   PB_ASSERT(pb_ctx_init(&cc, "cpu", 2, 1, 0, &err) == PB_OK);
   PB_ASSERT(pb_ctx_init(&ch, "cpu", 2, 1, 0, &err) == PB_OK);
   ch.nhwc = 1;
-  nhwc_case(&cc, &ch, "mlp", 3, 12);
-  nhwc_case(&cc, &ch, "simplecnn", 3, 16);
-  nhwc_case(&cc, &ch, "simpleconvnet", 3, 16);
-  nhwc_case(&cc, &ch, "resnet18", 3, 64);
-  nhwc_case(&cc, &ch, "resnet50", 3, 64);
-  nhwc_case(&cc, &ch, "seresnet50", 3, 64);
-  nhwc_case(&cc, &ch, "cifar_resnet", 3, 32);
-  nhwc_case(&cc, &ch, "bagnet18", 3, 64);
-  nhwc_case(&cc, &ch, "lstm", 9, 16); /* 3 frames of 3 x 16 x 16 through a simpleconvnet encoder */
+  nhwc_all_cases(&cc, &ch);
   pb_ctx_free(&cc), pb_ctx_free(&ch);
   return pb_test_exit("test_nhwc_models");
 }
